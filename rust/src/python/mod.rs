@@ -1,0 +1,1 @@
+//! PyO3 bindings: the only place that uses pyo3.

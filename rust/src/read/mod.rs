@@ -1,0 +1,1 @@
+//! Read planner: windows per (record, band) -> tiles -> fetch -> decode -> place.
