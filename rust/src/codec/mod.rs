@@ -25,6 +25,8 @@ pub struct TileSpec<'a> {
     pub photometric: Option<u16>,
     pub jpeg_tables: Option<&'a [u8]>,
     pub lerc_parameters: Option<&'a [u32]>,
+    /// GDAL nodata of the image, for codecs that carry their own validity mask (LERC).
+    pub nodata: Option<f64>,
 }
 
 /// Bytes of one decoded sample: 1, 2, 4 or 8.
