@@ -52,6 +52,11 @@ pub fn decoded_len(spec: &TileSpec<'_>, rows: u32) -> Result<usize> {
 
 /// Decode the first `rows_needed` rows (<= `spec.rows`) of `src` into `dst`
 /// (`dst.len() == decoded_len(spec, rows_needed)`). Codecs that stream may stop early.
-pub fn decode_into(_src: &[u8], _spec: &TileSpec<'_>, _rows_needed: u32, _dst: &mut [u8]) -> Result<()> {
+pub fn decode_into(
+    _src: &[u8],
+    _spec: &TileSpec<'_>,
+    _rows_needed: u32,
+    _dst: &mut [u8],
+) -> Result<()> {
     Err(Error::internal("codec::decode_into not implemented yet"))
 }

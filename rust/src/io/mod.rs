@@ -65,6 +65,8 @@ impl Source {
         Err(Error::internal("io::Source::get_range not implemented yet"))
     }
     pub async fn get_ranges(&self, _ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        Err(Error::internal("io::Source::get_ranges not implemented yet"))
+        Err(Error::internal(
+            "io::Source::get_ranges not implemented yet",
+        ))
     }
 }

@@ -1,1 +1,27 @@
-//! PyO3 bindings: the only place that uses pyo3.
+//! PyO3 bindings: the only place that uses pyo3. Thin functions: convert arguments, validate,
+//! one core call with the GIL released, map errors.
+
+mod blocking;
+mod codec;
+mod convert;
+mod enrich;
+mod errors;
+mod read;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    m.add("build_profile", profile)?;
+    m.add_function(wrap_pyfunction!(enrich::parse_headers, m)?)?;
+    m.add_function(wrap_pyfunction!(read::read_windows, m)?)?;
+    m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;
+    m.add_function(wrap_pyfunction!(blocking::runtime_pid, m)?)?;
+    Ok(())
+}

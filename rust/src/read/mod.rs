@@ -1,1 +1,8 @@
 //! Read planner: windows per (record, band) -> tiles -> fetch -> decode -> place.
+
+pub mod arrow;
+pub mod execute;
+pub mod plan;
+
+pub use execute::{execute, ReadOptions};
+pub use plan::{plan_reads, ReadPlan, Window, WindowRequest};

@@ -1,0 +1,97 @@
+"""Typed stubs of rasteret's Rust core (``rasteret._core``).
+
+Every function releases the GIL for its I/O and decoding, checks for Ctrl-C every 100 ms,
+and raises the classes of :mod:`rasteret.errors` (``RemoteNotFoundError`` for 404s,
+``RemotePermissionError`` for 401/403, ``RemoteIOError`` after retries, ``CogHeaderError`` for
+corrupt files or tiles, ``UnsupportedCogError`` for unsupported features, ``ValueError`` for bad
+arguments).
+
+Options (``options=`` dict, all optional): ``max_concurrent`` (requests in flight, 150),
+``retry_attempts`` (4), ``retry_backoff_ms`` (100), ``timeout_ms`` (30000),
+``coalesce_gap_bytes`` (1024), ``max_merged_bytes`` (4 MiB), ``store_options`` (dict of
+object-store keys such as ``aws_endpoint``, ``aws_region``, ``aws_skip_signature``),
+``readahead_bytes`` (65536), ``tiles_per_batch`` (8), ``batches_in_flight`` (64).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__version__: str
+build_profile: str
+
+def parse_headers(
+    urls: Sequence[str],
+    *,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> pa.RecordBatch:
+    """Parse the COG headers of ``urls`` concurrently.
+
+    Parameters
+    ----------
+    urls
+        Local paths, ``file://``, ``http(s)://``, ``s3://``, ``gs://``, ``az://`` URLs.
+    options
+        I/O options (see the module docstring).
+    progress
+        Called with the number of finished URLs, about every 100 ms.
+
+    Returns
+    -------
+    pyarrow.RecordBatch
+        One row per URL, in order: ``url``, ``error`` (message or null), ``error_kind``
+        (exception class name or null) and ``metadata``: the ``{band}_metadata`` struct of
+        API.md §4.2 with our fields appended (``bits_per_sample``, ``sample_format``,
+        ``little_endian``, ``tiled``, ``jpeg_tables``, ``lerc_parameters``,
+        ``ycbcr_subsampling``, ``new_subfile_type``, ``bigtiff``, ``file_size``, ``crs_epsg``,
+        ``crs_wkt``, ``raster_type``, ``geo_transform``, ``scales``, ``offsets``, ``overviews``
+        (list of layout structs, largest first) and ``mask`` (layout struct)). A URL that
+        fails does not fail the call: its ``metadata`` is null and ``error`` says why.
+    """
+
+def read_windows(
+    plan: Any,
+    out: np.ndarray,
+    *,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Read many pixel windows into one preallocated buffer, in one call.
+
+    Parameters
+    ----------
+    plan
+        Any Arrow record batch (PyCapsule protocol) with columns ``url``, ``layout`` (a
+        ``{band}_metadata`` struct or an overview/mask entry), ``band_index`` (sample of the
+        file), ``col_off``, ``row_off``, ``width``, ``height`` (window in image pixels; may
+        extend past the image), ``out_offset`` and ``out_row_stride`` (bytes).
+    out
+        C-contiguous 1-D ``uint8`` view of the output array. Pixels outside an image are left
+        as they are (pre-fill with the fill value); sparse tiles are filled with nodata or 0.
+    options
+        I/O options (see the module docstring).
+    """
+
+def decode_tile(
+    data: bytes,
+    *,
+    compression: int,
+    width: int,
+    rows: int,
+    bits_per_sample: int = 8,
+    sample_format: int = 1,
+    samples: int = 1,
+    predictor: int = 1,
+    little_endian: bool = True,
+    photometric: int | None = None,
+    jpeg_tables: bytes | None = None,
+    lerc_parameters: list[int] | None = None,
+    nodata: float | None = None,
+    rows_needed: int | None = None,
+) -> bytes:
+    """Decode one compressed tile into native-endian samples (``rows_needed`` rows)."""
+
+def runtime_pid() -> int:
+    """Process id owning the Rust runtime (starts it if needed)."""

@@ -1,0 +1,1 @@
+"""Collection and read machinery of rasteret."""

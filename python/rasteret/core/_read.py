@@ -1,0 +1,184 @@
+"""The only module that calls the Rust core's header and read functions.
+
+It turns header rows and pixel windows into the Arrow plan ``_core.read_windows`` expects,
+allocates the output once, and maps per-URL header errors to :mod:`rasteret.errors` classes.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rasteret import _core, errors
+
+_ERROR_CLASSES: dict[str, type[BaseException]] = {
+    "RemoteNotFoundError": errors.RemoteNotFoundError,
+    "RemotePermissionError": errors.RemotePermissionError,
+    "RemoteIOError": errors.RemoteIOError,
+    "CogHeaderError": errors.CogHeaderError,
+    "UnsupportedCogError": errors.UnsupportedCogError,
+    "ValueError": ValueError,
+    "KeyboardInterrupt": KeyboardInterrupt,
+    "RuntimeError": RuntimeError,
+}
+
+
+def parse_headers(
+    urls: Sequence[str],
+    *,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> pa.RecordBatch:
+    """Parse many COG headers concurrently (see ``rasteret._core.parse_headers``)."""
+    return _core.parse_headers(list(urls), options=options, progress=progress)
+
+
+def header_error(batch: pa.RecordBatch, row: int) -> BaseException | None:
+    """The exception for a failed row of :func:`parse_headers` (None when it succeeded)."""
+    message = batch.column("error")[row].as_py()
+    if message is None:
+        return None
+    kind = batch.column("error_kind")[row].as_py() or "RuntimeError"
+    return _ERROR_CLASSES.get(kind, RuntimeError)(message)
+
+
+def read_header(url: str, *, options: dict[str, Any] | None = None) -> pa.StructScalar:
+    """Parse one header; raise the mapped exception when it fails."""
+    batch = parse_headers([url], options=options)
+    err = header_error(batch, 0)
+    if err is not None:
+        raise err
+    return batch.column("metadata")[0]
+
+
+def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
+    """numpy dtype of a layout (metadata struct, overview entry or plain dict)."""
+    d = layout.as_py() if isinstance(layout, pa.Scalar) else layout
+    return np.dtype(d["dtype"])
+
+
+def overview_layout(metadata: pa.StructScalar, level: int) -> pa.StructScalar:
+    """Layout of overview ``level`` (0-based, largest first) carrying the image's nodata."""
+    overviews = metadata["overviews"]
+    n = len(overviews)
+    if not 0 <= level < n:
+        raise ValueError(f"overview level {level} out of range: the file has {n} overview(s)")
+    entry = overviews[level]
+    arr = pa.array([entry.as_py()], type=entry.type)
+    nodata = pa.array([metadata["nodata"].as_py()], type=pa.float64())
+    fields = [arr.type.field(i) for i in range(arr.type.num_fields)]
+    children = [arr.field(i) for i in range(arr.type.num_fields)]
+    merged = pa.StructArray.from_arrays(
+        [*children, nodata], fields=[*fields, pa.field("nodata", pa.float64())]
+    )
+    return merged[0]
+
+
+@dataclass(frozen=True)
+class WindowRead:
+    """One window of one image: what to read and where it lands in the output.
+
+    ``index`` selects the output slot along the first axis (``out[index]``).
+    """
+
+    url: str
+    layout: pa.StructScalar
+    col_off: int
+    row_off: int
+    width: int
+    height: int
+    band_index: int = 0
+    index: int = 0
+
+
+def fill_value(layout: pa.StructScalar | dict[str, Any], dtype: np.dtype) -> Any:
+    """nodata cast to ``dtype`` when representable, else 0 (rasterio's fill rule)."""
+    d = layout.as_py() if isinstance(layout, pa.Scalar) else layout
+    nodata = d.get("nodata")
+    if nodata is None:
+        return dtype.type(0)
+    if dtype.kind == "f":
+        return dtype.type(nodata)
+    if np.isnan(nodata) or not float(nodata).is_integer():
+        return dtype.type(0)
+    info = np.iinfo(dtype)
+    if not info.min <= nodata <= info.max:
+        return dtype.type(0)
+    return dtype.type(int(nodata))
+
+
+def read_into(
+    reads: Sequence[WindowRead],
+    out: np.ndarray,
+    *,
+    options: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Read every window into ``out[index, :height, :width]`` in ONE call into Rust.
+
+    ``out`` must be C-contiguous with shape ``(N, H, W)`` and the dtype of every layout.
+    """
+    if out.ndim != 3 or not out.flags.c_contiguous:
+        raise ValueError("out must be a C-contiguous (N, H, W) array")
+    n, h, w = out.shape
+    item = out.dtype.itemsize
+    row_stride = w * item
+    for r in reads:
+        if not 0 <= r.index < n:
+            raise ValueError(f"output index {r.index} out of range for {n} slots")
+        if r.width > w or r.height > h:
+            raise ValueError(f"window {r.width}x{r.height} larger than the output {w}x{h}")
+        if dtype_of(r.layout) != out.dtype:
+            raise ValueError(f"{r.url}: dtype {dtype_of(r.layout)} differs from out {out.dtype}")
+    if not reads:
+        return out
+    layouts = pa.array([r.layout.as_py() for r in reads], type=reads[0].layout.type)
+    plan = pa.RecordBatch.from_pydict(
+        {
+            "url": pa.array([r.url for r in reads], pa.string()),
+            "layout": layouts,
+            "band_index": pa.array([r.band_index for r in reads], pa.int32()),
+            "col_off": pa.array([r.col_off for r in reads], pa.int64()),
+            "row_off": pa.array([r.row_off for r in reads], pa.int64()),
+            "width": pa.array([r.width for r in reads], pa.int64()),
+            "height": pa.array([r.height for r in reads], pa.int64()),
+            "out_offset": pa.array([r.index * h * row_stride for r in reads], pa.int64()),
+            "out_row_stride": pa.array([row_stride] * len(reads), pa.int64()),
+        }
+    )
+    _core.read_windows(plan, out.reshape(-1).view(np.uint8), options=options)
+    return out
+
+
+def read_window(
+    url: str,
+    metadata: pa.StructScalar,
+    window: tuple[int, int, int, int],
+    *,
+    bands: Sequence[int] | None = None,
+    overview_level: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Read ``window = (col_off, row_off, width, height)`` of ``bands`` (0-based samples) as
+    ``(len(bands), height, width)``; pixels outside the image are nodata or 0."""
+    layout = metadata if overview_level is None else overview_layout(metadata, overview_level)
+    spp = layout["samples_per_pixel"].as_py() or 1
+    band_list = list(range(spp)) if bands is None else list(bands)
+    dtype = dtype_of(layout)
+    col_off, row_off, width, height = (builtins.int(v) for v in window)
+    out = np.full((len(band_list), height, width), fill_value(metadata, dtype), dtype=dtype)
+    reads = [
+        WindowRead(url, layout, col_off, row_off, width, height, band_index=b, index=i)
+        for i, b in enumerate(band_list)
+    ]
+    return read_into(reads, out, options=options)
+
+
+def metadata_column_ok(batch: pa.RecordBatch) -> pa.Array:
+    """Boolean mask of rows whose header parsed."""
+    return pc.is_null(batch.column("error"))

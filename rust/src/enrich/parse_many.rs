@@ -1,0 +1,53 @@
+//! Parse the headers of many URLs concurrently.
+
+use futures::stream::{self, StreamExt};
+
+use crate::error::Result;
+use crate::io::{IoOptions, Source};
+use crate::tiff::{self, CogHeader};
+
+/// Header read-ahead: one request of this size parses a typical COG.
+pub const DEFAULT_READAHEAD_BYTES: u64 = 64 * 1024;
+
+/// Parse one URL's header (open + read-ahead fetches + parse).
+pub async fn parse_one(url: &str, io: &IoOptions, readahead_bytes: u64) -> Result<CogHeader> {
+    let source = Source::open(url, io)?;
+    let src = &source;
+    tiff::fetch_header(
+        |r| async move { src.get_range(r, true).await },
+        readahead_bytes,
+    )
+    .await
+    .map_err(|e| {
+        if e.message().starts_with(url) {
+            e
+        } else {
+            e.context(url)
+        }
+    })
+}
+
+/// Parse every URL, at most `io.max_concurrent` at once; results in input order. `progress` is
+/// called after each finished URL (from the runtime thread driving this future).
+pub async fn parse_many(
+    urls: &[String],
+    io: &IoOptions,
+    readahead_bytes: u64,
+    mut progress: impl FnMut(usize),
+) -> Vec<Result<CogHeader>> {
+    let mut out: Vec<Option<Result<CogHeader>>> = (0..urls.len()).map(|_| None).collect();
+    let mut done = stream::iter(urls.iter().enumerate())
+        .map(|(i, url)| async move { (i, parse_one(url, io, readahead_bytes).await) })
+        .buffer_unordered(io.max_concurrent.max(1));
+    let mut finished = 0;
+    while let Some((i, res)) = done.next().await {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Some(res);
+        }
+        finished += 1;
+        progress(finished);
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(crate::error::Error::internal("header not parsed"))))
+        .collect()
+}

@@ -1,0 +1,49 @@
+//! `block_on`: run a core future on this process's runtime with the GIL released, checking for
+//! Ctrl-C every 100 ms (dropping the future cancels in-flight requests).
+
+use std::future::Future;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+use crate::error::Result;
+use crate::io;
+use crate::python::errors::to_pyerr;
+
+/// Build the future with `make_fut` and run it to completion outside the GIL. `on_tick` runs with the GIL every 100 ms (signals
+/// are checked first): use it for progress callbacks.
+pub(crate) fn block_on<T, F>(
+    py: Python<'_>,
+    make_fut: impl FnOnce() -> F + Send,
+    mut on_tick: impl FnMut(Python<'_>) -> PyResult<()> + Send,
+) -> PyResult<T>
+where
+    T: Send,
+    F: Future<Output = Result<T>>,
+{
+    let rt = io::runtime().map_err(to_pyerr)?;
+    py.detach(|| {
+        let fut = make_fut();
+        rt.block_on(async {
+            tokio::pin!(fut);
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    out = &mut fut => return out.map_err(to_pyerr),
+                    _ = tick.tick() => Python::attach(|py| {
+                        py.check_signals()?;
+                        on_tick(py)
+                    })?,
+                }
+            }
+        })
+    })
+}
+
+/// Process id that owns the current runtime (fork-safety checks in tests).
+#[pyfunction]
+pub(crate) fn runtime_pid() -> PyResult<u32> {
+    io::runtime().map_err(to_pyerr)?;
+    Ok(std::process::id())
+}

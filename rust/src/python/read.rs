@@ -1,0 +1,39 @@
+//! `read_windows`: one Arrow plan batch + one flat output buffer -> pixels, one crossing.
+
+use numpy::PyReadwriteArray1;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyRecordBatch;
+
+use crate::python::blocking::block_on;
+use crate::python::convert::call_options;
+use crate::python::errors::to_pyerr;
+use crate::read::{self, arrow::requests_from_batch, plan_reads};
+
+/// Read every window of `plan` into `out` (a C-contiguous uint8 view of the output array).
+/// Validates the whole plan before any I/O; pixels outside an image are left untouched.
+#[pyfunction]
+#[pyo3(signature = (plan, out, *, options = None))]
+pub(crate) fn read_windows(
+    py: Python<'_>,
+    plan: PyRecordBatch,
+    mut out: PyReadwriteArray1<'_, u8>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<()> {
+    let opts = call_options(options)?;
+    let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
+    let plan = plan_reads(&requests).map_err(to_pyerr)?;
+    let dst = out
+        .as_slice_mut()
+        .map_err(|_| PyValueError::new_err("out must be a C-contiguous 1-D uint8 array"))?;
+    if dst.len() < plan.required_output_bytes {
+        return Err(PyValueError::new_err(format!(
+            "out holds {} bytes, the plan writes up to byte {}",
+            dst.len(),
+            plan.required_output_bytes
+        )));
+    }
+    let read_opts = opts.read;
+    block_on(py, || read::execute(&plan, dst, &read_opts), |_| Ok(()))
+}

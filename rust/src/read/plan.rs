@@ -1,0 +1,539 @@
+//! Pure read planning: pixel windows per (record, band) -> the tiles they need -> where each
+//! decoded tile's rows go in the output buffer. No I/O here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::codec::{self, TileSpec};
+use crate::error::{Error, Result};
+use crate::tiff::ImageLayout;
+
+/// A pixel window in the image grid. Offsets may be negative and the window may extend past
+/// the image: pixels outside the image are left untouched in the output (the caller pre-fills).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub col_off: i64,
+    pub row_off: i64,
+    pub width: u64,
+    pub height: u64,
+}
+
+/// One window of one image (record x band), and where its pixels go in the output.
+#[derive(Debug, Clone)]
+pub struct WindowRequest {
+    pub url: Arc<str>,
+    pub layout: Arc<ImageLayout>,
+    /// Fill for sparse tiles (cast to the dtype; NaN/out-of-range -> 0 for integers).
+    pub nodata: Option<f64>,
+    /// Sample (band) within the file: picks the plane (planar 2) or the sample of a chunky pixel.
+    pub band_index: u16,
+    pub window: Window,
+    /// Byte offset in the output of window pixel (0, 0).
+    pub out_offset_bytes: usize,
+    /// Bytes between consecutive window rows in the output.
+    pub out_row_stride_bytes: usize,
+}
+
+/// One compressed tile to fetch and decode (shared by every window that needs it).
+#[derive(Debug, Clone)]
+pub struct TileJob {
+    pub url: Arc<str>,
+    pub layout: Arc<ImageLayout>,
+    pub nodata: Option<f64>,
+    pub offset_bytes: u64,
+    pub byte_count: u64,
+    pub tile_col: u32,
+    pub tile_row: u32,
+    /// Rows stored in this tile (tile height, or fewer for the last strip).
+    pub rows: u32,
+    /// Rows that must be decoded (<= rows): the last needed row + 1.
+    pub rows_needed: u32,
+    /// Samples interleaved in this tile (samples_per_pixel if chunky, else 1).
+    pub samples: u16,
+}
+
+impl TileJob {
+    /// Sparse tile: nothing stored, every pixel is the fill value.
+    pub fn is_sparse(&self) -> bool {
+        self.byte_count == 0 || self.offset_bytes == 0
+    }
+
+    pub fn spec(&self) -> TileSpec<'_> {
+        let l = &*self.layout;
+        TileSpec {
+            compression: l.compression,
+            predictor: l.predictor,
+            bits_per_sample: l.bits_per_sample,
+            sample_format: l.sample_format,
+            samples: self.samples,
+            width: l.tile_width,
+            rows: self.rows,
+            little_endian: l.little_endian,
+            photometric: l.photometric,
+            jpeg_tables: l.jpeg_tables.as_deref(),
+            lerc_parameters: l.lerc_parameters.as_deref(),
+            nodata: self.nodata,
+        }
+    }
+}
+
+/// Copy instructions for one (tile, window) pair: a rectangle of the tile into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub request: usize,
+    /// Sample of the decoded tile to take.
+    pub sample: u16,
+    /// First tile row/col (tile-local) and the extent copied.
+    pub src_row: u32,
+    pub src_col: u32,
+    pub rows: u32,
+    pub cols: u32,
+    /// Output byte offset of the first copied pixel.
+    pub dst_offset_bytes: usize,
+    pub dst_row_stride_bytes: usize,
+}
+
+/// Everything a read needs, validated.
+#[derive(Debug, Clone, Default)]
+pub struct ReadPlan {
+    pub jobs: Vec<TileJob>,
+    /// `placements[j]`: where job `j`'s pixels go.
+    pub placements: Vec<Vec<Placement>>,
+    /// Bytes of output the plan writes into at most (for validating the buffer).
+    pub required_output_bytes: usize,
+}
+
+/// Element size and the output geometry of one request, checked.
+fn request_extent(req: &WindowRequest) -> Result<(usize, usize)> {
+    let elem = codec::element_bytes(req.layout.bits_per_sample)?;
+    let w = usize::try_from(req.window.width).map_err(|_| Error::invalid("window too wide"))?;
+    let h = usize::try_from(req.window.height).map_err(|_| Error::invalid("window too tall"))?;
+    if w == 0 || h == 0 {
+        return Ok((elem, req.out_offset_bytes));
+    }
+    let row_bytes = w
+        .checked_mul(elem)
+        .ok_or_else(|| Error::invalid("window row size overflows"))?;
+    if req.out_row_stride_bytes < row_bytes {
+        return Err(Error::invalid(format!(
+            "{}: output row stride {} bytes is smaller than a window row ({} px x {} bytes)",
+            req.url, req.out_row_stride_bytes, w, elem
+        )));
+    }
+    let end = (h - 1)
+        .checked_mul(req.out_row_stride_bytes)
+        .and_then(|v| v.checked_add(row_bytes))
+        .and_then(|v| v.checked_add(req.out_offset_bytes))
+        .ok_or_else(|| Error::invalid("output extent overflows"))?;
+    Ok((elem, end))
+}
+
+fn check_layout(req: &WindowRequest) -> Result<()> {
+    let l = &*req.layout;
+    if l.tile_width == 0 || l.tile_height == 0 || l.width == 0 || l.height == 0 {
+        return Err(Error::corrupt(format!(
+            "{}: image {}x{} with tiles {}x{} has a zero dimension",
+            req.url, l.width, l.height, l.tile_width, l.tile_height
+        )));
+    }
+    let spp = l.samples_per_pixel.max(1);
+    if req.band_index >= spp {
+        return Err(Error::invalid(format!(
+            "band_index {} out of range for {} samples ({})",
+            req.band_index, spp, req.url
+        )));
+    }
+    Ok(())
+}
+
+/// Identity of a tile: (url, offset, byte count, tile col, tile row, plane).
+type TileKey = (Arc<str>, u64, u64, u32, u32, u16);
+
+/// Plan every tile of every request; tiles shared by several requests are planned once.
+pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
+    let mut plan = ReadPlan::default();
+    // (url, offset, byte_count, tile_col, tile_row, plane) -> job index
+    let mut index: HashMap<TileKey, usize> = HashMap::new();
+
+    for (ri, req) in requests.iter().enumerate() {
+        check_layout(req)?;
+        let (elem, end) = request_extent(req)?;
+        plan.required_output_bytes = plan.required_output_bytes.max(end);
+        if req.window.width == 0 || req.window.height == 0 {
+            continue;
+        }
+        let l = &*req.layout;
+        let (img_w, img_h) = (i64::from(l.width), i64::from(l.height));
+        let (tw, th) = (i64::from(l.tile_width), i64::from(l.tile_height));
+        let win_w =
+            i64::try_from(req.window.width).map_err(|_| Error::invalid("window too wide"))?;
+        let win_h =
+            i64::try_from(req.window.height).map_err(|_| Error::invalid("window too tall"))?;
+        // Intersection of window and image, in image pixels.
+        let x0 = req.window.col_off.max(0);
+        let y0 = req.window.row_off.max(0);
+        let x1 = req.window.col_off.saturating_add(win_w).min(img_w);
+        let y1 = req.window.row_off.saturating_add(win_h).min(img_h);
+        if x0 >= x1 || y0 >= y1 {
+            continue;
+        }
+        let tiles_across = (img_w + tw - 1) / tw;
+        let tiles_down = (img_h + th - 1) / th;
+        let tiles_per_plane = tiles_across
+            .checked_mul(tiles_down)
+            .ok_or_else(|| Error::corrupt("tile count overflows"))?;
+        let chunky = l.planar_configuration != 2;
+        let spp = l.samples_per_pixel.max(1);
+        let (plane, sample, samples) = if chunky {
+            (0u16, req.band_index, spp)
+        } else {
+            // Planar tables may be whole (all planes) or already sliced for this band.
+            let n = l.tile_offsets.len() as i64;
+            let plane = if n == tiles_per_plane {
+                0
+            } else {
+                req.band_index
+            };
+            (plane, 0u16, 1u16)
+        };
+        let needed_tiles = tiles_per_plane
+            .checked_mul(i64::from(plane) + 1)
+            .ok_or_else(|| Error::corrupt("tile count overflows"))?;
+        if (l.tile_offsets.len() as i64) < needed_tiles
+            || (l.tile_byte_counts.len() as i64) < needed_tiles
+        {
+            return Err(Error::corrupt(format!(
+                "{}: tile tables hold {} offsets / {} byte counts, but a {}x{} image in {}x{} tiles needs {} per plane",
+                req.url,
+                l.tile_offsets.len(),
+                l.tile_byte_counts.len(),
+                l.width,
+                l.height,
+                l.tile_width,
+                l.tile_height,
+                tiles_per_plane
+            )));
+        }
+
+        for ty in (y0 / th)..=((y1 - 1) / th) {
+            let tile_top = ty * th;
+            let rows_stored = th.min(img_h - tile_top);
+            // Strips store only the rows that exist; tiles always store full blocks.
+            let rows = if l.tiled { th } else { rows_stored };
+            let ry0 = y0.max(tile_top);
+            let ry1 = y1.min(tile_top + rows_stored);
+            for tx in (x0 / tw)..=((x1 - 1) / tw) {
+                let tile_left = tx * tw;
+                let rx0 = x0.max(tile_left);
+                let rx1 = x1.min(tile_left + tw).min(img_w);
+                let flat = tiles_per_plane * i64::from(plane) + ty * tiles_across + tx;
+                let flat = usize::try_from(flat).map_err(|_| Error::corrupt("bad tile index"))?;
+                let offset = *l
+                    .tile_offsets
+                    .get(flat)
+                    .ok_or_else(|| Error::corrupt("tile index out of range"))?;
+                let count = *l
+                    .tile_byte_counts
+                    .get(flat)
+                    .ok_or_else(|| Error::corrupt("tile index out of range"))?;
+                let (tcol, trow) = (tx as u32, ty as u32);
+                let key = (req.url.clone(), offset, count, tcol, trow, plane);
+                let rows_needed = (ry1 - tile_top) as u32;
+                let job = match index.get(&key) {
+                    Some(&j) => j,
+                    None => {
+                        plan.jobs.push(TileJob {
+                            url: req.url.clone(),
+                            layout: req.layout.clone(),
+                            nodata: req.nodata,
+                            offset_bytes: offset,
+                            byte_count: count,
+                            tile_col: tcol,
+                            tile_row: trow,
+                            rows: rows as u32,
+                            rows_needed: 0,
+                            samples,
+                        });
+                        plan.placements.push(Vec::new());
+                        index.insert(key, plan.jobs.len() - 1);
+                        plan.jobs.len() - 1
+                    }
+                };
+                if let Some(j) = plan.jobs.get_mut(job) {
+                    j.rows_needed = j.rows_needed.max(rows_needed);
+                }
+                let dst_row = usize::try_from(ry0 - req.window.row_off)
+                    .map_err(|_| Error::internal("negative destination row"))?;
+                let dst_col = usize::try_from(rx0 - req.window.col_off)
+                    .map_err(|_| Error::internal("negative destination column"))?;
+                let dst_offset_bytes =
+                    req.out_offset_bytes + dst_row * req.out_row_stride_bytes + dst_col * elem;
+                if let Some(p) = plan.placements.get_mut(job) {
+                    p.push(Placement {
+                        request: ri,
+                        sample,
+                        src_row: (ry0 - tile_top) as u32,
+                        src_col: (rx0 - tile_left) as u32,
+                        rows: (ry1 - ry0) as u32,
+                        cols: (rx1 - rx0) as u32,
+                        dst_offset_bytes,
+                        dst_row_stride_bytes: req.out_row_stride_bytes,
+                    });
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The fill value of a sparse tile as native-endian bytes of the element type.
+pub fn fill_bytes(layout: &ImageLayout, nodata: Option<f64>) -> Result<Vec<u8>> {
+    let elem = codec::element_bytes(layout.bits_per_sample)?;
+    let v = nodata.unwrap_or(0.0);
+    let int_ok = v.is_finite() && v.fract() == 0.0;
+    Ok(match (layout.sample_format, elem) {
+        (3, 2) => half::f16::from_f64(v).to_bits().to_ne_bytes().to_vec(),
+        (3, 4) => (v as f32).to_ne_bytes().to_vec(),
+        (3, 8) => v.to_ne_bytes().to_vec(),
+        (2, 1) if int_ok => (v as i8).to_ne_bytes().to_vec(),
+        (2, 2) if int_ok => (v as i16).to_ne_bytes().to_vec(),
+        (2, 4) if int_ok => (v as i32).to_ne_bytes().to_vec(),
+        (2, 8) if int_ok => (v as i64).to_ne_bytes().to_vec(),
+        (_, 1) if int_ok => (v as u8).to_ne_bytes().to_vec(),
+        (_, 2) if int_ok => (v as u16).to_ne_bytes().to_vec(),
+        (_, 4) if int_ok => (v as u32).to_ne_bytes().to_vec(),
+        (_, 8) if int_ok => (v as u64).to_ne_bytes().to_vec(),
+        (_, n) => vec![0u8; n],
+    })
+}
+
+/// Copy one decoded tile (chunky `(rows, tile_width, samples)`, `elem` bytes per sample) into
+/// the output as `p` says. Bounds are checked; a mismatch is an internal error, never a panic.
+pub fn place_tile(
+    decoded: &[u8],
+    tile_width: u32,
+    samples: u16,
+    elem: usize,
+    p: &Placement,
+    dst: &mut [u8],
+) -> Result<()> {
+    let tw = tile_width as usize;
+    let spp = samples as usize;
+    let px_bytes = elem * spp;
+    let run = p.cols as usize * elem;
+    for r in 0..p.rows as usize {
+        let src_px = (p.src_row as usize + r) * tw + p.src_col as usize;
+        let src_start = src_px * px_bytes + p.sample as usize * elem;
+        let dst_start = p.dst_offset_bytes + r * p.dst_row_stride_bytes;
+        let dst_row = dst
+            .get_mut(dst_start..dst_start + run)
+            .ok_or_else(|| Error::internal("placement outside the output buffer"))?;
+        if spp == 1 {
+            let src_row = decoded
+                .get(src_start..src_start + run)
+                .ok_or_else(|| Error::internal("placement outside the decoded tile"))?;
+            dst_row.copy_from_slice(src_row);
+        } else {
+            let src_end = src_start + (p.cols as usize).saturating_sub(1) * px_bytes + elem;
+            let src_row = decoded
+                .get(src_start..src_end)
+                .ok_or_else(|| Error::internal("placement outside the decoded tile"))?;
+            for (d, s) in dst_row.chunks_exact_mut(elem).zip(src_row.chunks(px_bytes)) {
+                if let Some(s) = s.get(..elem) {
+                    d.copy_from_slice(s);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fill the placement's rectangle with `fill` (one element's bytes).
+pub fn place_fill(fill: &[u8], p: &Placement, dst: &mut [u8]) -> Result<()> {
+    let run = p.cols as usize * fill.len();
+    for r in 0..p.rows as usize {
+        let start = p.dst_offset_bytes + r * p.dst_row_stride_bytes;
+        let row = dst
+            .get_mut(start..start + run)
+            .ok_or_else(|| Error::internal("fill outside the output buffer"))?;
+        for d in row.chunks_exact_mut(fill.len().max(1)) {
+            d.copy_from_slice(fill);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn layout(w: u32, h: u32, tw: u32, th: u32, tiled: bool) -> ImageLayout {
+        let n = (w.div_ceil(tw) * h.div_ceil(th)) as usize;
+        ImageLayout {
+            ifd_index: 0,
+            width: w,
+            height: h,
+            tile_width: tw,
+            tile_height: th,
+            tiled,
+            bits_per_sample: 16,
+            sample_format: 1,
+            samples_per_pixel: 1,
+            planar_configuration: 1,
+            compression: 1,
+            predictor: 1,
+            photometric: Some(1),
+            extra_samples: vec![],
+            tile_offsets: (0..n as u64).map(|i| 1000 + i * 100).collect(),
+            tile_byte_counts: vec![100; n],
+            jpeg_tables: None,
+            ycbcr_subsampling: None,
+            lerc_parameters: None,
+            new_subfile_type: 0,
+            little_endian: true,
+        }
+    }
+
+    fn req(l: &Arc<ImageLayout>, w: Window) -> WindowRequest {
+        WindowRequest {
+            url: "mem://a".into(),
+            layout: l.clone(),
+            nodata: None,
+            band_index: 0,
+            window: w,
+            out_offset_bytes: 0,
+            out_row_stride_bytes: w.width as usize * 2,
+        }
+    }
+
+    #[test]
+    fn window_crossing_four_tiles_plans_four_jobs() {
+        let l = Arc::new(layout(100, 100, 32, 32, true));
+        let w = Window {
+            col_off: 20,
+            row_off: 20,
+            width: 20,
+            height: 20,
+        };
+        let plan = plan_reads(&[req(&l, w)]).unwrap();
+        assert_eq!(plan.jobs.len(), 4);
+        let total: u32 = plan
+            .placements
+            .iter()
+            .flatten()
+            .map(|p| p.rows * p.cols)
+            .sum();
+        assert_eq!(total, 400);
+        assert_eq!(plan.required_output_bytes, 20 * 20 * 2);
+        // First tile only needs rows up to 31 -> all 32; tile row 1 needs rows 0..8.
+        let lower = plan.jobs.iter().find(|j| j.tile_row == 1).unwrap();
+        assert_eq!(lower.rows_needed, 8);
+    }
+
+    #[test]
+    fn shared_tiles_are_planned_once() {
+        let l = Arc::new(layout(64, 64, 64, 64, true));
+        let w = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 8,
+            height: 8,
+        };
+        let mut r2 = req(&l, w);
+        r2.out_offset_bytes = 128;
+        let plan = plan_reads(&[req(&l, w), r2]).unwrap();
+        assert_eq!(plan.jobs.len(), 1);
+        assert_eq!(plan.placements[0].len(), 2);
+    }
+
+    #[test]
+    fn window_outside_image_plans_nothing_but_edges_clip() {
+        let l = Arc::new(layout(50, 40, 32, 32, true));
+        let outside = Window {
+            col_off: 60,
+            row_off: 0,
+            width: 5,
+            height: 5,
+        };
+        assert!(plan_reads(&[req(&l, outside)]).unwrap().jobs.is_empty());
+        let edge = Window {
+            col_off: 40,
+            row_off: 30,
+            width: 20,
+            height: 20,
+        };
+        let plan = plan_reads(&[req(&l, edge)]).unwrap();
+        let total: u32 = plan
+            .placements
+            .iter()
+            .flatten()
+            .map(|p| p.rows * p.cols)
+            .sum();
+        assert_eq!(total, 10 * 10);
+    }
+
+    #[test]
+    fn last_strip_stores_fewer_rows() {
+        let l = Arc::new(layout(10, 25, 10, 8, false));
+        let w = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 10,
+            height: 25,
+        };
+        let plan = plan_reads(&[req(&l, w)]).unwrap();
+        let last = plan.jobs.iter().find(|j| j.tile_row == 3).unwrap();
+        assert_eq!((last.rows, last.rows_needed), (1, 1));
+    }
+
+    #[test]
+    fn too_small_stride_is_rejected() {
+        let l = Arc::new(layout(10, 10, 10, 10, true));
+        let mut r = req(
+            &l,
+            Window {
+                col_off: 0,
+                row_off: 0,
+                width: 4,
+                height: 4,
+            },
+        );
+        r.out_row_stride_bytes = 4;
+        assert!(plan_reads(&[r]).is_err());
+    }
+
+    #[test]
+    fn place_tile_extracts_one_sample_of_chunky_pixels() {
+        // 2x2 tile, 3 samples of u8: pixel value = 10*px + sample
+        let decoded: Vec<u8> = (0..4u8)
+            .flat_map(|px| (0..3u8).map(move |s| 10 * px + s))
+            .collect();
+        let p = Placement {
+            request: 0,
+            sample: 2,
+            src_row: 0,
+            src_col: 0,
+            rows: 2,
+            cols: 2,
+            dst_offset_bytes: 0,
+            dst_row_stride_bytes: 2,
+        };
+        let mut dst = vec![0u8; 4];
+        place_tile(&decoded, 2, 3, 1, &p, &mut dst).unwrap();
+        assert_eq!(dst, vec![2, 12, 22, 32]);
+    }
+
+    #[test]
+    fn fill_bytes_casts_nodata() {
+        let mut l = layout(1, 1, 1, 1, true);
+        assert_eq!(fill_bytes(&l, Some(7.0)).unwrap(), 7u16.to_ne_bytes());
+        assert_eq!(fill_bytes(&l, Some(f64::NAN)).unwrap(), 0u16.to_ne_bytes());
+        l.sample_format = 3;
+        l.bits_per_sample = 32;
+        assert!(
+            f32::from_ne_bytes(fill_bytes(&l, Some(f64::NAN)).unwrap().try_into().unwrap())
+                .is_nan()
+        );
+    }
+}
