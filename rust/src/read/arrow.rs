@@ -241,8 +241,7 @@ fn layout_at(s: &StructView<'_>, i: usize) -> Result<(ImageLayout, Option<f64>)>
     Ok((layout, nodata))
 }
 
-/// Parse and validate the plan batch. Layouts repeated across rows (same struct row) are
-/// shared: rows are grouped by (url, layout row index) when the batch repeats them.
+/// Parse and validate the plan batch (no I/O).
 pub fn requests_from_batch(batch: &RecordBatch) -> Result<Vec<WindowRequest>> {
     let col = |name: &str| -> Result<&ArrayRef> {
         batch
@@ -268,7 +267,6 @@ pub fn requests_from_batch(batch: &RecordBatch) -> Result<Vec<WindowRequest>> {
     for name in ints {
         cols.push(col(name)?);
     }
-    let mut cache: HashMap<(String, usize), (Arc<ImageLayout>, Option<f64>)> = HashMap::new();
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let url = need(str_at(urls.as_ref(), i), i, "url")?;
@@ -277,16 +275,8 @@ pub fn requests_from_batch(batch: &RecordBatch) -> Result<Vec<WindowRequest>> {
                 "read plan row {i} ({url}): no tile layout (metadata is null: the asset was not enriched or its header failed)"
             )));
         }
-        let key = (url.clone(), i);
-        let (lay, nodata) = match cache.get(&key) {
-            Some(v) => v.clone(),
-            None => {
-                let (l, n) = layout_at(&view, i).map_err(|e| e.context(&url))?;
-                let v = (Arc::new(l), n);
-                cache.insert(key, v.clone());
-                v
-            }
-        };
+        let (lay, nodata) = layout_at(&view, i).map_err(|e| e.context(&url))?;
+        let lay = Arc::new(lay);
         let v = |k: usize, name: &str| -> Result<i64> {
             cols.get(k)
                 .and_then(|c| int_at(c.as_ref(), i))

@@ -1,0 +1,295 @@
+"""Bad servers and bad files raise clear, typed Python exceptions; transient faults recover."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support.oracle import read_window as rio_read
+
+from rasteret import errors
+from rasteret.core import _read
+
+FAST_RETRY = {"retry_attempts": 3, "retry_backoff_ms": 5, "timeout_ms": 5000}
+
+
+@pytest.fixture(scope="module")
+def deflate_entry(cog_corpus):
+    return next(
+        e
+        for e in cog_corpus.entries
+        if "deflate" in e.path.name and "overviews" not in e.tags and not e.lossy
+    )
+
+
+def _read_some(url: str, meta, window=(0, 0, 64, 64), options=None) -> np.ndarray:
+    return _read.read_window(url, meta, window, options=options)
+
+
+def test_two_503s_then_success_gives_right_pixels(http_server, deflate_entry):
+    url = http_server.url(deflate_entry.path.name)
+    http_server.inject(deflate_entry.path.name, status=503, times=2)
+    meta = _read.read_header(url, options=FAST_RETRY)
+    http_server.inject(deflate_entry.path.name, status=503, times=2)
+    ours = _read_some(url, meta, options=FAST_RETRY)
+    np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, (0, 0, 64, 64)))
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (404, errors.RemoteNotFoundError),
+        (403, errors.RemotePermissionError),
+        (500, errors.RemoteIOError),
+    ],
+)
+def test_http_errors_name_the_url_after_bounded_retries(http_server, deflate_entry, status, cls):
+    url = http_server.url(deflate_entry.path.name)
+    meta = _read.read_header(url)
+    http_server.reset_log()
+    http_server.inject(deflate_entry.path.name, status=status, times=100)
+    with pytest.raises(cls) as info:
+        _read_some(url, meta, options=FAST_RETRY)
+    assert deflate_entry.path.name in str(info.value)
+    assert str(status) in str(info.value)
+    attempts = http_server.count(deflate_entry.path.name)
+    assert 1 <= attempts <= FAST_RETRY["retry_attempts"] * 4
+    if status in (403, 404):
+        assert attempts == 1, "4xx must not be retried"
+
+
+def test_header_404_raises_file_not_found(http_server):
+    url = http_server.url("no_such_file.tif")
+    with pytest.raises(FileNotFoundError) as info:
+        _read.read_header(url)
+    assert "no_such_file.tif" in str(info.value)
+
+
+def test_missing_local_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        _read.read_header(str(tmp_path / "missing.tif"))
+    assert "missing.tif" in str(info.value)
+
+
+def test_short_body_is_retried_then_succeeds(http_server, deflate_entry):
+    url = http_server.url(deflate_entry.path.name)
+    meta = _read.read_header(url)
+    http_server.inject(deflate_entry.path.name, mode="short", times=1)
+    ours = _read_some(url, meta, options=FAST_RETRY)
+    np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, (0, 0, 64, 64)))
+
+
+def test_persistent_short_body_is_a_clear_error(http_server, deflate_entry):
+    url = http_server.url(deflate_entry.path.name)
+    meta = _read.read_header(url)
+    http_server.inject(deflate_entry.path.name, mode="short", times=100)
+    with pytest.raises(errors.RemoteIOError) as info:
+        _read_some(url, meta, options=FAST_RETRY)
+    assert deflate_entry.path.name in str(info.value)
+
+
+def test_connection_reset_is_retried(http_server, deflate_entry):
+    url = http_server.url(deflate_entry.path.name)
+    meta = _read.read_header(url)
+    http_server.inject(deflate_entry.path.name, mode="reset", times=1)
+    ours = _read_some(url, meta, options=FAST_RETRY)
+    np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, (0, 0, 64, 64)))
+
+
+def test_server_ignoring_range_still_gives_right_pixels(http_server, deflate_entry):
+    url = http_server.url(deflate_entry.path.name)
+    http_server.ignore_range = True
+    try:
+        meta = _read.read_header(url)
+        window = (10, 20, 100, 90)
+        ours = _read.read_window(url, meta, window)
+    finally:
+        http_server.ignore_range = False
+    np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, window))
+
+
+def test_typical_cog_header_costs_one_request(http_server, cog_corpus):
+    entry = next(e for e in cog_corpus.entries if e.path.name.startswith("deflate"))
+    http_server.reset_log()
+    _read.read_header(http_server.url(entry.path.name))
+    assert http_server.count(entry.path.name) == 1
+
+
+# ---------------------------------------------------------------- malformed files
+
+
+def _tiff_le(entries: list[tuple[int, int, int, bytes]], ifd_offset: int = 8) -> bytes:
+    """A classic little-endian TIFF with one IFD of (tag, type, count, value-bytes) entries."""
+    body = bytearray(b"II*\x00" + struct.pack("<I", ifd_offset))
+    body += b"\x00" * (ifd_offset - len(body))
+    extra = bytearray()
+    extra_base = ifd_offset + 2 + 12 * len(entries) + 4
+    ifd = bytearray(struct.pack("<H", len(entries)))
+    for tag, typ, count, value in sorted(entries):
+        if len(value) <= 4:
+            ifd += struct.pack("<HHI", tag, typ, count) + value.ljust(4, b"\x00")
+        else:
+            ifd += struct.pack("<HHII", tag, typ, count, extra_base + len(extra))
+            extra += value
+    ifd += struct.pack("<I", 0)
+    return bytes(body + ifd + extra)
+
+
+def _short(v: int) -> bytes:
+    return struct.pack("<H", v)
+
+
+def _long(v: int) -> bytes:
+    return struct.pack("<I", v)
+
+
+def _valid_tile_entries(offset: int, count: int, compression: int = 1) -> list:
+    return [
+        (256, 3, 1, _short(16)),
+        (257, 3, 1, _short(16)),
+        (258, 3, 1, _short(8)),
+        (259, 3, 1, _short(compression)),
+        (262, 3, 1, _short(1)),
+        (277, 3, 1, _short(1)),
+        (322, 3, 1, _short(16)),
+        (323, 3, 1, _short(16)),
+        (324, 4, 1, _long(offset)),
+        (325, 4, 1, _long(count)),
+    ]
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("empty.tif", b""),
+        ("garbage.tif", b"this is not a tiff at all" * 10),
+        ("bad_version.tif", b"II\x2b\x01" + b"\x00" * 60),
+        ("truncated_ifd.tif", _tiff_le(_valid_tile_entries(400, 256))[:20]),
+        ("ifd_past_eof.tif", b"II*\x00" + struct.pack("<I", 10_000_000) + b"\x00" * 100),
+    ],
+)
+def test_malformed_headers_raise_cog_header_error(tmp_path, name, data):
+    path = _write(tmp_path, name, data)
+    with pytest.raises(errors.CogHeaderError) as info:
+        _read.read_header(path)
+    assert name in str(info.value)
+
+
+def test_ifd_loop_is_detected(tmp_path):
+    data = bytearray(_tiff_le(_valid_tile_entries(400, 256)))
+    # next-IFD pointer -> back to the first IFD
+    n = 10
+    struct.pack_into("<I", data, 8 + 2 + 12 * n, 8)
+    data += b"\x00" * 700
+    path = _write(tmp_path, "loop.tif", bytes(data))
+    # Either a clear error or a header with one image: never a hang.
+    try:
+        meta = _read.read_header(path)
+    except errors.CogHeaderError as err:
+        assert "loop" in str(err).lower() or "cycle" in str(err).lower()
+    else:
+        assert meta["image_width"].as_py() == 16
+
+
+def test_absurd_tile_counts_raise_without_allocating(tmp_path):
+    entries = _valid_tile_entries(400, 256)
+    entries = [e for e in entries if e[0] not in (256, 257)]
+    entries += [(256, 4, 1, _long(4_000_000_000)), (257, 4, 1, _long(4_000_000_000))]
+    path = _write(tmp_path, "absurd.tif", _tiff_le(entries) + b"\x00" * 300)
+    with pytest.raises(errors.CogHeaderError):
+        _read.read_header(path)
+
+
+def test_huge_offsets_array_claim_is_a_clean_error(tmp_path):
+    entries = [e for e in _valid_tile_entries(400, 256) if e[0] not in (324, 325)]
+    entries += [(324, 4, 500_000_000, _long(200)), (325, 4, 500_000_000, _long(200))]
+    path = _write(tmp_path, "huge_count.tif", _tiff_le(entries) + b"\x00" * 300)
+    with pytest.raises(errors.CogHeaderError):
+        _read.read_header(path)
+
+
+def test_tile_offset_past_eof_is_a_clear_read_error(tmp_path):
+    data = _tiff_le(_valid_tile_entries(1_000_000, 256))
+    path = _write(tmp_path, "tile_past_eof.tif", data + b"\x00" * 300)
+    meta = _read.read_header(path)
+    with pytest.raises((errors.CogHeaderError, errors.RemoteIOError)) as info:
+        _read.read_window(path, meta, (0, 0, 16, 16))
+    assert "tile_past_eof.tif" in str(info.value)
+
+
+def test_unknown_compression_is_unsupported(tmp_path):
+    data = bytearray(_tiff_le(_valid_tile_entries(0, 0, compression=60000)))
+    offset = len(data)
+    data = _tiff_le(_valid_tile_entries(offset, 256, compression=60000)) + b"\x07" * 256
+    path = _write(tmp_path, "unknown_codec.tif", data)
+    try:
+        meta = _read.read_header(path)
+    except errors.UnsupportedCogError as err:
+        assert "60000" in str(err)
+        return
+    with pytest.raises(errors.UnsupportedCogError) as info:
+        _read.read_window(path, meta, (0, 0, 16, 16))
+    assert "60000" in str(info.value)
+
+
+def test_corrupt_deflate_stream_is_a_clear_error(tmp_path):
+    base = _tiff_le(_valid_tile_entries(0, 0, compression=8))
+    offset = len(base)
+    data = _tiff_le(_valid_tile_entries(offset, 64, compression=8)) + b"\x78\x9c" + b"\xff" * 62
+    path = _write(tmp_path, "corrupt_deflate.tif", data)
+    meta = _read.read_header(path)
+    with pytest.raises(errors.CogHeaderError) as info:
+        _read.read_window(path, meta, (0, 0, 16, 16))
+    assert "corrupt_deflate.tif" in str(info.value)
+
+
+def test_every_truncation_of_a_real_cog_raises_or_parses(deflate_entry, tmp_path):
+    data = deflate_entry.path.read_bytes()
+    for cut in (0, 1, 7, 8, 15, 100, 1000, 4000):
+        path = _write(tmp_path, f"cut{cut}.tif", data[:cut])
+        try:
+            _read.read_header(path)
+        except (errors.CogHeaderError, errors.UnsupportedCogError):
+            pass
+
+
+def test_bad_read_plan_arguments_are_value_errors(deflate_entry):
+    meta = _read.read_header(str(deflate_entry.path))
+    with pytest.raises(ValueError, match="band_index"):
+        _read.read_window(str(deflate_entry.path), meta, (0, 0, 4, 4), bands=[7])
+
+
+def test_reads_work_in_a_forked_child(deflate_entry):
+    """The runtime and pools are per process: a fork child reads after the parent did."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        import numpy as np
+        from rasteret.core import _read
+        path = {str(deflate_entry.path)!r}
+        meta = _read.read_header(path)
+        parent = _read.read_window(path, meta, (0, 0, 32, 32))
+        pid = os.fork()
+        if pid == 0:
+            child = _read.read_window(path, _read.read_header(path), (0, 0, 32, 32))
+            os._exit(0 if np.array_equal(child, parent) else 3)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], timeout=120, capture_output=True, text=True, env=os.environ
+    )
+    assert proc.returncode == 0, proc.stderr
