@@ -23,6 +23,7 @@ lint:  ## formatting and lint gates (Rust and Python)
 	@! grep -rlw pyo3 rust/src | grep -v '^rust/src/python/' || (echo "pyo3 used outside rust/src/python" && false)
 	$(PYTHON) -m ruff check python tests benches
 	$(PYTHON) -m ruff format --check python tests benches
+	$(PYTHON) -m mypy.stubtest rasteret._core --mypy-config-file pyproject.toml
 
 rust-test:  ## cargo unit and integration tests
 	cargo test --all-targets

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.oracle import read_window as rio_read
-
 from rasteret import errors
 from rasteret.core import _read
+from support.oracle import read_window as rio_read
 
 FAST_RETRY = {"retry_attempts": 3, "retry_backoff_ms": 5, "timeout_ms": 5000}
 

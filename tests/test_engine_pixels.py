@@ -8,13 +8,11 @@ overview level read pixel-identical to rasterio — from a local path, over HTTP
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import rasterio
+from rasteret.core import _read
 from support.corpus import CorpusEntry
 from support.oracle import describe, standard_windows
 from support.oracle import read_window as rio_read
-
-from rasteret.core import _read
 
 # libjpeg-turbo (GDAL) and our JPEG decoder may round YCbCr->RGB differently by this much.
 JPEG_TOLERANCE = 1
@@ -61,9 +59,10 @@ def _check_header(entry: CorpusEntry, meta) -> None:
         assert (m["tile_height"], m["tile_width"]) == (block_h, block_w), entry.name
     assert len(m["overviews"]) == len(expected["overviews"]), entry.name
     for ov, factor in zip(m["overviews"], expected["overviews"], strict=True):
-        assert ov["image_width"] == -(-expected["width"] // factor) or abs(
-            ov["image_width"] - expected["width"] / factor
-        ) <= 1
+        assert (
+            ov["image_width"] == -(-expected["width"] // factor)
+            or abs(ov["image_width"] - expected["width"] / factor) <= 1
+        )
 
 
 def _read_all_windows(entry: CorpusEntry, url: str, meta) -> None:

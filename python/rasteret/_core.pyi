@@ -19,6 +19,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+__all__ = [
+    "__version__",
+    "build_profile",
+    "parse_headers",
+    "read_windows",
+    "decode_tile",
+    "runtime_pid",
+]
+
 __version__: str
 build_profile: str
 
