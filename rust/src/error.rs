@@ -52,6 +52,17 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, message)
     }
+    /// The error that replaces a caught panic (its payload text, when it has one).
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Self::internal(format!(
+            "internal error in the Rust core (please report): {what}"
+        ))
+    }
     pub fn kind(&self) -> Kind {
         self.kind
     }

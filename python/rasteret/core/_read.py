@@ -113,6 +113,25 @@ def fill_value(layout: pa.StructScalar | dict[str, Any], dtype: np.dtype) -> Any
     return dtype.type(int(nodata))
 
 
+def _layout_column(reads: Sequence[WindowRead]) -> pa.Array:
+    """The ``layout`` column of a plan: each distinct layout converted once, then ``take``."""
+    slot_of: dict[int, int] = {}
+    unique: list[pa.StructScalar] = []
+    indices = np.empty(len(reads), dtype=np.int64)
+    for i, r in enumerate(reads):
+        key = id(r.layout)
+        slot = slot_of.get(key)
+        if slot is None:
+            slot = slot_of[key] = len(unique)
+            unique.append(r.layout)
+        indices[i] = slot
+    types = {u.type for u in unique}
+    if len(types) != 1:
+        raise ValueError("all reads of one call must share one layout struct type")
+    distinct = pa.array([u.as_py() for u in unique], type=unique[0].type)
+    return distinct.take(pa.array(indices))
+
+
 def read_into(
     reads: Sequence[WindowRead],
     out: np.ndarray,
@@ -137,7 +156,7 @@ def read_into(
             raise ValueError(f"{r.url}: dtype {dtype_of(r.layout)} differs from out {out.dtype}")
     if not reads:
         return out
-    layouts = pa.array([r.layout.as_py() for r in reads], type=reads[0].layout.type)
+    layouts = _layout_column(reads)
     plan = pa.RecordBatch.from_pydict(
         {
             "url": pa.array([r.url for r in reads], pa.string()),

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-use crate::error::Result;
+use futures::FutureExt;
+
+use crate::error::{Error, Result};
 use crate::io;
 use crate::python::errors::to_pyerr;
 
@@ -23,7 +25,11 @@ where
 {
     let rt = io::runtime().map_err(to_pyerr)?;
     py.detach(|| {
-        let fut = make_fut();
+        let fut = std::panic::AssertUnwindSafe(make_fut()).catch_unwind();
+        let fut = async {
+            fut.await
+                .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)))
+        };
         rt.block_on(async {
             tokio::pin!(fut);
             let mut tick = tokio::time::interval(Duration::from_millis(100));

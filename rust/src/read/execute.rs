@@ -28,7 +28,7 @@ impl Default for ReadOptions {
         Self {
             io: IoOptions::default(),
             tiles_per_batch: 8,
-            batches_in_flight: 64,
+            batches_in_flight: 16,
         }
     }
 }
@@ -80,10 +80,13 @@ fn decode_job(job: &TileJob, bytes: &[u8]) -> Result<Vec<u8>> {
 async fn decode_on_pool(jobs: Vec<(usize, TileJob, Bytes)>) -> Result<Vec<Decoded>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     io::runtime::decode_pool()?.spawn(move || {
-        let out: Result<Vec<Decoded>> = jobs
-            .iter()
-            .map(|(j, job, bytes)| decode_job(job, bytes).map(|data| Decoded { job: *j, data }))
-            .collect();
+        // A panic in a rayon job would abort the process: turn it into an error instead.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            jobs.iter()
+                .map(|(j, job, bytes)| decode_job(job, bytes).map(|data| Decoded { job: *j, data }))
+                .collect::<Result<Vec<Decoded>>>()
+        }))
+        .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)));
         let _ = tx.send(out);
     });
     rx.await
