@@ -1,10 +1,22 @@
-"""rasteret: index-first reads of cloud-hosted Cloud-Optimized GeoTIFFs."""
+"""rasteret: index-first reads of cloud-hosted Cloud-Optimized GeoTIFFs.
+
+Heavy modules (catalog, collections) load lazily on first attribute access.
+"""
 
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
+from typing import TYPE_CHECKING, Any
+
+from rasteret.options import get_options, options, set_options
+
+if TYPE_CHECKING:
+    from rasteret.catalog import DatasetDescriptor, DatasetRegistry
+    from rasteret.cloud import CloudConfig
+    from rasteret.constants import BandRegistry
 
 logging.getLogger("rasteret").addHandler(logging.NullHandler())
 
@@ -18,3 +30,45 @@ def version() -> str:
 
 
 __version__ = version()
+
+# name -> (module, attribute) resolved on first access
+_LAZY: dict[str, tuple[str, str]] = {
+    "BandRegistry": ("rasteret.constants", "BandRegistry"),
+    "CloudConfig": ("rasteret.cloud", "CloudConfig"),
+    "DatasetDescriptor": ("rasteret.catalog", "DatasetDescriptor"),
+    "DatasetRegistry": ("rasteret.catalog", "DatasetRegistry"),
+}
+
+
+def register(descriptor: DatasetDescriptor) -> None:
+    """Register a dataset descriptor (same as ``DatasetRegistry.register``)."""
+    from rasteret.catalog import DatasetRegistry
+
+    DatasetRegistry.register(descriptor)
+
+
+__all__ = [
+    "BandRegistry",
+    "CloudConfig",
+    "DatasetDescriptor",
+    "DatasetRegistry",
+    "__version__",
+    "get_options",
+    "options",
+    "register",
+    "set_options",
+    "version",
+]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'rasteret' has no attribute '{name}'")
+    value = getattr(import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__))
