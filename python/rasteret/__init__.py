@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from rasteret.catalog import DatasetDescriptor, DatasetRegistry
     from rasteret.cloud import CloudConfig
     from rasteret.constants import BandRegistry
+    from rasteret.core.collection import Collection
+    from rasteret.core.loading import load
+    from rasteret.ingest.normalize import as_collection
 
 logging.getLogger("rasteret").addHandler(logging.NullHandler())
 
@@ -33,6 +36,9 @@ __version__ = version()
 
 # name -> (module, attribute) resolved on first access
 _LAZY: dict[str, tuple[str, str]] = {
+    "Collection": ("rasteret.core.collection", "Collection"),
+    "as_collection": ("rasteret.ingest.normalize", "as_collection"),
+    "load": ("rasteret.core.loading", "load"),
     "BandRegistry": ("rasteret.constants", "BandRegistry"),
     "CloudConfig": ("rasteret.cloud", "CloudConfig"),
     "DatasetDescriptor": ("rasteret.catalog", "DatasetDescriptor"),
@@ -50,10 +56,13 @@ def register(descriptor: DatasetDescriptor) -> None:
 __all__ = [
     "BandRegistry",
     "CloudConfig",
+    "Collection",
     "DatasetDescriptor",
     "DatasetRegistry",
     "__version__",
+    "as_collection",
     "get_options",
+    "load",
     "options",
     "register",
     "set_options",

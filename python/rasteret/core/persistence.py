@@ -1,0 +1,206 @@
+"""Collections on disk: opening Parquet datasets (cached), GeoParquet metadata, export.
+
+Layout and rules are the schema contract's (§4.7–4.9): Hive ``year=/month=`` partitions,
+zstd(3), ``geo`` metadata with a bbox covering, CRS84 footprints.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+logger = logging.getLogger(__name__)
+
+_PARQUET_DATASET_CACHE: dict[tuple[str, bool], tuple[Any, ds.Dataset]] = {}
+_WKB_TYPES = {
+    1: "Point",
+    2: "LineString",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
+BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
+
+
+def _is_cloud_uri(path: str | os.PathLike[str]) -> bool:
+    """True for ``scheme://`` URIs other than ``file://``."""
+    s = str(path)
+    return "://" in s and not s.startswith("file://")
+
+
+def _local(path: str | os.PathLike[str]) -> Path:
+    s = str(path)
+    return Path(s[len("file://") :] if s.startswith("file://") else s).expanduser()
+
+
+def _fingerprint(path: Path) -> Any:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if path.is_dir():
+        meta = path / "_metadata"
+        extra = (meta.stat().st_mtime_ns, meta.stat().st_size) if meta.exists() else None
+        return ("dir", st.st_mtime_ns, extra)
+    return ("file", st.st_mtime_ns, st.st_size)
+
+
+def _open_parquet_dataset(path: str | os.PathLike[str], *, try_hive: bool = True) -> ds.Dataset:
+    """Open a Parquet file or (Hive-partitioned) directory, cached per process."""
+    key = (str(path), try_hive)
+    cloud = _is_cloud_uri(path)
+    fingerprint = None if cloud else _fingerprint(_local(path))
+    hit = _PARQUET_DATASET_CACHE.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    source: Any = str(path) if cloud else str(_local(path))
+    local = None if cloud else _local(path)
+    if local is not None and local.is_dir() and (local / "_metadata").exists():
+        dataset = ds.parquet_dataset(
+            str(local / "_metadata"), partitioning="hive", partition_base_dir=str(local)
+        )
+    else:
+        dataset = None
+        if try_hive:
+            try:
+                dataset = ds.dataset(
+                    source, format="parquet", partitioning="hive", exclude_invalid_files=True
+                )
+            except pa.ArrowInvalid:
+                dataset = None
+        if dataset is None:
+            dataset = ds.dataset(source, format="parquet", exclude_invalid_files=True)
+    _PARQUET_DATASET_CACHE[key] = (fingerprint, dataset)
+    return dataset
+
+
+@functools.lru_cache(maxsize=1)
+def crs84_projjson() -> str:
+    """Compact PROJJSON of OGC:CRS84 (the footprint CRS of every collection)."""
+    from pyproj import CRS
+
+    return json.dumps(CRS("OGC:CRS84").to_json_dict(), separators=(",", ":"))
+
+
+def with_geoarrow_geometry(schema: pa.Schema) -> pa.Schema:
+    """Tag a plain WKB ``geometry`` column as ``geoarrow.wkb`` in CRS84 (other fields kept)."""
+    idx = schema.get_field_index("geometry")
+    if idx < 0:
+        return schema
+    f = schema.field(idx)
+    meta = dict(f.metadata or {})
+    if not (pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)):
+        return schema
+    if any(k == b"ARROW:extension:name" and v.startswith(b"geoarrow.") for k, v in meta.items()):
+        return schema
+    meta[b"ARROW:extension:name"] = b"geoarrow.wkb"
+    meta[b"ARROW:extension:metadata"] = json.dumps(
+        {"crs": json.loads(crs84_projjson())}, separators=(",", ":")
+    ).encode()
+    return schema.set(idx, f.with_metadata(meta))
+
+
+def wkb_geometry_types(column: pa.ChunkedArray | pa.Array) -> list[str]:
+    """Sorted distinct OGC geometry type names of a WKB column (nulls/short values skipped)."""
+    seen: set[str] = set()
+    for value in column.to_pylist() if len(column) < 1_000_000 else column.unique().to_pylist():
+        if not value or len(value) < 5:
+            continue
+        order = "<" if value[0] == 1 else ">"
+        (code,) = struct.unpack(order + "I", value[1:5])
+        name = _WKB_TYPES.get((code & 0x0FFFFFFF) % 1000)
+        if name:
+            seen.add(name)
+    return sorted(seen)
+
+
+def bbox_is_struct(schema: pa.Schema) -> bool:
+    """Whether ``bbox`` is a struct with xmin, ymin, xmax, ymax."""
+    idx = schema.get_field_index("bbox")
+    if idx < 0:
+        return False
+    t = schema.field(idx).type
+    return pa.types.is_struct(t) and all(t.get_field_index(n) >= 0 for n in BBOX_FIELDS)
+
+
+def geoparquet_metadata(table: pa.Table) -> bytes:
+    """The ``geo`` key (GeoParquet 1.1, WKB, bbox covering) for ``table``."""
+    column: dict[str, Any] = {"encoding": "WKB", "geometry_types": []}
+    if "geometry" in table.column_names:
+        column["geometry_types"] = wkb_geometry_types(table.column("geometry"))
+    if bbox_is_struct(table.schema):
+        column["covering"] = {"bbox": {n: ["bbox", n] for n in BBOX_FIELDS}}
+    geo = {"columns": {"geometry": column}, "primary_column": "geometry", "version": "1.1.0"}
+    return json.dumps(geo, sort_keys=True, separators=(",", ":")).encode()
+
+
+def metadata_from_schema(schema: pa.Schema | None) -> dict[str, str]:
+    """``name``, ``data_source``, ``description``, ``date_range`` from schema metadata."""
+    meta = (schema.metadata or {}) if schema is not None else {}
+    out = {}
+    for key in ("name", "data_source", "description", "date_range"):
+        raw = meta.get(key.encode())
+        if raw is not None:
+            out[key] = raw.decode("utf-8", "replace")
+    return out
+
+
+def write_collection(
+    table: pa.Table,
+    path: str | os.PathLike[str],
+    partition_by: tuple[str, ...] | list[str],
+) -> None:
+    """Write ``table`` as a Hive-partitioned Parquet dataset (zstd 3, ``part-{i}.parquet``).
+
+    Local targets are written to a temporary sibling directory first and renamed into place,
+    so a failed write leaves nothing half-written behind.
+    """
+    import shutil
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    kwargs: dict[str, Any] = {
+        "partition_cols": list(partition_by),
+        "compression": "zstd",
+        "compression_level": 3,
+        "row_group_size": 50_000,
+        "write_statistics": True,
+        "use_dictionary": True,
+        "write_batch_size": 10_000,
+        "basename_template": "part-{i}.parquet",
+    }
+    if _is_cloud_uri(path):
+        pq.write_to_dataset(table, root_path=str(path), **kwargs)
+        return
+    target = _local(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        pq.write_to_dataset(table, root_path=str(tmp), **kwargs)
+        if target.exists() and any(target.iterdir()):
+            # Merge into an existing directory like pyarrow would (new part files).
+            for item in tmp.rglob("*.parquet"):
+                dest = target / item.relative_to(tmp)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.exists():
+                    dest = dest.with_name(f"{dest.stem}-{os.getpid()}-{id(table)}.parquet")
+                item.replace(dest)
+        else:
+            if target.exists():
+                target.rmdir()
+            tmp.replace(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _PARQUET_DATASET_CACHE.pop((str(path), True), None)
+    _PARQUET_DATASET_CACHE.pop((str(path), False), None)
