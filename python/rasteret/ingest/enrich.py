@@ -1,0 +1,266 @@
+"""COG header enrichment: parse every asset's header once (Rust, concurrently) and attach the
+tile layouts to the record table as ``{band}_metadata`` struct columns (API contract §4.6).
+
+One unreadable asset does not fail the build: its metadata stays null and every failure is
+reported together in one warning (URL and reason). Only when nothing at all parses does the
+build fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "add_band_metadata_columns",
+    "build_url_index_from_assets",
+    "enrich_table_with_cog_metadata",
+    "slice_tile_tables_for_band",
+]
+
+_MAX_LISTED_FAILURES = 20
+
+
+def build_url_index_from_assets(
+    table: pa.Table, band_codes: Sequence[str] | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{record_id: {band: {"url": ..., "band_index": ...}}}`` from the ``assets`` column."""
+    wanted = set(band_codes) if band_codes else None
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    ids = table.column("id").to_pylist()
+    assets = table.column("assets").to_pylist()
+    for rid, row in zip(ids, assets, strict=True):
+        if not row:
+            continue
+        items = row.items() if isinstance(row, dict) else row
+        bands: dict[str, dict[str, Any]] = {}
+        for band, asset in items:
+            if asset is None or (wanted is not None and band not in wanted):
+                continue
+            if isinstance(asset, str):
+                bands[band] = {"url": asset, "band_index": 0}
+            elif isinstance(asset, dict) and asset.get("href"):
+                bands[band] = {
+                    "url": asset["href"],
+                    "band_index": int(asset.get("band_index") or 0),
+                }
+        if bands:
+            out[str(rid)] = bands
+    return out
+
+
+def slice_tile_tables_for_band(*, metadata: dict[str, Any], band_index: int) -> dict[str, Any]:
+    """Keep only plane ``band_index`` of planar-separate tile tables (others unchanged)."""
+    w, h = metadata.get("image_width"), metadata.get("image_height")
+    tw, th = metadata.get("tile_width"), metadata.get("tile_height")
+    offsets = metadata.get("tile_offsets") or []
+    if not all(isinstance(v, int) and v > 0 for v in (w, h, tw, th)):
+        return metadata
+    per_plane = math.ceil(w / tw) * math.ceil(h / th)
+    n = len(offsets)
+    if n == per_plane or per_plane == 0 or n % per_plane:
+        return metadata
+    planes = n // per_plane
+    if not 0 <= band_index < planes:
+        raise ValueError(f"band_index {band_index} out of range for {planes} samples")
+    lo, hi = band_index * per_plane, (band_index + 1) * per_plane
+    out = dict(metadata)
+    out["tile_offsets"] = offsets[lo:hi]
+    out["tile_byte_counts"] = (metadata.get("tile_byte_counts") or [])[lo:hi]
+    return out
+
+
+def add_band_metadata_columns(
+    table: pa.Table,
+    band_codes: Sequence[str],
+    processed_items: dict[str, dict[str, dict[str, Any]]],
+    *,
+    struct_type: pa.DataType | None = None,
+) -> pa.Table:
+    """Append one ``{band}_metadata`` column per band (null where a record has no item)."""
+    from rasteret.constants import COG_BAND_METADATA_STRUCT
+
+    typ = struct_type or COG_BAND_METADATA_STRUCT
+    ids = [str(v) for v in table.column("id").to_pylist()]
+    for band in band_codes:
+        values = [processed_items.get(rid, {}).get(band) for rid in ids]
+        column = pa.array(values, type=typ)
+        name = f"{band}_metadata"
+        idx = table.schema.get_field_index(name)
+        table = (
+            table.set_column(idx, name, column) if idx >= 0 else table.append_column(name, column)
+        )
+    return table
+
+
+def _hint(url: str) -> str:
+    hints = [
+        "check that the URLs are reachable from this machine",
+        "pass backend=/cloud_config= for private buckets",
+    ]
+    if url.startswith("s3://") or ".s3." in url or "amazonaws.com" in url:
+        hints.append("requester-pays buckets (Landsat, NAIP) need AWS credentials")
+    if "blob.core.windows.net" in url:
+        hints.append("Planetary Computer assets need SAS-signed URLs (planetary-computer)")
+    return "; ".join(hints)
+
+
+def _parse_all(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordBatch:
+    from rasteret.core import _read
+    from rasteret.options import get_options
+
+    if backend is not None:
+        raise NotImplementedError(
+            "custom backend= objects are not supported for header enrichment yet"
+        )
+    bar = None
+    if get_options().progress and urls:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(urls), desc="COG headers", unit="file")
+
+    def progress(done: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        return _read.parse_headers(
+            urls, options={"max_concurrent": max(1, int(max_concurrent))}, progress=progress
+        )
+    finally:
+        if bar is not None:
+            bar.n = len(urls)
+            bar.close()
+
+
+async def enrich_table_with_cog_metadata(
+    table: pa.Table,
+    url_index: dict[str, dict[str, dict[str, Any]]],
+    band_codes: Sequence[str],
+    *,
+    max_concurrent: int = 300,
+    batch_size: int = 100,
+    backend: Any = None,
+) -> pa.Table:
+    """Parse every distinct asset header once and add ``{band}_metadata`` columns.
+
+    Raises
+    ------
+    ValueError
+        Nothing parsed at all, or one record's assets disagree on the CRS.
+    """
+    del batch_size  # all URLs go to the Rust core in one call
+    urls = sorted({item["url"] for bands in url_index.values() for item in bands.values()})
+    if not urls:
+        return add_band_metadata_columns(table, band_codes, {})
+    batch = await asyncio.to_thread(_parse_all, urls, max_concurrent, backend)
+    row_of = {u: i for i, u in enumerate(batch.column("url").to_pylist())}
+    errors = batch.column("error").to_pylist()
+    metadata = batch.column("metadata")
+    failures = [(u, e) for u, e in zip(urls, (errors[row_of[u]] for u in urls), strict=True) if e]
+    if len(failures) == len(urls):
+        listed = "\n".join(f"  {u}: {e}" for u, e in failures[:_MAX_LISTED_FAILURES])
+        raise ValueError(
+            "COG header enrichment failed for all assets in this build. Common fixes: "
+            f"{_hint(urls[0])}.\n{listed}"
+        )
+    if failures:
+        listed = "\n".join(f"  {u}: {e}" for u, e in failures[:_MAX_LISTED_FAILURES])
+        more = len(failures) - _MAX_LISTED_FAILURES
+        warnings.warn(
+            f"{len(failures)} of {len(urls)} assets could not be read; their band metadata is "
+            f"null:\n{listed}" + (f"\n  ... and {more} more" if more > 0 else ""),
+            UserWarning,
+            stacklevel=2,
+        )
+    epsg_col = (
+        metadata.field("crs_epsg").to_pylist()
+        if metadata.type.get_field_index("crs_epsg") >= 0
+        else [None] * len(urls)
+    )
+    ids = [str(v) for v in table.column("id").to_pylist()]
+    record_epsg: list[int | None] = []
+    for rid in ids:
+        codes = {
+            epsg_col[row_of[item["url"]]]
+            for item in url_index.get(rid, {}).values()
+            if not errors[row_of[item["url"]]]
+        } - {None}
+        if len(codes) > 1:
+            raise ValueError(
+                f"Conflicting CRS values detected for record {rid!r}: EPSG {sorted(codes)} "
+                "across its assets"
+            )
+        record_epsg.append(codes.pop() if codes else None)
+    for band in band_codes:
+        table = _add_band_column(table, ids, band, url_index, row_of, errors, metadata)
+    return _backfill_crs(table, record_epsg)
+
+
+def _add_band_column(
+    table: pa.Table,
+    ids: list[str],
+    band: str,
+    url_index: dict[str, dict[str, dict[str, Any]]],
+    row_of: dict[str, int],
+    errors: list[str | None],
+    metadata: pa.StructArray,
+) -> pa.Table:
+    take = np.full(len(ids), -1, dtype=np.int64)
+    sliced: dict[int, int] = {}
+    for i, rid in enumerate(ids):
+        item = url_index.get(rid, {}).get(band)
+        if item is None:
+            continue
+        row = row_of[item["url"]]
+        if errors[row]:
+            continue
+        take[i] = row
+        if item.get("band_index"):
+            sliced[i] = int(item["band_index"])
+    indices = pa.array(take, mask=take < 0)
+    column = metadata.take(indices)
+    if sliced:
+        values = column.to_pylist()
+        for i, band_index in sliced.items():
+            if values[i] is not None:
+                values[i] = slice_tile_tables_for_band(metadata=values[i], band_index=band_index)
+        column = pa.array(values, type=metadata.type)
+    name = f"{band}_metadata"
+    idx = table.schema.get_field_index(name)
+    if idx >= 0:
+        return table.set_column(idx, name, column)
+    return table.append_column(name, column)
+
+
+def _backfill_crs(table: pa.Table, record_epsg: list[int | None]) -> pa.Table:
+    existing = (
+        table.column("proj:epsg").to_pylist()
+        if "proj:epsg" in table.column_names
+        else [None] * table.num_rows
+    )
+    merged = [e if isinstance(e, int) else h for e, h in zip(existing, record_epsg, strict=True)]
+    if all(v is None for v in merged) and "proj:epsg" not in table.column_names:
+        return table
+    epsg = pa.array(merged, pa.int32())
+    old_crs = (
+        table.column("crs").to_pylist() if "crs" in table.column_names else [None] * table.num_rows
+    )
+    crs = pa.array(
+        [c if v is None else f"EPSG:{v}" for v, c in zip(merged, old_crs, strict=True)],
+        pa.string(),
+    )
+    for name, arr in (("proj:epsg", epsg), ("crs", crs)):
+        idx = table.schema.get_field_index(name)
+        table = table.set_column(idx, name, arr) if idx >= 0 else table.append_column(name, arr)
+    return table
