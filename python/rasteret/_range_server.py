@@ -49,8 +49,10 @@ class RequestLog:
 
     ``path`` is the URL path without the leading ``/`` (percent-decoded), ``range`` the raw
     ``Range`` header (``None`` when absent), ``status`` the status sent (``0`` when the
-    connection was reset without a response), ``bytes_sent`` the body bytes written and
-    ``fault`` the injected fault that shaped the answer, if any.
+    connection was reset without a response), ``bytes_sent`` the body bytes the answer
+    carries (half the promised length for a ``"short"`` fault; ``0`` for ``HEAD``) and
+    ``fault`` the injected fault that shaped the answer, if any. An entry is recorded just
+    before its answer is sent, so it is visible as soon as a client has the response.
     """
 
     method: str
@@ -73,10 +75,6 @@ class Fault:
     def describe(self) -> str:
         """A short label for the request log, e.g. ``"status=503"`` or ``"reset"``."""
         return self.mode if self.mode is not None else f"status={self.status}"
-
-
-class _ResetConnection(Exception):
-    """Raised inside a handler to drop the connection without an answer."""
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
@@ -148,66 +146,76 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, *, send_body: bool) -> None:
         owner = self.server.owner
         rel = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/")
-        range_header = self.headers.get("Range")
-        fault = owner._take_fault(rel)
+        self._rel = rel
+        self._range_header = self.headers.get("Range")
+        self._fault = owner._take_fault(rel)
+        self._recorded = False
+        fault = self._fault
         if owner.latency_ms > 0:
             time.sleep(owner.latency_ms / 1000.0)
-        status, sent = 0, 0
         try:
             if fault is not None and fault.mode == "reset":
-                raise _ResetConnection
+                self._record(0, 0)
+                self._reset()
+                return
             if fault is not None and fault.mode == "slow":
                 time.sleep(SLOW_SECONDS)
             if fault is not None and fault.status is not None:
-                status = fault.status
-                sent = self._send_small(status, f"injected fault: {status}\n", send_body)
+                self._send_small(fault.status, f"injected fault: {fault.status}\n", send_body)
                 return
-            status, sent = self._send_file(
-                rel, range_header, send_body, short=fault is not None and fault.mode == "short"
+            self._send_file(
+                rel,
+                self._range_header,
+                send_body,
+                short=fault is not None and fault.mode == "short",
             )
-        except _ResetConnection:
-            status = 0
-            self._reset()
         finally:
-            owner._log(
-                RequestLog(
-                    method=self.command,
-                    path=rel,
-                    range=range_header,
-                    status=status,
-                    bytes_sent=sent,
-                    fault=fault.describe() if fault is not None else None,
-                )
-            )
+            if not self._recorded:  # failed before answering (e.g. the client went away)
+                self._record(0, 0)
 
-    def _send_small(self, status: int, text: str, send_body: bool, **headers: str) -> int:
+    def _record(self, status: int, body_bytes: int) -> None:
+        """Log this request *before* its answer goes out, so a client that has read the
+        answer always finds it in :attr:`RangeServer.requests`."""
+        self._recorded = True
+        self.server.owner._log(
+            RequestLog(
+                method=self.command,
+                path=self._rel,
+                range=self._range_header,
+                status=status,
+                bytes_sent=body_bytes,
+                fault=self._fault.describe() if self._fault is not None else None,
+            )
+        )
+
+    def _send_small(self, status: int, text: str, send_body: bool, **headers: str) -> None:
         body = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         for key, value in headers.items():
             self.send_header(key.replace("_", "-"), value)
+        self._record(status, len(body) if send_body else 0)
         self.end_headers()
         if send_body:
             self.wfile.write(body)
-            return len(body)
-        return 0
 
     def _send_file(
         self, rel: str, range_header: str | None, send_body: bool, *, short: bool
-    ) -> tuple[int, int]:
+    ) -> None:
         owner = self.server.owner
         path = owner._resolve(rel)
         if path is None:
-            return 404, self._send_small(404, f"not found: {rel}\n", send_body)
+            self._send_small(404, f"not found: {rel}\n", send_body)
+            return
         stat = path.stat()
         size = stat.st_size
         rng = None if owner.ignore_range else parse_range(range_header, size)
         if rng == "unsatisfiable":
-            sent = self._send_small(
+            self._send_small(
                 416, "range not satisfiable\n", send_body, Content_Range=f"bytes */{size}"
             )
-            return 416, sent
+            return
         if isinstance(rng, tuple):
             status, start, end = 206, rng[0], rng[1]
         else:
@@ -221,10 +229,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("ETag", f'"{stat.st_mtime_ns:x}-{size:x}"')
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        to_send = (length // 2 if short else length) if send_body else 0
+        self._record(status, to_send)
         self.end_headers()
         if not send_body:
-            return status, 0
-        to_send = length // 2 if short else length
+            return
         sent = 0
         with path.open("rb") as fh:
             fh.seek(start)
@@ -241,15 +250,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        return status, sent
 
     def _reset(self) -> None:
         """Drop the connection with a TCP reset (SO_LINGER 0) and no response."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
         except OSError:
             pass
