@@ -40,8 +40,6 @@ FAULT_MODES = ("short", "reset", "slow")
 #: Seconds a ``"slow"`` fault waits before answering.
 SLOW_SECONDS = 5.0
 
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True)
 class RequestLog:
@@ -120,6 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "rasteret-range-server/1"
     timeout = 120  # idle keep-alive connections are dropped after this many seconds
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -234,17 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
-        sent = 0
-        with path.open("rb") as fh:
-            fh.seek(start)
-            while sent < to_send:
-                chunk = fh.read(min(_CHUNK, to_send - sent))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                sent += len(chunk)
+        if to_send > 0:
+            with path.open("rb") as fh:
+                self.connection.sendfile(fh, start, to_send)
         if short:
-            self.wfile.flush()
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
