@@ -271,9 +271,9 @@ class _Server(ThreadingHTTPServer):
 class RangeServer:
     """Serve the files under ``root`` over HTTP/1.1 with byte ranges and fault injection.
 
-    The server starts on construction-time :meth:`start` (or when entering the context
-    manager) on ``host``:``port`` (``port=0`` picks a free port) and answers from daemon
-    threads, one per connection, with keep-alive.
+    Call :meth:`start` (or enter the context manager) to bind ``host``:``port`` (``port=0``
+    picks a free port); requests are answered from daemon threads, one per connection, with
+    HTTP/1.1 keep-alive. :meth:`stop` (or :meth:`close`, or leaving the context) shuts down.
 
     Attributes:
         root: The directory served.
