@@ -1,0 +1,1 @@
+"""Real-component test support: the GDAL corpus, the rasterio oracle, S3 and HTTP servers."""
