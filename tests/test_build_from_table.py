@@ -1,0 +1,159 @@
+"""build_from_table with header enrichment through the Rust core, against the HTTP corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import rasteret
+import shapely
+from rasteret.constants import COG_BAND_METADATA_STRUCT
+from rasteret.ingest.parquet_record_table import prepare_record_table
+from support.oracle import describe
+
+
+def _footprint_table(entries, urls, *, href="path") -> pa.Table:
+    return pa.table(
+        {
+            "fid": list(range(len(entries))),
+            "datetime": pa.array(
+                [dt.datetime(2024, 1 + i % 12, 1) for i in range(len(entries))],
+                pa.timestamp("us"),
+            ),
+            "geom": [shapely.box(10 + i, 45, 10.5 + i, 45.5).wkb for i in range(len(entries))],
+            href: urls,
+        }
+    )
+
+
+def _single_band(cog_corpus, n=4):
+    picked = [e for e in cog_corpus.entries if e.count == 1 and "overviews" not in e.tags][:n]
+    assert len(picked) == n
+    return picked
+
+
+def test_enriched_metadata_matches_rasterio(cog_corpus, http_server):
+    entries = _single_band(cog_corpus)
+    urls = [http_server.url(e.path.name) for e in entries]
+    coll = rasteret.build_from_table(
+        _footprint_table(entries, urls),
+        column_map={"fid": "id", "geom": "geometry"},
+        href_column="path",
+        band_index_map={"B1": 0},
+        enrich_cog=True,
+    )
+    table = coll.to_table()
+    assert coll.bands == ["B1"] and table.column("id").to_pylist() == ["0", "1", "2", "3"]
+    for entry, meta in zip(entries, table.column("B1_metadata").to_pylist(), strict=True):
+        expected = describe(entry.path)
+        assert (meta["image_width"], meta["image_height"]) == (
+            expected["width"],
+            expected["height"],
+        )
+        assert np.dtype(meta["dtype"]) == np.dtype(expected["dtypes"][0]) or "float16" in entry.tags
+        assert len(meta["tile_offsets"]) == len(meta["tile_byte_counts"]) > 0
+    names = list(table.schema.field("B1_metadata").type.names)
+    assert names[:17] == list(COG_BAND_METADATA_STRUCT.names)
+
+
+def test_planar_tables_are_sliced_per_band(cog_corpus, http_server):
+    entry = next(e for e in cog_corpus.entries if "planar" in e.tags and e.count == 3)
+    url = http_server.url(entry.path.name)
+    coll = rasteret.build_from_table(
+        _footprint_table([entry], [url]),
+        column_map={"fid": "id", "geom": "geometry"},
+        href_column="path",
+        band_index_map={"R": 0, "G": 1, "B": 2},
+        enrich_cog=True,
+    )
+    row = coll.to_table().to_pylist()[0]
+    per_plane = len(row["R_metadata"]["tile_offsets"])
+    offsets = [row[f"{b}_metadata"]["tile_offsets"] for b in "RGB"]
+    assert all(len(o) == per_plane for o in offsets)
+    assert len({tuple(o) for o in offsets}) == 3  # three different planes
+
+
+def test_cached_build_skips_io(cog_corpus, http_server, tmp_path):
+    entries = _single_band(cog_corpus, 2)
+    src = tmp_path / "records.parquet"
+    pq.write_table(_footprint_table(entries, [http_server.url(e.path.name) for e in entries]), src)
+    kwargs = dict(
+        name="fields",
+        workspace_dir=tmp_path / "ws",
+        column_map={"fid": "id", "geom": "geometry"},
+        href_column="path",
+        band_index_map={"B1": 0},
+        enrich_cog=True,
+    )
+    first = rasteret.build_from_table(src, **kwargs)
+    assert (tmp_path / "ws" / "fields_records").is_dir() and len(first) == 2
+    http_server.reset_log()
+    again = rasteret.build_from_table(src, **kwargs)
+    assert http_server.count() == 0 and again.name == "fields" and again.bands == ["B1"]
+    forced = rasteret.build_from_table(src, force=True, **kwargs)
+    assert http_server.count() > 0 and len(forced) == 2
+
+
+def test_one_bad_asset_is_reported_not_fatal(cog_corpus, http_server):
+    entries = _single_band(cog_corpus, 3)
+    urls = [http_server.url(e.path.name) for e in entries]
+    urls[1] = http_server.url("missing_scene.tif")
+    with pytest.warns(UserWarning, match="1 of 3 assets could not be read") as caught:
+        coll = rasteret.build_from_table(
+            _footprint_table(entries, urls),
+            column_map={"fid": "id", "geom": "geometry"},
+            href_column="path",
+            band_index_map={"B1": 0},
+            enrich_cog=True,
+        )
+    assert "missing_scene.tif" in str(caught[0].message)
+    metas = coll.to_table().column("B1_metadata").to_pylist()
+    assert metas[1] is None and metas[0] is not None and metas[2] is not None
+
+
+def test_all_assets_failing_leaves_no_workspace(http_server, tmp_path):
+    table = _footprint_table([0, 1], [http_server.url("nope1.tif"), http_server.url("nope2.tif")])
+    with pytest.raises(ValueError, match="COG header enrichment failed for all assets"):
+        rasteret.build_from_table(
+            table,
+            name="broken",
+            workspace_dir=tmp_path,
+            column_map={"fid": "id", "geom": "geometry"},
+            href_column="path",
+            band_index_map={"B1": 0},
+            enrich_cog=True,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prepare_record_table_rules():
+    t = pa.table({"id": [1, 2], "datetime": [2020, None], "url": ["https://a/x.tif", None]})
+    out = prepare_record_table(
+        t,
+        href_column="url",
+        band_index_map={"A": 0, "B": 1},
+        url_rewrite_patterns={"https://a/": "s3://bucket/"},
+    )
+    assert out.column("id").to_pylist() == ["1", "2"]
+    assert out.column("datetime").to_pylist() == [dt.datetime(2020, 1, 1), None]
+    assets = out.column("assets").to_pylist()
+    assert assets[0]["B"] == {"href": "s3://bucket/x.tif", "band_index": 1}
+    with pytest.raises(ValueError, match="href_column 'nope' not found"):
+        prepare_record_table(t, href_column="nope", band_index_map={"A": 0})
+
+
+def test_workspace_resolution(tmp_path):
+    from rasteret._build import resolve_workspace
+
+    assert resolve_workspace(tmp_path / "x_stac", "n") == tmp_path / "x_stac"
+    assert resolve_workspace(tmp_path, "n") == tmp_path / "n_records"
+    assert resolve_workspace(tmp_path, "") == tmp_path
+    assert resolve_workspace("s3://b/ws", "n") == "s3://b/ws/n_records"
+    assert resolve_workspace(None, "") is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert str(resolve_workspace(None, "n")).endswith("rasteret_workspace/n_records")
