@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 from rasteret.core.collection import Collection
 from rasteret.core.persistence import _is_cloud_uri
 
-__all__ = ["build_from_table", "resolve_workspace"]
+__all__ = ["build_from_stac", "build_from_table", "resolve_workspace", "validate_bbox_and_dates"]
 
 _SUFFIXES = ("_stac", "_records")
 
@@ -114,3 +114,111 @@ def build_from_table(
         max_concurrent=max_concurrent,
         backend=backend,
     )
+
+
+def validate_bbox_and_dates(
+    bbox: tuple[float, float, float, float] | None, date_range: tuple[str, str] | None
+) -> None:
+    """The input checks of ``build`` / ``build_from_stac`` (API contract §1.4)."""
+    import datetime as _dt
+
+    if bbox is not None:
+        west, south, east, north = bbox
+        problems = []
+        if west >= east:
+            problems.append(f"west ({west}) >= east ({east})")
+        if south >= north:
+            problems.append(f"south ({south}) >= north ({north})")
+        if problems:
+            raise ValueError(
+                f"Invalid bbox: {' and '.join(problems)}. "
+                "Expected format: (west, south, east, north)."
+            )
+    if date_range is not None:
+        start, end = date_range
+        try:
+            s = _dt.date.fromisoformat(str(start)[:10])
+            e = _dt.date.fromisoformat(str(end)[:10])
+        except ValueError:
+            return
+        if s > e:
+            raise ValueError(f"Invalid date_range: start '{start}' is after end '{end}'.")
+
+
+def build_from_stac(
+    *,
+    name: str,
+    stac_api: str,
+    collection: str,
+    data_source: str | None = None,
+    band_map: dict[str, str] | None = None,
+    band_index_map: dict[str, int] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    date_range: tuple[str, str] | None = None,
+    workspace_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    max_concurrent: int = 50,
+    cloud_config: Any | None = None,
+    query: dict[str, Any] | None = None,
+    backend: Any | None = None,
+    static_catalog: bool = False,
+) -> Collection:
+    """Index a STAC collection (API search or static catalog) into a cached Collection.
+
+    Every selected asset's COG header is parsed once (Rust, concurrently) and stored as
+    ``{band}_metadata``; the result is written to
+    ``<workspace>/<create_name(name, date_range, source)>_stac`` and reused unless ``force``.
+
+    Examples
+    --------
+    >>> coll = rasteret.build_from_stac(
+    ...     name="s2", stac_api="https://earth-search.aws.element84.com/v1",
+    ...     collection="sentinel-2-l2a", bbox=(11.0, 46.0, 11.5, 46.5),
+    ...     date_range=("2024-06-01", "2024-06-30"))  # doctest: +SKIP
+    """
+    import datetime as _dt
+
+    from rasteret.cloud import CloudConfig
+    from rasteret.core.utils import run_sync
+    from rasteret.ingest.stac_indexer import StacCollectionBuilder
+
+    validate_bbox_and_dates(bbox, date_range)
+    workspace = Path(workspace_dir or Path.home() / "rasteret_workspace").expanduser()
+    source = data_source or collection
+    if date_range is not None:
+        cache_name = Collection.create_name(name, date_range, source)
+    else:
+        safe = name.lower().replace(" ", "-").replace("/", "-")
+        cache_name = f"{safe}_{source.replace('/', '-')}"
+    cache_path = workspace / f"{cache_name}_stac"
+    if cache_path.exists() and not force:
+        return Collection._load_cached(cache_path)
+    resolved_config = cloud_config or CloudConfig.get_config(source)
+    builder = StacCollectionBuilder(
+        data_source=source,
+        stac_api=stac_api,
+        stac_collection=collection,
+        workspace_dir=cache_path,
+        name=cache_name,
+        band_map=band_map,
+        band_index_map=band_index_map,
+        cloud_config=resolved_config,
+        max_concurrent=max_concurrent,
+        backend=backend,
+        static_catalog=static_catalog,
+        strict_band_map_validation=band_map is not None,
+    )
+    if force and cache_path.exists():
+        import shutil
+
+        shutil.rmtree(cache_path)
+    coll = run_sync(
+        builder.build_index(bbox=list(bbox) if bbox else None, date_range=date_range, query=query)
+    )
+    coll.name = cache_name
+    coll.data_source = source
+    coll.description = f"STAC collection indexed from {source}"
+    if date_range is not None:
+        coll.start_date = _dt.datetime.fromisoformat(date_range[0])
+        coll.end_date = _dt.datetime.fromisoformat(date_range[1])
+    return coll
