@@ -208,10 +208,6 @@ def build_from_stac(
         static_catalog=static_catalog,
         strict_band_map_validation=band_map is not None,
     )
-    if force and cache_path.exists():
-        import shutil
-
-        shutil.rmtree(cache_path)
     coll = run_sync(
         builder.build_index(bbox=list(bbox) if bbox else None, date_range=date_range, query=query)
     )

@@ -162,8 +162,9 @@ def write_collection(
 ) -> None:
     """Write ``table`` as a Hive-partitioned Parquet dataset (zstd 3, ``part-{i}.parquet``).
 
-    Local targets are written to a temporary sibling directory first and renamed into place,
-    so a failed write leaves nothing half-written behind.
+    Local targets are written to a temporary sibling directory first and renamed into place
+    (an existing collection at ``path`` is replaced), so a failed write leaves nothing
+    half-written behind.
     """
     import shutil
     import tempfile
@@ -188,17 +189,13 @@ def write_collection(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         pq.write_to_dataset(table, root_path=str(tmp), **kwargs)
-        if target.exists() and any(target.iterdir()):
-            # Merge into an existing directory like pyarrow would (new part files).
-            for item in tmp.rglob("*.parquet"):
-                dest = target / item.relative_to(tmp)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if dest.exists():
-                    dest = dest.with_name(f"{dest.stem}-{os.getpid()}-{id(table)}.parquet")
-                item.replace(dest)
+        if target.exists():
+            # Replace, never merge: move the old collection aside, then swap the new one in.
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.replace(old)
+            tmp.replace(target)
+            shutil.rmtree(old, ignore_errors=True)
         else:
-            if target.exists():
-                target.rmdir()
             tmp.replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
