@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rasteret.options import get_options, options, set_options
 
 if TYPE_CHECKING:
-    from rasteret._build import build_from_stac, build_from_table
+    from rasteret._build import build, build_from_stac, build_from_table
     from rasteret.catalog import DatasetDescriptor, DatasetRegistry
     from rasteret.cloud import CloudConfig
     from rasteret.constants import BandRegistry
@@ -39,6 +39,7 @@ __version__ = version()
 _LAZY: dict[str, tuple[str, str]] = {
     "Collection": ("rasteret.core.collection", "Collection"),
     "as_collection": ("rasteret.ingest.normalize", "as_collection"),
+    "build": ("rasteret._build", "build"),
     "build_from_stac": ("rasteret._build", "build_from_stac"),
     "build_from_table": ("rasteret._build", "build_from_table"),
     "load": ("rasteret.core.loading", "load"),
@@ -64,6 +65,7 @@ __all__ = [
     "DatasetRegistry",
     "__version__",
     "as_collection",
+    "build",
     "build_from_stac",
     "build_from_table",
     "get_options",

@@ -11,7 +11,13 @@ import pyarrow.dataset as ds
 from rasteret.core.collection import Collection
 from rasteret.core.persistence import _is_cloud_uri
 
-__all__ = ["build_from_stac", "build_from_table", "resolve_workspace", "validate_bbox_and_dates"]
+__all__ = [
+    "build",
+    "build_from_stac",
+    "build_from_table",
+    "resolve_workspace",
+    "validate_bbox_and_dates",
+]
 
 _SUFFIXES = ("_stac", "_records")
 
@@ -218,3 +224,213 @@ def build_from_stac(
         coll.start_date = _dt.datetime.fromisoformat(date_range[0])
         coll.end_date = _dt.datetime.fromisoformat(date_range[1])
     return coll
+
+
+def _record_table_build(
+    descriptor: Any,
+    *,
+    name: str,
+    bbox: tuple[float, float, float, float] | None,
+    date_range: tuple[str, str] | None,
+    workspace: str | Path | None,
+    force: bool,
+    max_concurrent: int,
+    cloud_config: Any,
+    backend: Any,
+) -> Collection:
+    import logging
+
+    import pyarrow as pa
+
+    uri = descriptor.build_source_uri
+    predicates: list[ds.Expression] = []
+    cols = descriptor.bbox_columns or {}
+    if bbox is not None:
+        west, south, east, north = bbox
+        if all(k in cols for k in ("minx", "miny", "maxx", "maxy")):
+            f = ds.field
+            predicates += [
+                f(cols["minx"]) <= east,
+                f(cols["maxx"]) >= west,
+                f(cols["miny"]) <= north,
+                f(cols["maxy"]) >= south,
+            ]
+        else:
+            b = descriptor.source_field("bbox")
+            predicates += [
+                ds.field(b, "xmax") >= west,
+                ds.field(b, "xmin") <= east,
+                ds.field(b, "ymax") >= south,
+                ds.field(b, "ymin") <= north,
+            ]
+    fs = None
+    read_path: str = uri
+    cc = descriptor.cloud_config or {}
+    if uri.startswith("s3://") and not descriptor.requires_auth:
+        try:
+            from pyarrow.fs import S3FileSystem
+
+            fs = S3FileSystem(anonymous=True, region=cc.get("region", "us-west-2"))
+            read_path = uri[len("s3://") :]
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds here
+            logging.getLogger(__name__).warning("anonymous S3 filesystem unavailable: %s", exc)
+    if date_range is not None:
+        col = descriptor.source_field("datetime")
+        try:
+            schema = ds.dataset(read_path, filesystem=fs, format="parquet").schema
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"Could not inspect build source schema at {uri}: {exc}") from exc
+        if col not in schema.names:
+            raise ValueError(
+                f"Dataset '{descriptor.id}' declares canonical datetime -> '{col}', but that "
+                f"column is missing from {uri}"
+            )
+        t = schema.field(col).type
+        start, end = date_range
+        if pa.types.is_integer(t):
+            predicates += [ds.field(col) >= int(start[:4]), ds.field(col) <= int(end[:4])]
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            import pandas as pd
+
+            lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+            scalar = (
+                (lambda v: pa.scalar(v.date(), t))
+                if pa.types.is_date(t)
+                else (lambda v: pa.scalar(v.to_pydatetime(), t))
+            )
+            predicates += [ds.field(col) >= scalar(lo), ds.field(col) <= scalar(hi)]
+        else:
+            raise ValueError(
+                f"Dataset '{descriptor.id}': datetime column '{col}' has unsupported type {t}"
+            )
+    expr = None
+    for p in predicates:
+        expr = p if expr is None else expr & p
+    href = descriptor.source_field("href")
+    return build_from_table(
+        read_path,
+        name=name,
+        data_source=descriptor.stac_collection or descriptor.id,
+        workspace_dir=workspace,
+        column_map=descriptor.column_map,
+        href_column=href if href != "href" else descriptor.href_column,
+        band_index_map=descriptor.band_index_map,
+        url_rewrite_patterns=cc.get("url_patterns") if descriptor.cloud_config else None,
+        filesystem=fs,
+        filter_expr=expr,
+        enrich_cog=True,
+        band_codes=list(descriptor.band_map) if descriptor.band_map else None,
+        cloud_config=cloud_config,
+        max_concurrent=max_concurrent,
+        force=force,
+        backend=backend,
+    )
+
+
+def build(
+    dataset: str,
+    *,
+    name: str,
+    bbox: tuple[float, float, float, float] | None = None,
+    date_range: tuple[str, str] | None = None,
+    workspace_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    max_concurrent: int = 50,
+    query: dict[str, Any] | None = None,
+    prefer_geoparquet: bool = False,
+    stac_api: str | None = None,
+    cloud_config: Any | None = None,
+    backend: Any | None = None,
+) -> Collection:
+    """Build a Collection for a catalog dataset id (e.g. ``"earthsearch/sentinel-2-l2a"``).
+
+    Routes to the dataset's record table or STAC API as its descriptor says.
+
+    Raises
+    ------
+    KeyError
+        ``dataset`` is not registered.
+    ValueError
+        Invalid bbox/date_range, no access method, or STAC without bbox and date_range.
+    """
+    from rasteret.catalog import DatasetRegistry
+    from rasteret.core.loading import load
+
+    validate_bbox_and_dates(bbox, date_range)
+    descriptor = DatasetRegistry.get(dataset)
+    if descriptor is None:
+        ids = [d.id for d in DatasetRegistry.list()]
+        raise KeyError(f"Dataset '{dataset}' not found in registry. Available: {ids}")
+    if descriptor.id == "aef/v1-annual" and descriptor.collection_uri:
+        coll = load("aef/v1-annual", name=name)
+        if bbox is not None or date_range is not None:
+            return coll.subset(bbox=bbox, date_range=date_range)
+        return coll
+    if backend is None and descriptor.s3_credentials_url:
+        backend = _earthdata_backend(descriptor.s3_credentials_url)
+        if backend is None and descriptor.requires_auth:
+            hint = (
+                " (install rasteret[earthdata] for NASA Earthdata)"
+                if "earthdata" in descriptor.s3_credentials_url
+                or "lpdaac" in descriptor.s3_credentials_url
+                else ""
+            )
+            raise ValueError(
+                f"Dataset '{dataset}' needs temporary S3 credentials from "
+                f"{descriptor.s3_credentials_url}; pass backend=rasteret.create_backend(...)" + hint
+            )
+    workspace: str | Path | None = None
+    if workspace_dir is not None:
+        ws = str(workspace_dir)
+        if ws.rstrip("/").endswith(_SUFFIXES):
+            workspace = ws if _is_cloud_uri(ws) else Path(ws)
+        elif _is_cloud_uri(ws):
+            workspace = f"{ws.rstrip('/')}/{name}_records"
+        else:
+            workspace = Path(ws) / f"{name}_records"
+    if descriptor.spatial_coverage == "local" and descriptor.collection_uri:
+        local = Path(descriptor.collection_uri).expanduser()
+        if local.exists():
+            return load(local, name=name)
+    table_kwargs = dict(
+        name=name,
+        bbox=bbox,
+        date_range=date_range,
+        workspace=workspace,
+        force=force,
+        max_concurrent=max_concurrent,
+        cloud_config=cloud_config,
+        backend=backend,
+    )
+    has_stac = bool(descriptor.stac_api and descriptor.stac_collection)
+    if descriptor.build_source_uri and (prefer_geoparquet or not has_stac):
+        return _record_table_build(descriptor, **table_kwargs)
+    api = stac_api or descriptor.stac_api
+    if api and (descriptor.stac_collection or descriptor.static_catalog):
+        if not descriptor.static_catalog and (bbox is None or date_range is None):
+            raise ValueError(f"Dataset '{dataset}' requires bbox and date_range for STAC queries.")
+        return build_from_stac(
+            name=name,
+            stac_api=api,
+            collection=descriptor.stac_collection or descriptor.id,
+            data_source=descriptor.id,
+            band_index_map=descriptor.band_index_map,
+            bbox=bbox,
+            date_range=date_range,
+            workspace_dir=workspace_dir,
+            force=force,
+            max_concurrent=max_concurrent,
+            cloud_config=cloud_config,
+            query=query,
+            backend=backend,
+            static_catalog=descriptor.static_catalog,
+        )
+    if descriptor.build_source_uri:
+        return _record_table_build(descriptor, **table_kwargs)
+    raise ValueError(f"Dataset '{dataset}' has no STAC API or record-table URI configured.")
+
+
+def _earthdata_backend(credentials_url: str) -> Any | None:
+    """An auto backend for NASA Earthdata temporary credentials (not implemented yet)."""
+    del credentials_url
+    return None
