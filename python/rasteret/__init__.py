@@ -15,6 +15,7 @@ from rasteret.options import get_options, options, set_options
 
 if TYPE_CHECKING:
     from rasteret._build import build, build_from_stac, build_from_table
+    from rasteret._register import register_local
     from rasteret.catalog import DatasetDescriptor, DatasetRegistry
     from rasteret.cloud import CloudConfig
     from rasteret.constants import BandRegistry
@@ -43,6 +44,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "build_from_stac": ("rasteret._build", "build_from_stac"),
     "build_from_table": ("rasteret._build", "build_from_table"),
     "load": ("rasteret.core.loading", "load"),
+    "register_local": ("rasteret._register", "register_local"),
     "BandRegistry": ("rasteret.constants", "BandRegistry"),
     "CloudConfig": ("rasteret.cloud", "CloudConfig"),
     "DatasetDescriptor": ("rasteret.catalog", "DatasetDescriptor"),
@@ -72,6 +74,7 @@ __all__ = [
     "load",
     "options",
     "register",
+    "register_local",
     "set_options",
     "version",
 ]

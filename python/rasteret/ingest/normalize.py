@@ -239,15 +239,9 @@ def build_collection_from_table(
 
 
 def _infer_data_source(dataset: ds.Dataset) -> str:
-    raw = (dataset.schema.metadata or {}).get(b"data_source", b"").decode("utf-8", "replace")
-    if raw.strip() and raw.strip() != "unknown":
-        return raw.strip()
-    if "collection" in dataset.schema.names:
-        for batch in dataset.to_batches(columns=["collection"]):
-            for v in batch.column(0).to_pylist():
-                if v:
-                    return str(v)
-    return ""
+    from rasteret.core.utils import infer_data_source_from_dataset
+
+    return infer_data_source_from_dataset(dataset)
 
 
 def _to_dataset(data: Any) -> tuple[ds.Dataset, pa.Table | None]:
