@@ -238,3 +238,40 @@ def test_crs_helpers():
     )
     assert t.column("proj:epsg").to_pylist() == [32611, 4326]
     assert t.column("crs").to_pylist() == ["EPSG:32611", "EPSG:4326"]
+
+
+def test_footprints_and_native_res(coll):
+    gdf = coll.footprints()
+    assert list(gdf["id"]) == [f"scene-{i}" for i in range(6)]
+    assert gdf.crs.to_epsg() == 4326 and gdf.geometry[0].bounds == (10.0, 45.0, 10.5, 45.5)
+    raster = coll.footprints(band="B04", crs=32633)
+    assert raster.crs.to_epsg() == 32633
+    # scene-0 is EPSG:32633 with a 512 x 512 grid of 10 m pixels at (500000, 5000000)
+    np_bounds = raster.geometry[0].bounds
+    assert abs(np_bounds[0] - 500000) < 1e-6 and abs(np_bounds[3] - 5000000) < 1e-6
+    assert abs(np_bounds[2] - 505120) < 1e-6
+    assert coll.native_res() == (10.0, 10.0) and coll.native_res("B04") == (10.0, 10.0)
+    with pytest.raises(ValueError, match="Band\\(s\\) not found"):
+        coll.native_res("B99")
+
+
+def test_duckdb_polars_geopandas_read_collections(coll, tmp_path):
+    import duckdb
+    import geopandas as gpd
+    import polars as pl
+
+    rows = duckdb.sql('select id from coll where "eo:cloud_cover" < 25 order by id').fetchall()
+    assert [r[0] for r in rows] == ["scene-0", "scene-1", "scene-2"]
+    frame = pl.from_arrow(coll.to_table())
+    assert frame.height == 6 and "B04_metadata" in frame.columns
+    root = tmp_path / "exported"
+    coll.export(root)
+    n = duckdb.sql(f"select count(*) from read_parquet('{root}/**/*.parquet')").fetchall()[0][0]
+    assert n == 6
+    gdf = gpd.read_parquet(next(root.rglob("*.parquet")))
+    assert gdf.geometry.iloc[0].geom_type == "Polygon" and gdf.crs.to_string() == "OGC:CRS84"
+    # record tables from DuckDB and Polars build collections
+    built = rasteret.build_from_table(duckdb.sql("select * from coll"), name="")
+    assert len(built) == 6
+    built = rasteret.build_from_table(pl.from_arrow(coll.to_table().drop_columns(["crs"])))
+    assert len(built) == 6 and built.crs == ["EPSG:32632", "EPSG:32633"]

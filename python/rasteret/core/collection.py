@@ -504,6 +504,80 @@ class Collection:
             return sorted(c for c in codes if c)
         return [f"EPSG:{e}" for e in self.epsg]
 
+    def _band_or_first(self, band: str | None) -> str:
+        bands = self.bands
+        if band is None:
+            if not bands:
+                raise ValueError("Collection has no '*_metadata' band columns")
+            return bands[0]
+        if band not in bands:
+            raise ValueError(f"Band(s) not found: [{band!r}]. Available bands: {bands}")
+        return band
+
+    def native_res(self, band: str | None = None) -> tuple[float, float]:
+        """Pixel size ``(xres, yres)`` of ``band`` (default: the first band) in its CRS units.
+
+        When records differ, the most common resolution is returned.
+        """
+        from collections import Counter
+
+        name = f"{self._band_or_first(band)}_metadata"
+        table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        counts: Counter[tuple[float, float]] = Counter()
+        for t in table.column("t").to_pylist():
+            if not t:
+                continue
+            xres, yres = (t[0], t[2]) if len(t) == 4 else (t[0], t[4])
+            counts[(abs(float(xres)), abs(float(yres)))] += 1
+        if not counts:
+            raise ValueError(f"No transform stored for band {name[: -len('_metadata')]!r}")
+        return counts.most_common(1)[0][0]
+
+    def footprints(self, *, crs: Any = None, band: str | None = None) -> Any:
+        """Record footprints as a GeoDataFrame (``id``, ``datetime``, ``geometry``).
+
+        Without ``band`` the stored (CRS84) footprint geometry is used; with ``band`` the
+        footprint is that band's raster extent from its tile-layout transform. ``crs``
+        reprojects the result (default: EPSG:4326).
+        """
+        import geopandas as gpd
+        import shapely
+
+        dataset = self.dataset
+        if dataset is None:
+            return gpd.GeoDataFrame({"id": [], "datetime": []}, geometry=[], crs="EPSG:4326")
+        cols = [c for c in ("id", "datetime") if c in dataset.schema.names]
+        if band is None:
+            table = dataset.to_table(columns=[*cols, "geometry"])
+            geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+            gdf = gpd.GeoDataFrame(
+                table.select(cols).to_pandas(), geometry=geoms, crs="OGC:CRS84"
+            ).to_crs("EPSG:4326")
+        else:
+            name = f"{self._band_or_first(band)}_metadata"
+            table = dataset.to_table(columns=[*cols, name, "proj:epsg"])
+            frames = []
+            for row in table.to_pylist():
+                m, epsg = row[name], row["proj:epsg"]
+                if not m or not m.get("transform") or epsg is None:
+                    continue
+                t = m["transform"]
+                a, c, e, f = (t[0], t[1], t[2], t[3]) if len(t) == 4 else (t[0], t[2], t[4], t[5])
+                x0, x1 = c, c + a * m["image_width"]
+                y0, y1 = f, f + e * m["image_height"]
+                box = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+                frames.append(
+                    gpd.GeoDataFrame(
+                        {k: [row[k]] for k in cols}, geometry=[box], crs=f"EPSG:{epsg}"
+                    ).to_crs("EPSG:4326")
+                )
+            if not frames:
+                return gpd.GeoDataFrame({k: [] for k in cols}, geometry=[], crs="EPSG:4326")
+            import pandas as pd
+
+            gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+        return gdf if crs is None else gdf.to_crs(crs)
+
     def __len__(self) -> int:
         dataset = self.dataset
         return 0 if dataset is None else dataset.count_rows()
