@@ -201,3 +201,65 @@ def read_window(
 def metadata_column_ok(batch: pa.RecordBatch) -> pa.Array:
     """Boolean mask of rows whose header parsed."""
     return pc.is_null(batch.column("error"))
+
+
+def read_flat(
+    urls: Sequence[str],
+    layouts: pa.Array,
+    band_index: Sequence[int],
+    windows: Sequence[tuple[int, int, int, int]],
+    dtypes: Sequence[np.dtype],
+    fills: Sequence[Any],
+    *,
+    options: dict[str, Any] | None = None,
+) -> list[np.ndarray]:
+    """Read windows of possibly different shapes and dtypes in ONE call into Rust.
+
+    One byte buffer holds every output (8-byte aligned); each is pre-filled with its fill
+    value, so pixels outside an image or in sparse tiles end up as nodata (or 0).
+    Returns one ``(height, width)`` array per window, views into that buffer.
+    """
+    n = len(urls)
+    offsets = np.zeros(n, dtype=np.int64)
+    strides = np.zeros(n, dtype=np.int64)
+    total = 0
+    for i, ((_, _, w, h), dt) in enumerate(zip(windows, dtypes, strict=True)):
+        offsets[i] = total
+        strides[i] = w * dt.itemsize
+        total += -(-(w * h * dt.itemsize) // 8) * 8
+    buffer = np.empty(max(total, 8), dtype=np.uint8)
+    outs: list[np.ndarray] = []
+    for i, ((_, _, w, h), dt, fill) in enumerate(zip(windows, dtypes, fills, strict=True)):
+        start = int(offsets[i])
+        view = buffer[start : start + w * h * dt.itemsize].view(dt).reshape(h, w)
+        view.fill(fill)
+        outs.append(view)
+    if n == 0:
+        return outs
+    win = np.asarray(windows, dtype=np.int64).reshape(n, 4)
+    plan = pa.RecordBatch.from_arrays(
+        [
+            pa.array(list(urls), pa.string()),
+            layouts,
+            pa.array(np.asarray(band_index, dtype=np.int32)),
+            pa.array(win[:, 0]),
+            pa.array(win[:, 1]),
+            pa.array(win[:, 2]),
+            pa.array(win[:, 3]),
+            pa.array(offsets),
+            pa.array(strides),
+        ],
+        names=[
+            "url",
+            "layout",
+            "band_index",
+            "col_off",
+            "row_off",
+            "width",
+            "height",
+            "out_offset",
+            "out_row_stride",
+        ],
+    )
+    _core.read_windows(plan, buffer, options=options)
+    return outs

@@ -701,6 +701,133 @@ class Collection:
     def __arrow_c_schema__(self) -> Any:
         return self._export_schema().__arrow_c_schema__()
 
+    # -- pixel reads -------------------------------------------------------------------------
+
+    def _read_kwargs(self, **kw: Any) -> dict[str, Any]:
+        from rasteret.options import get_options
+
+        if kw.get("progress") is None:
+            kw["progress"] = get_options().progress
+        return kw
+
+    def get_numpy(
+        self,
+        geometries: Any,
+        bands: list[str],
+        *,
+        max_concurrent: int = 50,
+        progress: bool | None = None,
+        cloud_config: Any = None,
+        data_source: str | None = None,
+        backend: Any = None,
+        target_crs: int | None = None,
+        geometry_crs: Any = "auto",
+        geometry_column: str | None = None,
+        all_touched: bool = False,
+        **filters: Any,
+    ) -> Any:
+        """Pixels of every (record, AOI) pair as ``[N, H, W]`` or ``[N, C, H, W]``.
+
+        Each AOI is read like ``rasterio.mask.mask(crop=True, filled=True)``: the window of
+        the geometry's bounds, pixels outside the polygon set to nodata (or 0), native dtype.
+        ``**filters`` are :meth:`subset` criteria applied first.
+        """
+        from rasteret.core.execution import get_collection_numpy
+
+        return get_collection_numpy(
+            self,
+            geometries,
+            list(bands),
+            **self._read_kwargs(
+                max_concurrent=max_concurrent,
+                progress=progress,
+                cloud_config=cloud_config,
+                data_source=data_source,
+                backend=backend,
+                target_crs=target_crs,
+                geometry_crs=geometry_crs,
+                geometry_column=geometry_column,
+                all_touched=all_touched,
+                filters=filters,
+            ),
+        )
+
+    def get_gdf(
+        self,
+        geometries: Any,
+        bands: list[str],
+        *,
+        max_concurrent: int = 50,
+        progress: bool | None = None,
+        cloud_config: Any = None,
+        data_source: str | None = None,
+        backend: Any = None,
+        target_crs: int | None = None,
+        geometry_crs: Any = "auto",
+        geometry_column: str | None = None,
+        all_touched: bool = False,
+        **filters: Any,
+    ) -> Any:
+        """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform."""
+        from rasteret.core.execution import get_collection_gdf
+
+        return get_collection_gdf(
+            self,
+            geometries,
+            list(bands),
+            **self._read_kwargs(
+                max_concurrent=max_concurrent,
+                progress=progress,
+                cloud_config=cloud_config,
+                data_source=data_source,
+                backend=backend,
+                target_crs=target_crs,
+                geometry_crs=geometry_crs,
+                geometry_column=geometry_column,
+                all_touched=all_touched,
+                filters=filters,
+            ),
+        )
+
+    def get_xarray(
+        self,
+        geometries: Any,
+        bands: list[str],
+        *,
+        max_concurrent: int = 50,
+        progress: bool | None = None,
+        cloud_config: Any = None,
+        data_source: str | None = None,
+        backend: Any = None,
+        target_crs: int | None = None,
+        geometry_crs: Any = "auto",
+        geometry_column: str | None = None,
+        all_touched: bool = False,
+        xr_combine: str = "combine_first",
+        **filters: Any,
+    ) -> Any:
+        """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``)."""
+        from rasteret.core.execution import get_collection_xarray
+
+        return get_collection_xarray(
+            self,
+            geometries,
+            list(bands),
+            xr_combine=xr_combine,
+            **self._read_kwargs(
+                max_concurrent=max_concurrent,
+                progress=progress,
+                cloud_config=cloud_config,
+                data_source=data_source,
+                backend=backend,
+                target_crs=target_crs,
+                geometry_crs=geometry_crs,
+                geometry_column=geometry_column,
+                all_touched=all_touched,
+                filters=filters,
+            ),
+        )
+
     # -- persistence -------------------------------------------------------------------------
 
     def export(

@@ -42,3 +42,44 @@ def infer_data_source_from_dataset(dataset: Any) -> str:
                 if value:
                     return str(value)
     return ""
+
+
+def reproject_array(
+    data: Any,
+    transform: Any,
+    src_crs: Any,
+    dst_crs: Any,
+    src_nodata: Any = None,
+    resampling: str = "bilinear",
+) -> tuple[Any, Any]:
+    """Reproject a 2-D array onto GDAL's default grid in ``dst_crs``.
+
+    Output is float (float32 for non-float input), NaN where nothing maps.
+    """
+    import numpy as np
+    from rasterio.crs import CRS
+    from rasterio.transform import array_bounds
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    def crs(v: Any) -> CRS:
+        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
+
+    h, w = data.shape
+    left, bottom, right, top = array_bounds(h, w, transform)
+    dst_transform, dw, dh = calculate_default_transform(
+        crs(src_crs), crs(dst_crs), w, h, left=left, bottom=bottom, right=right, top=top
+    )
+    dtype = data.dtype if data.dtype.kind == "f" else np.dtype("float32")
+    out = np.full((dh, dw), np.nan, dtype=dtype)
+    reproject(
+        source=data.astype(dtype, copy=False),
+        destination=out,
+        src_transform=transform,
+        src_crs=crs(src_crs),
+        src_nodata=None if src_nodata is None else float(src_nodata),
+        dst_transform=dst_transform,
+        dst_crs=crs(dst_crs),
+        dst_nodata=np.nan,
+        resampling=Resampling[resampling],
+    )
+    return out, dst_transform

@@ -143,6 +143,21 @@ def _parse_all(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordB
             bar.close()
 
 
+def _georeferencing_errors(errors: list[str | None], metadata: pa.StructArray) -> list[str | None]:
+    """Headers that parsed but cannot be placed on a map count as failures too."""
+    if metadata.type.get_field_index("geo_transform") < 0:
+        return errors
+    out = list(errors)
+    for i, gt in enumerate(metadata.field("geo_transform").to_pylist()):
+        if out[i] is not None or not metadata[i].is_valid:
+            continue
+        if not gt:
+            out[i] = "missing GeoTIFF georeferencing tags (ModelPixelScale/Tiepoint/Transformation)"
+        elif abs(gt[1]) > 1e-12 or abs(gt[3]) > 1e-12:
+            out[i] = f"Rotated/sheared affine transforms are not supported (geotransform {gt})"
+    return out
+
+
 async def enrich_table_with_cog_metadata(
     table: pa.Table,
     url_index: dict[str, dict[str, dict[str, Any]]],
@@ -165,8 +180,8 @@ async def enrich_table_with_cog_metadata(
         return add_band_metadata_columns(table, band_codes, {})
     batch = await asyncio.to_thread(_parse_all, urls, max_concurrent, backend)
     row_of = {u: i for i, u in enumerate(batch.column("url").to_pylist())}
-    errors = batch.column("error").to_pylist()
     metadata = batch.column("metadata")
+    errors = _georeferencing_errors(batch.column("error").to_pylist(), metadata)
     failures = [(u, e) for u, e in zip(urls, (errors[row_of[u]] for u in urls), strict=True) if e]
     if len(failures) == len(urls):
         listed = "\n".join(f"  {u}: {e}" for u, e in failures[:_MAX_LISTED_FAILURES])

@@ -1,0 +1,501 @@
+"""Polygon-AOI reads over a collection: plan every (record, geometry, band) window, read them
+all through the Rust core in one call per memory budget, then mask like ``rasterio.mask``.
+
+Semantics are those of the API contract §2.8.3: window = ``geometry_window`` (floor/ceil, no
+tolerance) clipped to the raster, mask = ``geometry_mask(all_touched=...)``, fill = nodata or
+0 in the native dtype.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rasteret.core.aoi import GeometryInputPlan, prepare_geometry_input
+from rasteret.core.raster_accessor import asset_url, resolve_asset_key
+from rasteret.core.windows import geometry_window, normalize_transform, window_transform
+from rasteret.errors import BandResolutionError, UnsupportedGeometryError
+
+logger = logging.getLogger(__name__)
+
+#: Output bytes handed to the Rust core per call; larger requests are streamed in chunks.
+OUTPUT_BUDGET_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class AoiRead:
+    """One (record, geometry, band) result: a 2-D array in the native dtype."""
+
+    record_index: int
+    record_id: str
+    datetime: Any
+    cloud_cover: float | None
+    collection: str | None
+    crs: int | str | None
+    geometry_index: int
+    band: str
+    data: np.ndarray
+    transform: Any  # affine.Affine
+    nodata: Any
+
+
+@dataclass
+class _Job:
+    record: int
+    geometry_index: int
+    band: str
+    url: str
+    band_index: int
+    window: tuple[int, int, int, int]
+    transform: tuple[float, float, float, float]
+    dtype: np.dtype
+    fill: Any
+    geometry: Any  # in the record CRS
+
+
+class AoiReadResult:
+    """All results of one call, plus the inputs needed to shape the outputs."""
+
+    def __init__(self, reads: list[AoiRead], plan: GeometryInputPlan, output_crs: Any) -> None:
+        self.reads = reads
+        self.plan = plan
+        self.output_crs = output_crs
+
+
+def _fill_for(meta: dict[str, Any], dtype: np.dtype) -> Any:
+    nodata = meta.get("nodata")
+    if nodata is None:
+        return dtype.type(0)
+    if dtype.kind == "f":
+        return dtype.type(nodata)
+    if np.isnan(nodata) or not float(nodata).is_integer():
+        return dtype.type(0)
+    info = np.iinfo(dtype)
+    return dtype.type(int(nodata)) if info.min <= nodata <= info.max else dtype.type(0)
+
+
+def _transformer(src: Any, dst: Any) -> Any:
+    from pyproj import CRS, Transformer
+
+    def crs(v: Any) -> CRS:
+        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
+
+    return Transformer.from_crs(crs(src), crs(dst), always_xy=True)
+
+
+def _reproject_geometry(geom: Any, src: Any, dst: Any) -> Any:
+    import shapely
+
+    if src is None or dst is None or src == dst:
+        return geom
+    tf = _transformer(src, dst)
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        x, y = tf.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, move)
+
+
+def _narrow_bbox(plan: GeometryInputPlan, user_bbox: Any) -> tuple[float, ...] | None:
+    """Envelope of all AOIs in EPSG:4326 (intersected with the user's ``bbox``)."""
+    import shapely
+
+    if len(plan.geometries) == 0:
+        return tuple(user_bbox) if user_bbox is not None else None
+    xmin, ymin, xmax, ymax = shapely.total_bounds(plan.geometries)
+    if plan.crs not in (None, 4326):
+        tf = _transformer(plan.crs, 4326)
+        xmin, ymin, xmax, ymax = tf.transform_bounds(xmin, ymin, xmax, ymax)
+    env = (float(xmin), float(ymin), float(xmax), float(ymax))
+    if user_bbox is None:
+        return env
+    ub = tuple(float(v) for v in user_bbox)
+    out = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
+    if out[0] > out[2] or out[1] > out[3]:
+        raise ValueError("No valid data found")
+    return out
+
+
+def read_aoi(
+    collection: Any,
+    geometries: Any,
+    bands: list[str],
+    *,
+    data_source: str | None,
+    target_crs: int | None,
+    geometry_crs: Any,
+    geometry_column: str | None,
+    all_touched: bool,
+    max_concurrent: int,
+    filters: dict[str, Any],
+) -> AoiReadResult:
+    """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query."""
+    from rasteret.core.utils import infer_data_source
+
+    available = collection.bands
+    missing = [b for b in bands if b not in available]
+    if available and missing:
+        raise ValueError(f"Band(s) not found: {missing}. Available bands: {available}")
+    plan = prepare_geometry_input(
+        geometries, geometry_column=geometry_column, geometry_crs=geometry_crs
+    )
+    filters = dict(filters)
+    narrowed = _narrow_bbox(plan, filters.pop("bbox", None))
+    view = collection
+    if narrowed is not None or filters:
+        view = collection.subset(bbox=narrowed, **filters)
+    source = data_source or infer_data_source(collection)
+    dataset = view.dataset
+    if dataset is None:
+        raise ValueError("No valid data found")
+    names = dataset.schema.names
+    wanted = ["id", "assets"] + [
+        c for c in ("datetime", "eo:cloud_cover", "collection", "proj:epsg") if c in names
+    ]
+    meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
+    table = dataset.to_table(columns=wanted + meta_cols)
+    jobs, errors = _plan_jobs(table, plan, bands, source, meta_cols)
+    reads, read_errors = _execute(
+        table, jobs, plan, bands, all_touched, {"max_concurrent": max_concurrent}
+    )
+    errors.update(read_errors)
+    reads = _reproject(reads, target_crs)
+    _report(table, reads, errors)
+    output_crs = target_crs if target_crs is not None else _common_crs(reads)
+    return AoiReadResult(reads, plan, output_crs)
+
+
+def _common_crs(reads: list[AoiRead]) -> Any:
+    codes = {r.crs for r in reads}
+    return codes.pop() if len(codes) == 1 else None
+
+
+def _plan_jobs(
+    table: pa.Table,
+    plan: GeometryInputPlan,
+    bands: list[str],
+    source: str,
+    meta_cols: list[str],
+) -> tuple[list[_Job], dict[int, list[BaseException]]]:
+    ids = table.column("id").to_pylist()
+    assets = table.column("assets").to_pylist()
+    epsgs = (
+        table.column("proj:epsg").to_pylist()
+        if "proj:epsg" in table.column_names
+        else [None] * len(ids)
+    )
+    metas = {c: table.column(c).to_pylist() for c in meta_cols}
+    jobs: list[_Job] = []
+    errors: dict[int, list[BaseException]] = {}
+    for i, rid in enumerate(ids):
+        record_assets = dict(assets[i] or {})
+        epsg = epsgs[i]
+        for k, geom in enumerate(plan.geometries):
+            try:
+                in_record_crs = _geometry_for_record(geom, plan.crs, epsg, rid)
+            except (ValueError, UnsupportedGeometryError) as exc:
+                errors.setdefault(i, []).append(exc)
+                continue
+            for band in bands:
+                try:
+                    job = _job_for(i, k, band, rid, record_assets, metas, source, in_record_crs)
+                except (BandResolutionError, ValueError, NotImplementedError) as exc:
+                    errors.setdefault(i, []).append(exc)
+                    continue
+                if job is not None:
+                    jobs.append(job)
+    return jobs, errors
+
+
+def _geometry_for_record(geom: Any, geom_crs: Any, epsg: int | None, rid: str) -> Any:
+    if geom_crs is None:
+        return geom
+    if epsg is None:
+        minx, miny, maxx, maxy = geom.bounds
+        if geom_crs == 4326 and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+            raise ValueError(
+                f"Record CRS is missing (proj:epsg) so Rasteret cannot transform the WGS84 "
+                f"query geometry into the raster CRS (record_id={rid!r})."
+            )
+        return geom
+    return _reproject_geometry(geom, geom_crs, int(epsg))
+
+
+def _job_for(
+    i: int,
+    k: int,
+    band: str,
+    rid: str,
+    assets: dict[str, Any],
+    metas: dict[str, list[Any]],
+    source: str,
+    geom: Any,
+) -> _Job | None:
+    key = resolve_asset_key(assets, band, source)
+    meta = metas.get(f"{band}_metadata", [None] * (i + 1))[i]
+    if meta is None and key is not None:
+        meta = metas.get(f"{key}_metadata", [None] * (i + 1))[i]
+    url = asset_url(assets.get(key)) if key is not None else None
+    if key is None or meta is None or url is None:
+        raise BandResolutionError(
+            f"Band {band!r} of record {rid!r} could not be resolved: available asset keys "
+            f"{sorted(assets)}; data_source={source!r}"
+        )
+    asset = assets.get(key)
+    band_index = asset.get("band_index") if isinstance(asset, dict) else None
+    if meta.get("transform") is None:
+        return None
+    spp = int(meta.get("samples_per_pixel") or 1)
+    planar = int(meta.get("planar_configuration") or 1)
+    if planar == 1 and spp > 1 and band_index is None:
+        raise NotImplementedError(
+            f"Chunky multi-sample TIFFs ({spp} samples per pixel) require an explicit "
+            f"band_index in the asset of band {band!r} (record {rid!r})."
+        )
+    offsets, counts = meta.get("tile_offsets"), meta.get("tile_byte_counts")
+    if not offsets or counts is None:
+        raise ValueError(
+            f"Rasteret's tile reader requires a tiled GeoTIFF with tile tables (band {band!r}, "
+            f"record {rid!r})."
+        )
+    if len(offsets) != len(counts):
+        raise ValueError(
+            "Invalid tile metadata: TileOffsets/TileByteCounts length mismatch "
+            f"({len(offsets)} vs {len(counts)})."
+        )
+    w, h = int(meta["image_width"]), int(meta["image_height"])
+    tw, th = int(meta["tile_width"]), int(meta["tile_height"])
+    expected = -(-w // tw) * -(-h // th)
+    if len(offsets) < expected:
+        raise ValueError(
+            "Unsupported tiled GeoTIFF layout: tile offset table is shorter than expected "
+            f"({len(offsets)} < {expected})."
+        )
+    t = normalize_transform(meta["transform"])
+    window = geometry_window(geom.bounds, t, w, h)
+    if window is None:
+        return None
+    dtype = np.dtype(meta["dtype"])
+    return _Job(
+        record=i,
+        geometry_index=k,
+        band=band,
+        url=url,
+        band_index=int(band_index or 0),
+        window=window,
+        transform=window_transform(t, window[0], window[1]),
+        dtype=dtype,
+        fill=_fill_for(meta, dtype),
+        geometry=geom,
+    )
+
+
+def _layout_column(table: pa.Table, jobs: list[_Job]) -> pa.Array:
+    """The plan's ``layout`` column: each job's metadata row, taken from the table."""
+    by_band: dict[str, list[int]] = {}
+    for j in jobs:
+        by_band.setdefault(j.band, []).append(j.record)
+    parts: dict[str, pa.Array] = {}
+    for band, rows in by_band.items():
+        parts[band] = table.column(f"{band}_metadata").take(pa.array(rows)).combine_chunks()
+    types = {p.type for p in parts.values()}
+    if len(types) > 1:
+        raise ValueError("bands of one read have differently typed metadata columns")
+    cursor = dict.fromkeys(by_band, 0)
+    order = []
+    offsets: dict[str, int] = {}
+    start = 0
+    for band, arr in parts.items():
+        offsets[band] = start
+        start += len(arr)
+    for j in jobs:
+        order.append(offsets[j.band] + cursor[j.band])
+        cursor[j.band] += 1
+    combined = pa.concat_arrays(list(parts.values()))
+    return combined.take(pa.array(order, pa.int64()))
+
+
+def _run_jobs(table: pa.Table, jobs: list[_Job], options: dict[str, Any]) -> list[np.ndarray]:
+    from rasteret.core import _read
+
+    return _read.read_flat(
+        [j.url for j in jobs],
+        _layout_column(table, jobs),
+        [j.band_index for j in jobs],
+        [j.window for j in jobs],
+        [j.dtype for j in jobs],
+        [j.fill for j in jobs],
+        options=options,
+    )
+
+
+def _chunks(jobs: list[_Job]) -> list[list[_Job]]:
+    out: list[list[_Job]] = []
+    current: list[_Job] = []
+    size = 0
+    for j in jobs:
+        nbytes = j.window[2] * j.window[3] * j.dtype.itemsize
+        if current and size + nbytes > OUTPUT_BUDGET_BYTES:
+            out.append(current)
+            current, size = [], 0
+        current.append(j)
+        size += nbytes
+    if current:
+        out.append(current)
+    return out
+
+
+def _execute(
+    table: pa.Table,
+    jobs: list[_Job],
+    plan: GeometryInputPlan,
+    bands: list[str],
+    all_touched: bool,
+    options: dict[str, Any],
+) -> tuple[list[AoiRead], dict[int, list[BaseException]]]:
+    from affine import Affine
+    from rasterio.features import geometry_mask
+
+    ids = table.column("id").to_pylist()
+
+    def column(name: str) -> list[Any]:
+        return table.column(name).to_pylist() if name in table.column_names else [None] * len(ids)
+
+    datetimes, clouds = column("datetime"), column("eo:cloud_cover")
+    collections, epsgs = column("collection"), column("proj:epsg")
+    arrays: dict[int, np.ndarray] = {}
+    errors: dict[int, list[BaseException]] = {}
+    for chunk in _chunks(jobs):
+        try:
+            for job_id, arr in zip(
+                (id(j) for j in chunk), _run_jobs(table, chunk, options), strict=True
+            ):
+                arrays[job_id] = arr
+        except (OSError, RuntimeError, ValueError, NotImplementedError) as exc:
+            if len({j.record for j in chunk}) == 1:
+                errors.setdefault(chunk[0].record, []).append(_wrap(exc, chunk[0], ids))
+                continue
+            # attribute the failure: retry record by record
+            by_record: dict[int, list[_Job]] = {}
+            for j in chunk:
+                by_record.setdefault(j.record, []).append(j)
+            for rec_jobs in by_record.values():
+                try:
+                    for j, arr in zip(rec_jobs, _run_jobs(table, rec_jobs, options), strict=True):
+                        arrays[id(j)] = arr
+                except (OSError, RuntimeError, ValueError, NotImplementedError) as exc2:
+                    errors.setdefault(rec_jobs[0].record, []).append(_wrap(exc2, rec_jobs[0], ids))
+    masks: dict[tuple[Any, ...], np.ndarray] = {}
+    reads: list[AoiRead] = []
+    band_order = {b: n for n, b in enumerate(bands)}
+    for j in sorted(jobs, key=lambda j: (j.record, j.geometry_index, band_order[j.band])):
+        arr = arrays.get(id(j))
+        if arr is None:
+            continue
+        a, c, e, f = j.transform
+        affine = Affine(a, 0.0, c, 0.0, e, f)
+        key = (j.record, j.geometry_index, j.window, j.transform)
+        mask = masks.get(key)
+        if mask is None:
+            mask = geometry_mask(
+                [j.geometry],
+                out_shape=(j.window[3], j.window[2]),
+                transform=affine,
+                all_touched=all_touched,
+                invert=True,
+            )
+            masks[key] = mask
+        data = np.array(arr, copy=True)
+        data[~mask] = j.fill
+        reads.append(
+            AoiRead(
+                record_index=j.record,
+                record_id=str(ids[j.record]),
+                datetime=datetimes[j.record],
+                cloud_cover=clouds[j.record],
+                collection=collections[j.record],
+                crs=epsgs[j.record],
+                geometry_index=j.geometry_index,
+                band=j.band,
+                data=data,
+                transform=affine,
+                nodata=j.fill,
+            )
+        )
+    return reads, errors
+
+
+def _wrap(exc: BaseException, job: _Job, ids: list[Any]) -> RuntimeError:
+    url = job.url
+    hint = ""
+    if url.startswith("s3://") or "amazonaws.com" in url:
+        hint = " Check AWS credentials / requester-pays settings."
+    elif url.startswith("gs://") or "storage.googleapis.com" in url:
+        hint = " Check GCP credentials."
+    elif "blob.core.windows.net" in url:
+        hint = " Azure Blob URLs need SAS signing."
+    err = RuntimeError(
+        f"COG read failed for band '{job.band}' in record '{ids[job.record]}' from "
+        f"'{url}': {exc}.{hint}"
+    )
+    err.__cause__ = exc
+    return err
+
+
+def _reproject(reads: list[AoiRead], target_crs: int | None) -> list[AoiRead]:
+    if target_crs is None:
+        return reads
+    from rasteret.core.utils import reproject_array
+
+    out = []
+    for r in reads:
+        if r.crs is None or int(r.crs) == int(target_crs):
+            out.append(r)
+            continue
+        data, transform = reproject_array(
+            r.data, r.transform, int(r.crs), int(target_crs), r.nodata
+        )
+        out.append(
+            AoiRead(
+                **{
+                    **r.__dict__,
+                    "data": data,
+                    "transform": transform,
+                    "crs": int(target_crs),
+                    "nodata": np.nan,
+                }
+            )
+        )
+    return out
+
+
+def _report(table: pa.Table, reads: list[AoiRead], errors: dict[int, list[BaseException]]) -> None:
+    ids = table.column("id").to_pylist()
+    for exc_list in errors.values():
+        for exc in exc_list:
+            if isinstance(exc, UnsupportedGeometryError):
+                raise exc
+    if not errors:
+        if not reads:
+            raise ValueError("No valid data found")
+        return
+    first_record = min(errors)
+    first = errors[first_record][0]
+    if reads:
+        warnings.warn(
+            f"Some records failed to load ({sum(len(v) for v in errors.values())} failure(s)); "
+            f"first failure in record '{ids[first_record]}': {first}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    raise ValueError(
+        f"No valid data found. {len(errors)} record(s) failed; first failure in record "
+        f"'{ids[first_record]}': {first}"
+    ) from first
