@@ -1,0 +1,188 @@
+"""Polygon-AOI reads (get_numpy / get_gdf / get_xarray) pixel-for-pixel against rasterio.mask.
+
+Oracle (API contract §9.1): ``rasterio.mask.mask(src, [geom in src.crs], crop=True,
+filled=True, nodata=src.nodata or 0, all_touched=...)`` on the same GDAL-written file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+import rasteret
+import rasterio
+import rasterio.mask
+import shapely
+from rasteret.errors import UnsupportedGeometryError
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping
+
+BAND = "B1"
+
+
+def _aoi_in_4326(entry, shrink: float = 0.2):
+    """A triangle inside the raster, in EPSG:4326 (so masking matters)."""
+    with rasterio.open(entry.path) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    dx, dy = (right - left) * shrink, (top - bottom) * shrink
+    tri = shapely.Polygon(
+        [(left + dx, bottom + dy), (right - dx, bottom + 2 * dy), (left + 2 * dx, top - dy)]
+    )
+    return shapely.geometry.shape(transform_geom(crs, "EPSG:4326", mapping(tri)))
+
+
+def _oracle(entry, geom_4326, all_touched=False):
+    with rasterio.open(entry.path) as src:
+        geom = transform_geom("EPSG:4326", src.crs, mapping(geom_4326))
+        fill = src.nodata if src.nodata is not None else 0
+        data, transform = rasterio.mask.mask(
+            src, [geom], crop=True, filled=True, nodata=fill, all_touched=all_touched, indexes=1
+        )
+    return data, transform
+
+
+def _eligible(cog_corpus):
+    out = []
+    for e in cog_corpus.entries:
+        if e.count != 1 or e.lossy or "custom_crs" in e.tags or "striped" in e.tags:
+            continue
+        if not any(t.startswith("epsg") for t in e.tags):
+            continue
+        out.append(e)
+    return out
+
+
+@pytest.fixture(scope="module")
+def aoi_collection(cog_corpus, http_server):
+    entries = _eligible(cog_corpus)
+    assert len(entries) >= 10
+    footprints = []
+    for e in entries:
+        with rasterio.open(e.path) as src:
+            footprints.append(
+                shapely.geometry.shape(
+                    transform_geom(src.crs, "EPSG:4326", mapping(shapely.box(*src.bounds)))
+                )
+            )
+    table = pa.table(
+        {
+            "id": [e.name for e in entries],
+            "datetime": pa.array(
+                [dt.datetime(2024, 1, 1) + dt.timedelta(days=i) for i in range(len(entries))],
+                pa.timestamp("us"),
+            ),
+            "geometry": [f.wkb for f in footprints],
+            "url": [http_server.url(e.path.name) for e in entries],
+        }
+    )
+    coll = rasteret.build_from_table(
+        table, href_column="url", band_index_map={BAND: 0}, enrich_cog=True
+    )
+    return coll, entries
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_get_gdf_matches_rasterio_mask(aoi_collection, all_touched):
+    coll, entries = aoi_collection
+    checked = 0
+    for entry in entries:
+        aoi = _aoi_in_4326(entry)
+        one = coll.where(ds.field("id") == entry.name)
+        gdf = one.get_gdf(aoi, [BAND], all_touched=all_touched)
+        assert len(gdf) == 1, entry.name
+        expected, transform = _oracle(entry, aoi, all_touched)
+        got = gdf["data"].iloc[0]
+        assert got.dtype == expected.dtype, entry.name
+        assert got.shape == expected.shape, (entry.name, got.shape, expected.shape)
+        np.testing.assert_array_equal(got, expected, err_msg=entry.name)
+        assert tuple(gdf["transform"].iloc[0])[:6] == pytest.approx(tuple(transform)[:6])
+        checked += 1
+    assert checked == len(entries)
+
+
+def test_south_up_is_covered(aoi_collection):
+    _, entries = aoi_collection
+    assert any("south_up" in e.tags for e in entries)
+
+
+def test_get_numpy_shapes_and_values(aoi_collection):
+    coll, entries = aoi_collection
+    entry = next(e for e in entries if e.name.startswith("deflate_pred2_u16"))
+    one = coll.where(ds.field("id") == entry.name)
+    aoi = _aoi_in_4326(entry)
+    arr = one.get_numpy([aoi, aoi], [BAND])
+    expected, _ = _oracle(entry, aoi)
+    assert arr.shape == (2, *expected.shape)
+    np.testing.assert_array_equal(arr[0], expected)
+    both = one.get_numpy(aoi, [BAND, BAND])
+    assert both.shape == (1, 2, *expected.shape)
+
+
+def test_aoi_input_kinds_agree(aoi_collection):
+    import duckdb
+    import geopandas as gpd
+
+    coll, entries = aoi_collection
+    entry = next(e for e in entries if e.name.startswith("deflate_pred2_u16"))
+    one = coll.where(ds.field("id") == entry.name)
+    aoi = _aoi_in_4326(entry)
+    expected, _ = _oracle(entry, aoi)
+    wkb_field = pa.field(
+        "geom",
+        pa.binary(),
+        metadata={
+            b"ARROW:extension:name": b"geoarrow.wkb",
+            b"ARROW:extension:metadata": b'{"crs": "OGC:CRS84"}',
+        },
+    )
+    table = pa.table({"name": ["a"], "geom": pa.array([aoi.wkb])}).cast(
+        pa.schema([pa.field("name", pa.string()), wkb_field])
+    )
+    inputs = {
+        "shapely": aoi,
+        "list": [aoi],
+        "wkb": aoi.wkb,
+        "geojson": mapping(aoi),
+        "arrow_wkb": pa.array([aoi.wkb]),
+        "table": table,
+        "geodataframe": gpd.GeoDataFrame({"name": ["a"]}, geometry=[aoi], crs="EPSG:4326"),
+    }
+    for kind, value in inputs.items():
+        got = one.get_numpy(value, [BAND])
+        np.testing.assert_array_equal(got[0], expected, err_msg=kind)
+    rel = duckdb.sql(f"select 'a' as name, '{aoi.wkb.hex()}' as h").query(
+        "rel", "select name, from_hex(h) as geom from rel"
+    )
+    gdf = one.get_gdf(rel, [BAND], geometry_column="geom", geometry_crs=4326)
+    assert list(gdf["name"]) == ["a"]
+    np.testing.assert_array_equal(gdf["data"].iloc[0], expected)
+
+
+def test_get_xarray_coordinates(aoi_collection):
+    coll, entries = aoi_collection
+    entry = next(e for e in entries if e.name.startswith("deflate_pred2_u16"))
+    one = coll.where(ds.field("id") == entry.name)
+    aoi = _aoi_in_4326(entry)
+    xds = one.get_xarray(aoi, [BAND])
+    expected, transform = _oracle(entry, aoi)
+    values = xds[BAND].values.squeeze()
+    np.testing.assert_array_equal(values, expected)
+    assert xds["x"].values[0] == pytest.approx(transform.c + 0.5 * transform.a)
+    assert xds[BAND].dims == ("time", "geometry", "y", "x")
+    assert "GeoTransform" in xds["spatial_ref"].attrs
+
+
+def test_errors(aoi_collection):
+    coll, _ = aoi_collection
+    with pytest.raises(ValueError, match="Band\\(s\\) not found"):
+        coll.get_numpy((10, 45, 11, 46), ["nope"])
+    with pytest.raises(UnsupportedGeometryError, match="sample_points"):
+        coll.get_numpy(shapely.Point(10, 45), [BAND])
+    with pytest.raises(ValueError, match="No valid data found"):
+        coll.get_numpy((-170, -80, -169, -79), [BAND])
+    with pytest.raises(TypeError, match="Unsupported geometry type"):
+        coll.get_numpy(object(), [BAND])
