@@ -828,6 +828,52 @@ class Collection:
             ),
         )
 
+    def sample_points(
+        self,
+        points: Any,
+        bands: list[str],
+        *,
+        geometry_column: str | None = None,
+        x_column: str | None = None,
+        y_column: str | None = None,
+        max_concurrent: int = 50,
+        progress: bool | None = None,
+        cloud_config: Any = None,
+        data_source: str | None = None,
+        backend: Any = None,
+        geometry_crs: Any = "auto",
+        match: str = "all",
+        max_distance_pixels: int = 0,
+        return_neighbourhood: str = "off",
+        **filters: Any,
+    ) -> pa.Table:
+        """Pixel values of ``bands`` at ``points`` for every matching record (Arrow table).
+
+        Values equal ``rasterio``'s ``sample`` (floor of the inverse affine), as float64;
+        ``match="latest"`` keeps only the newest record per point and band;
+        ``max_distance_pixels`` replaces nodata centres by the nearest valid pixel.
+        """
+        from rasteret.core.point_sampling import get_collection_point_samples
+
+        del progress, cloud_config
+        if backend is not None:
+            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        return get_collection_point_samples(
+            self,
+            points,
+            list(bands),
+            geometry_column=geometry_column,
+            x_column=x_column,
+            y_column=y_column,
+            max_concurrent=max_concurrent,
+            data_source=data_source,
+            geometry_crs=geometry_crs,
+            match=match,
+            max_distance_pixels=max_distance_pixels,
+            return_neighbourhood=return_neighbourhood,
+            filters=filters,
+        )
+
     # -- persistence -------------------------------------------------------------------------
 
     def export(
