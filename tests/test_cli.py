@@ -15,9 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import shapely
-
 import rasteret
+import shapely
 from rasteret import cli
 from rasteret.catalog import DatasetDescriptor, DatasetRegistry
 from rasteret.core.collection import Collection
