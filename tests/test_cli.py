@@ -22,9 +22,6 @@ from rasteret.catalog import DatasetDescriptor, DatasetRegistry
 from rasteret.core.collection import Collection
 from rasteret.ingest.normalize import build_collection_from_table
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
 # -- fixtures ---------------------------------------------------------------------------------
 
 

@@ -36,10 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``rasteret`` command."""
     import rasteret
     from rasteret._cli import collections, datasets
+    from rasteret._cli.args import command_list_formatter
 
     parser = argparse.ArgumentParser(
         prog="rasteret",
         description="Index-first reads of cloud-hosted Cloud-Optimized GeoTIFFs.",
+        formatter_class=command_list_formatter("collections"),
     )
     parser.add_argument(
         "--version",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = [
     "add_max_concurrent",
     "add_query",
     "add_workspace_dir",
+    "command_list_formatter",
     "json_object",
     "parse_bbox",
     "parse_columns",
@@ -24,6 +26,22 @@ __all__ = [
 ]
 
 DEFAULT_WORKSPACE = "~/rasteret_workspace"
+
+
+def command_list_formatter(longest_command: str) -> Callable[[str], argparse.HelpFormatter]:
+    """A help formatter that keeps each sub-command's help on the line of its name.
+
+    (argparse does not count sub-command names when aligning help, so long names such as
+    ``unregister-local`` would otherwise push their help to the next line.)
+    """
+    width = len(longest_command) + 4  # sub-commands are indented by 4
+
+    class _Formatter(argparse.HelpFormatter):
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog)
+            self._action_max_length = width
+
+    return _Formatter
 
 
 def parse_bbox(value: str) -> tuple[float, float, float, float]:

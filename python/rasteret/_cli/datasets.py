@@ -246,6 +246,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``datasets`` and its sub-commands to the top-level sub-parsers ``sub``."""
     group = sub.add_parser(
         "datasets",
+        formatter_class=a.command_list_formatter("unregister-local"),
         help="browse the dataset catalog, build from it and manage local datasets",
         description=(
             "The dataset catalog: built-in datasets plus local ones registered with "
