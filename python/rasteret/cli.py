@@ -1,4 +1,11 @@
-"""The ``rasteret`` command line (``rasteret.cli:main``)."""
+"""The ``rasteret`` command line (``rasteret.cli:main``).
+
+Sub-commands: ``collections`` (build/list/info/delete/import cached collections),
+``datasets`` (list/info/build/register-local/unregister-local/export-local), ``build``
+(alias of ``datasets build``) and ``demo``. The handlers live in :mod:`rasteret._cli`; they
+call ``build``, ``build_from_stac`` and ``register_local`` through this module so tests can
+replace them here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from rasteret._build import build, build_from_stac
+from rasteret._register import register_local
+
+__all__ = ["build", "build_from_stac", "build_parser", "main", "register_local"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -23,13 +35,24 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``rasteret`` command."""
     import rasteret
+    from rasteret._cli import collections, datasets
+    from rasteret._cli.args import command_list_formatter
 
     parser = argparse.ArgumentParser(
         prog="rasteret",
         description="Index-first reads of cloud-hosted Cloud-Optimized GeoTIFFs.",
+        formatter_class=command_list_formatter("collections"),
     )
-    parser.add_argument("--version", action="version", version=rasteret.__version__)
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=rasteret.__version__,
+        help="print the rasteret version and exit",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    collections.add_parser(sub)
+    datasets.add_parser(sub)
+    datasets.add_build_parser(sub)
     demo = sub.add_parser(
         "demo",
         help="run an offline end-to-end demo on synthetic COGs served over local HTTP",
@@ -56,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     if getattr(args, "func", None) is None:
-        parser.print_help()
+        # no sub-command (or a group such as "collections" without its command): show help
+        getattr(args, "help_parser", parser).print_help()
         return 0
     return int(args.func(args))
 
