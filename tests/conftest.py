@@ -88,26 +88,37 @@ from support.stac_server import StacApi, StacServerError, start_stac_api  # noqa
 
 
 @pytest.fixture(scope="session")
-def stac_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StacArchive]:
-    """The synthetic archive: COGs on disk + ``cog_server`` + Collection/Item dicts."""
-    with start_archive(tmp_path_factory.mktemp("stac-cogs")) as archive:
+def _stac_archive_pending(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StacArchive]:
+    """The archive with its COGs still being written in a background thread."""
+    with start_archive(tmp_path_factory.mktemp("stac-cogs"), background=True) as archive:
         yield archive
 
 
 @pytest.fixture(scope="session")
-def stac_api(stac_archive: StacArchive) -> Iterator[StacApi]:
+def stac_archive(_stac_archive_pending: StacArchive) -> StacArchive:
+    """The synthetic archive: COGs on disk (``.paths``), served by ``.cog_server``, and the
+    Collection/Item dicts pointing at them (``.collection``, ``.items``)."""
+    return _stac_archive_pending.wait()
+
+
+@pytest.fixture(scope="session")
+def stac_api(_stac_archive_pending: StacArchive) -> Iterator[StacApi]:
     """A real STAC API (stac-fastapi-pgstac) on 127.0.0.1 holding the archive's items.
 
-    Pages hold at most ``stac_api.max_limit`` (5) items, so 12 items span several pages.
-    Fails (never skips) when PostgreSQL/PostGIS or the Python packages are missing.
+    ``.url`` is the API root, ``.collection_id``/``.items`` what was loaded, ``.archive`` /
+    ``.cog_server`` the archive the asset hrefs point at. Pages hold at most
+    ``.max_limit`` (5) items (``.default_limit`` = 4 without ``limit``), so the 12 items
+    span several pages. Fails (never skips) when PostgreSQL/PostGIS or the Python packages
+    are missing.
     """
+    archive = _stac_archive_pending
     with ExitStack() as stack:
         try:
-            api = stack.enter_context(start_stac_api(stac_archive.collection, stac_archive.items))
+            api = stack.enter_context(start_stac_api(archive.collection, archive.items))
         except StacServerError as exc:
             pytest.fail(f"cannot start the STAC API fixture: {exc}", pytrace=False)
-        api.archive = stac_archive
-        api.cog_server = stac_archive.cog_server
+        api.archive = archive.wait()
+        api.cog_server = archive.cog_server
         yield api
 
 

@@ -252,3 +252,11 @@ def test_static_catalog_http(static_catalog: Any) -> None:
     assert len(items) == 12
     assert all(i.get_self_href().startswith(static_catalog.server.base_url) for i in items)
     assert static_catalog.server.count() >= 14  # catalog + collection + 12 items
+
+
+def test_missing_postgres_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import support.stac_server as stac_server
+
+    monkeypatch.setattr(stac_server.glob, "glob", lambda pattern: [])
+    with pytest.raises(stac_server.StacServerError, match="install-system-deps.sh"):
+        stac_server.find_pg_bin()

@@ -17,9 +17,10 @@ against ``rasterio`` reading the local file or against the formula.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -348,10 +349,20 @@ class StacArchive:
     paths: dict[str, dict[str, Path]]
     collection: dict[str, Any]
     items: list[dict[str, Any]]
+    _writer: Any = field(default=None, repr=False)
 
     @property
     def collection_id(self) -> str:
         return str(self.collection["id"])
+
+    def wait(self) -> StacArchive:
+        """Block until the COGs are written (see ``start_archive(background=True)``)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.join()
+            if writer.error is not None:
+                raise RuntimeError("writing the STAC archive COGs failed") from writer.error
+        return self
 
     def scene(self, item_id: str) -> Scene:
         """The :class:`Scene` of ``item_id``."""
@@ -363,12 +374,42 @@ class StacArchive:
 
 
 @contextmanager
-def start_archive(root: Path) -> Iterator[StacArchive]:
-    """Write the COGs under ``root``, serve them, and build the STAC documents."""
-    paths = write_scene_cogs(root)
+def start_archive(root: Path, *, background: bool = False) -> Iterator[StacArchive]:
+    """Serve ``root``, build the STAC documents and write the COGs under ``root``.
+
+    The documents only need the server's URL and :data:`SCENES`, so with
+    ``background=True`` the COGs are written in a thread and the archive is yielded at
+    once (overlapping with, e.g., the STAC API start-up); call :meth:`StacArchive.wait`
+    before touching the files.
+    """
     with RangeServer(root) as server:
         items = build_items(server.url)
-        yield StacArchive(root, server, paths, build_collection(items), items)
+        paths = {s.id: {a: root / asset_relpath(s, a) for a in ASSET_KEYS} for s in SCENES}
+        archive = StacArchive(root, server, paths, build_collection(items), items)
+        if background:
+            archive._writer = _Writer(root)
+            archive._writer.start()
+        else:
+            write_scene_cogs(root)
+        try:
+            yield archive
+        finally:
+            archive.wait()
+
+
+class _Writer(threading.Thread):
+    """Writes the COGs; keeps the exception for :meth:`StacArchive.wait`."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(name="stac-archive-writer", daemon=True)
+        self.root = root
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            write_scene_cogs(self.root)
+        except BaseException as exc:  # re-raised by StacArchive.wait
+            self.error = exc
 
 
 @dataclass

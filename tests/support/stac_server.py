@@ -166,7 +166,25 @@ def create_app() -> Any:
 
     default = int(os.environ.get("STAC_TEST_DEFAULT_LIMIT", DEFAULT_LIMIT))
     maximum = int(os.environ.get("STAC_TEST_MAX_LIMIT", MAX_LIMIT))
-    return _CapLimit(create_pgstac_app(), default, maximum)
+    app = create_pgstac_app()
+    _wait_for_db(float(os.environ.get("STAC_TEST_DB_WAIT", 120)))
+    return _CapLimit(app, default, maximum)
+
+
+def _wait_for_db(limit: float) -> None:
+    """Block until PostgreSQL (``PG*`` environment variables) accepts connections, so the
+    app's start-up (which opens its connection pool once) does not fail."""
+    import psycopg
+
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            psycopg.connect(connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -273,6 +291,131 @@ def _pg_ready(pg_bin: Path, port: int) -> bool:
 # ------------------------------------------------------------------------ the fixture body
 
 
+def _spawn_api(port: int, pg_port: int, default_limit: int, max_limit: int, log: Path) -> Any:
+    """Start uvicorn serving :func:`create_app` (it waits for PostgreSQL by itself)."""
+    env = {
+        **os.environ,
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(pg_port),
+        "PGUSER": "postgres",
+        "PGPASSWORD": _PASSWORD,
+        "PGDATABASE": "postgres",
+        "DB_MIN_CONN_SIZE": "1",
+        "DB_MAX_CONN_SIZE": "4",
+        "STAC_TEST_DEFAULT_LIMIT": str(default_limit),
+        "STAC_TEST_MAX_LIMIT": str(max_limit),
+        "PYTHONPATH": os.pathsep.join(
+            [str(_TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [
+                "timeout",
+                str(PROCESS_TTL),
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "support.stac_server:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=_TESTS_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _initdb(pg_bin: Path, tmp: Path, as_pg: dict[str, Any]) -> None:
+    init = subprocess.run(
+        [
+            str(pg_bin / "initdb"),
+            "-D",
+            str(tmp / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
+        cwd=tmp,
+        capture_output=True,
+        check=False,
+        **as_pg,
+    )
+    if init.returncode != 0:
+        raise StacServerError(
+            f"initdb failed ({init.returncode}): {init.stderr.decode(errors='replace')}"
+        )
+
+
+def _spawn_postgres(pg_bin: Path, tmp: Path, port: int, as_pg: dict[str, Any], log: Path) -> Any:
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        if as_pg:
+            os.chown(log, as_pg["user"], as_pg["group"])
+        return subprocess.Popen(
+            [
+                "timeout",
+                str(PROCESS_TTL),
+                str(pg_bin / "postgres"),
+                "-D",
+                str(tmp / "data"),
+                "-p",
+                str(port),
+                "-k",
+                str(tmp),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            cwd=tmp,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            **as_pg,
+        )
+    finally:
+        os.close(log_fd)
+
+
+def _load(dsn: str, collection: dict[str, Any], items: list[dict[str, Any]]) -> float:
+    """Migrate pgstac, set it up for the tests and load the data; returns migrate seconds."""
+    from pypgstac.db import PgstacDB
+    from pypgstac.load import Loader, Methods
+    from pypgstac.migrate import Migrate
+
+    t = time.perf_counter()
+    with PgstacDB(dsn=dsn) as db:
+        Migrate(db).run_migration()
+        migrate = time.perf_counter() - t
+        # numberMatched in search responses; numeric (not text) sort on cloud cover.
+        db.query_one(
+            "UPDATE pgstac.pgstac_settings SET value='on' WHERE name='context' RETURNING value"
+        )
+        db.query_one(
+            "INSERT INTO pgstac.queryables (name, definition, property_wrapper) VALUES "
+            "('eo:cloud_cover', '{\"type\": \"number\"}', 'to_float') RETURNING name"
+        )
+        loader = Loader(db=db)
+        loader.load_collections(iter([collection]), insert_mode=Methods.upsert)
+        loader.load_items(iter(items), insert_mode=Methods.upsert)
+    return migrate
+
+
 @contextmanager
 def start_stac_api(
     collection: dict[str, Any],
@@ -283,160 +426,55 @@ def start_stac_api(
 ) -> Iterator[StacApi]:
     """Run PostgreSQL + pgstac + stac-fastapi-pgstac holding ``collection`` and ``items``.
 
-    Raises :class:`StacServerError` with a clear message when anything is missing or a
-    process fails to start.
+    uvicorn is started first: its imports (seconds) overlap with initdb, the PostgreSQL
+    start and the pgstac migration; :func:`create_app` waits until PostgreSQL accepts
+    connections. Raises :class:`StacServerError` with a clear message when anything is
+    missing or a process fails to start.
     """
     _check_python_deps()
     pg_bin = find_pg_bin()
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     tmp = Path(tempfile.mkdtemp(prefix="rasteret-stacapi-"))
+    logs = Path(tempfile.mkdtemp(prefix="rasteret-stacapi-log-"))
     as_pg: dict[str, Any] = {}
-    if os.geteuid() == 0:
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError as exc:
-            raise StacServerError("running as root but there is no 'postgres' user") from exc
-        os.chown(tmp, pw.pw_uid, pw.pw_gid)
-        as_pg = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
-    os.chmod(tmp, 0o755)
-    pg_log = tmp / "postgres.log"
-    api_log_dir = Path(tempfile.mkdtemp(prefix="rasteret-stacapi-log-"))
-    api_log = api_log_dir / "api.log"
-    pg: subprocess.Popen[bytes] | None = None
-    api: subprocess.Popen[bytes] | None = None
+    procs: dict[str, Any] = {}
+
+    def teardown() -> None:
+        _stop(procs.get("api"), signal.SIGTERM)  # first: it holds pool connections
+        _stop(procs.get("pg"), signal.SIGINT)  # fast shutdown (SIGTERM waits for clients)
+
     with ExitStack() as stack:
-        stack.callback(shutil.rmtree, api_log_dir, True)
+        stack.callback(shutil.rmtree, logs, True)
         stack.callback(shutil.rmtree, tmp, True)
+        stack.callback(teardown)
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise StacServerError("running as root but there is no 'postgres' user") from exc
+            os.chown(tmp, pw.pw_uid, pw.pw_gid)
+            as_pg = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+        os.chmod(tmp, 0o755)
+        pg_log, api_log = tmp / "postgres.log", logs / "api.log"
+        pg_port, port = _free_port(), _free_port()
+        url = f"http://127.0.0.1:{port}"
+        dsn = f"postgresql://postgres:{_PASSWORD}@127.0.0.1:{pg_port}/postgres"
         try:
+            procs["api"] = _spawn_api(port, pg_port, default_limit, max_limit, api_log)
             t = time.perf_counter()
-            init = subprocess.run(
-                [
-                    str(pg_bin / "initdb"),
-                    "-D",
-                    str(tmp / "data"),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                    "--no-sync",
-                ],
-                cwd=tmp,
-                capture_output=True,
-                check=False,
-                **as_pg,
-            )
-            if init.returncode != 0:
-                raise StacServerError(
-                    f"initdb failed ({init.returncode}): {init.stderr.decode(errors='replace')}"
-                )
+            _initdb(pg_bin, tmp, as_pg)
             timings["initdb"] = time.perf_counter() - t
-
             t = time.perf_counter()
-            pg_port = _free_port()
-            log_fd = os.open(pg_log, os.O_WRONLY | os.O_CREAT, 0o644)
-            if as_pg:
-                os.chown(pg_log, as_pg["user"], as_pg["group"])
-            pg = subprocess.Popen(
-                [
-                    "timeout",
-                    str(PROCESS_TTL),
-                    str(pg_bin / "postgres"),
-                    "-D",
-                    str(tmp / "data"),
-                    "-p",
-                    str(pg_port),
-                    "-k",
-                    str(tmp),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                ],
-                cwd=tmp,
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                **as_pg,
-            )
-            os.close(log_fd)
-            stack.callback(_stop, pg, signal.SIGINT)  # fast shutdown; runs after the API stops
-            _wait_until(lambda: _pg_ready(pg_bin, pg_port), pg, "postgres", pg_log, 30)
+            procs["pg"] = _spawn_postgres(pg_bin, tmp, pg_port, as_pg, pg_log)
+            _wait_until(lambda: _pg_ready(pg_bin, pg_port), procs["pg"], "postgres", pg_log, 30)
             timings["postgres"] = time.perf_counter() - t
-
-            from pypgstac.db import PgstacDB
-            from pypgstac.load import Loader, Methods
-            from pypgstac.migrate import Migrate
-
-            dsn = f"postgresql://postgres:{_PASSWORD}@127.0.0.1:{pg_port}/postgres"
             t = time.perf_counter()
-            with PgstacDB(dsn=dsn) as db:
-                Migrate(db).run_migration()
-                timings["migrate"] = time.perf_counter() - t
-                t = time.perf_counter()
-                # numberMatched in search responses; numeric (not text) sort on cloud cover.
-                db.query_one(
-                    "UPDATE pgstac.pgstac_settings SET value='on' WHERE name='context' "
-                    "RETURNING value"
-                )
-                db.query_one(
-                    "INSERT INTO pgstac.queryables (name, definition, property_wrapper) VALUES "
-                    "('eo:cloud_cover', '{\"type\": \"number\"}', 'to_float') RETURNING name"
-                )
-                loader = Loader(db=db)
-                loader.load_collections(iter([collection]), insert_mode=Methods.upsert)
-                loader.load_items(iter(items), insert_mode=Methods.upsert)
-            timings["load"] = time.perf_counter() - t
-
+            timings["migrate"] = _load(dsn, collection, items)
+            timings["load"] = time.perf_counter() - t - timings["migrate"]
             t = time.perf_counter()
-            port = _free_port()
-            url = f"http://127.0.0.1:{port}"
-            env = {
-                **os.environ,
-                "PGHOST": "127.0.0.1",
-                "PGPORT": str(pg_port),
-                "PGUSER": "postgres",
-                "PGPASSWORD": _PASSWORD,
-                "PGDATABASE": "postgres",
-                "DB_MIN_CONN_SIZE": "1",
-                "DB_MAX_CONN_SIZE": "4",
-                "STAC_TEST_DEFAULT_LIMIT": str(default_limit),
-                "STAC_TEST_MAX_LIMIT": str(max_limit),
-                "PYTHONPATH": os.pathsep.join(
-                    [str(_TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
-                ),
-            }
-            with open(api_log, "wb") as log:
-                api = subprocess.Popen(
-                    [
-                        "timeout",
-                        str(PROCESS_TTL),
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "support.stac_server:create_app",
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                        "--no-access-log",
-                    ],
-                    cwd=_TESTS_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            stack.callback(_stop, api, signal.SIGTERM)
-            _wait_until(lambda: _http_ok(url + "/"), api, "stac-fastapi (uvicorn)", api_log, 60)
-            timings["api"] = time.perf_counter() - t
+            _wait_until(lambda: _http_ok(url + "/"), procs["api"], "uvicorn", api_log, 90)
+            timings["api_wait"] = time.perf_counter() - t
             timings["total"] = time.perf_counter() - t_start
         except StacServerError:
             raise
