@@ -4,9 +4,10 @@
 # - postgresql, postgresql-15-postgis-3: the throwaway PostgreSQL/PostGIS cluster behind the
 #   real STAC API (stac-fastapi-pgstac) of the `stac_api` test fixture.
 # Idempotent and fast when everything is present (one `dpkg -s` per package, no apt call).
-# Runs as root in CI; uses sudo otherwise.
+# Runs as root in CI; uses sudo otherwise. Outside Debian 12 set POSTGIS_PKG to the PostGIS
+# package of the distribution's default PostgreSQL (e.g. postgresql-16-postgis-3).
 set -euo pipefail
-PACKAGES=(libclang-dev cmake postgresql postgresql-15-postgis-3)
+PACKAGES=(libclang-dev cmake postgresql "${POSTGIS_PKG:-postgresql-15-postgis-3}")
 need=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
