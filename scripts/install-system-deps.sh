@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# System packages the build needs: libclang (bindgen for the vendored LERC library) and cmake.
+# System packages the build and the tests need (Debian 12 / bookworm):
+# - libclang-dev, cmake: bindgen + build of the vendored LERC library;
+# - postgresql, postgresql-15-postgis-3: the throwaway PostgreSQL/PostGIS cluster behind the
+#   real STAC API (stac-fastapi-pgstac) of the `stac_api` test fixture.
+# Idempotent and fast when everything is present (one `dpkg -s` per package, no apt call).
+# Runs as root in CI; uses sudo otherwise. Outside Debian 12 set POSTGIS_PKG to the PostGIS
+# package of the distribution's default PostgreSQL (e.g. postgresql-16-postgis-3).
 set -euo pipefail
+PACKAGES=(libclang-dev cmake postgresql "${POSTGIS_PKG:-postgresql-15-postgis-3}")
 need=()
-for pkg in libclang-dev cmake; do
+for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
     SUDO=""
     [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+    echo "install-system-deps: installing ${need[*]}" >&2
+    $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends "${need[@]}"
 fi
+# The tests run initdb/postgres from /usr/lib/postgresql/<major>/bin (not on PATH).
+ls -d /usr/lib/postgresql/*/bin >/dev/null

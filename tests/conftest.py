@@ -68,3 +68,83 @@ def s3_server(cog_corpus: Corpus) -> Iterator[S3Server]:
             mp.setenv(key, value)
         with start_s3_server(e.path for e in cog_corpus.entries) as server:
             yield server
+
+
+# ---------------------------------------------------------------------------- STAC
+# A synthetic Sentinel-2 L2A-like archive (12 items x 4 GDAL-written COGs, served by its own
+# RangeServer), a real STAC API over it (stac-fastapi-pgstac + PostgreSQL/PostGIS, started
+# once per session) and the same items as a static catalog. See support.stac_items and
+# support.stac_server.
+
+from contextlib import ExitStack  # noqa: E402
+
+from support.stac_items import (  # noqa: E402
+    StacArchive,
+    StaticCatalog,
+    start_archive,
+    start_static_catalog,
+)
+from support.stac_server import StacApi, StacServerError, start_stac_api  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def _stac_archive_pending(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StacArchive]:
+    """The archive with its COGs still being written in a background thread."""
+    with start_archive(tmp_path_factory.mktemp("stac-cogs"), background=True) as archive:
+        yield archive
+
+
+@pytest.fixture(scope="session")
+def stac_archive(_stac_archive_pending: StacArchive) -> StacArchive:
+    """The synthetic archive: COGs on disk (``.paths``), served by ``.cog_server``, and the
+    Collection/Item dicts pointing at them (``.collection``, ``.items``)."""
+    return _stac_archive_pending.wait()
+
+
+@pytest.fixture(scope="session")
+def stac_api(_stac_archive_pending: StacArchive) -> Iterator[StacApi]:
+    """A real STAC API (stac-fastapi-pgstac) on 127.0.0.1 holding the archive's items.
+
+    ``.url`` is the API root, ``.collection_id``/``.items`` what was loaded, ``.archive`` /
+    ``.cog_server`` the archive the asset hrefs point at. Pages hold at most
+    ``.max_limit`` (5) items (``.default_limit`` = 4 without ``limit``), so the 12 items
+    span several pages. Fails (never skips) when PostgreSQL/PostGIS or the Python packages
+    are missing.
+    """
+    archive = _stac_archive_pending
+    with ExitStack() as stack:
+        try:
+            api = stack.enter_context(start_stac_api(archive.collection, archive.items))
+        except StacServerError as exc:
+            pytest.fail(f"cannot start the STAC API fixture: {exc}", pytrace=False)
+        api.archive = archive.wait()
+        api.cog_server = archive.cog_server
+        yield api
+
+
+@pytest.fixture(scope="session")
+def static_catalog(
+    stac_archive: StacArchive, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StaticCatalog]:
+    """The archive's items as a static catalog on disk (``.path``) and over HTTP (``.url``)."""
+    with start_static_catalog(tmp_path_factory.mktemp("stac-static"), stac_archive) as cat:
+        yield cat
+
+
+@pytest.fixture(autouse=True)
+def _reset_stac_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Undo faults, ``ignore_range`` and latency a test left on the STAC-side RangeServers."""
+    names = {"stac_archive", "stac_api", "static_catalog"} & set(request.fixturenames)
+    if not names:
+        yield
+        return
+    servers = [request.getfixturevalue("stac_archive").cog_server]
+    if "static_catalog" in names:
+        servers.append(request.getfixturevalue("static_catalog").server)
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.clear_faults()
+            server.ignore_range = False
+            server.latency_ms = 0.0
