@@ -8,7 +8,6 @@ build fail.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import warnings
@@ -178,7 +177,8 @@ async def enrich_table_with_cog_metadata(
     urls = sorted({item["url"] for bands in url_index.values() for item in bands.values()})
     if not urls:
         return add_band_metadata_columns(table, band_codes, {})
-    batch = await asyncio.to_thread(_parse_all, urls, max_concurrent, backend)
+    # Runs on this thread on purpose: the Rust core checks for Ctrl-C while it waits.
+    batch = _parse_all(urls, max_concurrent, backend)
     row_of = {u: i for i, u in enumerate(batch.column("url").to_pylist())}
     metadata = batch.column("metadata")
     errors = _georeferencing_errors(batch.column("error").to_pylist(), metadata)

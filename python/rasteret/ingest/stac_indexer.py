@@ -4,7 +4,6 @@ parse every asset header once through the Rust core, and build the collection ta
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import logging
 import time
@@ -193,7 +192,7 @@ class StacCollectionBuilder:
         """Search, resolve bands, parse headers, normalise and export the collection."""
         q = dict(query or {})
         finder = self._walk_static if self.static_catalog else self._search_api
-        items = await asyncio.to_thread(finder, bbox, date_range, q)
+        items = finder(bbox, date_range, q)  # on this thread, so Ctrl-C interrupts it
         if "planetarycomputer.microsoft.com" in self.stac_api and self.backend is None:
             items = self._sign_planetary_computer(items)
         if not items:
