@@ -9,6 +9,8 @@ use super::tags::Entry;
 pub(crate) const MAX_IFDS: usize = 1024;
 /// Most entries we accept in one IFD (the classic TIFF limit).
 pub(crate) const MAX_ENTRIES: u64 = 65535;
+/// Most entries over all IFDs (bounds memory and time on hostile, overlapping IFDs).
+pub(crate) const MAX_TOTAL_ENTRIES: usize = 1 << 20;
 
 /// One image file directory.
 #[derive(Debug, Clone)]
@@ -18,9 +20,10 @@ pub(crate) struct Ifd {
 }
 
 impl Ifd {
-    /// The entry of `tag` (the first one if duplicated).
+    /// The entry of `tag` (the first one if duplicated). Entries are sorted by tag.
     pub fn get(&self, tag: u16) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.tag == tag)
+        let i = self.entries.partition_point(|e| e.tag < tag);
+        self.entries.get(i).filter(|e| e.tag == tag)
     }
 }
 
@@ -29,6 +32,7 @@ pub(crate) fn read_chain(src: Src<'_>, first: u64) -> PResult<Vec<Ifd>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut off = first;
+    let mut total = 0usize;
     while off != 0 {
         if out.len() >= MAX_IFDS {
             return Err(corrupt(format!(
@@ -42,6 +46,12 @@ pub(crate) fn read_chain(src: Src<'_>, first: u64) -> PResult<Vec<Ifd>> {
         }
         let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
         let (ifd, next) = read_ifd(src, off, index)?;
+        total = total.saturating_add(ifd.entries.len());
+        if total > MAX_TOTAL_ENTRIES {
+            return Err(corrupt(format!(
+                "TIFF IFDs hold more than {MAX_TOTAL_ENTRIES} entries in total"
+            )));
+        }
         out.push(ifd);
         off = next;
     }
@@ -95,6 +105,8 @@ fn read_ifd(src: Src<'_>, off: u64, index: u32) -> PResult<(Ifd, u64)> {
             field,
         });
     }
+    // Stable: the first of duplicated tags stays first.
+    entries.sort_by_key(|e| e.tag);
     let next_at = usize::try_from(n * entry_size).unwrap_or(usize::MAX);
     let next = src.offset(t, next_at)?;
     Ok((Ifd { index, entries }, next))

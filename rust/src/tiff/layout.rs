@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::header::{corrupt, Fail, PResult, Src};
 use super::ifd::Ifd;
-use super::tags::tag;
+use super::tags::{tag, Entry};
 use super::ImageLayout;
 use crate::error::Error;
 
@@ -152,6 +152,22 @@ pub(crate) fn assemble(src: Src<'_>, ifds: &[Ifd]) -> PResult<Images> {
     })
 }
 
+/// When both arrays are missing and lie close together, ask for both in one range.
+fn prefetch_pair(src: Src<'_>, a: &Entry, b: &Entry) -> PResult<()> {
+    let (Some(ra), Some(rb)) = (a.value_range(src)?, b.value_range(src)?) else {
+        return Ok(());
+    };
+    if src.cache.get(ra.clone()).is_some() || src.cache.get(rb.clone()).is_some() {
+        return Ok(());
+    }
+    let (lo, hi) = (ra.start.min(rb.start), ra.end.max(rb.end));
+    let sum = (ra.end - ra.start).saturating_add(rb.end - rb.start);
+    if hi - lo <= sum.saturating_mul(2).saturating_add(64 * 1024) {
+        src.bytes(lo, hi - lo)?;
+    }
+    Ok(())
+}
+
 /// Build the layout of one IFD (tiles or strips), validating the offsets count.
 pub(crate) fn layout(src: Src<'_>, ifd: &Ifd) -> PResult<ImageLayout> {
     let idx = ifd.index;
@@ -229,6 +245,7 @@ pub(crate) fn layout(src: Src<'_>, ifd: &Ifd) -> PResult<ImageLayout> {
             )));
         }
     }
+    prefetch_pair(src, offsets_entry, counts_entry)?;
     let tile_offsets = offsets_entry.u64s(src)?;
     let tile_byte_counts = counts_entry.u64s(src)?;
 

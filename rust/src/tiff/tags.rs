@@ -101,6 +101,19 @@ impl Entry {
         src.bytes(off, take)
     }
 
+    /// Where the values lie in the file; None when they are stored inline.
+    pub fn value_range(&self, src: Src<'_>) -> PResult<Option<std::ops::Range<u64>>> {
+        let size = self.byte_size()?;
+        if size <= src.offset_size() {
+            return Ok(None);
+        }
+        let off = src.offset(&self.field, 0)?;
+        let end = off
+            .checked_add(size)
+            .ok_or_else(|| corrupt(format!("TIFF tag {} value offset overflows", self.tag)))?;
+        Ok(Some(off..end))
+    }
+
     /// Raw bytes of all values.
     pub fn raw<'s>(&'s self, src: Src<'s>) -> PResult<&'s [u8]> {
         self.raw_n(src, self.count)
