@@ -596,3 +596,52 @@ fn sparse_bytes_merge() {
     assert_eq!(c.cached_until(12), 22);
     assert_eq!(c.cached_until(30), 30);
 }
+
+/// Longer mutation fuzzing over test files and any `*.tif` in `RASTERET_FUZZ_DIR`;
+/// `RASTERET_FUZZ_ITERS` mutations per file (default 20000).
+#[test]
+#[ignore = "slow; run with --include-ignored"]
+fn long_mutation_fuzz() {
+    let iters: usize = std::env::var("RASTERET_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let mut files = Vec::new();
+    for (le, big) in VARIANTS {
+        let mut full = tiled_ifd(1000, 700, 256, 256, 1, big);
+        georef(&mut full);
+        full.set(42113, V::Ascii("-9999".into()));
+        full.set(42112, V::Ascii("<GDALMetadata><Item name=\"SCALE\" sample=\"0\" role=\"scale\">2</Item></GDALMetadata>".into()));
+        let mut m = tiled_ifd(1000, 700, 256, 256, 1, big);
+        m.set(254, V::Long(vec![4]));
+        m.set(262, V::Short(vec![4]));
+        let mut ov = tiled_ifd(500, 350, 256, 256, 1, big);
+        ov.set(254, V::Long(vec![1]));
+        files.push(one(le, big, vec![full, m, ov]));
+    }
+    if let Ok(dir) = std::env::var("RASTERET_FUZZ_DIR") {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "tif") {
+                let mut d = std::fs::read(&p).unwrap();
+                d.truncate(64 * 1024);
+                files.push(d);
+            }
+        }
+    }
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    for data in &files {
+        for _ in 0..iters {
+            let mut d = data.clone();
+            for _ in 0..1 + rng.next() % 8 {
+                let i = (rng.next() as usize) % d.len();
+                match rng.next() % 3 {
+                    0 => d[i] ^= 1 << (rng.next() % 8),
+                    1 => d[i] = rng.next() as u8,
+                    _ => d[i] = [0, 0xFF, 1, 0x80][(rng.next() % 4) as usize],
+                }
+            }
+            let _ = parse(&d);
+        }
+    }
+}
