@@ -6,13 +6,30 @@
 //! - [`fetch_header`] drives it with a caller-given async range fetcher: one read-ahead of
 //!   `readahead_bytes` at offset 0, then, only if something lies beyond, reads that double in
 //!   size. A typical COG costs one request.
+//! - [`parse_bytes`] parses a whole in-memory file (tests, local tools).
 
-use std::future::Future;
+mod gdal_meta;
+mod geokeys;
+mod georef;
+mod header;
+mod ifd;
+mod layout;
+mod readahead;
+mod sparse;
+mod tags;
+#[cfg(test)]
+mod test_writer;
+#[cfg(test)]
+mod tests;
+
 use std::ops::Range;
 
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use header::{Fail, PResult, Src};
+
+pub use readahead::{fetch_header, MAX_ROUNDS};
 
 /// Byte ranges of one file known so far (possibly disjoint), plus the file size when known.
 #[derive(Debug, Default, Clone)]
@@ -104,15 +121,51 @@ pub struct CogHeader {
 }
 
 /// Parse as much as the cache allows.
-pub fn parse_header(_cache: &SparseBytes) -> Result<Parse> {
-    Err(Error::internal("tiff::parse_header not implemented yet"))
+///
+/// Returns `Parse::Need(range)` for the first whole structure (IFD entry table, value array)
+/// that is not cached yet. A needed range beyond a known `file_size` is an error, so driving
+/// this with a fetcher always terminates.
+pub fn parse_header(cache: &SparseBytes) -> Result<Parse> {
+    match parse_inner(cache) {
+        Ok(h) => Ok(Parse::Done(Box::new(h))),
+        Err(Fail::Need(r)) => Ok(Parse::Need(r)),
+        Err(Fail::Err(e)) => Err(e),
+    }
 }
 
-/// Drive [`parse_header`] with `fetch(range) -> bytes` (may return fewer bytes at EOF).
-pub async fn fetch_header<F, Fut>(_fetch: F, _readahead_bytes: u64) -> Result<CogHeader>
-where
-    F: FnMut(Range<u64>) -> Fut,
-    Fut: Future<Output = Result<Bytes>>,
-{
-    Err(Error::internal("tiff::fetch_header not implemented yet"))
+/// Parse a whole file held in memory (its length is the file size).
+pub fn parse_bytes(data: impl Into<Bytes>) -> Result<CogHeader> {
+    let cache = SparseBytes::from_file(data.into());
+    match parse_header(&cache)? {
+        Parse::Done(h) => Ok(*h),
+        Parse::Need(r) => Err(Error::corrupt(format!(
+            "TIFF header needs bytes {}..{} beyond the end of the file",
+            r.start, r.end
+        ))),
+    }
+}
+
+fn parse_inner(cache: &SparseBytes) -> PResult<CogHeader> {
+    let hdr = header::read_header(cache)?;
+    let src = Src {
+        cache,
+        le: hdr.little_endian,
+        big: hdr.bigtiff,
+    };
+    let ifds = ifd::read_chain(src, hdr.first_ifd)?;
+    let images = layout::assemble(src, &ifds)?;
+    let full_ifd = ifds
+        .get(images.full_index)
+        .ok_or_else(|| Error::internal("full-resolution IFD index out of range"))?;
+    let geo = georef::geo_info(src, full_ifd, images.image.samples_per_pixel)?;
+    Ok(CogHeader {
+        little_endian: hdr.little_endian,
+        bigtiff: hdr.bigtiff,
+        image: images.image,
+        overviews: images.overviews,
+        mask: images.mask,
+        overview_masks: images.overview_masks,
+        geo,
+        file_size: cache.file_size,
+    })
 }
