@@ -1,8 +1,9 @@
 //! Expansion of sub-byte and odd bit depths (1..=32 bits, not 8/16/32) into u8/u16/u32.
 //!
 //! Stored rows are byte-aligned; samples are packed MSB-first within each row, as libtiff and
-//! GDAL read them. Exception, following GDAL/libtiff: 24-bit samples are whole bytes in the
-//! file's byte order (libtiff swabs 24-bit data like 16/32-bit data).
+//! GDAL read them. 24-bit samples are MSB-first too, except that libtiff byte-swaps 3-byte
+//! groups of big-endian files (as it swaps 16/32/64-bit data), so there each triple is
+//! reversed first (checked against GDAL 3.10 in `tests/codec_gdal.rs`).
 
 use super::TileSpec;
 use crate::error::{Error, Result};
@@ -45,15 +46,12 @@ pub(crate) fn unpack(
                 .zip(dst.chunks_exact_mut(per_row * 4))
             {
                 for (s, o) in src.chunks_exact(3).zip(out.chunks_exact_mut(4)) {
-                    let (b0, b1, b2) = match s {
-                        [a, b, c] => (u32::from(*a), u32::from(*b), u32::from(*c)),
+                    let (hi, mid, lo) = match (s, spec.little_endian) {
+                        ([a, b, c], true) => (*a, *b, *c),
+                        ([a, b, c], false) => (*c, *b, *a),
                         _ => (0, 0, 0),
                     };
-                    let v = if spec.little_endian {
-                        b0 | (b1 << 8) | (b2 << 16)
-                    } else {
-                        (b0 << 16) | (b1 << 8) | b2
-                    };
+                    let v = u32::from_be_bytes([0, hi, mid, lo]);
                     o.copy_from_slice(&v.to_ne_bytes());
                 }
             }

@@ -249,18 +249,14 @@ fn float_predictor_matches_known_libtiff_layout() {
     }
 }
 
-/// Pack values MSB-first into byte-aligned rows (24-bit: whole bytes in file order).
+/// Pack values MSB-first into byte-aligned rows (24-bit big-endian files: reversed triples).
 fn pack_bits(values: &[u32], per_row: usize, bits: u16, le: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for row in values.chunks(per_row) {
-        if bits == 24 {
+        if bits == 24 && !le {
             for v in row {
                 let b = v.to_le_bytes();
-                if le {
-                    out.extend_from_slice(&b[..3]);
-                } else {
-                    out.extend_from_slice(&[b[2], b[1], b[0]]);
-                }
+                out.extend_from_slice(&b[..3]);
             }
             continue;
         }
