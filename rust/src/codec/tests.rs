@@ -603,6 +603,11 @@ fn bench_deflate_u16_pred2() {
     let mut stored = native.clone();
     hdiff(&mut stored, w * 2, 1, 2);
     let comp = compress(8, &stored);
+    if let Ok(path) = std::env::var("BENCH_DUMP") {
+        // For comparing with imagecodecs: the compressed tile and the expected result.
+        std::fs::write(format!("{path}.zlib"), &comp).unwrap();
+        std::fs::write(format!("{path}.raw"), &native).unwrap();
+    }
     let s = spec(8, 2, 16, 1, 1, w as u32, h as u32, true);
     let mut out = vec![0u8; native.len()];
     let iters = 200;
