@@ -13,6 +13,9 @@ use libdeflater::{DecompressionError, Decompressor};
 use super::short_output;
 use crate::error::{Error, Result};
 
+/// Largest scratch buffer kept alive per thread between tiles.
+const SCRATCH_KEEP: usize = 16 << 20;
+
 thread_local! {
     static DECOMPRESSOR: RefCell<Decompressor> = RefCell::new(Decompressor::new());
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -34,15 +37,20 @@ pub(crate) fn decode(src: &[u8], out: &mut [u8], full_len: usize) -> Result<()> 
         let done = SCRATCH.with(|s| -> Result<bool> {
             let mut scratch = s.borrow_mut();
             scratch.resize(full_len, 0);
-            match one_shot(src, &mut scratch)? {
-                Some(n) if n >= wanted => {
+            let result = match one_shot(src, &mut scratch) {
+                Ok(Some(n)) if n >= wanted => {
                     let part = scratch.get(..wanted).unwrap_or_default();
                     out.copy_from_slice(part);
                     Ok(true)
                 }
-                Some(n) => Err(short_output(n, wanted)),
-                None => Ok(false),
+                Ok(Some(n)) => Err(short_output(n, wanted)),
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            };
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = Vec::new(); // don't pin huge buffers to every worker thread
             }
+            result
         })?;
         if done {
             return Ok(());

@@ -163,6 +163,22 @@ pub fn decode_into(
     if spec.samples == 0 {
         return Err(Error::corrupt("SamplesPerPixel is 0"));
     }
+    let known = matches!(
+        spec.compression,
+        compression::JPEG
+            | compression::LERC
+            | compression::WEBP
+            | compression::NONE
+            | compression::LZW
+            | compression::DEFLATE
+            | compression::ADOBE_DEFLATE
+            | compression::PACKBITS
+            | compression::LZMA
+            | compression::ZSTD
+    );
+    if known && dst.is_empty() {
+        return Ok(());
+    }
     match spec.compression {
         compression::JPEG => jpeg::decode(src, spec, rows_needed, dst),
         compression::LERC => lerc::decode(src, spec, rows_needed, dst),
