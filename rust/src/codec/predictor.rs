@@ -1,0 +1,121 @@
+//! TIFF predictors, undone in place on native-endian rows.
+//!
+//! * 2 (horizontal differencing): per sample, wrapping add of the previous pixel's sample.
+//! * 3 (floating point, libtiff `fpAcc`): each row stores the bytes of its samples as planes,
+//!   most significant byte plane first, byte-differenced with a stride of `samples`; the file's
+//!   byte order does not apply. We undo the differencing, then reassemble native samples.
+
+use super::TileSpec;
+use crate::error::{Error, Result};
+
+/// An integer sample type the horizontal predictor works on.
+trait Sample: Copy + Default {
+    const SIZE: usize;
+    fn read(b: &[u8]) -> Self;
+    fn write(self, b: &mut [u8]);
+    fn wrapping_add(self, o: Self) -> Self;
+}
+
+macro_rules! impl_sample {
+    ($t:ty) => {
+        impl Sample for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn read(b: &[u8]) -> Self {
+                <$t>::from_ne_bytes(b.try_into().unwrap_or_default())
+            }
+            #[inline(always)]
+            fn write(self, b: &mut [u8]) {
+                b.copy_from_slice(&self.to_ne_bytes());
+            }
+            #[inline(always)]
+            fn wrapping_add(self, o: Self) -> Self {
+                <$t>::wrapping_add(self, o)
+            }
+        }
+    };
+}
+impl_sample!(u8);
+impl_sample!(u16);
+impl_sample!(u32);
+impl_sample!(u64);
+
+/// Undo the predictor of `spec` on `buf` (whole rows of `width * samples` native samples).
+pub(crate) fn undo(buf: &mut [u8], spec: &TileSpec<'_>, elem: usize) -> Result<()> {
+    let samples = spec.samples as usize;
+    let row_len = (spec.width as usize) * samples * elem;
+    if row_len == 0 {
+        return Ok(());
+    }
+    match spec.predictor {
+        1 => Ok(()),
+        2 => {
+            match elem {
+                1 => horizontal::<u8>(buf, row_len, samples),
+                2 => horizontal::<u16>(buf, row_len, samples),
+                4 => horizontal::<u32>(buf, row_len, samples),
+                8 => horizontal::<u64>(buf, row_len, samples),
+                _ => {}
+            }
+            Ok(())
+        }
+        3 => {
+            if spec.sample_format != 3 || !matches!(elem, 2 | 4 | 8) {
+                return Err(Error::unsupported(format!(
+                    "floating point Predictor 3 on {}-bit SampleFormat {} samples is not supported",
+                    spec.bits_per_sample, spec.sample_format
+                )));
+            }
+            floating_point(buf, row_len, samples, elem);
+            Ok(())
+        }
+        p => Err(Error::unsupported(format!(
+            "TIFF Predictor {p} is not supported"
+        ))),
+    }
+}
+
+/// Horizontal differencing, undone row by row.
+fn horizontal<T: Sample>(buf: &mut [u8], row_len: usize, samples: usize) {
+    if samples == 1 {
+        for row in buf.chunks_exact_mut(row_len) {
+            let mut prev = T::default();
+            for c in row.chunks_exact_mut(T::SIZE) {
+                let v = T::read(c).wrapping_add(prev);
+                v.write(c);
+                prev = v;
+            }
+        }
+        return;
+    }
+    let mut prev = vec![T::default(); samples];
+    for row in buf.chunks_exact_mut(row_len) {
+        prev.fill(T::default());
+        for px in row.chunks_exact_mut(samples * T::SIZE) {
+            for (c, p) in px.chunks_exact_mut(T::SIZE).zip(prev.iter_mut()) {
+                let v = T::read(c).wrapping_add(*p);
+                v.write(c);
+                *p = v;
+            }
+        }
+    }
+}
+
+/// libtiff `fpAcc`: undo byte differencing, then gather byte planes (MSB plane first).
+fn floating_point(buf: &mut [u8], row_len: usize, samples: usize, elem: usize) {
+    let count = row_len / elem;
+    let mut tmp = vec![0u8; row_len];
+    for row in buf.chunks_exact_mut(row_len) {
+        horizontal::<u8>(row, row_len, samples);
+        tmp.copy_from_slice(row);
+        for (i, out) in row.chunks_exact_mut(elem).enumerate() {
+            // Plane p holds byte p of each sample in big-endian order.
+            for (p, b) in out.iter_mut().enumerate() {
+                *b = tmp.get(p * count + i).copied().unwrap_or(0);
+            }
+            if cfg!(target_endian = "little") {
+                out.reverse();
+            }
+        }
+    }
+}
