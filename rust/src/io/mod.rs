@@ -7,21 +7,38 @@
 //!   `allow_short`), retrying transient failures; [`Source::get_ranges`] coalesces tile-sized
 //!   ranges and fetches them concurrently under the global limit, returning one `Bytes` per input.
 
+pub mod coalesce;
+pub mod http;
+pub mod local;
+pub mod retry;
+pub mod route;
 pub mod runtime;
+pub mod store;
 
+pub use route::redact;
 pub use runtime::runtime;
 
+use std::future::Future;
 use std::ops::Range;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
 
 use crate::error::{Error, Result};
+use crate::io::retry::{AttemptError, Policy};
+use crate::io::route::Route;
 
 /// Knobs of the I/O layer.
 #[derive(Debug, Clone)]
 pub struct IoOptions {
-    /// Requests in flight at once, process-wide.
+    /// Requests in flight at once, process-wide: one semaphore per process whose size is the
+    /// largest value any caller has passed so far (it grows, never shrinks).
     pub max_concurrent: usize,
     /// Attempts per request, including the first.
     pub retry_attempts: u32,
@@ -51,22 +68,185 @@ impl Default for IoOptions {
     }
 }
 
-/// One object (file, HTTP URL, S3 key...) we read ranges of.
+/// How one source's bytes are fetched.
+#[derive(Debug, Clone)]
+enum Backend {
+    Local(Arc<PathBuf>),
+    Http(reqwest::Client),
+    Store(Arc<dyn ObjectStore>, Arc<ObjectPath>),
+}
+
+/// One object (file, HTTP URL, S3 key...) we read ranges of. Cheap to open and clone: clients
+/// and stores are cached process-wide.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub url: Arc<str>,
+    display: Arc<str>,
+    backend: Backend,
+    policy: Policy,
+    coalesce_gap: u64,
+    max_merged: u64,
+}
+
+/// A task on the I/O runtime, aborted when dropped (so dropping a read cancels its requests).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.map_err(|e| {
+                if e.is_cancelled() {
+                    Error::new(crate::error::Kind::Cancelled, "I/O task cancelled")
+                } else {
+                    Error::internal(format!("I/O task failed: {e}"))
+                }
+            })
+        })
+    }
+}
+
+/// Run `fut` on this process's I/O runtime, whatever runtime polls the caller.
+async fn on_io_runtime<T: Send + 'static>(
+    fut: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    AbortOnDrop(runtime()?.spawn(fut)).await?
 }
 
 impl Source {
-    pub fn open(_url: &str, _opts: &IoOptions) -> Result<Self> {
-        Err(Error::internal("io::Source::open not implemented yet"))
+    /// Route `url` (see [`route`]) to a cached client or store. No request is made.
+    pub fn open(url: &str, opts: &IoOptions) -> Result<Self> {
+        store::validate_options(&opts.store_options)?;
+        let routed = route::route(url)?;
+        let backend = match &routed {
+            Route::Local(p) => Backend::Local(Arc::new(p.clone())),
+            Route::Http(_) => Backend::Http(http::client(opts.timeout_ms)?),
+            _ => match store::store_for(&routed, opts)? {
+                Some((s, p)) => Backend::Store(s, Arc::new(p)),
+                None => return Err(Error::internal("no store for a cloud URL")),
+            },
+        };
+        Ok(Self {
+            url: Arc::from(url),
+            display: Arc::from(redact(url)),
+            backend,
+            policy: Policy {
+                attempts: opts.retry_attempts.max(1),
+                backoff_ms: opts.retry_backoff_ms,
+                timeout: Duration::from_millis(opts.timeout_ms.max(1)),
+                max_concurrent: opts.max_concurrent.max(1),
+            },
+            coalesce_gap: opts.coalesce_gap_bytes,
+            max_merged: opts.max_merged_bytes.max(1),
+        })
     }
-    pub async fn get_range(&self, _range: Range<u64>, _allow_short: bool) -> Result<Bytes> {
-        Err(Error::internal("io::Source::get_range not implemented yet"))
+
+    /// The URL with credentials and signatures redacted, for messages.
+    pub fn display_url(&self) -> &str {
+        &self.display
     }
-    pub async fn get_ranges(&self, _ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        Err(Error::internal(
-            "io::Source::get_ranges not implemented yet",
-        ))
+
+    async fn attempt(&self, range: Range<u64>, allow_short: bool) -> Result<Bytes, AttemptError> {
+        match &self.backend {
+            Backend::Local(p) => local::read_range(p.clone(), range, allow_short).await,
+            Backend::Http(c) => http::fetch_once(c, &self.url, range, allow_short).await,
+            Backend::Store(s, p) => store::fetch_once(s.as_ref(), p, range, allow_short).await,
+        }
+    }
+
+    /// Fetch with retries on the current runtime.
+    async fn fetch(&self, range: Range<u64>, allow_short: bool) -> Result<Bytes> {
+        let what = format!("{}: range {}..{}", self.display, range.start, range.end);
+        retry::run(self.policy, &what, || {
+            self.attempt(range.clone(), allow_short)
+        })
+        .await
+    }
+
+    fn check_range(&self, range: &Range<u64>) -> Result<()> {
+        if range.start > range.end {
+            return Err(Error::invalid(format!(
+                "{}: invalid byte range {}..{} (start after end)",
+                self.display, range.start, range.end
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes `range` of the object: exactly that many, or fewer only at EOF when `allow_short`
+    /// (empty when the range starts at or past EOF). Past EOF without `allow_short` is Corrupt.
+    pub async fn get_range(&self, range: Range<u64>, allow_short: bool) -> Result<Bytes> {
+        self.check_range(&range)?;
+        if range.start == range.end {
+            return Ok(Bytes::new());
+        }
+        let this = self.clone();
+        on_io_runtime(async move { this.fetch(range, allow_short).await }).await
+    }
+
+    /// One `Bytes` per input range, in input order (duplicates and overlaps allowed). Nearby
+    /// ranges are merged ([`coalesce`]) and the merged requests run concurrently under the
+    /// process-wide limit; results are zero-copy slices of the merged bodies.
+    pub async fn get_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        for r in ranges {
+            self.check_range(r)?;
+        }
+        let merged = coalesce::coalesce(ranges, self.coalesce_gap, self.max_merged);
+        let mut out: Vec<Bytes> = vec![Bytes::new(); ranges.len()];
+        if merged.is_empty() {
+            return Ok(out);
+        }
+        let mut handles = Vec::with_capacity(merged.len());
+        let mut first: Option<Result<Bytes>> = None;
+        for (n, m) in merged.iter().enumerate() {
+            let this = self.clone();
+            let r = m.range.clone();
+            let task = on_io_runtime(async move { this.fetch(r, false).await });
+            // A server not yet known to honour Range may answer 200 with the whole object:
+            // fetch one request first so the others hit the full-body cache.
+            let probe = n == 0
+                && merged.len() > 1
+                && matches!(self.backend, Backend::Http(_))
+                && http::honours_range(&self.url) != Some(true);
+            if probe {
+                first = Some(task.await);
+            } else {
+                handles.push(task);
+            }
+        }
+        let mut bodies = Vec::with_capacity(merged.len());
+        if let Some(b) = first {
+            bodies.push(b?);
+        }
+        bodies.extend(futures::future::try_join_all(handles).await?);
+        for (m, body) in merged.iter().zip(bodies) {
+            for &i in &m.members {
+                let Some(r) = ranges.get(i) else { continue };
+                let start = usize::try_from(r.start - m.range.start).ok();
+                let end = usize::try_from(r.end - m.range.start).ok();
+                let (Some(start), Some(end)) = (start, end) else {
+                    return Err(Error::internal("range offset overflows usize"));
+                };
+                if end > body.len() {
+                    return Err(Error::internal(format!(
+                        "{}: merged response for {}..{} is {} bytes",
+                        self.display,
+                        m.range.start,
+                        m.range.end,
+                        body.len()
+                    )));
+                }
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = body.slice(start..end);
+                }
+            }
+        }
+        Ok(out)
     }
 }

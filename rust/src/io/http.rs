@@ -1,0 +1,401 @@
+//! Plain HTTP(S) range reads with reqwest: one cached client per process and timeout.
+//!
+//! Status handling of one attempt (`Range: bytes=a-(b-1)`):
+//! - 206: the body must be exactly the range, or shorter only at EOF (the `Content-Range` total
+//!   says so) when `allow_short`; a shorter body otherwise is a retried "short body";
+//! - 200 (server ignores `Range`): the body is the whole object; the range is sliced out of it.
+//!   Objects up to [`FULL_BODY_MAX_OBJECT`] are kept a short while in a bounded process-wide
+//!   cache, so the other ranges of one `get_ranges` call do not download them again; bigger ones
+//!   are read only up to the range end;
+//! - 416: EOF (empty) with `allow_short`, else Corrupt; 404 NotFound; 401/403 Forbidden;
+//!   other 4xx fail at once; 5xx/429/408, connection errors and short bodies are retried.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::StatusCode;
+
+use crate::error::{Error, Kind, Result};
+use crate::io::retry::AttemptError;
+
+/// Largest object kept whole after a 200 response.
+pub const FULL_BODY_MAX_OBJECT: u64 = 64 * 1024 * 1024;
+/// Total bytes the full-body cache may hold.
+pub const FULL_BODY_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// How long a full body stays cached.
+pub const FULL_BODY_TTL: Duration = Duration::from_secs(60);
+/// Entries of the "does this URL honour Range?" memo before it is cleared.
+const RANGE_MEMO_CAP: usize = 10_000;
+
+static CLIENTS: Mutex<Option<(u32, HashMap<u64, reqwest::Client>)>> = Mutex::new(None);
+
+/// This process's HTTP client for `timeout_ms` (connection pools are shared by all sources).
+pub fn client(timeout_ms: u64) -> Result<reqwest::Client> {
+    let pid = std::process::id();
+    let mut slot = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+        *slot = Some((pid, HashMap::new()));
+    }
+    let Some((_, map)) = slot.as_mut() else {
+        return Err(Error::internal("HTTP client cache missing"));
+    };
+    if let Some(c) = map.get(&timeout_ms) {
+        return Ok(c.clone());
+    }
+    let connect = Duration::from_millis(timeout_ms.clamp(1, 10_000));
+    let c = reqwest::Client::builder()
+        .connect_timeout(connect)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .user_agent(concat!("rasteret/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+    map.insert(timeout_ms, c.clone());
+    Ok(c)
+}
+
+/// Bounded, short-lived cache of whole bodies of servers that ignore `Range`, plus a memo of
+/// which URLs honour `Range`.
+struct BodyCache {
+    pid: u32,
+    bodies: HashMap<String, (Bytes, Instant)>,
+    total: usize,
+    honours_range: HashMap<String, bool>,
+}
+
+static BODIES: Mutex<Option<BodyCache>> = Mutex::new(None);
+
+fn with_cache<T>(f: impl FnOnce(&mut BodyCache) -> T) -> T {
+    let pid = std::process::id();
+    let mut slot = BODIES.lock().unwrap_or_else(PoisonError::into_inner);
+    let cache = match slot.as_mut() {
+        Some(c) if c.pid == pid => c,
+        _ => slot.insert(BodyCache {
+            pid,
+            bodies: HashMap::new(),
+            total: 0,
+            honours_range: HashMap::new(),
+        }),
+    };
+    f(cache)
+}
+
+fn cached_body(url: &str) -> Option<Bytes> {
+    with_cache(|c| {
+        let fresh = c
+            .bodies
+            .get(url)
+            .filter(|(_, at)| at.elapsed() < FULL_BODY_TTL)
+            .map(|(b, _)| b.clone());
+        if fresh.is_none() {
+            if let Some((b, _)) = c.bodies.remove(url) {
+                c.total = c.total.saturating_sub(b.len());
+            }
+        }
+        fresh
+    })
+}
+
+fn store_body(url: &str, body: Bytes) {
+    if body.len() as u64 > FULL_BODY_MAX_OBJECT {
+        return;
+    }
+    with_cache(|c| {
+        if let Some((old, _)) = c.bodies.remove(url) {
+            c.total = c.total.saturating_sub(old.len());
+        }
+        while c.total + body.len() > FULL_BODY_CACHE_BYTES {
+            let oldest = c
+                .bodies
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone());
+            let Some(k) = oldest else { break };
+            if let Some((b, _)) = c.bodies.remove(&k) {
+                c.total = c.total.saturating_sub(b.len());
+            }
+        }
+        c.total += body.len();
+        c.bodies.insert(url.to_string(), (body, Instant::now()));
+    });
+}
+
+fn note_range_support(url: &str, honours: bool) {
+    with_cache(|c| {
+        if c.honours_range.len() >= RANGE_MEMO_CAP && !c.honours_range.contains_key(url) {
+            c.honours_range.clear();
+        }
+        c.honours_range.insert(url.to_string(), honours);
+    });
+}
+
+/// Whether `url` is known to honour `Range` requests (`None`: not asked yet).
+pub fn honours_range(url: &str) -> Option<bool> {
+    with_cache(|c| c.honours_range.get(url).copied())
+}
+
+/// Parse `Content-Range: bytes a-b/total` (total may be `*`) or `bytes */total`.
+pub fn parse_content_range(v: &str) -> Option<(Option<Range<u64>>, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    let span = match span.trim() {
+        "*" => None,
+        s => {
+            let (a, b) = s.split_once('-')?;
+            let a: u64 = a.trim().parse().ok()?;
+            let b: u64 = b.trim().parse().ok()?;
+            if b < a {
+                return None;
+            }
+            Some(a..b.checked_add(1)?)
+        }
+    };
+    Some((span, total))
+}
+
+fn status_text(s: StatusCode) -> String {
+    match s.canonical_reason() {
+        Some(r) => format!("{} {r}", s.as_u16()),
+        None => s.as_u16().to_string(),
+    }
+}
+
+fn transport(e: &reqwest::Error) -> AttemptError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "body read failed"
+    } else {
+        "request failed"
+    };
+    // reqwest's Display names the URL (with any signature): keep only the source chain.
+    let mut cause = String::new();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        cause = s.to_string();
+        src = s.source();
+    }
+    if cause.is_empty() {
+        AttemptError::retry(what)
+    } else {
+        AttemptError::retry(format!("{what}: {cause}"))
+    }
+}
+
+/// Read the body into memory, stopping once `limit` bytes are in (the rest is dropped).
+async fn read_body(
+    resp: &mut reqwest::Response,
+    limit: u64,
+    status: &str,
+) -> Result<(BytesMut, bool), AttemptError> {
+    let cap = limit.min(16 * 1024 * 1024);
+    let mut buf = BytesMut::with_capacity(usize::try_from(cap).unwrap_or(0));
+    loop {
+        if buf.len() as u64 >= limit {
+            return Ok((buf, false));
+        }
+        match resp.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) => return Ok((buf, true)),
+            Err(e) => {
+                let mut a = transport(&e);
+                a.detail = format!("HTTP {status}, {} after {} bytes", a.detail, buf.len());
+                return Err(a);
+            }
+        }
+    }
+}
+
+fn past_eof(range: &Range<u64>, size: u64, allow_short: bool) -> Result<Bytes, AttemptError> {
+    if allow_short {
+        return Ok(Bytes::new());
+    }
+    Err(AttemptError::fatal(
+        Kind::Corrupt,
+        format!(
+            "range {}..{} past end of object (size {size})",
+            range.start, range.end
+        ),
+    ))
+}
+
+/// Slice `range` out of a whole object body.
+fn slice_full(body: &Bytes, range: &Range<u64>, allow_short: bool) -> Result<Bytes, AttemptError> {
+    let size = body.len() as u64;
+    if range.end > size && !allow_short {
+        return past_eof(range, size, false);
+    }
+    let end = range.end.min(size);
+    if range.start >= end {
+        return Ok(Bytes::new());
+    }
+    // Both bounds <= size, which fits in usize.
+    Ok(body.slice(range.start as usize..end as usize))
+}
+
+/// One attempt at `range` of `url` (`range` is non-empty).
+pub async fn fetch_once(
+    client: &reqwest::Client,
+    url: &str,
+    range: Range<u64>,
+    allow_short: bool,
+) -> Result<Bytes, AttemptError> {
+    if let Some(body) = cached_body(url) {
+        return slice_full(&body, &range, allow_short);
+    }
+    let want = range.end - range.start;
+    let mut resp = client
+        .get(url)
+        .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1))
+        .send()
+        .await
+        .map_err(|e| transport(&e))?;
+    let status = resp.status();
+    let st = status_text(status);
+    let content_range = resp
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_content_range);
+    match status {
+        StatusCode::PARTIAL_CONTENT => {
+            note_range_support(url, true);
+            let (span, total) = content_range.unwrap_or((None, None));
+            let span_start = span.as_ref().map_or(range.start, |s| s.start);
+            if span_start > range.start {
+                return Err(AttemptError::retry(format!(
+                    "HTTP {st} with Content-Range starting at {span_start}, not {}",
+                    range.start
+                )));
+            }
+            let skip = range.start - span_start;
+            let limit = skip.saturating_add(want);
+            let (buf, _) = read_body(&mut resp, limit, &st).await?;
+            let body = buf.freeze();
+            let got_end = span_start + body.len() as u64;
+            if got_end >= range.end {
+                return Ok(body.slice(skip as usize..(skip + want) as usize));
+            }
+            // Short: legitimate only at EOF.
+            let eof = total.is_some_and(|t| got_end >= t)
+                || span
+                    .as_ref()
+                    .is_some_and(|s| s.end == got_end && total == Some(s.end));
+            if eof {
+                if !allow_short {
+                    return past_eof(&range, got_end, false);
+                }
+                if (body.len() as u64) <= skip {
+                    return Ok(Bytes::new());
+                }
+                return Ok(body.slice(skip as usize..));
+            }
+            Err(AttemptError::retry(format!(
+                "HTTP {st}: short body, got {} of {want} bytes",
+                got_end.saturating_sub(range.start)
+            )))
+        }
+        StatusCode::OK => {
+            note_range_support(url, false);
+            let limit = match resp.content_length() {
+                Some(n) if n <= FULL_BODY_MAX_OBJECT => n,
+                _ => range.end.max(FULL_BODY_MAX_OBJECT.saturating_add(1)),
+            };
+            let declared = resp.content_length();
+            let (buf, complete) = read_body(&mut resp, limit, &st).await?;
+            let body = buf.freeze();
+            let whole = complete || declared == Some(body.len() as u64);
+            if whole {
+                if let Some(n) = declared {
+                    if n != body.len() as u64 {
+                        return Err(AttemptError::retry(format!(
+                            "HTTP {st}: short body, got {} of {n} bytes",
+                            body.len()
+                        )));
+                    }
+                }
+                store_body(url, body.clone());
+                return slice_full(&body, &range, allow_short);
+            }
+            // Too big to keep: we read at least up to range.end.
+            slice_full(&body, &range, allow_short)
+        }
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            let size = content_range.and_then(|(_, t)| t);
+            if allow_short {
+                return Ok(Bytes::new());
+            }
+            Err(AttemptError::fatal(
+                Kind::Corrupt,
+                match size {
+                    Some(n) => format!(
+                        "HTTP {st}: range {}..{} past end of object (size {n})",
+                        range.start, range.end
+                    ),
+                    None => format!(
+                        "HTTP {st}: range {}..{} past end of object",
+                        range.start, range.end
+                    ),
+                },
+            ))
+        }
+        s if s.is_success() => Err(AttemptError::fatal(
+            Kind::Transport,
+            format!("unexpected HTTP {st} to a Range request"),
+        )),
+        s => Err(AttemptError::from_status(s.as_u16(), &st)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    use super::*;
+
+    #[test]
+    fn content_range_parsing() {
+        assert_eq!(
+            parse_content_range("bytes 0-9/100"),
+            Some((Some(0..10), Some(100)))
+        );
+        assert_eq!(parse_content_range("bytes 5-5/*"), Some((Some(5..6), None)));
+        assert_eq!(parse_content_range("bytes */42"), Some((None, Some(42))));
+        assert_eq!(parse_content_range("bytes 9-1/100"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn full_body_slicing() {
+        let b = Bytes::from_static(b"0123456789");
+        assert_eq!(slice_full(&b, &(2..5), false).unwrap(), &b"234"[..]);
+        assert_eq!(slice_full(&b, &(8..20), true).unwrap(), &b"89"[..]);
+        assert!(slice_full(&b, &(10..20), true).unwrap().is_empty());
+        assert_eq!(
+            slice_full(&b, &(8..20), false).unwrap_err().kind,
+            Kind::Corrupt
+        );
+    }
+
+    #[test]
+    fn body_cache_is_bounded() {
+        let url = format!("http://cache-test-{}/a", rand::random::<u64>());
+        store_body(&url, Bytes::from_static(b"abc"));
+        assert_eq!(cached_body(&url).unwrap(), &b"abc"[..]);
+        with_cache(|c| assert!(c.total <= FULL_BODY_CACHE_BYTES));
+    }
+}

@@ -1,0 +1,449 @@
+//! object_store backends (S3, GCS, Azure): building, process-wide caching, one-attempt reads.
+//!
+//! Stores are cached per process (rebuilt in a forked child) by backend, bucket/container,
+//! account/region, timeout and store options, so repeated `Source::open` calls share one
+//! connection pool. object_store's own retries are off: [`crate::io::retry`] drives attempts so
+//! every backend counts and reports them the same way.
+//!
+//! Credentials: requests are unsigned (anonymous, public buckets) unless `store_options` carries
+//! credentials (`aws_access_key_id`, `google_service_account_key`, `azure_storage_account_key`,
+//! `azure_storage_sas_key`...) or sets `<prefix>_skip_signature` explicitly; with
+//! `..._skip_signature=false` the builder also reads the usual environment variables.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::path::Path;
+use object_store::{
+    BackoffConfig, ClientConfigKey, ClientOptions, GetOptions, GetRange, ObjectStore, RetryConfig,
+};
+
+use crate::error::{Error, Kind, Result};
+use crate::io::retry::{AttemptError, FORBIDDEN_HINT};
+use crate::io::route::Route;
+use crate::io::IoOptions;
+
+type StoreMap = HashMap<String, Arc<dyn ObjectStore>>;
+static STORES: Mutex<Option<(u32, StoreMap)>> = Mutex::new(None);
+
+/// Check that every `store_options` key is an object_store config key of some backend.
+pub fn validate_options(opts: &[(String, String)]) -> Result<()> {
+    let unknown: Vec<&str> = opts
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| {
+            let k = k.to_ascii_lowercase();
+            AmazonS3ConfigKey::from_str(&k).is_err()
+                && GoogleConfigKey::from_str(&k).is_err()
+                && AzureConfigKey::from_str(&k).is_err()
+                && ClientConfigKey::from_str(&k).is_err()
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "unknown store option{} {}: use object_store configuration keys such as aws_endpoint, \
+         aws_region, aws_allow_http, aws_skip_signature, aws_access_key_id, \
+         aws_secret_access_key, google_service_account_key, azure_storage_account_name, \
+         azure_storage_sas_key, timeout",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", ")
+    )))
+}
+
+/// Options that parse as keys of this backend, in their parsed form.
+fn keys_for<K: FromStr>(opts: &[(String, String)]) -> Vec<(K, String)> {
+    opts.iter()
+        .filter_map(|(k, v)| {
+            K::from_str(&k.to_ascii_lowercase())
+                .ok()
+                .map(|key| (key, v.clone()))
+        })
+        .collect()
+}
+
+fn client_options(io: &IoOptions) -> ClientOptions {
+    ClientOptions::new()
+        .with_timeout(Duration::from_millis(io.timeout_ms.max(1)))
+        .with_connect_timeout(Duration::from_millis(io.timeout_ms.clamp(1, 10_000)))
+        .with_allow_http2()
+}
+
+fn no_retries(io: &IoOptions) -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 0,
+        retry_timeout: Duration::from_millis(io.timeout_ms.max(1)),
+    }
+}
+
+fn env_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+}
+
+fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
+    let keys: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
+    let has = |k: AmazonS3ConfigKey| keys.iter().any(|(key, _)| *key == k);
+    let explicit_skip = keys
+        .iter()
+        .find(|(k, _)| *k == AmazonS3ConfigKey::SkipSignature)
+        .map(|(_, v)| v.eq_ignore_ascii_case("true") || v == "1");
+    let has_key = has(AmazonS3ConfigKey::AccessKeyId);
+    let has_region = has(AmazonS3ConfigKey::Region) || has(AmazonS3ConfigKey::DefaultRegion);
+    let mut b = if explicit_skip == Some(false) && !has_key {
+        AmazonS3Builder::from_env()
+    } else {
+        AmazonS3Builder::new()
+    };
+    b = b
+        .with_client_options(client_options(io))
+        .with_retry(no_retries(io))
+        .with_bucket_name(bucket);
+    if !has_region {
+        b = b.with_region(env_region().unwrap_or_else(|| "us-east-1".to_string()));
+    }
+    for (k, v) in keys {
+        b = b.with_config(k, v);
+    }
+    if let Some(r) = region {
+        b = b.with_region(r);
+    }
+    if explicit_skip.is_none() && !has_key {
+        b = b.with_skip_signature(true);
+    }
+    b.build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| Error::invalid(format!("s3://{bucket}: cannot configure S3: {e}")))
+}
+
+fn build_gcs(bucket: &str, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
+    let keys: Vec<(GoogleConfigKey, String)> = keys_for(&io.store_options);
+    let creds = keys.iter().any(|(k, _)| {
+        matches!(
+            k,
+            GoogleConfigKey::ServiceAccount
+                | GoogleConfigKey::ServiceAccountKey
+                | GoogleConfigKey::ApplicationCredentials
+                | GoogleConfigKey::SkipSignature
+        )
+    });
+    let mut b = GoogleCloudStorageBuilder::new()
+        .with_client_options(client_options(io))
+        .with_retry(no_retries(io))
+        .with_bucket_name(bucket);
+    for (k, v) in keys {
+        b = b.with_config(k, v);
+    }
+    if !creds {
+        b = b.with_skip_signature(true);
+    }
+    b.build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| Error::invalid(format!("gs://{bucket}: cannot configure GCS: {e}")))
+}
+
+fn build_azure(
+    account: Option<&str>,
+    container: &str,
+    io: &IoOptions,
+) -> Result<Arc<dyn ObjectStore>> {
+    let keys: Vec<(AzureConfigKey, String)> = keys_for(&io.store_options);
+    let creds = keys.iter().any(|(k, _)| {
+        matches!(
+            k,
+            AzureConfigKey::AccessKey
+                | AzureConfigKey::SasKey
+                | AzureConfigKey::ClientSecret
+                | AzureConfigKey::Token
+                | AzureConfigKey::UseAzureCli
+                | AzureConfigKey::FederatedTokenFile
+                | AzureConfigKey::UseEmulator
+                | AzureConfigKey::SkipSignature
+        )
+    });
+    let has_account = keys.iter().any(|(k, _)| *k == AzureConfigKey::AccountName);
+    if account.is_none() && !has_account {
+        return Err(Error::invalid(format!(
+            "az://{container}: no storage account: use https://<account>.blob.core.windows.net/... \
+             or pass store option azure_storage_account_name"
+        )));
+    }
+    let mut b = MicrosoftAzureBuilder::new()
+        .with_client_options(client_options(io))
+        .with_retry(no_retries(io))
+        .with_container_name(container);
+    for (k, v) in keys {
+        b = b.with_config(k, v);
+    }
+    if let Some(a) = account {
+        b = b.with_account(a);
+    }
+    if !creds {
+        b = b.with_skip_signature(true);
+    }
+    b.build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| Error::invalid(format!("az://{container}: cannot configure Azure: {e}")))
+}
+
+/// The cached store and object path for a cloud route (`None` for local/HTTP routes).
+pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<(Arc<dyn ObjectStore>, Path)>> {
+    let mut opts: Vec<String> = io
+        .store_options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    opts.sort();
+    let opts = opts.join("\u{1}");
+    let (key, object) = match route {
+        Route::S3 {
+            bucket,
+            key,
+            region,
+        } => (
+            format!(
+                "s3|{bucket}|{}|{}|{opts}",
+                region.as_deref().unwrap_or(""),
+                io.timeout_ms
+            ),
+            key,
+        ),
+        Route::Gcs { bucket, key } => (format!("gs|{bucket}|{}|{opts}", io.timeout_ms), key),
+        Route::Azure {
+            account,
+            container,
+            key,
+        } => (
+            format!(
+                "az|{}|{container}|{}|{opts}",
+                account.as_deref().unwrap_or(""),
+                io.timeout_ms
+            ),
+            key,
+        ),
+        Route::Local(_) | Route::Http(_) => return Ok(None),
+    };
+    let path = Path::parse(object)
+        .map_err(|e| Error::invalid(format!("bad object key {object:?}: {e}")))?;
+    let pid = std::process::id();
+    {
+        let slot = STORES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((owner, map)) = slot.as_ref() {
+            if *owner == pid {
+                if let Some(s) = map.get(&key) {
+                    return Ok(Some((s.clone(), path)));
+                }
+            }
+        }
+    }
+    let store = match route {
+        Route::S3 { bucket, region, .. } => build_s3(bucket, region.as_deref(), io)?,
+        Route::Gcs { bucket, .. } => build_gcs(bucket, io)?,
+        Route::Azure {
+            account, container, ..
+        } => build_azure(account.as_deref(), container, io)?,
+        Route::Local(_) | Route::Http(_) => return Ok(None),
+    };
+    let mut slot = STORES.lock().unwrap_or_else(PoisonError::into_inner);
+    if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+        *slot = Some((pid, HashMap::new()));
+    }
+    if let Some((_, map)) = slot.as_mut() {
+        let s = map.entry(key).or_insert(store).clone();
+        return Ok(Some((s, path)));
+    }
+    Ok(Some((store, path)))
+}
+
+/// The HTTP status named in an object_store error message ("status code: 503 ..."), if any.
+fn status_in(msg: &str) -> Option<u16> {
+    let i = msg.find("status code: ")? + "status code: ".len();
+    msg.get(i..i + 3)?.parse().ok()
+}
+
+fn short(msg: &str) -> String {
+    const MAX: usize = 400;
+    if msg.len() <= MAX {
+        return msg.to_string();
+    }
+    let mut end = MAX;
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", msg.get(..end).unwrap_or(""))
+}
+
+fn classify(e: &object_store::Error) -> AttemptError {
+    use object_store::Error as E;
+    let msg = e.to_string();
+    match e {
+        E::NotFound { .. } => AttemptError::fatal(Kind::NotFound, "not found (HTTP 404)"),
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => AttemptError::fatal(
+            Kind::Forbidden,
+            format!("access denied ({FORBIDDEN_HINT}): {}", short(&msg)),
+        ),
+        E::Generic { .. } => match status_in(&msg) {
+            Some(s) => {
+                let mut a = AttemptError::from_status(s, &s.to_string());
+                a.detail = format!("{}: {}", a.detail, short(&msg));
+                a
+            }
+            // Connection errors, timeouts, unparseable answers: worth another attempt.
+            None => AttemptError::retry(short(&msg)),
+        },
+        _ => AttemptError::fatal(Kind::Transport, short(&msg)),
+    }
+}
+
+/// One attempt at `range` (non-empty) of `path` in `store`.
+pub async fn fetch_once(
+    store: &dyn ObjectStore,
+    path: &Path,
+    range: Range<u64>,
+    allow_short: bool,
+) -> Result<Bytes, AttemptError> {
+    let opts = GetOptions {
+        range: Some(GetRange::Bounded(range.clone())),
+        ..Default::default()
+    };
+    let res = match store.get_opts(path, opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            let is_generic = matches!(e, object_store::Error::Generic { .. });
+            if is_generic && status_in(&e.to_string()) == Some(416) {
+                if allow_short {
+                    return Ok(Bytes::new()); // starts at or past EOF
+                }
+                return Err(AttemptError::fatal(
+                    Kind::Corrupt,
+                    format!(
+                        "HTTP 416: range {}..{} past end of object",
+                        range.start, range.end
+                    ),
+                ));
+            }
+            return Err(classify(&e));
+        }
+    };
+    let got = res.range.clone();
+    let size = res.meta.size;
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| AttemptError::retry(format!("body read failed: {}", short(&e.to_string()))))?;
+    let want = got.end.saturating_sub(got.start);
+    if body.len() as u64 != want || got.start != range.start {
+        return Err(AttemptError::retry(format!(
+            "short body: got {} bytes at {}, expected {want} at {}",
+            body.len(),
+            got.start,
+            range.start
+        )));
+    }
+    if got.end < range.end {
+        if got.end >= size && allow_short {
+            return Ok(body);
+        }
+        if got.end >= size {
+            return Err(AttemptError::fatal(
+                Kind::Corrupt,
+                format!(
+                    "range {}..{} past end of object (size {size})",
+                    range.start, range.end
+                ),
+            ));
+        }
+        return Err(AttemptError::retry(format!(
+            "short body: got {} of {} bytes",
+            body.len(),
+            range.end - range.start
+        )));
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    use super::*;
+
+    fn opts(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+        kv.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn option_validation() {
+        validate_options(&opts(&[
+            ("aws_endpoint", "http://127.0.0.1:1"),
+            ("aws_allow_http", "true"),
+            ("aws_region", "us-east-1"),
+            ("google_service_account_key", "x"),
+            ("azure_storage_account_name", "a"),
+            ("timeout", "5s"),
+        ]))
+        .unwrap();
+        let e = validate_options(&opts(&[("aws_endpoint", "x"), ("bogus_key", "1")])).unwrap_err();
+        assert_eq!(e.kind(), Kind::InvalidArgument);
+        assert!(e.message().contains("bogus_key"), "{e}");
+    }
+
+    #[test]
+    fn stores_are_cached() {
+        let io = IoOptions {
+            store_options: opts(&[
+                ("aws_endpoint", "http://127.0.0.1:9"),
+                ("aws_allow_http", "true"),
+            ]),
+            ..IoOptions::default()
+        };
+        let r = Route::S3 {
+            bucket: "b".into(),
+            key: "k.tif".into(),
+            region: None,
+        };
+        let (a, pa) = store_for(&r, &io).unwrap().unwrap();
+        let (b, _) = store_for(&r, &io).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(pa.as_ref(), "k.tif");
+        let g = Route::Gcs {
+            bucket: "b".into(),
+            key: "x/y.tif".into(),
+        };
+        assert!(store_for(&g, &IoOptions::default()).unwrap().is_some());
+        let az = Route::Azure {
+            account: None,
+            container: "c".into(),
+            key: "k".into(),
+        };
+        assert_eq!(
+            store_for(&az, &IoOptions::default()).unwrap_err().kind(),
+            Kind::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn status_parsing() {
+        assert_eq!(
+            status_in("Server returned non-2xx status code: 503 Service Unavailable: x"),
+            Some(503)
+        );
+        assert_eq!(status_in("no status"), None);
+    }
+}
