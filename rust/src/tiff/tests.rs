@@ -414,6 +414,33 @@ fn readahead_few_requests_for_big_offsets_at_end() {
 }
 
 #[test]
+fn readahead_arrays_of_all_ifds_in_one_request() {
+    // Full resolution + 2 overviews, all offset arrays (~2.6 MiB) after 3 MiB of tile data.
+    for (le, big) in [(true, false), (false, true)] {
+        let mut w = TiffWriter::new(le, big);
+        w.tail_pad = 3 << 20;
+        let mut ifds = vec![tiled_ifd(8192, 8192, 16, 16, 1, big)];
+        for (n, size) in [(1u32, 4096u32), (1, 2048)] {
+            let mut o = tiled_ifd(size, size, 16, 16, 1, big);
+            o.set(254, V::Long(vec![n]));
+            ifds.push(o);
+        }
+        for i in &mut ifds {
+            i.deferred = vec![324, 325];
+        }
+        w.ifds = ifds;
+        let built = w.build();
+        let (res, calls) = fetch_counting(&built.bytes, 64 * 1024);
+        let h = res.unwrap();
+        assert_eq!(h.overviews[1].tile_offsets.len(), 128 * 128);
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        let mut want = parse(&built.bytes).unwrap();
+        want.file_size = None;
+        assert_eq!(h, want);
+    }
+}
+
+#[test]
 fn readahead_ifd_far_from_start() {
     // IFD after 1 MiB of leading data (as non-COG writers do): read-ahead + one more request.
     for (le, big) in VARIANTS {
