@@ -460,6 +460,83 @@ fn readahead_ifd_far_from_start() {
 }
 
 #[test]
+fn readahead_fetch_errors_and_long_bodies() {
+    let data = one(true, false, vec![tiled_ifd(256, 256, 256, 256, 1, false)]);
+    // A transport error is passed through unchanged.
+    let res = futures::executor::block_on(fetch_header(
+        |_r: Range<u64>| async { Err::<Bytes, _>(Error::transport("boom")) },
+        1024,
+    ));
+    assert_eq!(res.unwrap_err().kind(), Kind::Transport);
+    // A server ignoring the range end (whole body) still parses.
+    let file = Bytes::from(data.clone());
+    let h = futures::executor::block_on(fetch_header(
+        |r: Range<u64>| {
+            let b = file.slice(r.start.min(file.len() as u64) as usize..);
+            async move { Ok(b) }
+        },
+        16,
+    ))
+    .unwrap();
+    assert_eq!(h.image.tile_offsets.len(), 1);
+}
+
+/// A virtual endless BigTIFF: IFD k (one ImageWidth entry) at k GiB points to IFD k+1.
+fn endless_chain(limits: readahead::Limits) -> (Result<CogHeader>, Vec<Range<u64>>) {
+    let mut calls = Vec::new();
+    let res = futures::executor::block_on(readahead::fetch_header_limited(
+        |r: Range<u64>| {
+            calls.push(r.clone());
+            let len = (r.end - r.start) as usize;
+            let mut b = vec![0u8; len];
+            let mut put = |at: u64, bytes: &[u8]| {
+                for (k, v) in bytes.iter().enumerate() {
+                    let pos = at + k as u64;
+                    if pos >= r.start && pos < r.end {
+                        b[(pos - r.start) as usize] = *v;
+                    }
+                }
+            };
+            put(0, b"II+\0\x08\0\0\0");
+            put(8, &(1u64 << 30).to_le_bytes());
+            let first = (r.start >> 30).max(1);
+            for k in first..=(r.end >> 30) {
+                let at = k << 30;
+                let mut ifd = 1u64.to_le_bytes().to_vec();
+                ifd.extend_from_slice(&[
+                    0, 1, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0,
+                ]);
+                ifd.extend_from_slice(&((k + 1) << 30).to_le_bytes());
+                put(at, &ifd);
+            }
+            async move { Ok(Bytes::from(b)) }
+        },
+        1024,
+        limits,
+    ));
+    (res, calls)
+}
+
+#[test]
+fn readahead_rounds_and_bytes_are_capped() {
+    let limits = readahead::Limits {
+        max_rounds: 64,
+        max_growth: 4096,
+        max_total: 16 << 20,
+    };
+    let (res, calls) = endless_chain(limits);
+    assert_corrupt(res, "after 64 range requests");
+    assert_eq!(calls.len(), 65);
+    assert!(calls.iter().all(|r| r.end - r.start <= 4096));
+    let (res, calls) = endless_chain(readahead::Limits {
+        max_total: 64 * 1024,
+        ..limits
+    });
+    assert_corrupt(res, "more than 65536 bytes");
+    assert!(calls.len() < 30, "{}", calls.len());
+}
+
+#[test]
 fn ifd_loop_is_an_error() {
     for (le, big) in VARIANTS {
         let ifds = vec![tiled_ifd(512, 512, 256, 256, 1, big), {
