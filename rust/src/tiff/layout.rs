@@ -106,15 +106,25 @@ fn role(src: Src<'_>, ifd: &Ifd) -> PResult<Role> {
 
 /// Classify every IFD and build the layouts we keep.
 pub(crate) fn assemble(src: Src<'_>, ifds: &[Ifd]) -> PResult<Images> {
+    let mut roles = Vec::with_capacity(ifds.len());
+    for ifd in ifds {
+        let r = match role(src, ifd)? {
+            // Further pages of a multi-page TIFF are not ours.
+            Role::Full if roles.contains(&Role::Full) => Role::Other,
+            r => r,
+        };
+        roles.push(r);
+    }
+    let used = ifds.iter().zip(&roles).filter(|(_, r)| **r != Role::Other);
+    prefetch_arrays(src, used.map(|(i, _)| i))?;
     let mut full: Option<(usize, ImageLayout)> = None;
     let mut overviews = Vec::new();
     let mut masks = Vec::new();
-    for (i, ifd) in ifds.iter().enumerate() {
-        match role(src, ifd)? {
+    for (i, (ifd, r)) in ifds.iter().zip(&roles).enumerate() {
+        match r {
             Role::Full if full.is_none() => full = Some((i, layout(src, ifd)?)),
             Role::Overview => overviews.push(layout(src, ifd)?),
             Role::Mask => masks.push(layout(src, ifd)?),
-            // Further pages of a multi-page TIFF and unknown subfiles are not ours.
             Role::Full | Role::Other => {}
         }
     }
@@ -152,46 +162,24 @@ pub(crate) fn assemble(src: Src<'_>, ifds: &[Ifd]) -> PResult<Images> {
     })
 }
 
-/// When both arrays are missing and lie close together, ask for both in one range.
-fn prefetch_pair(src: Src<'_>, a: &Entry, b: &Entry) -> PResult<()> {
-    let (Some(ra), Some(rb)) = (a.value_range(src)?, b.value_range(src)?) else {
-        return Ok(());
-    };
-    if src.cache.get(ra.clone()).is_some() || src.cache.get(rb.clone()).is_some() {
-        return Ok(());
-    }
-    let (lo, hi) = (ra.start.min(rb.start), ra.end.max(rb.end));
-    let sum = (ra.end - ra.start).saturating_add(rb.end - rb.start);
-    if hi - lo <= sum.saturating_mul(2).saturating_add(64 * 1024) {
-        src.bytes(lo, hi - lo)?;
-    }
-    Ok(())
+/// Tile (or strip) grid of an IFD with its validated offsets / byte-counts entries.
+struct Grid<'i> {
+    tiled: bool,
+    tile_width: u32,
+    tile_height: u32,
+    offsets: &'i Entry,
+    counts: &'i Entry,
 }
 
-/// Build the layout of one IFD (tiles or strips), validating the offsets count.
-pub(crate) fn layout(src: Src<'_>, ifd: &Ifd) -> PResult<ImageLayout> {
+fn grid<'i>(
+    src: Src<'_>,
+    ifd: &'i Ifd,
+    width: u32,
+    height: u32,
+    samples_per_pixel: u16,
+    planar_configuration: u16,
+) -> PResult<Grid<'i>> {
     let idx = ifd.index;
-    let width = req_u32(src, ifd, tag::IMAGE_WIDTH, "ImageWidth")?;
-    let height = req_u32(src, ifd, tag::IMAGE_LENGTH, "ImageLength")?;
-    let samples_per_pixel =
-        opt_u16(src, ifd, tag::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
-    if samples_per_pixel == 0 {
-        return Err(corrupt(format!("IFD {idx}: SamplesPerPixel is 0")));
-    }
-    let bits_per_sample = uniform_u16(src, ifd, tag::BITS_PER_SAMPLE, "BitsPerSample", 1)?;
-    let sample_format = uniform_u16(src, ifd, tag::SAMPLE_FORMAT, "SampleFormat", 1)?;
-    let planar_configuration =
-        opt_u16(src, ifd, tag::PLANAR_CONFIGURATION, "PlanarConfiguration")?.unwrap_or(1);
-    if !matches!(planar_configuration, 1 | 2) {
-        return Err(corrupt(format!(
-            "IFD {idx}: PlanarConfiguration is {planar_configuration}, expected 1 or 2"
-        )));
-    }
-    let compression = opt_u16(src, ifd, tag::COMPRESSION, "Compression")?.unwrap_or(1);
-    let predictor = opt_u16(src, ifd, tag::PREDICTOR, "Predictor")?.unwrap_or(1);
-    let photometric = opt_u16(src, ifd, tag::PHOTOMETRIC, "PhotometricInterpretation")?;
-    let new_subfile_type = subfile_type(src, ifd)?;
-
     let tiled = [tag::TILE_WIDTH, tag::TILE_LENGTH, tag::TILE_OFFSETS]
         .iter()
         .any(|t| ifd.get(*t).is_some());
@@ -245,9 +233,87 @@ pub(crate) fn layout(src: Src<'_>, ifd: &Ifd) -> PResult<ImageLayout> {
             )));
         }
     }
-    prefetch_pair(src, offsets_entry, counts_entry)?;
-    let tile_offsets = offsets_entry.u64s(src)?;
-    let tile_byte_counts = counts_entry.u64s(src)?;
+    Ok(Grid {
+        tiled,
+        tile_width,
+        tile_height,
+        offsets: offsets_entry,
+        counts: counts_entry,
+    })
+}
+
+/// The grid of an IFD from its own tags (for prefetching before the full layout).
+fn grid_of<'i>(src: Src<'_>, ifd: &'i Ifd) -> PResult<Grid<'i>> {
+    let width = req_u32(src, ifd, tag::IMAGE_WIDTH, "ImageWidth")?;
+    let height = req_u32(src, ifd, tag::IMAGE_LENGTH, "ImageLength")?;
+    let spp = opt_u16(src, ifd, tag::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
+    let planar = opt_u16(src, ifd, tag::PLANAR_CONFIGURATION, "PlanarConfiguration")?.unwrap_or(1);
+    grid(src, ifd, width, height, spp, planar)
+}
+
+/// When several offset / byte-count arrays are missing and lie close together, ask for all of
+/// them in one range (a COG's arrays follow its IFDs). Invalid IFDs are left to [`layout`].
+fn prefetch_arrays<'i>(src: Src<'_>, ifds: impl Iterator<Item = &'i Ifd>) -> PResult<()> {
+    let mut missing = Vec::new();
+    for ifd in ifds {
+        let Ok(g) = grid_of(src, ifd) else { continue };
+        for e in [g.offsets, g.counts] {
+            if let Ok(Some(r)) = e.value_range(src) {
+                if src.cache.get(r.clone()).is_none() {
+                    missing.push(r);
+                }
+            }
+        }
+    }
+    if missing.len() < 2 {
+        return Ok(());
+    }
+    let lo = missing.iter().map(|r| r.start).min().unwrap_or(0);
+    let hi = missing.iter().map(|r| r.end).max().unwrap_or(0);
+    let sum = missing
+        .iter()
+        .fold(0u64, |acc, r| acc.saturating_add(r.end - r.start));
+    if hi.saturating_sub(lo) <= sum.saturating_mul(2).saturating_add(1 << 20) {
+        src.bytes(lo, hi - lo)?;
+    }
+    Ok(())
+}
+
+/// Build the layout of one IFD (tiles or strips), validating the offsets count.
+pub(crate) fn layout(src: Src<'_>, ifd: &Ifd) -> PResult<ImageLayout> {
+    let idx = ifd.index;
+    let width = req_u32(src, ifd, tag::IMAGE_WIDTH, "ImageWidth")?;
+    let height = req_u32(src, ifd, tag::IMAGE_LENGTH, "ImageLength")?;
+    let samples_per_pixel =
+        opt_u16(src, ifd, tag::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
+    if samples_per_pixel == 0 {
+        return Err(corrupt(format!("IFD {idx}: SamplesPerPixel is 0")));
+    }
+    let bits_per_sample = uniform_u16(src, ifd, tag::BITS_PER_SAMPLE, "BitsPerSample", 1)?;
+    let sample_format = uniform_u16(src, ifd, tag::SAMPLE_FORMAT, "SampleFormat", 1)?;
+    let planar_configuration =
+        opt_u16(src, ifd, tag::PLANAR_CONFIGURATION, "PlanarConfiguration")?.unwrap_or(1);
+    if !matches!(planar_configuration, 1 | 2) {
+        return Err(corrupt(format!(
+            "IFD {idx}: PlanarConfiguration is {planar_configuration}, expected 1 or 2"
+        )));
+    }
+    let compression = opt_u16(src, ifd, tag::COMPRESSION, "Compression")?.unwrap_or(1);
+    let predictor = opt_u16(src, ifd, tag::PREDICTOR, "Predictor")?.unwrap_or(1);
+    let photometric = opt_u16(src, ifd, tag::PHOTOMETRIC, "PhotometricInterpretation")?;
+    let new_subfile_type = subfile_type(src, ifd)?;
+
+    let g = grid(
+        src,
+        ifd,
+        width,
+        height,
+        samples_per_pixel,
+        planar_configuration,
+    )?;
+    let (tiled, tile_width, tile_height) = (g.tiled, g.tile_width, g.tile_height);
+    let tile_offsets = g.offsets.u64s(src)?;
+    let tile_byte_counts = g.counts.u64s(src)?;
 
     let extra_samples = match ifd.get(tag::EXTRA_SAMPLES) {
         Some(e) => e

@@ -29,7 +29,7 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use header::{Fail, PResult, Src};
 
-pub use readahead::{fetch_header, MAX_ROUNDS};
+pub use readahead::{fetch_header, MAX_HEADER_BYTES, MAX_ROUNDS};
 
 /// Byte ranges of one file known so far (possibly disjoint), plus the file size when known.
 #[derive(Debug, Default, Clone)]

@@ -414,6 +414,33 @@ fn readahead_few_requests_for_big_offsets_at_end() {
 }
 
 #[test]
+fn readahead_arrays_of_all_ifds_in_one_request() {
+    // Full resolution + 2 overviews, all offset arrays (~2.6 MiB) after 3 MiB of tile data.
+    for (le, big) in [(true, false), (false, true)] {
+        let mut w = TiffWriter::new(le, big);
+        w.tail_pad = 3 << 20;
+        let mut ifds = vec![tiled_ifd(8192, 8192, 16, 16, 1, big)];
+        for (n, size) in [(1u32, 4096u32), (1, 2048)] {
+            let mut o = tiled_ifd(size, size, 16, 16, 1, big);
+            o.set(254, V::Long(vec![n]));
+            ifds.push(o);
+        }
+        for i in &mut ifds {
+            i.deferred = vec![324, 325];
+        }
+        w.ifds = ifds;
+        let built = w.build();
+        let (res, calls) = fetch_counting(&built.bytes, 64 * 1024);
+        let h = res.unwrap();
+        assert_eq!(h.overviews[1].tile_offsets.len(), 128 * 128);
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        let mut want = parse(&built.bytes).unwrap();
+        want.file_size = None;
+        assert_eq!(h, want);
+    }
+}
+
+#[test]
 fn readahead_ifd_far_from_start() {
     // IFD after 1 MiB of leading data (as non-COG writers do): read-ahead + one more request.
     for (le, big) in VARIANTS {
@@ -430,6 +457,83 @@ fn readahead_ifd_far_from_start() {
             "doubling: {calls:?}"
         );
     }
+}
+
+#[test]
+fn readahead_fetch_errors_and_long_bodies() {
+    let data = one(true, false, vec![tiled_ifd(256, 256, 256, 256, 1, false)]);
+    // A transport error is passed through unchanged.
+    let res = futures::executor::block_on(fetch_header(
+        |_r: Range<u64>| async { Err::<Bytes, _>(Error::transport("boom")) },
+        1024,
+    ));
+    assert_eq!(res.unwrap_err().kind(), Kind::Transport);
+    // A server ignoring the range end (whole body) still parses.
+    let file = Bytes::from(data.clone());
+    let h = futures::executor::block_on(fetch_header(
+        |r: Range<u64>| {
+            let b = file.slice(r.start.min(file.len() as u64) as usize..);
+            async move { Ok(b) }
+        },
+        16,
+    ))
+    .unwrap();
+    assert_eq!(h.image.tile_offsets.len(), 1);
+}
+
+/// A virtual endless BigTIFF: IFD k (one ImageWidth entry) at k GiB points to IFD k+1.
+fn endless_chain(limits: readahead::Limits) -> (Result<CogHeader>, Vec<Range<u64>>) {
+    let mut calls = Vec::new();
+    let res = futures::executor::block_on(readahead::fetch_header_limited(
+        |r: Range<u64>| {
+            calls.push(r.clone());
+            let len = (r.end - r.start) as usize;
+            let mut b = vec![0u8; len];
+            let mut put = |at: u64, bytes: &[u8]| {
+                for (k, v) in bytes.iter().enumerate() {
+                    let pos = at + k as u64;
+                    if pos >= r.start && pos < r.end {
+                        b[(pos - r.start) as usize] = *v;
+                    }
+                }
+            };
+            put(0, b"II+\0\x08\0\0\0");
+            put(8, &(1u64 << 30).to_le_bytes());
+            let first = (r.start >> 30).max(1);
+            for k in first..=(r.end >> 30) {
+                let at = k << 30;
+                let mut ifd = 1u64.to_le_bytes().to_vec();
+                ifd.extend_from_slice(&[
+                    0, 1, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0,
+                ]);
+                ifd.extend_from_slice(&((k + 1) << 30).to_le_bytes());
+                put(at, &ifd);
+            }
+            async move { Ok(Bytes::from(b)) }
+        },
+        1024,
+        limits,
+    ));
+    (res, calls)
+}
+
+#[test]
+fn readahead_rounds_and_bytes_are_capped() {
+    let limits = readahead::Limits {
+        max_rounds: 64,
+        max_growth: 4096,
+        max_total: 16 << 20,
+    };
+    let (res, calls) = endless_chain(limits);
+    assert_corrupt(res, "after 64 range requests");
+    assert_eq!(calls.len(), 65);
+    assert!(calls.iter().all(|r| r.end - r.start <= 4096));
+    let (res, calls) = endless_chain(readahead::Limits {
+        max_total: 64 * 1024,
+        ..limits
+    });
+    assert_corrupt(res, "more than 65536 bytes");
+    assert!(calls.len() < 30, "{}", calls.len());
 }
 
 #[test]
