@@ -293,8 +293,10 @@ fn status_in(msg: &str) -> Option<u16> {
     msg.get(i..i + 3)?.parse().ok()
 }
 
+/// `msg` with URLs redacted and cut to a readable length.
 fn short(msg: &str) -> String {
     const MAX: usize = 400;
+    let msg = &crate::io::route::scrub(msg);
     if msg.len() <= MAX {
         return msg.to_string();
     }
