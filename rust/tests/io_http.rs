@@ -135,6 +135,14 @@ async fn serve(
             "/broken.bin" => simple(sock, "500 Internal Server Error").await?,
             "/bad.bin" => simple(sock, "400 Bad Request").await?,
             "/flaky.bin" if n <= 2 => simple(sock, "503 Service Unavailable").await?,
+            "/throttled.bin" if n == 1 => {
+                write_head(
+                    sock,
+                    "429 Too Many Requests",
+                    &[("Retry-After", "1".into()), ("Content-Length", "0".into())],
+                )
+                .await?;
+            }
             "/norange.bin" => {
                 write_head(sock, "200 OK", &[("Content-Length", total.to_string())]).await?;
                 sock.write_all(&body).await?;
@@ -274,6 +282,18 @@ fn transient_503_is_retried() {
     let b = get(&s.url("/flaky.bin"), &opts(), 0..1000, false).unwrap();
     assert_eq!(&b[..], &d[..1000]);
     assert_eq!(s.count("/flaky.bin"), 3);
+}
+
+#[test]
+fn throttling_honours_retry_after() {
+    let s = Server::start();
+    let d = data();
+    let t0 = std::time::Instant::now();
+    let b = get(&s.url("/throttled.bin"), &opts(), 0..100, false).unwrap();
+    assert_eq!(&b[..], &d[..100]);
+    assert_eq!(s.count("/throttled.bin"), 2);
+    // Lower bound only: the retry waited for the server's Retry-After.
+    assert!(t0.elapsed() >= Duration::from_millis(900));
 }
 
 #[test]

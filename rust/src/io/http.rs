@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use crate::error::{Error, Kind, Result};
@@ -353,8 +353,23 @@ pub async fn fetch_once(
             Kind::Transport,
             format!("unexpected HTTP {st} to a Range request"),
         )),
-        s => Err(AttemptError::from_status(s.as_u16(), &st)),
+        s => {
+            let mut e = AttemptError::from_status(s.as_u16(), &st);
+            if e.retryable {
+                e.retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+            }
+            Err(e)
+        }
     }
+}
+
+/// `Retry-After` in delta-seconds (HTTP dates are ignored).
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -377,6 +392,12 @@ mod tests {
         assert_eq!(parse_content_range("bytes */42"), Some((None, Some(42))));
         assert_eq!(parse_content_range("bytes 9-1/100"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn retry_after_parsing() {
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 
     #[test]

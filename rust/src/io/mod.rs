@@ -1,11 +1,21 @@
-//! Range I/O over object_store on one shared, per-process tokio runtime.
+//! Range I/O: URL routing, per-process clients/stores, coalescing, retries, concurrency limit.
 //!
 //! Contract:
 //! - [`runtime()`] returns this process's runtime (rebuilt after fork).
-//! - [`Source::open(url, &IoOptions)`] routes a URL to a cached store.
+//! - [`Source::open(url, &IoOptions)`] routes a URL ([`route`]: local path / `file://`,
+//!   `http(s)://`, `s3://`, `gs://`, `az://`, `abfs(s)://` and the cloud HTTPS forms; pre-signed or
+//!   SAS URLs go to plain HTTP) to a client or store cached per process (keyed by pid, so a
+//!   forked child builds its own). No request is made.
 //! - [`Source::get_range`] returns exactly the range (or fewer bytes only at EOF when
-//!   `allow_short`), retrying transient failures; [`Source::get_ranges`] coalesces tile-sized
-//!   ranges and fetches them concurrently under the global limit, returning one `Bytes` per input.
+//!   `allow_short`), retrying transient failures ([`retry`]); [`Source::get_ranges`] coalesces
+//!   tile-sized ranges ([`coalesce`]) and fetches them concurrently under the process-wide limit,
+//!   returning one `Bytes` per input.
+//! - Every request runs as a task on [`runtime()`] whatever runtime polls the caller; dropping
+//!   the caller's future aborts it.
+//! - Errors name the redacted URL ([`Source::display_url`]), the byte range, the HTTP status
+//!   when there is one and the number of attempts. Kinds: NotFound (404/no file), Forbidden
+//!   (401/403), Corrupt (range past EOF without `allow_short`), Transport (everything else),
+//!   InvalidArgument (bad URL, unknown store option, start > end).
 
 pub mod coalesce;
 pub mod http;
@@ -50,7 +60,10 @@ pub struct IoOptions {
     pub coalesce_gap_bytes: u64,
     /// Never merge ranges into one request larger than this.
     pub max_merged_bytes: u64,
-    /// Extra store options (e.g. `aws_endpoint`, `aws_region`, `aws_skip_signature`) by key.
+    /// Extra store options by object_store config key (e.g. `aws_endpoint`, `aws_region`,
+    /// `aws_allow_http`, `aws_skip_signature`, `aws_access_key_id`). An unknown key is an
+    /// InvalidArgument error. Requests are unsigned unless credentials are given here (or, for
+    /// S3, in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`); see [`store`].
     pub store_options: Vec<(String, String)>,
 }
 

@@ -29,6 +29,9 @@ pub struct AttemptError {
     pub retryable: bool,
     /// What happened, including the HTTP status when there is one.
     pub detail: String,
+    /// The server's `Retry-After`, if it sent one: the next sleep is at least this (capped at
+    /// [`MAX_BACKOFF_MS`]).
+    pub retry_after: Option<Duration>,
 }
 
 impl AttemptError {
@@ -38,6 +41,7 @@ impl AttemptError {
             kind: Kind::Transport,
             retryable: true,
             detail: detail.into(),
+            retry_after: None,
         }
     }
     /// A final failure of the given kind (no retry).
@@ -46,6 +50,7 @@ impl AttemptError {
             kind,
             retryable: false,
             detail: detail.into(),
+            retry_after: None,
         }
     }
     /// Classify an HTTP error status (`status_text` like "503 Service Unavailable").
@@ -164,7 +169,11 @@ where
             ));
         }
         let cap = backoff_cap_ms(policy.backoff_ms, attempt);
-        tokio::time::sleep(full_jitter(cap, rand::random::<f64>())).await;
+        let mut sleep = full_jitter(cap, rand::random::<f64>());
+        if let Some(after) = err.retry_after {
+            sleep = sleep.max(after.min(Duration::from_millis(MAX_BACKOFF_MS)));
+        }
+        tokio::time::sleep(sleep).await;
     }
 }
 

@@ -99,6 +99,33 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `msg` with every URL in it (a token starting with `http://` or `https://`) redacted.
+pub fn scrub(msg: &str) -> String {
+    if !msg.contains("://") {
+        return msg.to_string();
+    }
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    loop {
+        let next = ["https://", "http://"]
+            .iter()
+            .filter_map(|p| rest.find(p))
+            .min();
+        let Some(i) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        let end = from
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ')' || c == '>')
+            .unwrap_or(from.len());
+        let (token, after) = from.split_at(end);
+        out.push_str(&redact(token));
+        rest = after;
+    }
+}
+
 /// The URL path without its leading `/`, percent-decoded.
 fn decoded_key(path: &str) -> Result<String> {
     let trimmed = path.trim_start_matches('/');
@@ -450,6 +477,11 @@ mod tests {
         let r = redact("https://user:hunter2@host/a.tif");
         assert!(!r.contains("hunter2") && r.contains("user"), "{r}");
         assert_eq!(redact("/local/a.tif"), "/local/a.tif");
+        let m = scrub(
+            "Error performing GET https://a.blob.core.windows.net/c/k?sig=S3CRET&sv=1 in 3ms",
+        );
+        assert!(!m.contains("S3CRET") && m.ends_with(" in 3ms"), "{m}");
+        assert_eq!(scrub("no urls here"), "no urls here");
         assert_eq!(redact("http://h/a.tif?v=1"), "http://h/a.tif?v=1");
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! Credentials: requests are unsigned (anonymous, public buckets) unless `store_options` carries
 //! credentials (`aws_access_key_id`, `google_service_account_key`, `azure_storage_account_key`,
-//! `azure_storage_sas_key`...) or sets `<prefix>_skip_signature` explicitly; with
-//! `..._skip_signature=false` the builder also reads the usual environment variables.
+//! `azure_storage_sas_key`...) or sets `<prefix>_skip_signature` explicitly. S3 also signs with
+//! `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`(/`AWS_SESSION_TOKEN`) from the environment when
+//! both are set and `aws_skip_signature` is not given; with `aws_skip_signature=false` the
+//! builder reads the whole AWS environment (profiles aside) via `from_env`.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -91,6 +93,16 @@ fn env_region() -> Option<String> {
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
 }
 
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, when the first two are set.
+fn env_credentials() -> Option<(String, String, Option<String>)> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    Some((
+        get("AWS_ACCESS_KEY_ID")?,
+        get("AWS_SECRET_ACCESS_KEY")?,
+        get("AWS_SESSION_TOKEN"),
+    ))
+}
+
 fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
     let keys: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
     let has = |k: AmazonS3ConfigKey| keys.iter().any(|(key, _)| *key == k);
@@ -105,6 +117,15 @@ fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dy
     } else {
         AmazonS3Builder::new()
     };
+    let env_creds = env_credentials();
+    if explicit_skip.is_none() && !has_key {
+        if let Some((id, secret, token)) = &env_creds {
+            b = b.with_access_key_id(id).with_secret_access_key(secret);
+            if let Some(t) = token {
+                b = b.with_token(t);
+            }
+        }
+    }
     b = b
         .with_client_options(client_options(io))
         .with_retry(no_retries(io))
@@ -118,7 +139,7 @@ fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dy
     if let Some(r) = region {
         b = b.with_region(r);
     }
-    if explicit_skip.is_none() && !has_key {
+    if explicit_skip.is_none() && !has_key && env_creds.is_none() {
         b = b.with_skip_signature(true);
     }
     b.build()
@@ -212,9 +233,10 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<(Arc<dyn Object
             region,
         } => (
             format!(
-                "s3|{bucket}|{}|{}|{opts}",
+                "s3|{bucket}|{}|{}|{}|{opts}",
                 region.as_deref().unwrap_or(""),
-                io.timeout_ms
+                io.timeout_ms,
+                env_credentials().map(|c| c.0).unwrap_or_default()
             ),
             key,
         ),
@@ -271,8 +293,10 @@ fn status_in(msg: &str) -> Option<u16> {
     msg.get(i..i + 3)?.parse().ok()
 }
 
+/// `msg` with URLs redacted and cut to a readable length.
 fn short(msg: &str) -> String {
     const MAX: usize = 400;
+    let msg = &crate::io::route::scrub(msg);
     if msg.len() <= MAX {
         return msg.to_string();
     }
