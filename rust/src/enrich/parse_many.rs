@@ -19,10 +19,12 @@ pub async fn parse_one(url: &str, io: &IoOptions, readahead_bytes: u64) -> Resul
     )
     .await
     .map_err(|e| {
-        if e.message().starts_with(url) {
+        // Name the file, never leaking a signed URL's credentials.
+        let shown = source.display_url();
+        if e.message().starts_with(shown) {
             e
         } else {
-            e.context(url)
+            e.context(shown)
         }
     })
 }

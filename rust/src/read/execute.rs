@@ -66,7 +66,7 @@ fn decode_job(job: &TileJob, bytes: &[u8]) -> Result<Vec<u8>> {
     codec::decode_into(bytes, &spec, job.rows_needed, &mut data).map_err(|e| {
         e.context(format!(
             "{}: tile (col {}, row {}) at bytes {}..{}",
-            job.url,
+            crate::io::redact(&job.url),
             job.tile_col,
             job.tile_row,
             job.offset_bytes,
@@ -111,10 +111,12 @@ async fn fetch_and_decode(
             .jobs
             .get(j)
             .ok_or_else(|| Error::internal("bad job index"))?;
-        let end = t
-            .offset_bytes
-            .checked_add(t.byte_count)
-            .ok_or_else(|| Error::corrupt(format!("{}: tile byte range overflows", t.url)))?;
+        let end = t.offset_bytes.checked_add(t.byte_count).ok_or_else(|| {
+            Error::corrupt(format!(
+                "{}: tile byte range overflows",
+                crate::io::redact(&t.url)
+            ))
+        })?;
         ranges.push(t.offset_bytes..end);
     }
     let fetched = source.get_ranges(&ranges).await?;
