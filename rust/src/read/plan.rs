@@ -117,7 +117,10 @@ fn request_extent(req: &WindowRequest) -> Result<(usize, usize)> {
     if req.out_row_stride_bytes < row_bytes {
         return Err(Error::invalid(format!(
             "{}: output row stride {} bytes is smaller than a window row ({} px x {} bytes)",
-            req.url, req.out_row_stride_bytes, w, elem
+            crate::io::redact(&req.url),
+            req.out_row_stride_bytes,
+            w,
+            elem
         )));
     }
     let end = (h - 1)
@@ -133,14 +136,20 @@ fn check_layout(req: &WindowRequest) -> Result<()> {
     if l.tile_width == 0 || l.tile_height == 0 || l.width == 0 || l.height == 0 {
         return Err(Error::corrupt(format!(
             "{}: image {}x{} with tiles {}x{} has a zero dimension",
-            req.url, l.width, l.height, l.tile_width, l.tile_height
+            crate::io::redact(&req.url),
+            l.width,
+            l.height,
+            l.tile_width,
+            l.tile_height
         )));
     }
     let spp = l.samples_per_pixel.max(1);
     if req.band_index >= spp {
         return Err(Error::invalid(format!(
             "band_index {} out of range for {} samples ({})",
-            req.band_index, spp, req.url
+            req.band_index,
+            spp,
+            crate::io::redact(&crate::io::redact(&req.url))
         )));
     }
     Ok(())
@@ -204,7 +213,7 @@ pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
         {
             return Err(Error::corrupt(format!(
                 "{}: tile tables hold {} offsets / {} byte counts, but a {}x{} image in {}x{} tiles needs {} per plane",
-                req.url,
+                crate::io::redact(&req.url),
                 l.tile_offsets.len(),
                 l.tile_byte_counts.len(),
                 l.width,
