@@ -149,7 +149,7 @@ fn check_layout(req: &WindowRequest) -> Result<()> {
             "band_index {} out of range for {} samples ({})",
             req.band_index,
             spp,
-            crate::io::redact(&crate::io::redact(&req.url))
+            crate::io::redact(&req.url)
         )));
     }
     Ok(())
