@@ -165,7 +165,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"| {r['workload']} | {r['variant']} | {r['median_s']:.3f} "
                 f"| {r['min_s']:.3f}–{r['max_s']:.3f} | {r['spread_pct']:.0f}% "
                 f"| {r['peak_mib']:.0f} | {_fmt(r.get('requests'), '.0f')} "
-                f"| {_fmt(r.get('mb_per_s'), '.0f')} | {_fmt(r['vs_rasteret'], '.2f')} "
+                f"| {_fmt(r.get('mb_per_s'), '.3g')} | {_fmt(r['vs_rasteret'], '.2f')} "
                 f"| {_fmt(r['vs_baseline'], '.2f')} | {r['pixels']} |"
             )
         lines.append("")

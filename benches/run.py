@@ -98,7 +98,7 @@ def _requests_summary(server: Any) -> dict[str, Any]:
     reqs = list(getattr(server, "requests", []) or [])
     nbytes = 0
     for r in reqs:
-        b = r.get("bytes") if isinstance(r, dict) else getattr(r, "bytes", None)
+        b = r.get("bytes_sent") if isinstance(r, dict) else getattr(r, "bytes_sent", None)
         if isinstance(b, int):
             nbytes += b
     return {"requests": len(reqs), "bytes_served": nbytes}

@@ -245,16 +245,22 @@ def ensure_data(n_scenes: int = N_SCENES, log: Callable[[str], object] = print) 
 
 
 def data_stats(n_scenes: int) -> dict[str, Any]:
-    """Bytes on disk and compression ratio of each set."""
-    raw = n_scenes * N_BANDS * SIZE * SIZE * 2
+    """Bytes on disk of each set and the compression ratio of its full-resolution tiles."""
+    import tifffile
+
     out: dict[str, Any] = {}
     for codec in COG_OPTIONS:
-        total = sum(
-            (DATA_DIR / cog_name(codec, s, b)).stat().st_size
-            for s in range(n_scenes)
-            for b in range(N_BANDS)
-        )
-        out[codec] = {"bytes": total, "ratio_vs_raw": round(raw / total, 2)}
+        paths = [DATA_DIR / cog_name(codec, s, b) for s in range(n_scenes) for b in range(N_BANDS)]
+        with tifffile.TiffFile(paths[0]) as tif:
+            page = tif.pages[0]
+            tiles = len(page.databytecounts)
+            ratio = tiles * TILE * TILE * 2 / sum(page.databytecounts)
+        out[codec] = {
+            "files": len(paths),
+            "bytes": sum(p.stat().st_size for p in paths),
+            "tiles_per_file": tiles,
+            "tile_ratio": round(ratio, 2),
+        }
     return out
 
 
