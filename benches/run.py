@@ -47,8 +47,12 @@ def _range_server(root: Path) -> AbstractContextManager[Any]:
     try:
         from rasteret._range_server import RangeServer
     except ImportError:
-        from _range_server_local import RangeServer  # type: ignore[no-redef]
-
+        try:  # a development stand-in, if present
+            from _range_server_local import RangeServer  # type: ignore[no-redef]
+        except ImportError as e:
+            raise SystemExit(
+                "benches need rasteret._range_server (python/rasteret/_range_server.py)"
+            ) from e
         _log("note: rasteret._range_server not found, using benches/_range_server_local.py")
     return RangeServer(root)
 
@@ -249,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                             "tool": v.tool,
                             "label": v.label,
                             "rep": rep,
+                            "loadavg_1m": round(os.getloadavg()[0], 2),
                             **res,
                         }
                         record(rec)

@@ -301,7 +301,7 @@ def make_plan(
     elif workload.kind == "decode":
         plan["tile_source"] = str(DATA_DIR / cog_name(workload.codec, 0, 0))
         plan["n_tiles"] = QUICK_B4_TILES if quick else None  # None: every full-res tile
-        plan["passes"] = 1 if quick else B4_PASSES
+        plan["passes"] = B4_PASSES
     return plan
 
 
