@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"!! {t} is not importable; skipping it")
             tools.remove(t)
 
+    server_cm = _range_server(wl.DATA_DIR)  # fail early when the server is missing
     _log(f"data: {wl.DATA_DIR} ({args.scenes} scenes x {wl.N_BANDS} bands, cached)")
     wl.ensure_data(args.scenes, log=_log)
     machine = machine_info(probe)
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with (
         tempfile.TemporaryDirectory(prefix="rasteret-bench-") as tmp,
-        _range_server(wl.DATA_DIR) as server,
+        server_cm as server,
     ):
         header_cache: dict[str, str | None] = {}
         for name in args.workloads:
