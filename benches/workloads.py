@@ -1,0 +1,732 @@
+"""rasteret's benchmark workloads (DESIGN.md §4), defined once, with one adapter per tool.
+
+Run by ``benches/run.py``: every repetition is a fresh ``python benches/workloads.py run PLAN
+VARIANT`` process that prints ONE JSON line ``{"seconds", "peak_rss_mib", "sha256", ...}``.
+Timing covers the work only (after imports); headers/opens are included unless the variant
+says otherwise (``rasteret-indexed``: headers come from the collection, read only).
+
+Other commands::
+
+    python benches/workloads.py generate [--quick]   # build the cached COGs in benches/.data/
+    python benches/workloads.py probe                # versions of every tool, as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import resource
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+
+# ---------------------------------------------------------------------------------------------
+# Data set: 12 scenes x 4 bands of 5490x5490 uint16 COGs (Sentinel-2 10 m tile size), 512-px
+# tiles, predictor 2, one DEFLATE set and one ZSTD set with identical pixels. Bump
+# DATA_VERSION whenever the content or the creation options change.
+# ---------------------------------------------------------------------------------------------
+DATA_VERSION = "v1-s2like-5490-sigma4"
+DATA_DIR = BENCH_DIR / ".data" / DATA_VERSION
+N_SCENES = 12
+N_BANDS = 4
+SIZE = 5490
+TILE = 512
+QUICK_SCENES = 3
+NOISE_SIGMA = 4.0  # gives DEFLATE+predictor ratios of about 2.3x: realistic, not trivial
+COG_OPTIONS: dict[str, dict[str, Any]] = {
+    "deflate": {"compress": "DEFLATE", "predictor": "YES"},
+    "zstd": {"compress": "ZSTD", "predictor": "YES"},  # GDAL's default ZSTD level (9)
+}
+
+# Windows: the same for every tool.
+AOI = (1000 + 137, 2000 + 61, 1024, 1024)  # col_off, row_off, width, height; not tile-aligned
+CHIP = 64
+N_CHIPS = 500
+QUICK_CHIPS = 100
+CHIP_SEED = 20261130
+B4_PASSES = 3
+QUICK_B4_TILES = 16
+
+# Tuned rasterio/GDAL: GDAL's recommended settings for COGs over HTTP.
+RIO_THREADS = 16
+GDAL_ENV = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_MULTIPLEX": "YES",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",
+    "VSI_CACHE": "TRUE",
+    "GDAL_INGESTED_BYTES_AT_OPEN": "65536",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running a workload: ``tool`` is what ``--tools`` selects."""
+
+    name: str
+    tool: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload: ``kind`` picks the adapters, ``codec`` the data set."""
+
+    name: str
+    kind: str  # headers | aoi | chips | decode
+    codec: str
+    baseline: str  # variant the "vs baseline" ratio divides by
+    variants: tuple[Variant, ...]
+    description: str
+
+    @property
+    def uses_server(self) -> bool:
+        return self.kind != "decode"
+
+
+_RASTERET = Variant("rasteret", "rasteret", "rasteret (parse headers + read)")
+_RASTERET_IDX = Variant("rasteret-indexed", "rasteret", "rasteret (headers from the index)")
+_RIO = Variant("rasterio", "rasterio", f"rasterio/GDAL tuned, {RIO_THREADS} threads")
+_AGT = Variant("async_geotiff", "async_geotiff", "async-geotiff (asyncio.gather)")
+_READ_VARIANTS = (_RASTERET, _RASTERET_IDX, _RIO, _AGT)
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload(
+            "B1",
+            "headers",
+            "deflate",
+            "rasterio",
+            (
+                Variant("rasteret", "rasteret", "rasteret parse_headers"),
+                Variant("rasterio", "rasterio", f"rasterio.open x{RIO_THREADS} threads"),
+                Variant("async_geotiff", "async_geotiff", "async-geotiff GeoTIFF.open gather"),
+            ),
+            "parse the headers of every COG over HTTP",
+        ),
+        Workload(
+            "B2",
+            "aoi",
+            "deflate",
+            "rasterio",
+            _READ_VARIANTS,
+            "1024x1024 window (col 1137, row 2061) of every COG (DEFLATE+pred 2) -> [N,H,W]",
+        ),
+        Workload(
+            "B2z",
+            "aoi",
+            "zstd",
+            "rasterio",
+            _READ_VARIANTS,
+            "B2 on the ZSTD+pred 2 set",
+        ),
+        Workload(
+            "B3",
+            "chips",
+            "deflate",
+            "rasterio",
+            _READ_VARIANTS,
+            "500 random 64x64 chips x 4 bands across the scenes (seeded)",
+        ),
+        Workload(
+            "B4",
+            "decode",
+            "deflate",
+            "imagecodecs-zlib",
+            (
+                Variant("rasteret", "rasteret", "rasteret _core.decode_tile"),
+                Variant("imagecodecs-zlib", "imagecodecs", "imagecodecs zlib_decode+delta"),
+                Variant("imagecodecs-deflate", "imagecodecs", "imagecodecs deflate_decode+delta"),
+            ),
+            "single-thread decode of the 512x512 uint16 DEFLATE+pred 2 tiles of one COG",
+        ),
+        Workload(
+            "B4z",
+            "decode",
+            "zstd",
+            "imagecodecs-zstd",
+            (
+                Variant("rasteret", "rasteret", "rasteret _core.decode_tile"),
+                Variant("imagecodecs-zstd", "imagecodecs", "imagecodecs zstd_decode+delta"),
+            ),
+            "single-thread decode of the 512x512 uint16 ZSTD+pred 2 tiles of one COG",
+        ),
+    )
+}
+
+TOOLS = ("rasteret", "rasterio", "async_geotiff", "imagecodecs")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data generation (rasterio, deterministic, cached under DATA_DIR)
+# ---------------------------------------------------------------------------------------------
+def cog_name(codec: str, scene: int, band: int) -> str:
+    """Path of one COG relative to DATA_DIR (also its URL path on the bench server)."""
+    return f"{codec}/S{scene:02d}_B{band + 1}.tif"
+
+
+def synth_band(scene: int, band: int, size: int = SIZE) -> np.ndarray:
+    """Deterministic, realistic-looking uint16 band: smooth fields + parcels + sensor noise."""
+    rng = np.random.default_rng(1_000 * scene + band)
+    y = np.arange(size, dtype=np.float32)[:, None]
+    x = np.arange(size, dtype=np.float32)[None, :]
+    f = np.full((size, size), 1500.0 + 400.0 * band, dtype=np.float32)
+    for _ in range(6):
+        fx, fy = rng.uniform(0.001, 0.02, 2)
+        amp = np.float32(rng.uniform(100, 500))
+        sx = np.sin(fx * x + rng.uniform(0, 6.3)).astype(np.float32)
+        cy = np.cos(fy * y + rng.uniform(0, 6.3)).astype(np.float32)
+        f += amp * sx * cy
+    k = 64  # "parcels": piecewise-constant offsets on a 64-px grid
+    low = rng.uniform(-300, 300, (size // k + 1, size // k + 1)).astype(np.float32)
+    f += np.repeat(np.repeat(low, k, axis=0), k, axis=1)[:size, :size]
+    f += rng.normal(0.0, NOISE_SIGMA, (size, size)).astype(np.float32)
+    return np.clip(f, 1, 65535).astype(np.uint16)
+
+
+def _write_cog(path: Path, data: np.ndarray, codec: str, scene: int) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    tmp = path.with_suffix(".tmp.tif")
+    profile = {
+        "driver": "COG",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": "uint16",
+        "crs": "EPSG:32633",
+        "transform": from_origin(300_000 + 109_800 * scene, 5_000_040, 10, 10),
+        "nodata": 0,
+        "blocksize": TILE,
+        "num_threads": "ALL_CPUS",
+        **COG_OPTIONS[codec],
+    }
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data, 1)
+    os.replace(tmp, path)
+
+
+def ensure_data(n_scenes: int = N_SCENES, log: Callable[[str], object] = print) -> Path:
+    """Generate (once) the COGs of the first ``n_scenes`` scenes; return DATA_DIR."""
+    for codec in COG_OPTIONS:
+        (DATA_DIR / codec).mkdir(parents=True, exist_ok=True)
+    todo = [
+        (s, b)
+        for s in range(n_scenes)
+        for b in range(N_BANDS)
+        if not all((DATA_DIR / cog_name(c, s, b)).exists() for c in COG_OPTIONS)
+    ]
+    for i, (s, b) in enumerate(todo):
+        t0 = time.perf_counter()
+        data = synth_band(s, b)
+        for codec in COG_OPTIONS:
+            path = DATA_DIR / cog_name(codec, s, b)
+            if not path.exists():
+                _write_cog(path, data, codec, s)
+        log(f"  data: scene {s} band {b + 1} ({i + 1}/{len(todo)}) {time.perf_counter() - t0:.1f}s")
+    return DATA_DIR
+
+
+def data_stats(n_scenes: int) -> dict[str, Any]:
+    """Bytes on disk of each set and the compression ratio of its full-resolution tiles."""
+    import tifffile
+
+    out: dict[str, Any] = {}
+    for codec in COG_OPTIONS:
+        paths = [DATA_DIR / cog_name(codec, s, b) for s in range(n_scenes) for b in range(N_BANDS)]
+        with tifffile.TiffFile(paths[0]) as tif:
+            page = tif.pages[0]
+            tiles = len(page.databytecounts)
+            ratio = tiles * TILE * TILE * 2 / sum(page.databytecounts)
+        out[codec] = {
+            "files": len(paths),
+            "bytes": sum(p.stat().st_size for p in paths),
+            "tiles_per_file": tiles,
+            "tile_ratio": round(ratio, 2),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans: what every tool reads, written once by run.py so every tool gets the same list
+# ---------------------------------------------------------------------------------------------
+def chip_list(n_scenes: int, n_chips: int) -> list[tuple[int, int, int]]:
+    """Seeded (scene, col_off, row_off) of each chip."""
+    rng = np.random.default_rng(CHIP_SEED)
+    scenes = rng.integers(0, n_scenes, n_chips)
+    cols = rng.integers(0, SIZE - CHIP + 1, n_chips)
+    rows = rng.integers(0, SIZE - CHIP + 1, n_chips)
+    return [(int(s), int(c), int(r)) for s, c, r in zip(scenes, cols, rows, strict=True)]
+
+
+def make_plan(
+    workload: Workload,
+    url_of: Callable[[str], str],
+    n_scenes: int,
+    quick: bool,
+    headers_path: str | None = None,
+) -> dict[str, Any]:
+    """Everything a child needs: URLs (scene-major, band-minor), windows, tile source."""
+    names = [cog_name(workload.codec, s, b) for s in range(n_scenes) for b in range(N_BANDS)]
+    plan: dict[str, Any] = {
+        "workload": workload.name,
+        "kind": workload.kind,
+        "codec": workload.codec,
+        "n_scenes": n_scenes,
+        "urls": [url_of(n) for n in names] if workload.uses_server else [],
+        "headers_path": headers_path,
+    }
+    if workload.kind == "aoi":
+        plan["window"] = list(AOI)
+    elif workload.kind == "chips":
+        plan["chip"] = CHIP
+        plan["chips"] = chip_list(n_scenes, QUICK_CHIPS if quick else N_CHIPS)
+    elif workload.kind == "decode":
+        plan["tile_source"] = str(DATA_DIR / cog_name(workload.codec, 0, 0))
+        plan["n_tiles"] = QUICK_B4_TILES if quick else None  # None: every full-res tile
+        plan["passes"] = B4_PASSES
+    return plan
+
+
+def chip_reads(plan: dict[str, Any]) -> list[tuple[int, int, int, int]]:
+    """(output slot, url index, col_off, row_off) for every chip band, slot = chip*4 + band."""
+    return [
+        (i * N_BANDS + b, s * N_BANDS + b, c, r)
+        for i, (s, c, r) in enumerate(plan["chips"])
+        for b in range(N_BANDS)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Adapters. Each returns (output, extra) where output is an ndarray or a header summary list.
+# ---------------------------------------------------------------------------------------------
+def _summary_row(w: int, h: int, tw: int, th: int, dtype: Any, nodata: Any) -> list[Any]:
+    return [int(w), int(h), int(tw), int(th), str(np.dtype(dtype)), nodata]
+
+
+# ---- rasteret -------------------------------------------------------------------------------
+def _rasteret_headers(urls: list[str]):
+    from rasteret.core import _read
+
+    batch = _read.parse_headers(urls)
+    for i in range(batch.num_rows):
+        err = _read.header_error(batch, i)
+        if err is not None:
+            raise err
+    return batch
+
+
+def _rasteret_load_headers(plan: dict[str, Any]):
+    import pyarrow as pa
+
+    with pa.OSFile(plan["headers_path"], "rb") as f:
+        return pa.ipc.open_file(f).read_all().combine_chunks().to_batches()[0]
+
+
+def _rasteret_read(plan: dict[str, Any], batch) -> np.ndarray:
+    from rasteret.core import _read
+
+    meta = batch.column("metadata")
+    urls = plan["urls"]
+    if plan["kind"] == "aoi":
+        col, row, w, h = plan["window"]
+        reads = [_read.WindowRead(u, meta[i], col, row, w, h, index=i) for i, u in enumerate(urls)]
+        out = np.zeros((len(urls), h, w), np.uint16)
+    else:
+        n = plan["chip"]
+        reads = [
+            _read.WindowRead(urls[k], meta[k], c, r, n, n, index=slot)
+            for slot, k, c, r in chip_reads(plan)
+        ]
+        out = np.zeros((len(reads), n, n), np.uint16)
+    _read.read_into(reads, out)
+    return out
+
+
+def rasteret_headers(plan: dict[str, Any], timer: _Timer) -> list[Any]:
+    with timer:
+        batch = _rasteret_headers(plan["urls"])
+    return [
+        _summary_row(
+            m["image_width"],
+            m["image_height"],
+            m["tile_width"],
+            m["tile_height"],
+            m["dtype"],
+            m["nodata"],
+        )
+        for m in batch.column("metadata").to_pylist()
+    ]
+
+
+def rasteret_cold(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    with timer:
+        return _rasteret_read(plan, _rasteret_headers(plan["urls"]))
+
+
+def rasteret_indexed(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    batch = _rasteret_load_headers(plan)
+    with timer:
+        return _rasteret_read(plan, batch)
+
+
+def prepare_headers(plan: dict[str, Any], out_path: str) -> None:
+    """Parse the headers once and store them like a collection would (Arrow IPC)."""
+    import pyarrow as pa
+
+    batch = _rasteret_headers(plan["urls"])
+    with pa.OSFile(out_path, "wb") as f, pa.ipc.new_file(f, batch.schema) as w:
+        w.write_batch(batch)
+
+
+# ---- rasterio -------------------------------------------------------------------------------
+def _rio_env() -> None:
+    os.environ.update(GDAL_ENV)  # before GDAL starts, so every thread sees them
+
+
+def rasterio_headers(plan: dict[str, Any], timer: _Timer) -> list[Any]:
+    _rio_env()
+    import rasterio
+
+    def one(url: str) -> list[Any]:
+        with rasterio.open(url) as ds:
+            th, tw = ds.block_shapes[0]
+            return _summary_row(ds.width, ds.height, tw, th, ds.dtypes[0], ds.nodata)
+
+    with timer, ThreadPoolExecutor(RIO_THREADS) as pool:
+        return list(pool.map(one, plan["urls"]))
+
+
+def rasterio_read(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    _rio_env()
+    import rasterio
+    from rasterio.windows import Window
+
+    urls = plan["urls"]
+    if plan["kind"] == "aoi":
+        col, row, w, h = plan["window"]
+        out = np.zeros((len(urls), h, w), np.uint16)
+
+        def one(i: int) -> None:
+            with rasterio.open(urls[i]) as ds:
+                ds.read(1, window=Window(col, row, w, h), out=out[i])
+
+        with timer, ThreadPoolExecutor(RIO_THREADS) as pool:
+            list(pool.map(one, range(len(urls))))
+        return out
+
+    # chips: one task per chip (4 band reads); each thread keeps its own open datasets
+    n = plan["chip"]
+    reads = chip_reads(plan)
+    out = np.zeros((len(reads), n, n), np.uint16)
+    local = threading.local()
+    opened: list[Any] = []
+    lock = threading.Lock()
+
+    def dataset(k: int):
+        cache = getattr(local, "cache", None)
+        if cache is None:
+            cache = local.cache = {}
+        ds = cache.get(k)
+        if ds is None:
+            ds = cache[k] = rasterio.open(urls[k])
+            with lock:
+                opened.append(ds)
+        return ds
+
+    def chip(i: int) -> None:
+        for slot, k, c, r in reads[i * N_BANDS : (i + 1) * N_BANDS]:
+            dataset(k).read(1, window=Window(c, r, n, n), out=out[slot])
+
+    with timer:
+        with ThreadPoolExecutor(RIO_THREADS) as pool:
+            list(pool.map(chip, range(len(plan["chips"]))))
+        for ds in opened:
+            ds.close()
+    return out
+
+
+# ---- async-geotiff ----------------------------------------------------------------------------
+def _agt_store(urls: list[str]):
+    from obstore.store import HTTPStore
+
+    parts = urlsplit(urls[0])
+    base = f"{parts.scheme}://{parts.netloc}"
+    store = HTTPStore.from_url(base, client_options={"allow_http": True})
+    return store, [urlsplit(u).path.lstrip("/") for u in urls]
+
+
+def async_geotiff_headers(plan: dict[str, Any], timer: _Timer) -> list[Any]:
+    from async_geotiff import GeoTIFF
+
+    async def main() -> list[Any]:
+        store, paths = _agt_store(plan["urls"])
+        gts = await asyncio.gather(*(GeoTIFF.open(p, store=store) for p in paths))
+        return [
+            _summary_row(g.width, g.height, g.tile_width, g.tile_height, g.dtype, g.nodata)
+            for g in gts
+        ]
+
+    with timer:
+        return asyncio.run(main())
+
+
+def async_geotiff_read(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    """GeoTIFF.open every file, then ``GeoTIFF.read(window=...)`` every window (it fetches the
+    intersecting tiles with coalesced range requests and stitches them)."""
+    from async_geotiff import GeoTIFF, Window
+
+    urls = plan["urls"]
+    if plan["kind"] == "aoi":
+        col, row, w, h = plan["window"]
+        jobs = [(i, i, col, row) for i in range(len(urls))]
+        out = np.zeros((len(urls), h, w), np.uint16)
+    else:
+        w = h = plan["chip"]
+        jobs = chip_reads(plan)
+        out = np.zeros((len(jobs), h, w), np.uint16)
+
+    async def main() -> None:
+        store, paths = _agt_store(urls)
+        gts = await asyncio.gather(*(GeoTIFF.open(p, store=store) for p in paths))
+
+        async def one(slot: int, k: int, c: int, r: int) -> None:
+            arr = await gts[k].read(window=Window(col_off=c, row_off=r, width=w, height=h))
+            out[slot] = arr.data[0]
+
+        await asyncio.gather(*(one(*j) for j in jobs))
+
+    with timer:
+        asyncio.run(main())
+    return out
+
+
+# ---- B4: single-thread tile decode ----------------------------------------------------------
+def _load_tiles(plan: dict[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
+    import tifffile
+
+    with tifffile.TiffFile(plan["tile_source"]) as tif:
+        page = tif.pages[0]
+        info = {
+            "compression": int(page.compression),
+            "predictor": int(page.predictor),
+            "tile": [int(page.tilelength), int(page.tilewidth)],
+            "bits_per_sample": int(page.bitspersample),
+            "sample_format": int(page.sampleformat),
+        }
+        fh = tif.filehandle
+        tiles = []
+        for off, cnt in zip(page.dataoffsets, page.databytecounts, strict=True):
+            fh.seek(off)
+            tiles.append(fh.read(cnt))
+    if plan.get("n_tiles"):
+        tiles = tiles[: plan["n_tiles"]]
+    info["n_tiles"] = len(tiles)
+    info["compressed_bytes"] = sum(len(t) for t in tiles)
+    return tiles, info
+
+
+def decode_bench(plan: dict[str, Any], variant: str, timer: _Timer) -> tuple[np.ndarray, dict]:
+    tiles, info = _load_tiles(plan)
+    th, tw = info["tile"]
+    n = th * tw
+    if info["predictor"] != 2 or info["bits_per_sample"] != 16:
+        raise RuntimeError(f"unexpected tile layout {info}")
+
+    if variant == "rasteret":
+        from rasteret import _core
+
+        def dec(data: bytes) -> np.ndarray:
+            raw = _core.decode_tile(
+                data,
+                compression=info["compression"],
+                width=tw,
+                rows=th,
+                bits_per_sample=16,
+                sample_format=1,
+                samples=1,
+                predictor=2,
+                little_endian=True,
+            )
+            return np.frombuffer(raw, np.uint16)
+    else:
+        import imagecodecs
+
+        raw_decode = {
+            "imagecodecs-zlib": imagecodecs.zlib_decode,
+            "imagecodecs-deflate": imagecodecs.deflate_decode,
+            "imagecodecs-zstd": imagecodecs.zstd_decode,
+        }[variant]
+
+        def dec(data: bytes) -> np.ndarray:
+            a = np.empty((th, tw), "<u2")
+            raw_decode(data, out=a.reshape(-1).view(np.uint8))
+            imagecodecs.delta_decode(a, axis=-1, out=a)
+            return a
+
+    out: list[np.ndarray] = []
+    with timer:
+        for _ in range(plan["passes"]):
+            out = [dec(t) for t in tiles]
+    decoded = np.concatenate([a.reshape(-1) for a in out])
+    if decoded.size != n * len(tiles):
+        raise RuntimeError(f"decoded {decoded.size} samples, expected {n * len(tiles)}")
+    mb = plan["passes"] * decoded.nbytes / 1e6
+    info["decoded_mb"] = mb
+    info["mb_per_s"] = round(mb / timer.seconds, 1)
+    return decoded, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Child process
+# ---------------------------------------------------------------------------------------------
+class _Timer:
+    """Context manager measuring the timed section (and the peak RSS right after it)."""
+
+    def __init__(self) -> None:
+        self.seconds = float("nan")
+        self.peak_rss_mib = float("nan")
+        self._t0 = 0.0
+
+    def __enter__(self) -> _Timer:
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._t0
+        self.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _digest(output: Any) -> tuple[str, list[int] | None]:
+    if isinstance(output, np.ndarray):
+        a = np.ascontiguousarray(output)
+        return hashlib.sha256(a.view(np.uint8).reshape(-1).data).hexdigest(), list(a.shape)
+    text = json.dumps(output, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest(), [len(output)]
+
+
+ADAPTERS: dict[tuple[str, str], Callable[[dict[str, Any], _Timer], Any]] = {
+    ("headers", "rasteret"): rasteret_headers,
+    ("headers", "rasterio"): rasterio_headers,
+    ("headers", "async_geotiff"): async_geotiff_headers,
+    **{(k, "rasteret"): rasteret_cold for k in ("aoi", "chips")},
+    **{(k, "rasteret-indexed"): rasteret_indexed for k in ("aoi", "chips")},
+    **{(k, "rasterio"): rasterio_read for k in ("aoi", "chips")},
+    **{(k, "async_geotiff"): async_geotiff_read for k in ("aoi", "chips")},
+}
+
+
+def run_child(plan_path: str, variant: str) -> dict[str, Any]:
+    """Run one repetition; the result dict is what the child prints."""
+    plan = json.loads(Path(plan_path).read_text())
+    baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timer = _Timer()
+    extra: dict[str, Any] = {}
+    if plan["kind"] == "decode":
+        output, extra = decode_bench(plan, variant, timer)
+    else:
+        adapter = ADAPTERS[(plan["kind"], variant)]
+        output = adapter(plan, timer)
+    sha, shape = _digest(output)
+    return {
+        "ok": True,
+        "seconds": timer.seconds,
+        "peak_rss_mib": round(timer.peak_rss_mib, 1),
+        "start_rss_mib": round(baseline_rss, 1),
+        "sha256": sha,
+        "shape": shape,
+        "extra": extra,
+    }
+
+
+def probe() -> dict[str, Any]:
+    """Versions of every tool (None when not importable)."""
+    info: dict[str, Any] = {"python": sys.version.split()[0], "numpy": np.__version__}
+    for mod in ("rasterio", "async_geotiff", "async_tiff", "obstore", "imagecodecs", "tifffile"):
+        try:
+            m = __import__(mod)
+            info[mod] = getattr(m, "__version__", "?")
+        except Exception as e:  # noqa: BLE001 - a missing tool is data, not a crash
+            info[mod] = None
+            info[f"{mod}_error"] = repr(e)
+    try:
+        import rasterio
+
+        info["gdal"] = rasterio.__gdal_version__
+    except Exception:  # noqa: BLE001
+        info["gdal"] = None
+    try:
+        from rasteret import _core
+
+        info["rasteret"] = _core.__version__
+        info["rasteret_build_profile"] = _core.build_profile
+    except Exception as e:  # noqa: BLE001
+        info["rasteret"] = None
+        info["rasteret_error"] = repr(e)
+    return info
+
+
+def _ensure_rasteret_importable() -> None:
+    """Use the source tree's python/ when rasteret is not installed (e.g. maturin develop)."""
+    try:
+        import rasteret  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(REPO_DIR / "python"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="one timed repetition; prints one JSON line")
+    r.add_argument("plan")
+    r.add_argument("variant")
+    g = sub.add_parser("generate", help="build the cached data set")
+    g.add_argument("--quick", action="store_true", help=f"first {QUICK_SCENES} scenes only")
+    h = sub.add_parser("prepare-headers", help="rasteret headers -> Arrow IPC (the index)")
+    h.add_argument("plan")
+    h.add_argument("out")
+    sub.add_parser("probe", help="tool versions as JSON")
+    args = p.parse_args(argv)
+    _ensure_rasteret_importable()
+
+    if args.cmd == "generate":
+        ensure_data(QUICK_SCENES if args.quick else N_SCENES)
+        print(json.dumps(data_stats(QUICK_SCENES if args.quick else N_SCENES)))
+        return 0
+    if args.cmd == "probe":
+        print(json.dumps(probe()))
+        return 0
+    if args.cmd == "prepare-headers":
+        prepare_headers(json.loads(Path(args.plan).read_text()), args.out)
+        return 0
+    try:
+        result = run_child(args.plan, args.variant)
+    except BaseException as e:  # noqa: BLE001 - report every failure as data
+        tb = traceback.format_exc(limit=8)
+        result = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": tb}
+    print(json.dumps(result), flush=True)
+    sys.stderr.flush()
+    # Skip interpreter finalization: async-geotiff (obstore/async-tiff runtimes) crashes there
+    # about 1 time in 10 (SIGSEGV / "PyGILState_Release: thread state ... must be current").
+    os._exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
