@@ -37,7 +37,8 @@ pub(crate) fn decode(
         spec.photometric
             .unwrap_or(if spec.samples == 1 { 1 } else { 2 }),
     ) {
-        (1, 0 | 1) => ColorSpace::Luma,
+        // One component: grey, or one plane of a planar (PlanarConfiguration 2) RGB image.
+        (1, _) => ColorSpace::Luma,
         // Upsampled YCbCr from zune, converted to RGB by us (libjpeg's fixed-point formulas).
         (3, 6) => ColorSpace::YCbCr,
         // No conversion: zune assumes YCbCr input, so "YCbCr out" copies the raw components.
