@@ -209,6 +209,23 @@ fn check(
     let n = out.iter().zip(&expected).filter(|(a, b)| a != b).count();
     eprintln!("{name}: {n} bytes differ from GDAL, max diff {diff}");
     assert!(diff <= tolerance, "{name}: {n} bytes differ from GDAL, max diff {diff}");
+    // Damaged copies of a real tile: errors or wrong pixels are fine, panics are not.
+    for cut in [0, 1, tile.len() / 3, tile.len() / 2, tile.len() - 1] {
+        let r = decode_into(&tile[..cut], &spec, rows, &mut out);
+        assert!(cut > tile.len() / 2 || r.is_err(), "{name}: cut at {cut} decoded");
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..100 {
+        let mut bad = tile.clone();
+        for _ in 0..3 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = (seed % bad.len() as u64) as usize;
+            bad[i] ^= 1 << (seed % 8);
+        }
+        let _ = decode_into(&bad, &spec, rows, &mut out);
+    }
 }
 """
 
