@@ -69,6 +69,8 @@ CASES = [
         dict(compress="LZW", predictor=2, endianness="BIG"),
         False,
     ),
+    # 64x64 tile: long enough for LZW codes to reach 12 bits (and a Clear code).
+    ("lzw_u8_64", "uint8", 1, None, dict(compress="LZW", _size=(80, 72, 64)), False),
     ("packbits_u8", "uint8", 1, None, dict(compress="PACKBITS"), False),
     ("lzma_u32", "uint32", 1, None, dict(compress="LZMA"), False),
     ("deflate_nbits12", "uint16", 1, 12, dict(compress="DEFLATE", nbits=12), False),
@@ -93,6 +95,17 @@ def hexs(b):
 
 
 def one(tmp, name, dtype, bands, bits, opts, strip):
+    global W, H, T
+    opts = dict(opts)
+    saved = (W, H, T)
+    W, H, T = opts.pop("_size", saved)
+    try:
+        return one_sized(tmp, name, dtype, bands, bits, opts, strip)
+    finally:
+        W, H, T = saved
+
+
+def one_sized(tmp, name, dtype, bands, bits, opts, strip):
     path = os.path.join(tmp, name + ".tif")
     half = dtype == "float16"
     # libtiff wants JPEG strips to be a whole number of MCUs high.
