@@ -114,6 +114,12 @@ fn horizontal<T: Sample>(buf: &mut [u8], row_len: usize, samples: usize) {
         }
         return;
     }
+    match samples {
+        2 => return horizontal_n::<T, 2>(buf, row_len),
+        3 => return horizontal_n::<T, 3>(buf, row_len),
+        4 => return horizontal_n::<T, 4>(buf, row_len),
+        _ => {}
+    }
     let mut prev = vec![T::default(); samples];
     for row in buf.chunks_exact_mut(row_len) {
         prev.fill(T::default());
@@ -122,6 +128,19 @@ fn horizontal<T: Sample>(buf: &mut [u8], row_len: usize, samples: usize) {
                 let v = T::read(c).wrapping_add(*p);
                 v.write(c);
                 *p = v;
+            }
+        }
+    }
+}
+
+/// Horizontal differencing with `S` samples per pixel known at compile time.
+fn horizontal_n<T: Sample, const S: usize>(buf: &mut [u8], row_len: usize) {
+    for row in buf.chunks_exact_mut(row_len) {
+        let mut prev = [T::default(); S];
+        for px in row.chunks_exact_mut(S * T::SIZE) {
+            for (c, p) in px.chunks_exact_mut(T::SIZE).zip(prev.iter_mut()) {
+                *p = T::read(c).wrapping_add(*p);
+                p.write(c);
             }
         }
     }

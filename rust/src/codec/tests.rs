@@ -189,7 +189,7 @@ fn int_predictors_all_codecs_widths_and_byte_orders() {
         for predictor in [1, 2] {
             for bits in [8u16, 16, 32, 64] {
                 for le in [true, false] {
-                    for samples in [1u16, 3] {
+                    for samples in [1u16, 2, 3, 4, 5] {
                         let s = spec(code, predictor, bits, 1, samples, 33, 20, le);
                         let n = 33 * 20 * samples as usize;
                         roundtrip(&s, &random_native(&mut rng, n, bits));
