@@ -49,6 +49,14 @@ pub(crate) fn decode(
             )))
         }
     };
+    // zune-jpeg fills a truncated scan with grey silently; libtiff-written tiles end with EOI
+    // (0xFF 0xFF-stuffing means FF D9 cannot occur inside entropy-coded data).
+    let end = src.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    if !src.get(..end).is_some_and(|s| s.ends_with(&EOI)) {
+        return Err(Error::corrupt(
+            "truncated JPEG tile (no end-of-image marker)",
+        ));
+    }
     let stream = splice(src, spec.jpeg_tables);
     let data: &[u8] = stream.as_deref().unwrap_or(src);
     let options = DecoderOptions::default()

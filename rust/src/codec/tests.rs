@@ -189,7 +189,7 @@ fn int_predictors_all_codecs_widths_and_byte_orders() {
         for predictor in [1, 2] {
             for bits in [8u16, 16, 32, 64] {
                 for le in [true, false] {
-                    for samples in [1u16, 3] {
+                    for samples in [1u16, 2, 3, 4, 5] {
                         let s = spec(code, predictor, bits, 1, samples, 33, 20, le);
                         let n = 33 * 20 * samples as usize;
                         roundtrip(&s, &random_native(&mut rng, n, bits));
@@ -636,4 +636,54 @@ fn bench_deflate_u16_pred2() {
         comp.len(),
         native.len()
     );
+}
+
+/// The fuzz target's harness (fuzz/fuzz_targets/decode_tile.rs) on random and mutated input.
+#[test]
+fn fuzz_harness_smoke() {
+    const COMPRESSIONS: [u16; 11] = [1, 5, 7, 8, 32946, 32773, 34887, 50000, 50001, 34925, 9];
+    const BITS: [u16; 8] = [1, 4, 8, 12, 16, 32, 64, 15];
+    let mut rng = StdRng::seed_from_u64(9);
+    let seeds: Vec<Vec<u8>> = BYTE_CODECS
+        .iter()
+        .map(|&c| compress(c, &random_native(&mut rng, 700, 8)))
+        .collect();
+    for iter in 0..4000 {
+        let head: [u8; 8] = rng.random();
+        let mut src: Vec<u8> = if iter % 2 == 0 {
+            (0..rng.random_range(0..300))
+                .map(|_| rng.random())
+                .collect()
+        } else {
+            seeds[iter % seeds.len()].clone()
+        };
+        if !src.is_empty() && iter % 2 == 1 {
+            let i = rng.random_range(0..src.len());
+            src[i] ^= rng.random::<u8>() | 1;
+        }
+        let bits = BITS[usize::from(head[1]) % BITS.len()];
+        let sample_format = match bits {
+            16 | 32 | 64 if head[2] & 1 == 1 => 3,
+            _ => 1 + u16::from(head[2] >> 7),
+        };
+        let s = TileSpec {
+            compression: COMPRESSIONS[usize::from(head[0]) % COMPRESSIONS.len()],
+            predictor: 1 + u16::from(head[3] % 3),
+            bits_per_sample: bits,
+            sample_format,
+            samples: 1 + u16::from(head[4] % 4),
+            width: 1 + u32::from(head[5] % 64),
+            rows: 1 + u32::from(head[6] % 64),
+            little_endian: head[7] & 1 == 0,
+            photometric: Some(u16::from(head[7] >> 1) % 7),
+            jpeg_tables: None,
+            lerc_parameters: None,
+            nodata: None,
+        };
+        let rows_needed = 1 + u32::from(head[7] >> 2) % s.rows;
+        if let Ok(len) = decoded_len(&s, rows_needed) {
+            let mut dst = vec![0u8; len];
+            let _ = decode_into(&src, &s, rows_needed, &mut dst);
+        }
+    }
 }

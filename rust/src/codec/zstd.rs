@@ -3,7 +3,9 @@
 
 use std::cell::RefCell;
 
-use zstd::zstd_safe::{get_error_name, DCtx, InBuffer, OutBuffer, ResetDirective};
+use zstd::zstd_safe::{
+    get_error_name, get_frame_content_size, DCtx, InBuffer, OutBuffer, ResetDirective,
+};
 
 use super::short_output;
 use crate::error::{Error, Result};
@@ -24,7 +26,11 @@ pub(crate) fn decode(src: &[u8], out: &mut [u8]) -> Result<()> {
     DCTX.with(|c| {
         let mut dctx = c.borrow_mut();
         let _ = dctx.reset(ResetDirective::SessionOnly);
-        // Fast path: the frame holds exactly what we need.
+        // Fast path: the (single) frame says it holds no more than we need.
+        let fits = matches!(get_frame_content_size(src), Ok(Some(n)) if n <= out.len() as u64);
+        if !fits {
+            return stream(&mut dctx, src, out);
+        }
         if let Ok(n) = dctx.decompress(&mut *out, src) {
             if n >= out.len() {
                 return Ok(());
