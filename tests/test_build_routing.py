@@ -60,14 +60,14 @@ def test_build_record_table_route_with_pushdown(cog_corpus, http_server, tmp_pat
     table = coll.to_table()
     assert table.column("id").to_pylist() == ["tile-1"]
     assert table.column("datetime").to_pylist() == [dt.datetime(2021, 1, 1)]
-    assert coll.bands == ["R", "G", "B"]
+    assert coll.bands == ["B", "G", "R"]  # asset keys, sorted (spec §1.7)
     assert (tmp_path / "ws" / "tiles_records").is_dir()
     # register the built collection and load it back by id
     d = rasteret.register_local("local/tiles", tmp_path / "ws" / "tiles_records")
     assert d.spatial_coverage == "local" and d.temporal_range == ("2021-01-01", "2021-01-01")
     assert [x.id for x in load_local_descriptors()] == ["local/tiles"]
     again = rasteret.load("local/tiles")
-    assert len(again) == 1 and again.bands == ["R", "G", "B"]
+    assert len(again) == 1 and again.bands == ["B", "G", "R"]
     assert len(rasteret.build("local/tiles", name="x")) == 1
 
 

@@ -114,7 +114,8 @@ def test_server_ignoring_range_still_gives_right_pixels(http_server, deflate_ent
 
 
 def test_typical_cog_header_costs_one_request(http_server, cog_corpus):
-    entry = next(e for e in cog_corpus.entries if e.path.name.startswith("deflate"))
+    # not the file other tests serve with ignore_range (its whole body may be cached)
+    entry = next(e for e in cog_corpus.entries if e.path.name.startswith("deflate_pred2"))
     http_server.reset_log()
     _read.read_header(http_server.url(entry.path.name))
     assert http_server.count(entry.path.name) == 1

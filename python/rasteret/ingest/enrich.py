@@ -231,6 +231,11 @@ def _add_band_column(
     errors: list[str | None],
     metadata: pa.StructArray,
 ) -> pa.Table:
+    planar = (
+        metadata.field("planar_configuration").to_pylist()
+        if metadata.type.get_field_index("planar_configuration") >= 0
+        else [1] * len(metadata)
+    )
     take = np.full(len(ids), -1, dtype=np.int64)
     sliced: dict[int, int] = {}
     for i, rid in enumerate(ids):
@@ -241,8 +246,8 @@ def _add_band_column(
         if errors[row]:
             continue
         take[i] = row
-        if item.get("band_index"):
-            sliced[i] = int(item["band_index"])
+        if planar[row] == 2:
+            sliced[i] = int(item.get("band_index") or 0)
     indices = pa.array(take, mask=take < 0)
     column = metadata.take(indices)
     if sliced:
