@@ -56,6 +56,7 @@ class _Job:
     dtype: np.dtype
     fill: Any
     geometry: Any  # in the record CRS
+    has_mask: bool = False  # the file has an internal (GDAL) transparency mask
 
 
 class AoiReadResult:
@@ -292,6 +293,7 @@ def _job_for(
         transform=window_transform(t, window[0], window[1]),
         dtype=dtype,
         fill=_fill_for(meta, dtype),
+        has_mask=meta.get("mask") is not None,
         geometry=geom,
     )
 
@@ -333,6 +335,34 @@ def _run_jobs(table: pa.Table, jobs: list[_Job], options: dict[str, Any]) -> lis
         [j.fill for j in jobs],
         options=options,
     )
+
+
+def _apply_internal_masks(
+    table: pa.Table, jobs: list[_Job], arrays: dict[int, np.ndarray], options: dict[str, Any]
+) -> None:
+    """Set pixels the file's internal mask marks invalid to the fill value (as GDAL does)."""
+    from rasteret.core import _read
+
+    masked = [j for j in jobs if j.has_mask and id(j) in arrays]
+    if not masked:
+        return
+    by_band: dict[str, list[_Job]] = {}
+    for j in masked:
+        by_band.setdefault(j.band, []).append(j)
+    for band, group in by_band.items():
+        column = table.column(f"{band}_metadata").combine_chunks()
+        layouts = column.field("mask").take(pa.array([j.record for j in group]))
+        masks = _read.read_flat(
+            [j.url for j in group],
+            layouts,
+            [0] * len(group),
+            [j.window for j in group],
+            [np.dtype("uint8")] * len(group),
+            [255] * len(group),
+            options=options,
+        )
+        for j, m in zip(group, masks, strict=True):
+            arrays[id(j)][m == 0] = j.fill
 
 
 def _chunks(jobs: list[_Job]) -> list[list[_Job]]:
@@ -391,6 +421,12 @@ def _execute(
                         arrays[id(j)] = arr
                 except (OSError, RuntimeError, ValueError, NotImplementedError) as exc2:
                     errors.setdefault(rec_jobs[0].record, []).append(_wrap(exc2, rec_jobs[0], ids))
+    try:
+        _apply_internal_masks(table, jobs, arrays, options)
+    except (OSError, RuntimeError, ValueError) as exc:
+        for j in jobs:
+            if j.has_mask and arrays.pop(id(j), None) is not None:
+                errors.setdefault(j.record, []).append(_wrap(exc, j, ids))
     masks: dict[tuple[Any, ...], np.ndarray] = {}
     reads: list[AoiRead] = []
     band_order = {b: n for n, b in enumerate(bands)}

@@ -28,21 +28,20 @@ def _read(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> AoiR
 
 def get_collection_numpy(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> Any:
     """``[N, H, W]`` (one band) or ``[N, C, H, W]`` arrays of every (record, geometry)."""
-    result = _read(collection, geometries, bands, **kw)
-    per_band: dict[str, list[np.ndarray]] = {b: [] for b in bands}
+    unique = list(dict.fromkeys(bands))
+    result = _read(collection, geometries, unique, **kw)
+    per_band: dict[str, list[np.ndarray]] = {b: [] for b in unique}
     for r in result.reads:
         per_band[r.band].append(r.data)
     stacks = []
     reference = None
     counts = {b: len(v) for b, v in per_band.items()}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"Inconsistent sample count for band(s): {counts}")
     for band in bands:
         arrays = per_band[band]
         if not arrays:
             raise ValueError(f"No data resolved for band '{band}'.")
-        if len(set(counts.values())) > 1:
-            raise ValueError(
-                f"Inconsistent sample count for band '{band}': {counts[band]} vs {counts}"
-            )
         shapes = sorted({a.shape for a in arrays})
         if len(shapes) > 1:
             raise ValueError(
@@ -164,13 +163,16 @@ def _dataset_for(reads: list[AoiRead], crs: Any) -> Any:
         da.encoding["grid_mapping"] = "spatial_ref"
         arrays[r.band] = da
     ds = xr.merge(list(arrays.values()), compat="override", join="outer", combine_attrs="drop")
+    ds = ds.assign_coords(
+        spatial_ref=xr.DataArray(0, attrs=_spatial_ref_attrs(crs, first.transform))
+    )
     when = first.datetime
     if when is not None and getattr(when, "tzinfo", None) is not None:
         when = when.replace(tzinfo=None)
+    ds = ds.expand_dims(geometry=[first.geometry_index + 1])
     ds = ds.expand_dims(
         time=[np.datetime64(when, "ns") if when is not None else np.datetime64("NaT")]
     )
-    ds = ds.expand_dims(geometry=[first.geometry_index + 1])
     for name, da in arrays.items():
         ds[name].attrs.update(da.attrs)
         ds[name].encoding["grid_mapping"] = "spatial_ref"
