@@ -14,8 +14,12 @@ from support.corpus import CorpusEntry
 from support.oracle import describe, standard_windows
 from support.oracle import read_window as rio_read
 
-# libjpeg-turbo (GDAL) and our JPEG decoder may round YCbCr->RGB differently by this much.
-JPEG_TOLERANCE = 1
+# JPEG is lossy and decoders legitimately differ: rasterio's GDAL links IJG libjpeg 9, whose
+# DCT-domain chroma upsampling differs from libjpeg-turbo's (and zune-jpeg's) by up to 8 on
+# 4:2:0 YCbCr tiles (measured with imagecodecs/turbo vs GDAL on the same tiles). Grey and RGB
+# (no subsampling) differ only by IDCT rounding. Bounds: max |ours - GDAL| and mean.
+JPEG_MAX_DIFF = {"ycbcr": 8, "other": 1}
+JPEG_MEAN_DIFF = 0.5
 
 
 def _assert_pixels(entry: CorpusEntry, ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
@@ -25,7 +29,9 @@ def _assert_pixels(entry: CorpusEntry, ours: np.ndarray, theirs: np.ndarray, wha
     assert ours.dtype == theirs.dtype, f"{entry.name} {what}: dtype {ours.dtype} != {theirs.dtype}"
     if "jpeg" in entry.tags:
         diff = np.abs(ours.astype(np.int32) - theirs.astype(np.int32))
-        assert diff.max() <= JPEG_TOLERANCE, f"{entry.name} {what}: JPEG max diff {diff.max()}"
+        bound = JPEG_MAX_DIFF["ycbcr" if "ycbcr" in entry.tags else "other"]
+        assert diff.max() <= bound, f"{entry.name} {what}: JPEG max diff {diff.max()} > {bound}"
+        assert diff.mean() <= JPEG_MEAN_DIFF, f"{entry.name} {what}: JPEG mean diff {diff.mean()}"
     elif ours.dtype.kind == "f":
         np.testing.assert_array_equal(ours, theirs, err_msg=f"{entry.name} {what}")
     else:
