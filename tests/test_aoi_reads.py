@@ -193,3 +193,27 @@ def test_errors(aoi_collection):
         coll.get_numpy((-170, -80, -169, -79), [BAND])
     with pytest.raises(TypeError, match="Unsupported geometry type"):
         coll.get_numpy(object(), [BAND])
+
+
+def test_iterate_rasters_and_accessor_reads(aoi_collection):
+    import asyncio
+
+    coll, entries = aoi_collection
+    entry = next(e for e in entries if e.name.startswith("deflate_pred2_u16"))
+    one = coll.where(ds.field("id") == entry.name)
+
+    async def collect():
+        return [r async for r in coll.iterate_rasters()], await one.get_first_raster()
+
+    accessors, first = asyncio.run(collect())
+    assert len(accessors) == len(coll) and first.id == entry.name
+    meta, url, band_index = first.try_get_band_cog_metadata(BAND)
+    assert url.endswith(entry.path.name) and band_index == 0
+    assert (meta.width, meta.height) == (entry.width, entry.height)
+    assert first.try_get_band_cog_metadata("nope") == (None, None, None)
+    aoi = _aoi_in_4326(entry)
+    arr = asyncio.run(first.load_bands(aoi, [BAND], for_numpy=True))
+    expected, _ = _oracle(entry, aoi)
+    np.testing.assert_array_equal(arr[0], expected)
+    with pytest.raises(ValueError, match="No raster records found"):
+        asyncio.run(coll.where(ds.field("id") == "none").get_first_raster())

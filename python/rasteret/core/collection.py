@@ -701,6 +701,58 @@ class Collection:
     def __arrow_c_schema__(self) -> Any:
         return self._export_schema().__arrow_c_schema__()
 
+    # -- record iteration --------------------------------------------------------------------
+
+    async def iterate_rasters(
+        self, data_source: str | None = None, bands: list[str] | None = None
+    ) -> Any:
+        """Yield a :class:`~rasteret.core.raster_accessor.RasterAccessor` per record."""
+        from rasteret.core.raster_accessor import RasterAccessor
+
+        dataset = self.dataset
+        if dataset is None:
+            return
+        names = dataset.schema.names
+        required = {"id", "datetime", "geometry", "assets", "bbox"}
+        missing = required - set(names)
+        if missing:
+            raise ValueError(f"Missing required fields: {missing}")
+        meta_cols = [n for n in names if n.endswith("_metadata")]
+        if bands:
+            meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
+        optional = [c for c in ("proj:epsg", "eo:cloud_cover", "collection") if c in names]
+        columns = ["id", "datetime", "geometry", "assets", "bbox", *optional, *meta_cols]
+        source = data_source or self.data_source or ""
+        for batch in dataset.to_batches(columns=columns, batch_size=1024):
+            for i, row in enumerate(batch.to_pylist()):
+                try:
+                    bbox = row["bbox"]
+                    if isinstance(bbox, dict):
+                        bbox = [bbox["xmin"], bbox["ymin"], bbox["xmax"], bbox["ymax"]]
+                    accessor = RasterAccessor(
+                        id=str(row["id"]),
+                        datetime=row["datetime"],
+                        bbox=list(bbox) if bbox else [],
+                        footprint=row["geometry"],
+                        crs=row.get("proj:epsg"),
+                        cloud_cover=row.get("eo:cloud_cover") or 0,
+                        assets=dict(row["assets"] or {}),
+                        band_metadata={c: row[c] for c in meta_cols if row.get(c) is not None},
+                        collection=row.get("collection") or source,
+                        data_source=source,
+                    )
+                    accessor._row = batch.slice(i, 1)
+                except (KeyError, TypeError, ValueError) as exc:
+                    logger.warning("skipping record %r: %s", row.get("id"), exc)
+                    continue
+                yield accessor
+
+    async def get_first_raster(self) -> Any:
+        """The first record as a :class:`~rasteret.core.raster_accessor.RasterAccessor`."""
+        async for accessor in self.iterate_rasters():
+            return accessor
+        raise ValueError("No raster records found in collection")
+
     # -- pixel reads -------------------------------------------------------------------------
 
     def _read_kwargs(self, **kw: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasteret.constants import BandRegistry
@@ -60,6 +60,8 @@ class RasterAccessor:
     band_metadata: dict[str, Any]
     collection: str
     data_source: str = ""
+    #: the record as a one-row Arrow batch (set by ``Collection.iterate_rasters``)
+    _row: Any = field(default=None, repr=False, compare=False)
 
     @property
     def geometry(self) -> Any:
@@ -114,3 +116,75 @@ class RasterAccessor:
                 "BandRegistry."
             )
         return meta, url, index
+
+    def _collection(self) -> Any:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        from rasteret.core.collection import Collection
+
+        if self._row is None:
+            raise ValueError(
+                "this RasterAccessor carries no record row (create it via iterate_rasters)"
+            )
+        return Collection(
+            dataset=ds.dataset(pa.Table.from_batches([self._row])), data_source=self.data_source
+        )
+
+    async def load_bands(
+        self,
+        geometries: Any,
+        band_codes: list[str],
+        max_concurrent: int = 50,
+        for_xarray: bool = True,
+        for_numpy: bool = False,
+        progress: bool = False,
+        backend: Any = None,
+        target_crs: int | None = None,
+        geometry_crs: Any = 4326,
+        all_touched: bool = False,
+    ) -> Any:
+        """Read ``band_codes`` of this record for each AOI (xarray Dataset, or a GeoDataFrame
+        when ``for_xarray`` is False, or a NumPy array with ``for_numpy``)."""
+        del progress
+        coll = self._collection()
+        kwargs = dict(
+            max_concurrent=max_concurrent,
+            backend=backend,
+            target_crs=target_crs,
+            geometry_crs=geometry_crs,
+            all_touched=all_touched,
+        )
+        if for_numpy:
+            return coll.get_numpy(geometries, band_codes, **kwargs)
+        if for_xarray:
+            return coll.get_xarray(geometries, band_codes, **kwargs)
+        return coll.get_gdf(geometries, band_codes, **kwargs)
+
+    async def sample_points(
+        self,
+        *,
+        points: Any,
+        band_codes: list[str],
+        point_indices: Any = None,
+        max_concurrent: int = 50,
+        backend: Any = None,
+        reader: Any = None,
+        geometry_crs: Any = 4326,
+        method: str = "nearest",
+        max_distance_pixels: int = 0,
+        return_neighbourhood: str = "off",
+    ) -> Any:
+        """Sample ``band_codes`` of this record at ``points`` (see ``Collection.sample_points``)."""
+        del reader, point_indices
+        if method != "nearest":
+            raise ValueError("only method='nearest' is supported")
+        return self._collection().sample_points(
+            points,
+            band_codes,
+            max_concurrent=max_concurrent,
+            backend=backend,
+            geometry_crs=geometry_crs,
+            max_distance_pixels=max_distance_pixels,
+            return_neighbourhood=return_neighbourhood,
+        )
