@@ -7,3 +7,9 @@ pub mod io;
 pub mod python;
 pub mod read;
 pub mod tiff;
+
+/// mimalloc instead of the system allocator: the read path allocates and frees many
+/// tile-sized (hundreds of KiB) buffers, which glibc serves with mmap/munmap and fresh page
+/// faults each time in a new process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

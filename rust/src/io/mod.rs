@@ -215,29 +215,18 @@ impl Source {
         if merged.is_empty() {
             return Ok(out);
         }
-        let mut handles = Vec::with_capacity(merged.len());
-        let mut first: Option<Result<Bytes>> = None;
-        for (n, m) in merged.iter().enumerate() {
-            let this = self.clone();
-            let r = m.range.clone();
-            let task = on_io_runtime(async move { this.fetch(r, false).await });
-            // A server not yet known to honour Range may answer 200 with the whole object:
-            // fetch one request first so the others hit the full-body cache.
-            let probe = n == 0
-                && merged.len() > 1
-                && matches!(self.backend, Backend::Http(_))
-                && http::honours_range(&self.url) != Some(true);
-            if probe {
-                first = Some(task.await);
-            } else {
-                handles.push(task);
-            }
-        }
-        let mut bodies = Vec::with_capacity(merged.len());
-        if let Some(b) = first {
-            bodies.push(b?);
-        }
-        bodies.extend(futures::future::try_join_all(handles).await?);
+        // All merged requests go out at once, even to a server not yet known to honour Range:
+        // if it answers 200 with the whole object, the body is cached for the later batches
+        // (a probe request first would cost every cold process one extra round trip per file).
+        let handles: Vec<_> = merged
+            .iter()
+            .map(|m| {
+                let this = self.clone();
+                let r = m.range.clone();
+                on_io_runtime(async move { this.fetch(r, false).await })
+            })
+            .collect();
+        let bodies = futures::future::try_join_all(handles).await?;
         for (m, body) in merged.iter().zip(bodies) {
             for &i in &m.members {
                 let Some(r) = ranges.get(i) else { continue };

@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::io::{self, IoOptions, Source};
+use crate::read::buffers;
 use crate::read::plan::{fill_bytes, place_fill, place_tile, ReadPlan, TileJob};
 
 /// Knobs of one read.
@@ -27,7 +28,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         Self {
             io: IoOptions::default(),
-            tiles_per_batch: 8,
+            tiles_per_batch: 16,
             batches_in_flight: 16,
         }
     }
@@ -62,7 +63,7 @@ fn batches(plan: &ReadPlan, per_batch: usize) -> Vec<Vec<usize>> {
 fn decode_job(job: &TileJob, bytes: &[u8]) -> Result<Vec<u8>> {
     let spec = job.spec();
     let len = codec::decoded_len(&spec, job.rows_needed)?;
-    let mut data = vec![0u8; len];
+    let mut data = buffers::take(len);
     codec::decode_into(bytes, &spec, job.rows_needed, &mut data).map_err(|e| {
         e.context(format!(
             "{}: tile (col {}, row {}) at bytes {}..{}",
@@ -170,6 +171,7 @@ pub async fn execute(plan: &ReadPlan, dst: &mut [u8], opts: &ReadOptions) -> Res
             for p in places {
                 place_tile(&tile.data, job.layout.tile_width, job.samples, elem, p, dst)?;
             }
+            buffers::give(tile.data);
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Read planner: windows per (record, band) -> tiles -> fetch -> decode -> place.
 
 pub mod arrow;
+pub mod buffers;
 pub mod execute;
 pub mod plan;
 
