@@ -9,7 +9,7 @@ help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
 
 install:  ## system deps + build and install rasteret (release) with its test extras
-	bash scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh --test
 	$(PIP) install --quiet --disable-pip-version-check '.[dev]'
 
 demo: ## install and run the offline demo

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages the build and the tests need (Debian 12 / bookworm):
+# System packages the build and (with --test) the tests need (Debian 12 / bookworm):
 # - libclang-dev, cmake: bindgen + build of the vendored LERC library;
 # - postgresql, postgresql-15-postgis-3: the throwaway PostgreSQL/PostGIS cluster behind the
 #   real STAC API (stac-fastapi-pgstac) of the `stac_api` test fixture.
@@ -7,7 +7,12 @@
 # Runs as root in CI; uses sudo otherwise. Outside Debian 12 set POSTGIS_PKG to the PostGIS
 # package of the distribution's default PostgreSQL (e.g. postgresql-16-postgis-3).
 set -euo pipefail
-PACKAGES=(libclang-dev cmake postgresql "${POSTGIS_PKG:-postgresql-15-postgis-3}")
+PACKAGES=(libclang-dev cmake)
+WITH_TESTS=0
+[[ "${1:-}" == "--test" ]] && WITH_TESTS=1
+if ((WITH_TESTS)); then
+    PACKAGES+=(postgresql "${POSTGIS_PKG:-postgresql-15-postgis-3}")
+fi
 need=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
@@ -21,4 +26,6 @@ if ((${#need[@]})); then
         --no-install-recommends "${need[@]}"
 fi
 # The tests run initdb/postgres from /usr/lib/postgresql/<major>/bin (not on PATH).
-ls -d /usr/lib/postgresql/*/bin >/dev/null
+if ((WITH_TESTS)); then
+    ls -d /usr/lib/postgresql/*/bin >/dev/null
+fi
