@@ -9,38 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasteret.constants import LANDSAT_C2L2_BANDS, SENTINEL2_BANDS
+
 EARTH_SEARCH = "https://earth-search.aws.element84.com/v1"
 PLANETARY_COMPUTER = "https://planetarycomputer.microsoft.com/api/stac/v1"
 EX = (-122.45, 37.74, -122.35, 37.84)
 
-_S2_BANDS = {
-    "B01": "coastal",
-    "B02": "blue",
-    "B03": "green",
-    "B04": "red",
-    "B05": "rededge1",
-    "B06": "rededge2",
-    "B07": "rededge3",
-    "B08": "nir",
-    "B8A": "nir08",
-    "B09": "nir09",
-    "B11": "swir16",
-    "B12": "swir22",
-    "SCL": "scl",
-}
-_LANDSAT_BANDS = {
-    "B1": "coastal",
-    "B2": "blue",
-    "B3": "green",
-    "B4": "red",
-    "B5": "nir08",
-    "B6": "swir16",
-    "B7": "swir22",
-    "qa_aerosol": "qa_aerosol",
-    "qa_pixel": "qa_pixel",
-    "qa_radsat": "qa_radsat",
-}
-_S2_CODES = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"]
 _AEF_URI = "s3://us-west-2.opendata.source.coop/terrafloww/aef-v1-annual-rasteret"
 _AEF_FIELDS = ["id", "bbox", "datetime", "year", "utm_zone"]
 
@@ -56,7 +30,7 @@ BEFORE_LOCAL: list[dict[str, Any]] = [
         description="Multi-spectral optical imagery, 10-60m, global",
         stac_api=EARTH_SEARCH,
         stac_collection="sentinel-2-l2a",
-        band_map=dict(_S2_BANDS),
+        band_map=dict(SENTINEL2_BANDS),
         separate_files=True,
         spatial_coverage="global",
         temporal_range=("2015-06-23", "present"),
@@ -73,7 +47,7 @@ BEFORE_LOCAL: list[dict[str, Any]] = [
         description="Multi-spectral optical + thermal, 30m, global",
         stac_api=EARTH_SEARCH,
         stac_collection="landsat-c2-l2",
-        band_map=dict(_LANDSAT_BANDS),
+        band_map=dict(LANDSAT_C2L2_BANDS),
         separate_files=True,
         spatial_coverage="global",
         temporal_range=("1982-07-16", "present"),
@@ -157,7 +131,7 @@ BEFORE_LOCAL: list[dict[str, Any]] = [
         description="Multi-spectral optical imagery, 10-60m, global (Azure mirror)",
         stac_api=PLANETARY_COMPUTER,
         stac_collection="sentinel-2-l2a",
-        band_map={code: code for code in [*_S2_CODES, "SCL"]},
+        band_map={code: code for code in SENTINEL2_BANDS},
         separate_files=True,
         spatial_coverage="global",
         temporal_range=("2015-06-23", "present"),

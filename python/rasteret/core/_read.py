@@ -59,8 +59,8 @@ def read_header(url: str, *, options: dict[str, Any] | None = None) -> pa.Struct
 
 def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
     """numpy dtype of a layout (metadata struct, overview entry or plain dict)."""
-    d = layout.as_py() if isinstance(layout, pa.Scalar) else layout
-    return np.dtype(d["dtype"])
+    value = layout["dtype"]  # field access only: no conversion of the whole struct
+    return np.dtype(value.as_py() if isinstance(value, pa.Scalar) else value)
 
 
 def overview_layout(metadata: pa.StructScalar, level: int) -> pa.StructScalar:
@@ -97,10 +97,15 @@ class WindowRead:
     index: int = 0
 
 
+def _field_names(layout: pa.StructScalar | dict[str, Any]) -> Any:
+    return layout.type.names if isinstance(layout, pa.Scalar) else layout
+
+
 def fill_value(layout: pa.StructScalar | dict[str, Any], dtype: np.dtype) -> Any:
     """nodata cast to ``dtype`` when representable, else 0 (rasterio's fill rule)."""
-    d = layout.as_py() if isinstance(layout, pa.Scalar) else layout
-    nodata = d.get("nodata")
+    nodata = layout["nodata"] if "nodata" in _field_names(layout) else None
+    if isinstance(nodata, pa.Scalar):
+        nodata = nodata.as_py()
     if nodata is None:
         return dtype.type(0)
     if dtype.kind == "f":
@@ -111,6 +116,46 @@ def fill_value(layout: pa.StructScalar | dict[str, Any], dtype: np.dtype) -> Any
     if not info.min <= nodata <= info.max:
         return dtype.type(0)
     return dtype.type(int(nodata))
+
+
+_PLAN_COLUMNS = (
+    "url",
+    "layout",
+    "band_index",
+    "col_off",
+    "row_off",
+    "width",
+    "height",
+    "out_offset",
+    "out_row_stride",
+)
+
+
+def _plan(
+    urls: Sequence[str],
+    layouts: pa.Array,
+    band_index: Any,
+    col_off: Any,
+    row_off: Any,
+    width: Any,
+    height: Any,
+    out_offset: Any,
+    out_row_stride: Any,
+) -> pa.RecordBatch:
+    """The Arrow plan ``_core.read_windows`` reads (integer columns from array-likes)."""
+    ints = [
+        pa.array(np.asarray(v, dtype=np.int64))
+        for v in (col_off, row_off, width, height, out_offset, out_row_stride)
+    ]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(list(urls), pa.string()),
+            layouts,
+            pa.array(np.asarray(band_index, dtype=np.int32)),
+            *ints,
+        ],
+        names=list(_PLAN_COLUMNS),
+    )
 
 
 def _layout_column(reads: Sequence[WindowRead]) -> pa.Array:
@@ -152,23 +197,26 @@ def read_into(
             raise ValueError(f"output index {r.index} out of range for {n} slots")
         if r.width > w or r.height > h:
             raise ValueError(f"window {r.width}x{r.height} larger than the output {w}x{h}")
+    checked: set[int] = set()  # dtype check once per distinct layout, not per read
+    for r in reads:
+        if id(r.layout) in checked:
+            continue
+        checked.add(id(r.layout))
         if dtype_of(r.layout) != out.dtype:
             raise ValueError(f"{r.url}: dtype {dtype_of(r.layout)} differs from out {out.dtype}")
     if not reads:
         return out
-    layouts = _layout_column(reads)
-    plan = pa.RecordBatch.from_pydict(
-        {
-            "url": pa.array([r.url for r in reads], pa.string()),
-            "layout": layouts,
-            "band_index": pa.array([r.band_index for r in reads], pa.int32()),
-            "col_off": pa.array([r.col_off for r in reads], pa.int64()),
-            "row_off": pa.array([r.row_off for r in reads], pa.int64()),
-            "width": pa.array([r.width for r in reads], pa.int64()),
-            "height": pa.array([r.height for r in reads], pa.int64()),
-            "out_offset": pa.array([r.index * h * row_stride for r in reads], pa.int64()),
-            "out_row_stride": pa.array([row_stride] * len(reads), pa.int64()),
-        }
+    n_reads = len(reads)
+    plan = _plan(
+        [r.url for r in reads],
+        _layout_column(reads),
+        [r.band_index for r in reads],
+        [r.col_off for r in reads],
+        [r.row_off for r in reads],
+        [r.width for r in reads],
+        [r.height for r in reads],
+        [r.index * h * row_stride for r in reads],
+        [row_stride] * n_reads,
     )
     _core.read_windows(plan, out.reshape(-1).view(np.uint8), options=options)
     return out
@@ -237,29 +285,8 @@ def read_flat(
     if n == 0:
         return outs
     win = np.asarray(windows, dtype=np.int64).reshape(n, 4)
-    plan = pa.RecordBatch.from_arrays(
-        [
-            pa.array(list(urls), pa.string()),
-            layouts,
-            pa.array(np.asarray(band_index, dtype=np.int32)),
-            pa.array(win[:, 0]),
-            pa.array(win[:, 1]),
-            pa.array(win[:, 2]),
-            pa.array(win[:, 3]),
-            pa.array(offsets),
-            pa.array(strides),
-        ],
-        names=[
-            "url",
-            "layout",
-            "band_index",
-            "col_off",
-            "row_off",
-            "width",
-            "height",
-            "out_offset",
-            "out_row_stride",
-        ],
+    plan = _plan(
+        urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
     _core.read_windows(plan, buffer, options=options)
     return outs
@@ -287,29 +314,16 @@ def read_blocks(
     if n == 0:
         return out
     item = dtype.itemsize
-    plan = pa.RecordBatch.from_arrays(
-        [
-            pa.array(list(urls), pa.string()),
-            layouts,
-            pa.array(np.asarray(band_index, dtype=np.int32)),
-            pa.array(np.asarray(col_off, dtype=np.int64)),
-            pa.array(np.asarray(row_off, dtype=np.int64)),
-            pa.array(np.full(n, size, dtype=np.int64)),
-            pa.array(np.full(n, size, dtype=np.int64)),
-            pa.array(np.arange(n, dtype=np.int64) * size * size * item),
-            pa.array(np.full(n, size * item, dtype=np.int64)),
-        ],
-        names=[
-            "url",
-            "layout",
-            "band_index",
-            "col_off",
-            "row_off",
-            "width",
-            "height",
-            "out_offset",
-            "out_row_stride",
-        ],
+    plan = _plan(
+        urls,
+        layouts,
+        band_index,
+        col_off,
+        row_off,
+        np.full(n, size),
+        np.full(n, size),
+        np.arange(n) * size * size * item,
+        np.full(n, size * item),
     )
     _core.read_windows(plan, out.reshape(-1).view(np.uint8), options=options)
     return out

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from rasteret.core._read import fill_value
 from rasteret.core.aoi import GeometryInputPlan, prepare_geometry_input
 from rasteret.core.raster_accessor import asset_url, resolve_asset_key
 from rasteret.core.windows import geometry_window, normalize_transform, window_transform
@@ -66,18 +67,6 @@ class AoiReadResult:
         self.reads = reads
         self.plan = plan
         self.output_crs = output_crs
-
-
-def _fill_for(meta: dict[str, Any], dtype: np.dtype) -> Any:
-    nodata = meta.get("nodata")
-    if nodata is None:
-        return dtype.type(0)
-    if dtype.kind == "f":
-        return dtype.type(nodata)
-    if np.isnan(nodata) or not float(nodata).is_integer():
-        return dtype.type(0)
-    info = np.iinfo(dtype)
-    return dtype.type(int(nodata)) if info.min <= nodata <= info.max else dtype.type(0)
 
 
 def _transformer(src: Any, dst: Any) -> Any:
@@ -292,7 +281,7 @@ def _job_for(
         window=window,
         transform=window_transform(t, window[0], window[1]),
         dtype=dtype,
-        fill=_fill_for(meta, dtype),
+        fill=fill_value(meta, dtype),
         has_mask=meta.get("mask") is not None,
         geometry=geom,
     )
