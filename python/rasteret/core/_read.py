@@ -36,7 +36,7 @@ def parse_headers(
     progress: Callable[[int], object] | None = None,
 ) -> pa.RecordBatch:
     """Parse many COG headers concurrently (see ``rasteret._core.parse_headers``)."""
-    return _core.parse_headers(list(urls), options=options, progress=progress)
+    return _core.parse_headers(list(urls), options=options, **_progress_kw(progress))
 
 
 def header_error(batch: pa.RecordBatch, row: int) -> BaseException | None:
@@ -78,6 +78,11 @@ def overview_layout(metadata: pa.StructScalar, level: int) -> pa.StructScalar:
         [*children, nodata], fields=[*fields, pa.field("nodata", pa.float64())]
     )
     return merged[0]
+
+
+def _progress_kw(progress: Callable[[int, int], object] | None) -> dict[str, Any]:
+    """``progress=`` for ``_core.read_windows`` only when a callback is given."""
+    return {} if progress is None else {"progress": progress}
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ _PLAN_COLUMNS = (
 
 
 def _plan(
-    urls: Sequence[str],
+    urls: Sequence[str] | pa.Array,
     layouts: pa.Array,
     band_index: Any,
     col_off: Any,
@@ -142,14 +147,19 @@ def _plan(
     out_offset: Any,
     out_row_stride: Any,
 ) -> pa.RecordBatch:
-    """The Arrow plan ``_core.read_windows`` reads (integer columns from array-likes)."""
+    """The Arrow plan ``_core.read_windows`` reads (integer columns from array-likes).
+
+    ``layouts`` may be a struct array (one layout per window) or a dictionary array of
+    structs (windows index a few distinct layouts; the core parses each one once).
+    """
     ints = [
         pa.array(np.asarray(v, dtype=np.int64))
         for v in (col_off, row_off, width, height, out_offset, out_row_stride)
     ]
+    url_array = urls if isinstance(urls, pa.Array) else pa.array(list(urls), pa.string())
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(list(urls), pa.string()),
+            url_array,
             layouts,
             pa.array(np.asarray(band_index, dtype=np.int32)),
             *ints,
@@ -182,10 +192,12 @@ def read_into(
     out: np.ndarray,
     *,
     options: dict[str, Any] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> np.ndarray:
     """Read every window into ``out[index, :height, :width]`` in ONE call into Rust.
 
     ``out`` must be C-contiguous with shape ``(N, H, W)`` and the dtype of every layout.
+    ``progress(done, total)`` is called with tiles read so far / tiles to read.
     """
     if out.ndim != 3 or not out.flags.c_contiguous:
         raise ValueError("out must be a C-contiguous (N, H, W) array")
@@ -218,7 +230,8 @@ def read_into(
         [r.index * h * row_stride for r in reads],
         [row_stride] * n_reads,
     )
-    _core.read_windows(plan, out.reshape(-1).view(np.uint8), options=options)
+    flat = out.reshape(-1).view(np.uint8)
+    _core.read_windows(plan, flat, options=options, **_progress_kw(progress))
     return out
 
 
@@ -260,12 +273,14 @@ def read_flat(
     fills: Sequence[Any],
     *,
     options: dict[str, Any] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> list[np.ndarray]:
     """Read windows of possibly different shapes and dtypes in ONE call into Rust.
 
     One byte buffer holds every output (8-byte aligned); each is pre-filled with its fill
     value, so pixels outside an image or in sparse tiles end up as nodata (or 0).
     Returns one ``(height, width)`` array per window, views into that buffer.
+    ``progress(done, total)`` is called with tiles read so far / tiles to read.
     """
     n = len(urls)
     offsets = np.zeros(n, dtype=np.int64)
@@ -288,12 +303,12 @@ def read_flat(
     plan = _plan(
         urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
-    _core.read_windows(plan, buffer, options=options)
+    _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
     return outs
 
 
 def read_blocks(
-    urls: Sequence[str],
+    urls: Sequence[str] | pa.Array,
     layouts: pa.Array,
     band_index: np.ndarray,
     col_off: np.ndarray,
@@ -303,11 +318,13 @@ def read_blocks(
     fill: Any,
     *,
     options: dict[str, Any] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> np.ndarray:
     """Read ``n`` square ``size x size`` windows of one dtype in ONE call into Rust.
 
     Returns ``(n, size, size)``; pixels outside an image keep ``fill``. Vectorised for
     point sampling (hundreds of thousands of tiny windows; shared tiles are read once).
+    Pass ``layouts`` as a dictionary array when many windows share few images.
     """
     n = len(urls)
     out = np.full((n, size, size), fill, dtype=dtype)
@@ -325,5 +342,6 @@ def read_blocks(
         np.arange(n) * size * size * item,
         np.full(n, size * item),
     )
-    _core.read_windows(plan, out.reshape(-1).view(np.uint8), options=options)
+    flat = out.reshape(-1).view(np.uint8)
+    _core.read_windows(plan, flat, options=options, **_progress_kw(progress))
     return out

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from rasteret.core._read import fill_value
 from rasteret.core.aoi import GeometryInputPlan, prepare_geometry_input
+from rasteret.core.progress import TileProgress
 from rasteret.core.raster_accessor import asset_url, resolve_asset_key
 from rasteret.core.windows import geometry_window, normalize_transform, window_transform
 from rasteret.errors import BandResolutionError, UnsupportedGeometryError
@@ -124,6 +125,7 @@ def read_aoi(
     all_touched: bool,
     max_concurrent: int,
     filters: dict[str, Any],
+    progress: bool = False,
 ) -> AoiReadResult:
     """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query."""
     from rasteret.core.utils import infer_data_source
@@ -151,9 +153,10 @@ def read_aoi(
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
     table = dataset.to_table(columns=wanted + meta_cols)
     jobs, errors = _plan_jobs(table, plan, bands, source, meta_cols)
-    reads, read_errors = _execute(
-        table, jobs, plan, bands, all_touched, {"max_concurrent": max_concurrent}
-    )
+    with TileProgress(progress, "Reading AOIs") as bar:
+        reads, read_errors = _execute(
+            table, jobs, plan, bands, all_touched, {"max_concurrent": max_concurrent}, bar
+        )
     errors.update(read_errors)
     reads = _reproject(reads, target_crs)
     _report(table, reads, errors)
@@ -312,7 +315,9 @@ def _layout_column(table: pa.Table, jobs: list[_Job]) -> pa.Array:
     return combined.take(pa.array(order, pa.int64()))
 
 
-def _run_jobs(table: pa.Table, jobs: list[_Job], options: dict[str, Any]) -> list[np.ndarray]:
+def _run_jobs(
+    table: pa.Table, jobs: list[_Job], options: dict[str, Any], bar: TileProgress
+) -> list[np.ndarray]:
     from rasteret.core import _read
 
     return _read.read_flat(
@@ -323,6 +328,7 @@ def _run_jobs(table: pa.Table, jobs: list[_Job], options: dict[str, Any]) -> lis
         [j.dtype for j in jobs],
         [j.fill for j in jobs],
         options=options,
+        progress=bar.callback(),
     )
 
 
@@ -377,6 +383,7 @@ def _execute(
     bands: list[str],
     all_touched: bool,
     options: dict[str, Any],
+    bar: TileProgress,
 ) -> tuple[list[AoiRead], dict[int, list[BaseException]]]:
     from affine import Affine
     from rasterio.features import geometry_mask
@@ -393,7 +400,7 @@ def _execute(
     for chunk in _chunks(jobs):
         try:
             for job_id, arr in zip(
-                (id(j) for j in chunk), _run_jobs(table, chunk, options), strict=True
+                (id(j) for j in chunk), _run_jobs(table, chunk, options, bar), strict=True
             ):
                 arrays[job_id] = arr
         except (OSError, RuntimeError, ValueError, NotImplementedError) as exc:
@@ -406,7 +413,8 @@ def _execute(
                 by_record.setdefault(j.record, []).append(j)
             for rec_jobs in by_record.values():
                 try:
-                    for j, arr in zip(rec_jobs, _run_jobs(table, rec_jobs, options), strict=True):
+                    got = _run_jobs(table, rec_jobs, options, bar)
+                    for j, arr in zip(rec_jobs, got, strict=True):
                         arrays[id(j)] = arr
                 except (OSError, RuntimeError, ValueError, NotImplementedError) as exc2:
                     errors.setdefault(rec_jobs[0].record, []).append(_wrap(exc2, rec_jobs[0], ids))
@@ -457,17 +465,21 @@ def _execute(
 
 
 def _wrap(exc: BaseException, job: _Job, ids: list[Any]) -> RuntimeError:
-    url = job.url
+    return read_failure(exc, job.band, str(ids[job.record]), job.url)
+
+
+def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> RuntimeError:
+    """``RuntimeError("COG read failed for band ... in record ... from '<url>': ...")``
+    chained to ``exc``, with a credentials hint for cloud URLs (API contract §2.8.3)."""
     hint = ""
     if url.startswith("s3://") or "amazonaws.com" in url:
         hint = " Check AWS credentials / requester-pays settings."
     elif url.startswith("gs://") or "storage.googleapis.com" in url:
         hint = " Check GCP credentials."
-    elif "blob.core.windows.net" in url:
+    elif "blob.core.windows.net" in url or url.startswith(("az://", "abfs://")):
         hint = " Azure Blob URLs need SAS signing."
     err = RuntimeError(
-        f"COG read failed for band '{job.band}' in record '{ids[job.record]}' from "
-        f"'{url}': {exc}.{hint}"
+        f"COG read failed for band '{band}' in record '{record_id}' from '{url}': {exc}.{hint}"
     )
     err.__cause__ = exc
     return err

@@ -906,8 +906,9 @@ class Collection:
         ``max_distance_pixels`` replaces nodata centres by the nearest valid pixel.
         """
         from rasteret.core.point_sampling import get_collection_point_samples
+        from rasteret.core.progress import resolve_progress
 
-        del progress, cloud_config
+        del cloud_config
         if backend is not None:
             raise NotImplementedError("custom backend= objects are not supported for reads yet")
         return get_collection_point_samples(
@@ -918,12 +919,93 @@ class Collection:
             x_column=x_column,
             y_column=y_column,
             max_concurrent=max_concurrent,
+            progress=resolve_progress(progress),
             data_source=data_source,
             geometry_crs=geometry_crs,
             match=match,
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
             filters=filters,
+        )
+
+    def read_window(
+        self,
+        *,
+        record_ids: str | Sequence[str],
+        bounds: tuple[float, float, float, float],
+        res: float | tuple[float, float],
+        bands: list[str],
+        target_crs: int | None = None,
+        max_concurrent: int = 50,
+        backend: Any = None,
+        group_by: str | None = None,
+    ) -> Any:
+        """Records resampled onto one grid, like ``rasterio.merge.merge(bounds=, res=)``.
+
+        Parameters
+        ----------
+        record_ids
+            Record id(s) to read, in output order. Unknown ids raise ``ValueError``.
+        bounds
+            ``(left, bottom, right, top)`` of the output grid, in ``target_crs`` when given,
+            else in the records' CRS (records of several CRS then need ``target_crs``).
+        res
+            Output pixel size ``xres`` or ``(xres, yres)``, in the same units.
+        bands
+            Band codes, in output order.
+        target_crs
+            EPSG code of the grid; records in another CRS are warped onto it
+            (``rasterio.warp.reproject``).
+        max_concurrent
+            Requests in flight.
+        backend
+            Custom storage backend (not supported yet: must be None).
+        group_by
+            None: one output per record. A column name (e.g. ``"datetime"``): records with the
+            same value are mosaicked into one output, the first record (``record_ids`` order)
+            winning wherever it has data (``rasterio.merge.merge``'s ``method="first"``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[N, C, H, W]``: N records (or groups, in first-appearance order), C bands,
+            ``H = round((top - bottom) / yres)``, ``W = round((right - left) / xres)``; the
+            grid's transform is ``Affine(xres, 0, left, 0, -yres, top)``. Pixels are those of
+            ``rasterio.merge.merge([src], bounds=bounds, res=res, indexes=[band])`` with
+            nearest resampling for integer bands and bilinear for float bands; where no record
+            has data: nodata (when representable in the dtype) or 0. Integer bands keep their
+            dtype; a window on the native grid is a plain tile copy (no GDAL involved).
+
+        Raises
+        ------
+        ValueError
+            Unknown record ids or bands, bad bounds/res, unknown ``group_by`` column, records
+            in several CRS without ``target_crs``.
+        NotImplementedError
+            A custom ``backend`` was given.
+
+        Examples
+        --------
+        >>> arr = coll.read_window(record_ids=["S2A_1"], bounds=(500000, 4990000, 505120,
+        ...                        4995120), res=10, bands=["B04"])  # doctest: +SKIP
+        >>> arr.shape  # doctest: +SKIP
+        (1, 1, 512, 512)
+        """
+        from rasteret.core.progress import resolve_progress
+        from rasteret.core.window_read import read_collection_window
+
+        if backend is not None:
+            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        return read_collection_window(
+            self,
+            record_ids=record_ids,
+            bounds=bounds,
+            res=res,
+            bands=list(bands),
+            target_crs=target_crs,
+            max_concurrent=max_concurrent,
+            group_by=group_by,
+            progress=resolve_progress(None),
         )
 
     # -- persistence -------------------------------------------------------------------------

@@ -17,8 +17,10 @@ __all__ = ["get_collection_gdf", "get_collection_numpy", "get_collection_xarray"
 
 
 def _read(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> AoiReadResult:
+    from rasteret.core.progress import resolve_progress
+
     filters = kw.pop("filters")
-    kw.pop("progress", None)
+    kw["progress"] = resolve_progress(kw.get("progress"))
     kw.pop("cloud_config", None)
     backend = kw.pop("backend", None)
     if backend is not None:
@@ -189,6 +191,49 @@ def _dataset_for(reads: list[AoiRead], crs: Any) -> Any:
     return ds
 
 
+def _combine_first(datasets: list[Any]) -> Any:
+    """Earlier datasets win; integer variables keep their dtype and ``_FillValue``.
+
+    When every variable is integer and all arrays of a variable share one ``_FillValue``, the
+    datasets are outer-aligned with that fill (no NaN, so no float promotion) and a later
+    dataset only fills pixels where the earlier ones hold the fill value. Otherwise chained
+    ``Dataset.combine_first`` (which may promote to float with NaN).
+    """
+    import xarray as xr
+
+    names = list(dict.fromkeys(n for ds in datasets for n in ds.data_vars))
+    fills: dict[str, Any] = {}
+    keep = True
+    for name in names:
+        arrays = [ds[name] for ds in datasets if name in ds.data_vars]
+        values = {a.attrs.get("_FillValue") for a in arrays}
+        if len(values) != 1 or not all(np.issubdtype(a.dtype, np.integer) for a in arrays):
+            keep = False
+            break
+        fills[name] = values.pop()
+    if not keep or any(v is None for v in fills.values()):
+        out = datasets[0]
+        for ds in datasets[1:]:
+            out = out.combine_first(ds)
+        return out
+    aligned = xr.align(*datasets, join="outer", fill_value=fills)
+    out = aligned[0].copy()
+    for ds in aligned[1:]:
+        for name in names:
+            if name not in ds.data_vars:
+                continue
+            if name not in out.data_vars:
+                out[name] = ds[name]
+                continue
+            attrs = dict(out[name].attrs)
+            encoding = dict(out[name].encoding)
+            merged = out[name].where(out[name] != fills[name], ds[name])
+            out[name] = merged.astype(np.result_type(out[name].dtype, ds[name].dtype))
+            out[name].attrs.update(attrs)
+            out[name].encoding.update(encoding)
+    return out
+
+
 def get_collection_xarray(
     collection: Any,
     geometries: Any,
@@ -234,9 +279,7 @@ def get_collection_xarray(
     elif xr_combine == "merge_override":
         out = xr.merge(datasets, join="outer", compat="override")
     else:
-        out = datasets[0]
-        for ds in datasets[1:]:
-            out = out.combine_first(ds)
+        out = _combine_first(datasets)
     if "time" in out.dims:
         out = out.sortby("time")
     t = datasets[0][bands[0]].coords["spatial_ref"].attrs.get("GeoTransform", "")

@@ -1,19 +1,23 @@
 """Point sampling over a collection (API contract §2.12, oracle §9.3).
 
 Every (point, record, band) sample is a small window read: all of them go to the Rust core in
-one call per band dtype, so a tile shared by many points is fetched and decoded once.
+one call per (band, dtype), so a tile shared by many points is fetched and decoded once.
+Planning and output are vectorised (NumPy / Arrow): one segment per (record, band) holds the
+arrays of its points, so 100,000 points cost a few array operations, not 100,000 dicts.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from rasteret.core.aoi import AUTO_CRS, resolve_geometry_column
+from rasteret.core.progress import TileProgress
 from rasteret.core.raster_accessor import asset_url, resolve_asset_key
 from rasteret.core.windows import normalize_transform
 from rasteret.errors import UnsupportedGeometryError
@@ -121,10 +125,29 @@ def _ring_cells(r: int) -> list[tuple[int, int]]:
     return cells
 
 
-def _is_nodata(v: float, nodata: float | None) -> bool:
-    if math.isnan(v):
-        return True
-    return nodata is not None and not math.isnan(nodata) and v == nodata
+def _is_nodata(v: np.ndarray, nodata: np.ndarray) -> np.ndarray:
+    """``isnan(v) or v == nodata`` elementwise (``nodata`` is NaN where the image has none)."""
+    return np.isnan(v) | (v == nodata)
+
+
+@dataclass
+class _Segment:
+    """The points one (record, band) samples, as arrays, plus that image's grid."""
+
+    record: int
+    band: str
+    url: str
+    band_index: int
+    dtype: np.dtype
+    nodata: float  # NaN when the image has none
+    transform: tuple[float, float, float, float]  # a, c, e, f
+    width: int
+    height: int
+    points: np.ndarray  # int64 indices into the input points
+    cols: np.ndarray  # int64 pixel column of each point
+    rows: np.ndarray  # int64 pixel row of each point
+    px: np.ndarray  # point x in the record CRS
+    py: np.ndarray  # point y in the record CRS
 
 
 def get_collection_point_samples(
@@ -136,6 +159,7 @@ def get_collection_point_samples(
     x_column: str | None = None,
     y_column: str | None = None,
     max_concurrent: int = 50,
+    progress: bool = False,
     data_source: str | None = None,
     geometry_crs: Any = AUTO_CRS,
     match: str = "all",
@@ -144,9 +168,9 @@ def get_collection_point_samples(
     filters: dict[str, Any] | None = None,
 ) -> pa.Table:
     """Sample every band at every point of every matching record (see the API contract)."""
-    from rasteret.core import _read
     from rasteret.core.utils import infer_data_source
 
+    bands = list(dict.fromkeys(bands))
     available = collection.bands
     missing = [b for b in bands if b not in available]
     if available and missing:
@@ -175,18 +199,17 @@ def get_collection_point_samples(
         if clash:
             raise ValueError(f"Input point columns collide with output columns: {clash}")
     lon, lat = _transform_xy(x, y, crs, 4326)
-    lon, lat = np.asarray(lon), np.asarray(lat)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     filters = dict(filters or {})
-    if len(lon):
-        env = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-        ub = filters.pop("bbox", None)
-        if ub is not None:
-            env = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
-            if env[0] > env[2] or env[1] > env[3]:
-                return _empty(schema, meta)
-        view = collection.subset(bbox=env, **filters)
-    else:
+    if not len(lon):
         return _empty(schema, meta)
+    env = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    ub = filters.pop("bbox", None)
+    if ub is not None:
+        env = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
+        if env[0] > env[2] or env[1] > env[3]:
+            return _empty(schema, meta)
+    view = collection.subset(bbox=env, **filters)
     source = data_source or infer_data_source(collection)
     dataset = view.dataset
     names = dataset.schema.names
@@ -195,72 +218,68 @@ def get_collection_point_samples(
     ]
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
     table = dataset.to_table(columns=cols + meta_cols)
+    records = _RecordColumns(table, source)
+    segments = _plan_segments(table, records, bands, source, lon, lat, x, y, crs, match)
     radius = int(max_distance_pixels)
-    size = 2 * radius + 1
-    samples = _plan_samples(table, bands, source, lon, lat, x, y, crs, match)
-    rows: dict[str, list[Any]] = {n: [] for n in schema.names}
-    errors: list[BaseException] = []
-    by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for smp in samples:
-        by_group.setdefault((smp["dtype"].str, smp["band"]), []).append(smp)
-    for (_, band), group in by_group.items():
-        dtype = group[0]["dtype"]
-        fill = np.nan if dtype.kind == "f" else 0
-        layouts = (
-            table.column(f"{band}_metadata")
-            .take(pa.array([smp["record"] for smp in group]))
-            .combine_chunks()
-        )
-        try:
-            blocks = _read.read_blocks(
-                [smp["url"] for smp in group],
-                layouts,
-                np.array([smp["band_index"] for smp in group]),
-                np.array([smp["col"] - radius for smp in group]),
-                np.array([smp["row"] - radius for smp in group]),
-                size,
-                dtype,
-                fill,
-                options={"max_concurrent": max(1, int(max_concurrent))},
-            )
-        except (OSError, RuntimeError, ValueError) as exc:
-            errors.append(exc)
-            continue
-        values = blocks.astype(np.float64)
-        if radius == 0:
-            _emit_centres(rows, group, values[:, 0, 0])
-            continue
-        for smp, block in zip(group, values, strict=True):
-            _emit(rows, smp, block, radius, return_neighbourhood)
-    if errors and not rows["point_index"]:
-        raise ValueError(f"No point samples resolved. First failure: {errors[0]}") from errors[0]
-    if errors:
+    options = {"max_concurrent": max(1, int(max_concurrent))}
+    parts: list[pa.Table] = []
+    failures: list[tuple[int, BaseException]] = []
+    groups: dict[tuple[str, str], list[_Segment]] = {}
+    for seg in segments:
+        groups.setdefault((seg.dtype.str, seg.band), []).append(seg)
+    with TileProgress(progress, "Sampling points") as bar:
+        for group in groups.values():
+            for ok_segments, blocks in _read_group(table, group, radius, options, failures, bar):
+                parts.append(
+                    _group_table(
+                        ok_segments,
+                        blocks,
+                        radius,
+                        return_neighbourhood,
+                        records,
+                        x,
+                        y,
+                        crs,
+                        schema,
+                    )
+                )
+    if failures:
+        n = len(failures)
+        record, first = failures[0]
+        where = f"first failure in record '{records.ids[record]}': {first}"
+        if not parts:
+            raise ValueError(f"No point samples resolved. {n} record(s) failed; {where}") from first
         warnings.warn(
-            f"Some records failed during point sampling ({len(errors)} failure(s)): {errors[0]}",
+            f"Some records failed during point sampling ({n} failure(s)); {where}",
             RuntimeWarning,
             stacklevel=3,
         )
-    out = pa.table({n: pa.array(rows[n], type=schema.field(n).type) for n in schema.names})
-    out = out.cast(schema)
+    out = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
     if meta is not None and meta.num_columns:
-        idx = pa.array(rows["point_index"], pa.int64())
+        idx = out.column("point_index").combine_chunks()
         for name in meta.column_names:
             out = out.append_column(name, meta.column(name).take(idx))
     return out
 
 
-def _empty(schema: pa.Schema, meta: pa.Table | None) -> pa.Table:
-    out = schema.empty_table()
-    if meta is not None:
-        for name in meta.column_names:
-            out = out.append_column(
-                meta.schema.field(name), pa.nulls(0, meta.schema.field(name).type)
-            )
-    return out
+class _RecordColumns:
+    """Per-record values of the output columns, as Python lists (a few per record)."""
+
+    def __init__(self, table: pa.Table, source: str) -> None:
+        n = table.num_rows
+
+        def column(name: str) -> list[Any]:
+            return table.column(name).to_pylist() if name in table.column_names else [None] * n
+
+        self.ids = [str(v) for v in table.column("id").to_pylist()]
+        self.datetimes = column("datetime")
+        self.collections = [(c or source) or "" for c in column("collection")]
+        self.epsgs = column("proj:epsg")
 
 
-def _plan_samples(
+def _plan_segments(
     table: pa.Table,
+    records: _RecordColumns,
     bands: list[str],
     source: str,
     lon: np.ndarray,
@@ -269,20 +288,15 @@ def _plan_samples(
     y: np.ndarray,
     crs: Any,
     match: str,
-) -> list[dict[str, Any]]:
-    ids = table.column("id").to_pylist()
+) -> list[_Segment]:
+    """One segment per (record, band) with the points whose pixel lies in that image.
+
+    ``match="latest"``: records newest first; a (point, band) is taken by the first record
+    whose bbox holds the point, whose band metadata is usable and whose image holds the pixel.
+    """
     assets = table.column("assets").to_pylist()
     bboxes = table.column("bbox").to_pylist()
-    n = len(ids)
-    datetimes = (
-        table.column("datetime").to_pylist() if "datetime" in table.column_names else [None] * n
-    )
-    colls = (
-        table.column("collection").to_pylist() if "collection" in table.column_names else [None] * n
-    )
-    epsgs = (
-        table.column("proj:epsg").to_pylist() if "proj:epsg" in table.column_names else [None] * n
-    )
+    n = len(assets)
     metas = {
         b: table.column(f"{b}_metadata").to_pylist()
         for b in bands
@@ -290,9 +304,10 @@ def _plan_samples(
     }
     order = list(range(n))
     if match == "latest":
-        order.sort(key=lambda i: (datetimes[i] is not None, datetimes[i] or 0), reverse=True)
-    taken: set[tuple[int, str]] = set()
-    samples: list[dict[str, Any]] = []
+        dts = records.datetimes
+        order.sort(key=lambda i: (dts[i] is not None, dts[i] or 0), reverse=True)
+    taken = {b: np.zeros(len(lon), dtype=bool) for b in bands}
+    segments: list[_Segment] = []
     for i in order:
         bb = bboxes[i]
         if not bb:
@@ -303,7 +318,7 @@ def _plan_samples(
         if len(inside) == 0:
             continue
         record_assets = dict(assets[i] or {})
-        px, py = _transform_xy(x[inside], y[inside], crs, epsgs[i])
+        px, py = _transform_xy(x[inside], y[inside], crs, records.epsgs[i])
         px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
         for band in bands:
             meta = metas.get(band, [None] * n)[i]
@@ -315,113 +330,220 @@ def _plan_samples(
             band_index = int(asset.get("band_index") or 0) if isinstance(asset, dict) else 0
             a, c, e, f = normalize_transform(meta["transform"])
             cols = np.floor((px - c) / a).astype(np.int64)
-            rows_ = np.floor((py - f) / e).astype(np.int64)
+            rows = np.floor((py - f) / e).astype(np.int64)
             w, h = int(meta["image_width"]), int(meta["image_height"])
-            ok = (cols >= 0) & (cols < w) & (rows_ >= 0) & (rows_ < h)
+            keep = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+            if match == "latest":
+                keep &= ~taken[band][inside]
+                taken[band][inside[keep]] = True
+            if not keep.any():
+                continue
             nodata = meta.get("nodata")
-            for j in np.nonzero(ok)[0]:
-                p = int(inside[j])
-                if match == "latest":
-                    if (p, band) in taken:
-                        continue
-                    taken.add((p, band))
-                samples.append(
-                    {
-                        "record": i,
-                        "band": band,
-                        "url": url,
-                        "band_index": band_index,
-                        "col": int(cols[j]),
-                        "row": int(rows_[j]),
-                        "dtype": np.dtype(meta["dtype"]),
-                        "nodata": nodata,
-                        "point": p,
-                        "px": float(px[j]),
-                        "py": float(py[j]),
-                        "a": a,
-                        "c": c,
-                        "e": e,
-                        "f": f,
-                        "w": w,
-                        "h": h,
-                        "x": float(x[p]),
-                        "y": float(y[p]),
-                        "point_crs": crs,
-                        "record_id": str(ids[i]),
-                        "datetime": datetimes[i],
-                        "collection": colls[i] or source,
-                        "raster_crs": epsgs[i],
-                    }
+            segments.append(
+                _Segment(
+                    record=i,
+                    band=band,
+                    url=url,
+                    band_index=band_index,
+                    dtype=np.dtype(meta["dtype"]),
+                    nodata=math.nan if nodata is None else float(nodata),
+                    transform=(a, c, e, f),
+                    width=w,
+                    height=h,
+                    points=inside[keep].astype(np.int64),
+                    cols=cols[keep],
+                    rows=rows[keep],
+                    px=px[keep],
+                    py=py[keep],
                 )
-    return samples
+            )
+    return segments
 
 
-_SAMPLE_FIELDS = (
-    ("point_index", "point"),
-    ("point_x", "x"),
-    ("point_y", "y"),
-    ("point_crs", "point_crs"),
-    ("record_id", "record_id"),
-    ("datetime", "datetime"),
-    ("collection", "collection"),
-    ("band", "band"),
-    ("raster_crs", "raster_crs"),
-)
+def _read_group(
+    table: pa.Table,
+    group: list[_Segment],
+    radius: int,
+    options: dict[str, Any],
+    failures: list[tuple[int, BaseException]],
+    bar: TileProgress,
+) -> list[tuple[list[_Segment], np.ndarray]]:
+    """Read the ``(2r+1)^2`` block around every sample of ``group`` in one Rust call.
+
+    When that call fails, each record is retried alone so the failure is attributed to its
+    record (id, band and URL in the message) and the other records still return samples.
+    """
+    from rasteret.core import _read
+
+    def read(segs: list[_Segment]) -> np.ndarray:
+        size = 2 * radius + 1
+        counts = np.array([len(s.points) for s in segs])
+        slot = np.repeat(np.arange(len(segs)), counts)
+        band = segs[0].band
+        column = table.column(f"{band}_metadata")
+        layouts = column.take(pa.array([s.record for s in segs])).combine_chunks()
+        dtype = segs[0].dtype
+        fill = np.nan if dtype.kind == "f" else 0
+        out = _read.read_blocks(
+            pa.array([s.url for s in segs], pa.string()).take(pa.array(slot)),
+            pa.DictionaryArray.from_arrays(pa.array(slot, pa.int32()), layouts),
+            np.repeat([s.band_index for s in segs], counts),
+            np.concatenate([s.cols for s in segs]) - radius,
+            np.concatenate([s.rows for s in segs]) - radius,
+            size,
+            dtype,
+            fill,
+            options=options,
+            progress=bar.callback(),
+        )
+        return out
+
+    try:
+        return [(group, read(group))]
+    except (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException) as exc:
+        if len({s.record for s in group}) == 1:
+            failures.append((group[0].record, _wrap(exc, group[0], table)))
+            return []
+    out = []
+    for seg in group:
+        try:
+            out.append(([seg], read([seg])))
+        except (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException) as exc:
+            failures.append((seg.record, _wrap(exc, seg, table)))
+    return out
 
 
-def _emit_centres(
-    rows: dict[str, list[Any]], group: list[dict[str, Any]], values: np.ndarray
-) -> None:
-    """Rows of centre-pixel samples (no neighbourhood search)."""
-    for out, key in _SAMPLE_FIELDS:
-        rows[out].extend(smp[key] for smp in group)
-    rows["value"].extend(values.tolist())
+def _wrap(exc: BaseException, seg: _Segment, table: pa.Table) -> RuntimeError:
+    from rasteret.core.aoi_read import read_failure
+
+    rid = str(table.column("id")[seg.record].as_py())
+    return read_failure(exc, seg.band, rid, seg.url)
 
 
-def _emit(
-    rows: dict[str, list[Any]], s: dict[str, Any], block: np.ndarray, r: int, mode: str
-) -> None:
-    nodata = s["nodata"]
-    centre = float(block[r, r])
-    # cells outside the raster are NaN in the neighbourhood and never candidates
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            rr, cc = s["row"] + dy, s["col"] + dx
-            if not (0 <= rr < s["h"] and 0 <= cc < s["w"]):
-                block[dy + r, dx + r] = np.nan
+def _group_table(
+    segs: list[_Segment],
+    blocks: np.ndarray,
+    radius: int,
+    mode: str,
+    records: _RecordColumns,
+    x: np.ndarray,
+    y: np.ndarray,
+    crs: Any,
+    schema: pa.Schema,
+) -> pa.Table:
+    """The output rows of one read (segment order, then point order)."""
+    counts = np.array([len(s.points) for s in segs])
+    slot = pa.array(np.repeat(np.arange(len(segs)), counts))
+    points = np.concatenate([s.points for s in segs])
+    values = blocks.astype(np.float64)
+    n = len(points)
+
+    def per_segment(vals: list[Any], typ: pa.DataType) -> pa.Array:
+        return pa.array(vals, type=typ).take(slot)
+
+    columns: dict[str, pa.Array] = {
+        "point_index": pa.array(points, pa.int64()),
+        "point_x": pa.array(x[points], pa.float64()),
+        "point_y": pa.array(y[points], pa.float64()),
+        "point_crs": pa.array(np.full(n, crs, dtype=np.int32), pa.int32())
+        if crs is not None
+        else pa.nulls(n, pa.int32()),
+        "record_id": per_segment([records.ids[s.record] for s in segs], pa.string()),
+        "datetime": per_segment(
+            [records.datetimes[s.record] for s in segs], schema.field("datetime").type
+        ),
+        "collection": per_segment([records.collections[s.record] for s in segs], pa.string()),
+        "band": per_segment([s.band for s in segs], pa.string()),
+    }
+    if radius == 0:
+        columns["value"] = pa.array(values[:, 0, 0], pa.float64())
+    else:
+        value, neighbourhood = _resolve_neighbourhood(segs, counts, values, radius, mode)
+        columns["value"] = pa.array(value, pa.float64())
+        if neighbourhood is not None:
+            columns["neighbourhood_values"] = neighbourhood
+    columns["raster_crs"] = per_segment([records.epsgs[s.record] for s in segs], pa.int32())
+    names = [name for name in schema.names if name in columns]
+    return pa.table([columns[name] for name in names], names=names)
+
+
+def _resolve_neighbourhood(
+    segs: list[_Segment], counts: np.ndarray, block: np.ndarray, r: int, mode: str
+) -> tuple[np.ndarray, pa.Array | None]:
+    """Nodata fallback (PostGIS ``ST_NearestValue``-style ring scan) and neighbourhood lists.
+
+    ``block`` is ``(n, 2r+1, 2r+1)`` float64 around each sample's centre pixel. Cells outside
+    the image become NaN (never candidates). In the first ring with a valid cell, the cell
+    nearest to the point (exact distance to the pixel rectangle, in map units) wins; the first
+    in ring order wins ties.
+    """
+
+    def rep(get: Any) -> np.ndarray:
+        return np.repeat(np.array([get(s) for s in segs], dtype=float), counts)
+
+    cols = np.concatenate([s.cols for s in segs])
+    rows = np.concatenate([s.rows for s in segs])
+    width, height = rep(lambda s: s.width), rep(lambda s: s.height)
+    nodata = rep(lambda s: s.nodata)
+    offsets = np.arange(-r, r + 1)
+    rr = rows[:, None] + offsets
+    cc = cols[:, None] + offsets
+    row_in = (rr >= 0) & (rr < height[:, None])
+    col_in = (cc >= 0) & (cc < width[:, None])
+    block[~(row_in[:, :, None] & col_in[:, None, :])] = np.nan
+    centre = block[:, r, r]
     centre_nodata = _is_nodata(centre, nodata)
-    value = centre
-    if centre_nodata and r > 0:
-        a, e = abs(s["a"]), abs(s["e"])
+    value = centre.copy()
+    todo = np.nonzero(centre_nodata)[0]
+    if len(todo):
+        a = rep(lambda s: s.transform[0])[todo]
+        c = rep(lambda s: s.transform[1])[todo]
+        e = rep(lambda s: s.transform[2])[todo]
+        f = rep(lambda s: s.transform[3])[todo]
+        px = np.concatenate([s.px for s in segs])[todo]
+        py = np.concatenate([s.py for s in segs])[todo]
         # point position in pixel units relative to the centre pixel's top-left corner
-        fx = (s["px"] - s["c"]) / s["a"] - s["col"]
-        fy = (s["py"] - s["f"]) / s["e"] - s["row"]
+        fx = ((px - c) / a - cols[todo])[:, None]
+        fy = ((py - f) / e - rows[todo])[:, None]
+        sub = block[todo]
+        nd = nodata[todo][:, None]
+        open_ = np.ones(len(todo), dtype=bool)
         for ring in range(1, r + 1):
-            best, best_d = None, math.inf
-            for dy, dx in _ring_cells(ring):
-                v = float(block[dy + r, dx + r])
-                if _is_nodata(v, nodata):
-                    continue
-                ddx = max(dx - fx, 0.0, fx - (dx + 1)) * a
-                ddy = max(dy - fy, 0.0, fy - (dy + 1)) * e
-                d = ddx * ddx + ddy * ddy
-                if d < best_d:
-                    best, best_d = v, d
-            if best is not None:
-                value = best
+            cells = np.array(_ring_cells(ring))
+            dy, dx = cells[:, 0][None, :], cells[:, 1][None, :]
+            vals = sub[:, cells[:, 0] + r, cells[:, 1] + r]
+            valid = ~_is_nodata(vals, nd)
+            ddx = np.maximum(np.maximum(dx - fx, 0.0), fx - (dx + 1)) * np.abs(a)[:, None]
+            ddy = np.maximum(np.maximum(dy - fy, 0.0), fy - (dy + 1)) * np.abs(e)[:, None]
+            dist = np.where(valid, ddx * ddx + ddy * ddy, np.inf)
+            best = np.argmin(dist, axis=1)
+            found = open_ & valid.any(axis=1)
+            picked = vals[np.arange(len(todo)), best]
+            value[todo[found]] = picked[found]
+            open_ &= ~found
+            if not open_.any():
                 break
-    rows["point_index"].append(s["point"])
-    rows["point_x"].append(s["x"])
-    rows["point_y"].append(s["y"])
-    rows["point_crs"].append(s["point_crs"])
-    rows["record_id"].append(s["record_id"])
-    rows["datetime"].append(s["datetime"])
-    rows["collection"].append(s["collection"] or "")
-    rows["band"].append(s["band"])
-    rows["value"].append(value)
-    rows["raster_crs"].append(s["raster_crs"])
-    if "neighbourhood_values" in rows:
-        if mode == "always" or (mode == "if_center_nodata" and centre_nodata):
-            rows["neighbourhood_values"].append(block.reshape(-1).tolist())
-        else:
-            rows["neighbourhood_values"].append(None)
+    if mode == "off":
+        return value, None
+    keep = np.ones(len(value), dtype=bool) if mode == "always" else centre_nodata
+    size = (2 * r + 1) ** 2
+    lengths = np.where(keep, size, 0)
+    offsets_arr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    flat = block[keep].reshape(-1)
+    lists = pa.ListArray.from_arrays(
+        pa.array(offsets_arr, pa.int32()),
+        pa.array(flat, pa.float64()),
+        type=pa.list_(pa.float64()),
+        mask=pa.array(~keep),
+    )
+    return value, lists
+
+
+def _empty(schema: pa.Schema, meta: pa.Table | None) -> pa.Table:
+    out = schema.empty_table()
+    if meta is not None:
+        for name in meta.column_names:
+            out = out.append_column(
+                meta.schema.field(name), pa.nulls(0, meta.schema.field(name).type)
+            )
+    return out

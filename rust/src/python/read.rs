@@ -1,5 +1,7 @@
 //! `read_windows`: one Arrow plan batch + one flat output buffer -> pixels, one crossing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use numpy::PyReadwriteArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -9,17 +11,20 @@ use pyo3_arrow::PyRecordBatch;
 use crate::python::blocking::block_on;
 use crate::python::convert::call_options;
 use crate::python::errors::to_pyerr;
-use crate::read::{self, arrow::requests_from_batch, plan_reads};
+use crate::read::{self, arrow::requests_from_batch, plan_reads, tiles_to_fetch};
 
 /// Read every window of `plan` into `out` (a C-contiguous uint8 view of the output array).
 /// Validates the whole plan before any I/O; pixels outside an image are left untouched.
+/// `progress(done, total)` is called with tiles placed / tiles to fetch, about every 100 ms
+/// while reading and once at the end.
 #[pyfunction]
-#[pyo3(signature = (plan, out, *, options = None))]
+#[pyo3(signature = (plan, out, *, options = None, progress = None))]
 pub(crate) fn read_windows(
     py: Python<'_>,
     plan: PyRecordBatch,
     mut out: PyReadwriteArray1<'_, u8>,
     options: Option<&Bound<'_, PyDict>>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let opts = call_options(options)?;
     let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
@@ -35,5 +40,22 @@ pub(crate) fn read_windows(
         )));
     }
     let read_opts = opts.read;
-    block_on(py, || read::execute(&plan, dst, &read_opts), |_| Ok(()))
+    let total = tiles_to_fetch(&plan);
+    let done = AtomicUsize::new(0);
+    let reported = AtomicUsize::new(usize::MAX);
+    let report = |py: Python<'_>, n: usize| -> PyResult<()> {
+        if let Some(cb) = &progress {
+            if reported.swap(n, Ordering::Relaxed) != n {
+                cb.call1(py, (n, total))?;
+            }
+        }
+        Ok(())
+    };
+    let counter = progress.as_ref().map(|_| &done);
+    block_on(
+        py,
+        || read::execute_with_progress(&plan, dst, &read_opts, counter),
+        |py| report(py, done.load(Ordering::Relaxed)),
+    )?;
+    report(py, total)
 }

@@ -250,10 +250,25 @@ pub fn requests_from_batch(batch: &RecordBatch) -> Result<Vec<WindowRequest>> {
     };
     let urls = col("url")?;
     let layout = col("layout")?;
-    let layout = layout
-        .as_struct_opt()
-        .ok_or_else(|| Error::invalid("read plan column 'layout' must be a struct"))?;
+    // A dictionary-encoded layout column (many windows of few images) is parsed once per
+    // distinct layout; a plain struct column once per row.
+    let (layout, keys) = match layout.as_any_dictionary_opt() {
+        Some(dict) => {
+            let keys: Vec<Option<usize>> = dict
+                .normalized_keys()
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| (!dict.keys().is_null(i)).then_some(k))
+                .collect();
+            (dict.values(), Some(keys))
+        }
+        None => (layout, None),
+    };
+    let layout = layout.as_struct_opt().ok_or_else(|| {
+        Error::invalid("read plan column 'layout' must be a struct (or a dictionary of structs)")
+    })?;
     let view = StructView::new(layout);
+    let mut parsed: HashMap<usize, (Arc<ImageLayout>, Option<f64>)> = HashMap::new();
     let ints = [
         "band_index",
         "col_off",
@@ -270,13 +285,29 @@ pub fn requests_from_batch(batch: &RecordBatch) -> Result<Vec<WindowRequest>> {
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let url = need(str_at(urls.as_ref(), i), i, "url")?;
-        if layout.is_null(i) {
-            return Err(Error::invalid(format!(
-                "read plan row {i} ({url}): no tile layout (metadata is null: the asset was not enriched or its header failed)"
-            )));
-        }
-        let (lay, nodata) = layout_at(&view, i).map_err(|e| e.context(&url))?;
-        let lay = Arc::new(lay);
+        let row = match &keys {
+            Some(keys) => keys.get(i).copied().flatten(),
+            None => Some(i),
+        };
+        let row = match row {
+            Some(r) if !layout.is_null(r) => r,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "read plan row {i} ({url}): no tile layout (metadata is null: the asset was not enriched or its header failed)"
+                )))
+            }
+        };
+        let (lay, nodata) = match (keys.is_some(), parsed.get(&row)) {
+            (true, Some((lay, nodata))) => (lay.clone(), *nodata),
+            _ => {
+                let (lay, nodata) = layout_at(&view, row).map_err(|e| e.context(&url))?;
+                let lay = Arc::new(lay);
+                if keys.is_some() {
+                    parsed.insert(row, (lay.clone(), nodata));
+                }
+                (lay, nodata)
+            }
+        };
         let v = |k: usize, name: &str| -> Result<i64> {
             cols.get(k)
                 .and_then(|c| int_at(c.as_ref(), i))

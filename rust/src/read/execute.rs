@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -131,6 +132,21 @@ async fn fetch_and_decode(
 
 /// Execute `plan`, writing into `dst` (which must hold `plan.required_output_bytes`).
 pub async fn execute(plan: &ReadPlan, dst: &mut [u8], opts: &ReadOptions) -> Result<()> {
+    execute_with_progress(plan, dst, opts, None).await
+}
+
+/// Number of tiles `plan` fetches (its non-sparse jobs): the total for progress reports.
+pub fn tiles_to_fetch(plan: &ReadPlan) -> usize {
+    plan.jobs.iter().filter(|j| !j.is_sparse()).count()
+}
+
+/// [`execute`], adding the number of tiles placed so far to `done` as batches finish.
+pub async fn execute_with_progress(
+    plan: &ReadPlan,
+    dst: &mut [u8],
+    opts: &ReadOptions,
+    done: Option<&AtomicUsize>,
+) -> Result<()> {
     if dst.len() < plan.required_output_bytes {
         return Err(Error::invalid(format!(
             "output buffer holds {} bytes, the read needs {}",
@@ -154,11 +170,13 @@ pub async fn execute(plan: &ReadPlan, dst: &mut [u8], opts: &ReadOptions) -> Res
         }
     }
     let sources = &sources;
-    let mut done = stream::iter(batches(plan, opts.tiles_per_batch))
+    let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
         .map(|b| fetch_and_decode(plan, b, sources))
         .buffer_unordered(opts.batches_in_flight.max(1));
-    while let Some(decoded) = done.next().await {
-        for tile in decoded? {
+    while let Some(decoded) = pending.next().await {
+        let decoded = decoded?;
+        let placed = decoded.len();
+        for tile in decoded {
             let job = plan
                 .jobs
                 .get(tile.job)
@@ -172,6 +190,9 @@ pub async fn execute(plan: &ReadPlan, dst: &mut [u8], opts: &ReadOptions) -> Res
                 place_tile(&tile.data, job.layout.tile_width, job.samples, elem, p, dst)?;
             }
             buffers::give(tile.data);
+        }
+        if let Some(counter) = done {
+            counter.fetch_add(placed, Ordering::Relaxed);
         }
     }
     Ok(())

@@ -5,5 +5,5 @@ pub mod buffers;
 pub mod execute;
 pub mod plan;
 
-pub use execute::{execute, ReadOptions};
+pub use execute::{execute, execute_with_progress, tiles_to_fetch, ReadOptions};
 pub use plan::{plan_reads, ReadPlan, Window, WindowRequest};

@@ -1,0 +1,473 @@
+"""``Collection.read_window``: records resampled onto one output grid (bounds + resolution).
+
+The grid is ``rasterio.merge.merge``'s: ``bounds = (left, bottom, right, top)`` and
+``res = (xres, yres)`` give the transform ``Affine(xres, 0, left, 0, -yres, top)`` and the shape
+``(round((top - bottom) / yres), round((right - left) / xres))`` (API contract §9.2,
+``MergeGrid``). Every (record, band) equals
+``rasterio.merge.merge([src], bounds=bounds, res=res, indexes=[band], resampling=...)`` with
+nearest resampling for integer bands and bilinear for float bands, and, across CRSs,
+``rasterio.warp.reproject`` of the source onto the grid. Tiles are read by the Rust core in ONE
+call for every (record, band); GDAL (rasterio) only resamples the small crops that are not on
+the grid already.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from rasteret.core._read import fill_value
+from rasteret.core.progress import TileProgress
+from rasteret.core.raster_accessor import asset_url, resolve_asset_key
+from rasteret.core.windows import normalize_transform
+from rasteret.errors import BandResolutionError
+
+__all__ = ["read_collection_window"]
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The output grid: north-up, ``height x width`` pixels of ``xres x yres``."""
+
+    left: float
+    bottom: float
+    right: float
+    top: float
+    xres: float
+    yres: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (
+            round((self.top - self.bottom) / self.yres),
+            round((self.right - self.left) / self.xres),
+        )
+
+    @property
+    def transform(self) -> Any:
+        from affine import Affine
+
+        return Affine(self.xres, 0.0, self.left, 0.0, -self.yres, self.top)
+
+
+@dataclass
+class _Source:
+    """One (record, band): where it is, its grid, and the source window to read."""
+
+    slot: int  # record position in record_ids order
+    band: int  # band position
+    record_id: str
+    url: str
+    band_index: int
+    dtype: np.dtype
+    fill: Any
+    nodata: float | None
+    transform: tuple[float, float, float, float]  # a, c, e, f of the full image
+    width: int
+    height: int
+    crs: Any
+    window: tuple[int, int, int, int]  # col_off, row_off, width, height (may pass the edge)
+    aligned: bool  # window == output grid: a plain copy, no resampling
+
+
+def _parse_grid(bounds: Any, res: Any) -> Grid:
+    try:
+        left, bottom, right, top = (float(v) for v in bounds)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bounds must be (left, bottom, right, top), got {bounds!r}") from exc
+    if not (left < right and bottom < top):
+        raise ValueError(f"bounds must satisfy left < right and bottom < top, got {bounds!r}")
+    if isinstance(res, int | float):
+        xres = yres = float(res)
+    else:
+        try:
+            xres, yres = (float(v) for v in res)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"res must be a number or (xres, yres), got {res!r}") from exc
+    if not (xres > 0 and yres > 0 and math.isfinite(xres) and math.isfinite(yres)):
+        raise ValueError(f"res must be positive, got {res!r}")
+    grid = Grid(left, bottom, right, top, xres, yres)
+    if min(grid.shape) <= 0:
+        raise ValueError(f"bounds {bounds!r} at res {res!r} give an empty grid {grid.shape}")
+    return grid
+
+
+def _crs(v: Any) -> Any:
+    from rasterio.crs import CRS
+
+    return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
+
+
+def _is_int(v: float) -> bool:
+    return abs(v - round(v)) < _EPS
+
+
+def _plan_source(
+    slot: int,
+    band_pos: int,
+    band: str,
+    rid: str,
+    assets: dict[str, Any],
+    meta: dict[str, Any] | None,
+    source: str,
+    epsg: Any,
+    out_crs: Any,
+    grid: Grid,
+) -> _Source | None:
+    """The window of one (record, band) that covers the grid (None: no overlap)."""
+    key = resolve_asset_key(assets, band, source)
+    url = asset_url(assets.get(key)) if key is not None else None
+    if key is None or meta is None or url is None:
+        raise BandResolutionError(
+            f"Band {band!r} of record {rid!r} could not be resolved: available asset keys "
+            f"{sorted(assets)}; data_source={source!r}"
+        )
+    asset = assets.get(key)
+    band_index = int((asset.get("band_index") if isinstance(asset, dict) else None) or 0)
+    if meta.get("transform") is None:
+        raise ValueError(f"Record {rid!r} band {band!r} has no geotransform ({url})")
+    if not meta.get("tile_offsets"):
+        raise ValueError(
+            f"Rasteret's tile reader requires a tiled GeoTIFF with tile tables (band {band!r}, "
+            f"record {rid!r})."
+        )
+    a, c, e, f = normalize_transform(meta["transform"])
+    w, h = int(meta["image_width"]), int(meta["image_height"])
+    dtype = np.dtype(meta["dtype"])
+    nodata = meta.get("nodata")
+    same_crs = out_crs is None or epsg is None or _crs(out_crs) == _crs(int(epsg))
+    if same_crs:
+        left, bottom, right, top = grid.left, grid.bottom, grid.right, grid.top
+    else:
+        from rasterio.warp import transform_bounds
+
+        left, bottom, right, top = transform_bounds(
+            _crs(out_crs), _crs(int(epsg)), grid.left, grid.bottom, grid.right, grid.top
+        )
+    cols = sorted(((left - c) / a, (right - c) / a))
+    rows = sorted(((top - f) / e, (bottom - f) / e))
+    fill = fill_value(meta, dtype)
+    nodata_ok = nodata is None or (dtype.kind == "f" or (not math.isnan(nodata) and fill == nodata))
+    height, width = grid.shape
+    aligned = (
+        same_crs
+        and dtype.kind != "f"  # float bands are resampled bilinearly (§9.2)
+        and nodata_ok
+        and a > 0
+        and e < 0
+        and abs(a - grid.xres) < _EPS * max(1.0, a)
+        and abs(-e - grid.yres) < _EPS * max(1.0, a)
+        and _is_int(cols[0])
+        and _is_int(rows[0])
+    )
+    if aligned:
+        window = (round(cols[0]), round(rows[0]), width, height)
+    else:
+        # the source pixels under the grid plus a margin for the resampling kernel, clipped
+        margin = 2 + math.ceil(max(grid.xres / abs(a), grid.yres / abs(e)))
+        col0 = max(math.floor(cols[0]) - margin, 0)
+        row0 = max(math.floor(rows[0]) - margin, 0)
+        col1 = min(math.ceil(cols[1]) + margin, w)
+        row1 = min(math.ceil(rows[1]) + margin, h)
+        if col1 <= col0 or row1 <= row0:
+            return None
+        window = (col0, row0, col1 - col0, row1 - row0)
+    if window[0] >= w or window[1] >= h or window[0] + window[2] <= 0 or window[1] + window[3] <= 0:
+        return None
+    return _Source(
+        slot=slot,
+        band=band_pos,
+        record_id=rid,
+        url=url,
+        band_index=band_index,
+        dtype=dtype,
+        fill=fill,
+        nodata=None if nodata is None else float(nodata),
+        transform=(a, c, e, f),
+        width=w,
+        height=h,
+        crs=None if epsg is None else int(epsg),
+        window=window,
+        aligned=aligned,
+    )
+
+
+def _valid(src: _Source, data: np.ndarray) -> np.ndarray:
+    """Pixels of an aligned read that hold data: inside the image and not nodata."""
+    col0, row0, width, height = src.window
+    valid = np.zeros((height, width), dtype=bool)
+    r0, r1 = max(-row0, 0), min(src.height - row0, height)
+    c0, c1 = max(-col0, 0), min(src.width - col0, width)
+    if r1 > r0 and c1 > c0:
+        valid[r0:r1, c0:c1] = True
+    if src.nodata is not None:
+        valid &= ~(np.isnan(data) if math.isnan(src.nodata) else data == src.nodata)
+    return valid
+
+
+def _memory_dataset(src: _Source, crop: np.ndarray, stack: Any) -> Any:
+    """A rasterio dataset (in memory) of a crop, north-up, with the source's nodata."""
+    from affine import Affine
+    from rasterio.io import MemoryFile
+
+    a, c, e, f = src.transform
+    col0, row0, width, height = src.window
+    t = Affine(a, 0.0, c + col0 * a, 0.0, e, f + row0 * e)
+    if e > 0:  # south-up: flip to north-up (no resampling), as a WarpedVRT does
+        crop = crop[::-1]
+        t = Affine(a, 0.0, t.c, 0.0, -e, t.f + height * e)
+    nodata = src.nodata
+    if nodata is not None and math.isnan(nodata) and src.dtype.kind != "f":
+        nodata = None
+    mem = stack.enter_context(MemoryFile())
+    ds_ = stack.enter_context(
+        mem.open(
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=1,
+            dtype=src.dtype,
+            crs=_crs(src.crs) if src.crs is not None else None,
+            transform=t,
+            nodata=nodata,
+        )
+    )
+    ds_.write(np.ascontiguousarray(crop), 1)
+    return ds_
+
+
+def _resampling(dtype: np.dtype) -> Any:
+    from rasterio.enums import Resampling
+
+    return Resampling.bilinear if dtype.kind == "f" else Resampling.nearest
+
+
+def _merge(sources: list[_Source], crops: list[np.ndarray], grid: Grid) -> np.ndarray:
+    """``rasterio.merge.merge`` of the crops (first source wins) onto the grid."""
+    from contextlib import ExitStack
+
+    from rasterio.merge import merge
+
+    with ExitStack() as stack:
+        datasets = [_memory_dataset(s, c, stack) for s, c in zip(sources, crops, strict=True)]
+        # nodata comes from the first dataset (the source's, when representable): the same
+        # default as merging the source files themselves
+        out, _ = merge(
+            datasets,
+            bounds=(grid.left, grid.bottom, grid.right, grid.top),
+            res=(grid.xres, grid.yres),
+            indexes=[1],
+            resampling=_resampling(sources[0].dtype),
+        )
+    return out[0]
+
+
+def _warp(src: _Source, crop: np.ndarray, grid: Grid, out_crs: Any, fill: Any) -> np.ndarray:
+    """``rasterio.warp.reproject`` of a crop onto the grid in another CRS."""
+    from affine import Affine
+    from rasterio.warp import reproject
+
+    a, c, e, f = src.transform
+    col0, row0, _, _ = src.window
+    out = np.full(grid.shape, fill, dtype=src.dtype)
+    nodata = src.nodata
+    if nodata is not None and math.isnan(nodata) and src.dtype.kind != "f":
+        nodata = None
+    reproject(
+        source=crop,
+        destination=out,
+        src_transform=Affine(a, 0.0, c + col0 * a, 0.0, e, f + row0 * e),
+        src_crs=_crs(src.crs),
+        src_nodata=nodata,
+        dst_transform=grid.transform,
+        dst_crs=_crs(out_crs),
+        dst_nodata=fill,
+        resampling=_resampling(src.dtype),
+    )
+    return out
+
+
+def read_collection_window(
+    collection: Any,
+    *,
+    record_ids: str | Sequence[str],
+    bounds: Any,
+    res: Any,
+    bands: list[str],
+    target_crs: int | None = None,
+    max_concurrent: int = 50,
+    group_by: str | None = None,
+    data_source: str | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Read ``bands`` of ``record_ids`` on the grid of ``bounds`` at ``res`` (see module doc).
+
+    Returns ``[N, C, H, W]``: N = records (``record_ids`` order) or groups of ``group_by``
+    values (first-appearance order; first record of a group wins where it has data).
+    """
+    from rasteret.core import _read
+    from rasteret.core.utils import infer_data_source
+
+    bands = list(bands)
+    if not bands:
+        raise ValueError("bands must name at least one band")
+    available = collection.bands
+    missing_bands = [b for b in bands if b not in available]
+    if available and missing_bands:
+        raise ValueError(f"Band(s) not found: {missing_bands}. Available bands: {available}")
+    ids = [record_ids] if isinstance(record_ids, str) else [str(r) for r in record_ids]
+    if not ids:
+        raise ValueError("record_ids must name at least one record")
+    ids = list(dict.fromkeys(ids))
+    grid = _parse_grid(bounds, res)
+    dataset = collection.dataset
+    if dataset is None:
+        raise ValueError("Collection has no records")
+    names = dataset.schema.names
+    if group_by is not None and group_by not in names:
+        raise ValueError(f"group_by column {group_by!r} not found. Available columns: {names}")
+    wanted = ["id", "assets"] + [c for c in ("proj:epsg",) if c in names]
+    if group_by is not None and group_by not in wanted:
+        wanted.append(group_by)
+    meta_cols = [f"{b}_metadata" for b in dict.fromkeys(bands) if f"{b}_metadata" in names]
+    table = dataset.to_table(columns=wanted + meta_cols, filter=ds.field("id").isin(ids))
+    found = [str(v) for v in table.column("id").to_pylist()]
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValueError(f"Record id(s) not found in the collection: {missing}")
+    row_of = {}
+    for row, rid in enumerate(found):
+        row_of.setdefault(rid, row)
+    rows = [row_of[i] for i in ids]
+    epsgs = table.column("proj:epsg").to_pylist() if "proj:epsg" in names else [None] * len(found)
+    record_crs = {epsgs[r] for r in rows if epsgs[r] is not None}
+    if target_crs is None and len(record_crs) > 1:
+        raise ValueError(
+            f"Records span several CRS {sorted(record_crs)}; pass target_crs=... to read them "
+            "onto one grid."
+        )
+    out_crs = target_crs if target_crs is not None else next(iter(record_crs), None)
+    source = data_source or infer_data_source(collection)
+    assets = table.column("assets").to_pylist()
+    metas = {c: table.column(c).to_pylist() for c in meta_cols}
+    plans: list[_Source] = []
+    for slot, r in enumerate(rows):
+        record_assets = dict(assets[r] or {})
+        for band_pos, band in enumerate(bands):
+            meta = metas.get(f"{band}_metadata", [None] * len(found))[r]
+            if target_crs is not None and epsgs[r] is None:
+                raise ValueError(
+                    f"Record {ids[slot]!r} has no CRS (proj:epsg), so it cannot be reprojected "
+                    f"to EPSG:{target_crs}."
+                )
+            src = _plan_source(
+                slot,
+                band_pos,
+                band,
+                ids[slot],
+                record_assets,
+                meta,
+                source,
+                epsgs[r],
+                out_crs,
+                grid,
+            )
+            if src is not None:
+                plans.append(src)
+    band_dtypes = [
+        np.result_type(*[p.dtype for p in plans if p.band == b] or [np.uint8])
+        for b in range(len(bands))
+    ]
+    dtype = np.result_type(*band_dtypes)
+    layouts = None
+    if plans:
+        by_band = {
+            b: table.column(f"{band}_metadata").combine_chunks() for b, band in enumerate(bands)
+        }
+        layouts = pa.concat_arrays([by_band[p.band].take(pa.array([rows[p.slot]])) for p in plans])
+    with TileProgress(progress, "Reading windows") as bar:
+        crops = (
+            _read.read_flat(
+                [p.url for p in plans],
+                layouts,
+                [p.band_index for p in plans],
+                [p.window for p in plans],
+                [p.dtype for p in plans],
+                [p.fill for p in plans],
+                options={"max_concurrent": max(1, int(max_concurrent))},
+                progress=bar.callback(),
+            )
+            if plans
+            else []
+        )
+    # output slots: one per record, or one per group value (first appearance order)
+    if group_by is None:
+        slot_of = list(range(len(ids)))
+        n_out = len(ids)
+    else:
+        values = table.column(group_by).to_pylist()
+        keys: dict[Any, int] = {}
+        slot_of = [keys.setdefault(_key(values[r]), len(keys)) for r in rows]
+        n_out = len(keys)
+    height, width = grid.shape
+    out = np.empty((n_out, len(bands), height, width), dtype=dtype)
+    members: dict[tuple[int, int], list[tuple[_Source, np.ndarray]]] = {}
+    for p, crop in zip(plans, crops, strict=True):
+        members.setdefault((slot_of[p.slot], p.band), []).append((p, crop))
+    for o in range(n_out):
+        for b in range(len(bands)):
+            group = members.get((o, b), [])
+            fill = group[0][0].fill if group else 0
+            out[o, b] = _mosaic(group, grid, out_crs, fill)
+    return out
+
+
+def _key(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _mosaic(
+    group: list[tuple[_Source, np.ndarray]], grid: Grid, out_crs: Any, fill: Any
+) -> np.ndarray:
+    """One (slot, band) on the grid: records in order, the first with data wins."""
+    if not group:
+        return np.full(grid.shape, fill)
+    sources = [s for s, _ in group]
+    crops = [c for _, c in group]
+    if all(s.aligned for s in sources):
+        out = np.full(grid.shape, fill, dtype=sources[0].dtype)
+        todo = np.ones(grid.shape, dtype=bool)
+        for s, c in group:
+            take = todo & _valid(s, c)
+            out[take] = c[take]
+            todo &= ~take
+        return out
+    same_crs = all(
+        out_crs is None or s.crs is None or _crs(s.crs) == _crs(out_crs) for s in sources
+    )
+    if same_crs:
+        return _merge(sources, crops, grid)
+    out = np.full(grid.shape, fill, dtype=sources[0].dtype)
+    todo = np.ones(grid.shape, dtype=bool)
+    for s, c in group:
+        if out_crs is None or s.crs is None or _crs(s.crs) == _crs(out_crs):
+            warped = _merge([s], [c], grid)
+        else:
+            warped = _warp(s, c, grid, out_crs, fill)
+        has = ~np.isnan(warped) if isinstance(fill, float) and math.isnan(fill) else warped != fill
+        take = todo & has
+        out[take] = warped[take]
+        todo &= ~take
+    return out

@@ -1,0 +1,91 @@
+"""Output shaping of pixel reads: xarray ``combine_first`` keeps integer dtypes and nodata,
+progress bars follow the options switch, failures name record/band/URL (§2.8.3, §2.10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+import rasteret
+import rasterio
+import rasterio.mask
+import shapely
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping
+from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
+
+
+def _pair(entries):
+    first = next(e for e in entries if e.name.startswith("deflate_pred2_u16_t256"))
+    second = next(e for e in entries if e.name.startswith("lzw_pred2_u16_t256"))
+    return first, second
+
+
+def _inner_aoi(entry):
+    """A triangle well inside both rasters of the pair, in EPSG:4326."""
+    with rasterio.open(entry.path) as src:
+        t, crs = src.transform, src.crs
+    x0, y0 = t.c + 30.3 * t.a, t.f + 20.6 * t.e
+    x1, y1 = t.c + 250.7 * t.a, t.f + 230.2 * t.e
+    tri = shapely.Polygon([(x0, y0), (x1, y0 + 0.3 * (y1 - y0)), (x0 + 0.4 * (x1 - x0), y1)])
+    return shapely.geometry.shape(transform_geom(crs, "EPSG:4326", mapping(tri)))
+
+
+def _mask(entry, aoi):
+    with rasterio.open(entry.path) as src:
+        geom = transform_geom("EPSG:4326", src.crs, mapping(aoi))
+        data, _ = rasterio.mask.mask(src, [geom], crop=True, filled=True, nodata=0, indexes=1)
+    return data
+
+
+def _pair_collection(coll, names, same_datetime):
+    table = coll.to_table()
+    table = table.filter(pc.is_in(table.column("id"), pa.array(names)))
+    if same_datetime:
+        idx = table.schema.get_field_index("datetime")
+        when = pa.array([dt.datetime(2024, 5, 1)] * table.num_rows, table.schema.field(idx).type)
+        table = table.set_column(idx, table.schema.field(idx), when)
+    return rasteret.as_collection(table, name="pair")
+
+
+def _when(coll, record_id):
+    table = coll.to_table(columns=["id", "datetime"])
+    ids = [str(v) for v in table.column("id").to_pylist()]
+    return table.column("datetime")[ids.index(record_id)].as_py().replace(tzinfo=None)
+
+
+def test_combine_first_keeps_integer_dtype_and_fill(aoi_collection):  # noqa: F811
+    coll, entries = aoi_collection
+    first, second = _pair(entries)
+    aoi = _inner_aoi(first)
+    a, b = _mask(first, aoi), _mask(second, aoi)
+    assert a.shape == b.shape and (a == 0).any() and (b[a == 0] != 0).any()
+
+    # two dates: outer alignment on time pads with the fill value, not NaN
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=False)
+    xds = pair.get_xarray(aoi, [BAND])
+    var = xds[BAND]
+    assert var.dtype == np.uint16
+    assert var.attrs["_FillValue"] == 0
+    assert var.dims == ("time", "geometry", "y", "x")
+    assert var.shape == (2, 1, *a.shape)
+    values = [var.values[0, 0], var.values[1, 0]]
+    expected = [a, b] if xds["time"].values[0] == np.datetime64(_when(pair, first.name)) else [b, a]
+    np.testing.assert_array_equal(values[0], expected[0])
+    np.testing.assert_array_equal(values[1], expected[1])
+
+    # one date: the first record wins except where it holds the fill value
+    same = _pair_collection(coll, [first.name, second.name], same_datetime=True)
+    order = [str(v) for v in same.to_table(columns=["id"]).column("id").to_pylist()]
+    primary, other = (a, b) if order[0] == first.name else (b, a)
+    merged = same.get_xarray(aoi, [BAND])[BAND]
+    assert merged.dtype == np.uint16 and merged.shape == (1, 1, *a.shape)
+    np.testing.assert_array_equal(merged.values[0, 0], np.where(primary != 0, primary, other))
+
+    # the other strategies still work on the same reads
+    assert same.get_xarray(aoi, [BAND], xr_combine="merge_override")[BAND].shape[-2:] == a.shape
+    with pytest.raises(ValueError, match="Unknown xr_combine strategy 'nope'"):
+        same.get_xarray(aoi, [BAND], xr_combine="nope")
