@@ -1,4 +1,4 @@
-"""Run rasteret's benchmarks (B1-B4, DESIGN.md §4) and write a results directory.
+"""Run rasteret's benchmarks (B1-B4, B6; DESIGN.md §4) and write a results directory.
 
     python benches/run.py                                  # everything, 5 reps, 0 and 20 ms
     python benches/run.py --quick                          # smoke run: 3 scenes, 3 reps, 0 ms
@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 plan = wl.make_plan(w, server.url, args.scenes, args.quick)
                 if any(v.name == "rasteret-indexed" for v in variants):
                     plan["headers_path"] = _index_for(w, plan, tmp, header_cache, args.timeout)
+                if w.kind == "points" and any(v.tool == "rasteret" for v in variants):
+                    plan["collection_path"] = _collection_for(w, plan, tmp, args.timeout)
                 plan_path = Path(tmp) / f"{name}-{lat}.json"
                 plan_path.write_text(json.dumps(plan))
                 tag = f"{name} @ {lat:g} ms" if lat is not None else name
@@ -304,6 +306,22 @@ def _index_for(
     else:
         cache[w.codec] = path
     return cache[w.codec]
+
+
+def _collection_for(w: wl.Workload, plan: dict[str, Any], tmp: str, timeout: float) -> str:
+    """Build (untimed) the collection Parquet that B6's sample_points reads: the index."""
+    path = str(Path(tmp) / f"collection-{w.name}-{plan['n_scenes']}.parquet")
+    if Path(path).exists():
+        return path
+    plan_path = Path(tmp) / f"collection-{w.name}.json"
+    plan_path.write_text(json.dumps(plan))
+    cmd = [sys.executable, str(wl.BENCH_DIR / "workloads.py"), "prepare-collection"]
+    proc = subprocess.run(
+        [*cmd, str(plan_path), path], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"!! B6 collection build failed: {proc.stderr.strip()[-500:]}")
+    return path
 
 
 def _short(res: dict[str, Any]) -> str:

@@ -59,6 +59,13 @@ CHIP = 64
 N_CHIPS = 500
 QUICK_CHIPS = 100
 CHIP_SEED = 20261130
+N_POINTS = 100_000
+QUICK_POINTS = 10_000
+POINT_SEED = 20261201
+SCENE_ORIGIN_X = 300_000  # scene s: left = SCENE_ORIGIN_X + SCENE_STEP_X * s
+SCENE_STEP_X = 109_800
+SCENE_TOP = 5_000_040
+PIXEL = 10
 B4_PASSES = 3
 QUICK_B4_TILES = 16
 
@@ -88,7 +95,7 @@ class Workload:
     """A workload: ``kind`` picks the adapters, ``codec`` the data set."""
 
     name: str
-    kind: str  # headers | aoi | chips | decode
+    kind: str  # headers | aoi | chips | decode | points
     codec: str
     baseline: str  # variant the "vs baseline" ratio divides by
     variants: tuple[Variant, ...]
@@ -143,6 +150,17 @@ WORKLOADS: dict[str, Workload] = {
             "rasterio",
             _READ_VARIANTS,
             "500 random 64x64 chips x 4 bands across the scenes (seeded)",
+        ),
+        Workload(
+            "B6",
+            "points",
+            "deflate",
+            "rasterio",
+            (
+                Variant("rasteret", "rasteret", "rasteret Collection.sample_points"),
+                Variant("rasterio", "rasterio", f"rasterio sample x{RIO_THREADS} threads"),
+            ),
+            "100,000 random points x 4 bands across the scenes (seeded), values as float64",
         ),
         Workload(
             "B4",
@@ -212,7 +230,7 @@ def _write_cog(path: Path, data: np.ndarray, codec: str, scene: int) -> None:
         "count": 1,
         "dtype": "uint16",
         "crs": "EPSG:32633",
-        "transform": from_origin(300_000 + 109_800 * scene, 5_000_040, 10, 10),
+        "transform": from_origin(SCENE_ORIGIN_X + SCENE_STEP_X * scene, SCENE_TOP, PIXEL, PIXEL),
         "nodata": 0,
         "blocksize": TILE,
         "num_threads": "ALL_CPUS",
@@ -276,6 +294,16 @@ def chip_list(n_scenes: int, n_chips: int) -> list[tuple[int, int, int]]:
     return [(int(s), int(c), int(r)) for s, c, r in zip(scenes, cols, rows, strict=True)]
 
 
+def point_list(n_scenes: int, n_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded ``(scene, x, y)`` of each point, in EPSG:32633, at least half a pixel inside."""
+    rng = np.random.default_rng(POINT_SEED)
+    scenes = rng.integers(0, n_scenes, n_points)
+    extent = SIZE * PIXEL
+    x = SCENE_ORIGIN_X + SCENE_STEP_X * scenes + rng.uniform(5, extent - 5, n_points)
+    y = SCENE_TOP - rng.uniform(5, extent - 5, n_points)
+    return scenes, x, y
+
+
 def make_plan(
     workload: Workload,
     url_of: Callable[[str], str],
@@ -298,6 +326,8 @@ def make_plan(
     elif workload.kind == "chips":
         plan["chip"] = CHIP
         plan["chips"] = chip_list(n_scenes, QUICK_CHIPS if quick else N_CHIPS)
+    elif workload.kind == "points":
+        plan["n_points"] = QUICK_POINTS if quick else N_POINTS
     elif workload.kind == "decode":
         plan["tile_source"] = str(DATA_DIR / cog_name(workload.codec, 0, 0))
         plan["n_tiles"] = QUICK_B4_TILES if quick else None  # None: every full-res tile
@@ -526,6 +556,107 @@ def async_geotiff_read(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
     return out
 
 
+# ---- B6: point sampling ---------------------------------------------------------------------
+BANDS = tuple(f"B{b + 1}" for b in range(N_BANDS))
+
+
+def prepare_collection(plan: dict[str, Any], out_path: str) -> None:
+    """Parse the headers once and write the scenes as a rasteret collection (GeoParquet rows
+    with ``B1_metadata`` ... ``B4_metadata``): the index that ``sample_points`` reads."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import shapely
+    from pyproj import Transformer
+
+    batch = _rasteret_headers(plan["urls"])
+    meta = batch.column("metadata")
+    n = plan["n_scenes"]
+    to_lonlat = Transformer.from_crs(32633, 4326, always_xy=True)
+    footprints, boxes = [], []
+    for s in range(n):
+        left = SCENE_ORIGIN_X + SCENE_STEP_X * s
+        right, bottom = left + SIZE * PIXEL, SCENE_TOP - SIZE * PIXEL
+        box = to_lonlat.transform_bounds(left, bottom, right, SCENE_TOP)
+        boxes.append(dict(zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True)))
+        footprints.append(shapely.box(*box).wkb)
+    urls = plan["urls"]
+    columns: dict[str, Any] = {
+        "id": [f"S{s:02d}" for s in range(n)],
+        "datetime": pa.array([dt.datetime(2024, 1, 1 + s) for s in range(n)], pa.timestamp("us")),
+        "geometry": pa.array(footprints, pa.binary()),
+        "bbox": boxes,
+        "assets": [
+            {band: {"href": urls[s * N_BANDS + b]} for b, band in enumerate(BANDS)}
+            for s in range(n)
+        ],
+        "proj:epsg": pa.array([32633] * n, pa.int32()),
+    }
+    for b, band in enumerate(BANDS):
+        columns[f"{band}_metadata"] = meta.take(pa.array([s * N_BANDS + b for s in range(n)]))
+    pq.write_table(pa.table(columns), out_path)
+
+
+def rasteret_points(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import rasteret
+
+    coll = rasteret.as_collection(pq.read_table(plan["collection_path"]), name="b6")
+    _, x, y = point_list(plan["n_scenes"], plan["n_points"])
+    points = pa.table({"x": x, "y": y})
+    with timer:
+        table = coll.sample_points(points, list(BANDS), geometry_crs=32633)
+    out = np.full((len(x), N_BANDS), np.nan)
+    band = {b: k for k, b in enumerate(BANDS)}
+    cols = np.array([band[b] for b in table.column("band").to_pylist()])
+    out[table.column("point_index").to_numpy(), cols] = table.column("value").to_numpy()
+    return out
+
+
+def rasterio_points(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    """One task per (scene, band, 5,000 points): ``src.sample`` with per-thread datasets."""
+    _rio_env()
+    import rasterio
+
+    urls = plan["urls"]
+    scenes, x, y = point_list(plan["n_scenes"], plan["n_points"])
+    out = np.full((len(x), N_BANDS), np.nan)
+    tasks = []
+    for s in range(plan["n_scenes"]):
+        idx = np.nonzero(scenes == s)[0]
+        for b in range(N_BANDS):
+            for k in range(0, len(idx), 5_000):
+                tasks.append((s * N_BANDS + b, b, idx[k : k + 5_000]))
+    local = threading.local()
+    opened: list[Any] = []
+    lock = threading.Lock()
+
+    def dataset(k: int):
+        cache = getattr(local, "cache", None)
+        if cache is None:
+            cache = local.cache = {}
+        ds = cache.get(k)
+        if ds is None:
+            ds = cache[k] = rasterio.open(urls[k])
+            with lock:
+                opened.append(ds)
+        return ds
+
+    def one(task: tuple[int, int, np.ndarray]) -> None:
+        k, b, idx = task
+        values = dataset(k).sample(zip(x[idx], y[idx], strict=True), indexes=1)
+        out[idx, b] = np.fromiter((v[0] for v in values), dtype=np.float64, count=len(idx))
+
+    with timer:
+        with ThreadPoolExecutor(RIO_THREADS) as pool:
+            list(pool.map(one, tasks))
+        for ds in opened:
+            ds.close()
+    return out
+
+
 # ---- B4: single-thread tile decode ----------------------------------------------------------
 def _load_tiles(plan: dict[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
     import tifffile
@@ -638,6 +769,8 @@ ADAPTERS: dict[tuple[str, str], Callable[[dict[str, Any], _Timer], Any]] = {
     **{(k, "rasteret-indexed"): rasteret_indexed for k in ("aoi", "chips")},
     **{(k, "rasterio"): rasterio_read for k in ("aoi", "chips")},
     **{(k, "async_geotiff"): async_geotiff_read for k in ("aoi", "chips")},
+    ("points", "rasteret"): rasteret_points,
+    ("points", "rasterio"): rasterio_points,
 }
 
 
@@ -710,6 +843,9 @@ def main(argv: list[str] | None = None) -> int:
     h = sub.add_parser("prepare-headers", help="rasteret headers -> Arrow IPC (the index)")
     h.add_argument("plan")
     h.add_argument("out")
+    c = sub.add_parser("prepare-collection", help="rasteret collection Parquet (B6 index)")
+    c.add_argument("plan")
+    c.add_argument("out")
     sub.add_parser("probe", help="tool versions as JSON")
     args = p.parse_args(argv)
     _ensure_rasteret_importable()
@@ -720,6 +856,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "probe":
         print(json.dumps(probe()))
+        return 0
+    if args.cmd == "prepare-collection":
+        prepare_collection(json.loads(Path(args.plan).read_text()), args.out)
         return 0
     if args.cmd == "prepare-headers":
         prepare_headers(json.loads(Path(args.plan).read_text()), args.out)

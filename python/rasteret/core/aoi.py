@@ -60,6 +60,10 @@ def _crs_from_user(value: Any) -> int | str | None:
 def _field_crs(f: pa.Field) -> int | str | None:
     meta = f.metadata or {}
     raw = meta.get(b"ARROW:extension:metadata")
+    if not raw and isinstance(f.type, pa.ExtensionType):
+        # a registered extension type (e.g. once geoarrow.pyarrow is imported) carries its
+        # metadata on the type, not on the field
+        raw = f.type.__arrow_ext_serialize__()
     if not raw:
         return None
     try:
@@ -102,7 +106,7 @@ def resolve_geometry_column(table: pa.Table, geometry_column: str | None) -> str
     return geo[0]
 
 
-def _from_wkb(values: list[Any]) -> np.ndarray:
+def _from_wkb(values: Any) -> np.ndarray:
     import shapely
 
     try:
@@ -118,10 +122,14 @@ def _arrow_geometries(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         arr = arr.combine_chunks()
     storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
     t = storage.type
+    if pa.types.is_binary_view(t):  # Polars exports binary columns as binary_view
+        storage, t = storage.cast(pa.binary()), pa.binary()
+    elif pa.types.is_string_view(t):
+        storage, t = storage.cast(pa.string()), pa.string()
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return _from_wkb(storage.to_pylist())
+        return _from_wkb(storage.to_numpy(zero_copy_only=False))
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return shapely.from_wkt(np.asarray(storage.to_pylist(), dtype=object))
+        return shapely.from_wkt(storage.to_numpy(zero_copy_only=False))
     try:
         import geoarrow.pyarrow as ga
 
