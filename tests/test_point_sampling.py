@@ -111,3 +111,45 @@ def test_point_errors(aoi_collection):  # noqa: F811
         coll.sample_points(shapely.box(0, 0, 1, 1), [BAND])
     empty = coll.sample_points(shapely.Point(-170, -80), [BAND])
     assert empty.num_rows == 0
+
+
+def test_points_at_scale_match_rasterio_sample(aoi_collection):  # noqa: F811
+    """5,000 points over 10 rasters (UTM, geographic, south-up, nodata) in ONE call, given as a
+    GeoArrow point column, against ``rasterio.sample`` at each point."""
+    import geoarrow.pyarrow as ga
+
+    coll, entries = aoi_collection
+    picked = [e for e in entries if "south_up" in e.tags][:1]
+    picked += [e for e in entries if e not in picked][: 10 - len(picked)]
+    rng = np.random.default_rng(2026)
+    lons, lats, owners = [], [], []
+    for k, entry in enumerate(picked):
+        with rasterio.open(entry.path) as src:
+            left, bottom, right, top = src.bounds
+            xs = rng.uniform(min(left, right), max(left, right), 500)
+            ys = rng.uniform(min(bottom, top), max(bottom, top), 500)
+            lon, lat = warp_transform(src.crs, "EPSG:4326", xs, ys)
+        lons.append(lon)
+        lats.append(lat)
+        owners += [k] * 500
+    lon, lat = np.concatenate(lons), np.concatenate(lats)
+    wkb = shapely.to_wkb(shapely.points(lon, lat))
+    points = ga.as_geoarrow(pa.array(wkb.tolist(), pa.binary()))
+    table = pa.table({"geometry": ga.with_crs(points, "OGC:CRS84"), "owner": owners})
+    names = [e.name for e in picked]
+    out = coll.where(ds.field("id").isin(names)).sample_points(table, [BAND])
+    rid = out.column("record_id").to_pylist()
+    pidx = out.column("point_index").to_numpy()
+    value = out.column("value").to_numpy()
+    owner = out.column("owner").to_numpy()
+    checked = 0
+    for k, entry in enumerate(picked):
+        mine = np.array([r == entry.name for r in rid]) & (owner == k)
+        idx = pidx[mine]
+        assert len(idx) >= 490, entry.name  # points on the very edge may round outside
+        with rasterio.open(entry.path) as src:
+            bx, by = warp_transform("EPSG:4326", src.crs, lon[idx], lat[idx])
+            expected = np.array([v[0] for v in src.sample(zip(bx, by, strict=True), indexes=1)])
+        np.testing.assert_array_equal(value[mine], expected.astype(np.float64), err_msg=entry.name)
+        checked += len(idx)
+    assert checked >= 4_900

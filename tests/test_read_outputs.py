@@ -89,3 +89,34 @@ def test_combine_first_keeps_integer_dtype_and_fill(aoi_collection):  # noqa: F8
     assert same.get_xarray(aoi, [BAND], xr_combine="merge_override")[BAND].shape[-2:] == a.shape
     with pytest.raises(ValueError, match="Unknown xr_combine strategy 'nope'"):
         same.get_xarray(aoi, [BAND], xr_combine="nope")
+
+
+def test_progress_bars_follow_the_options_switch(aoi_collection, capsys):  # noqa: F811
+    coll, entries = aoi_collection
+    first, _ = _pair(entries)
+    aoi = _inner_aoi(first)
+    one = coll.where(pc.field("id") == first.name)
+    point = shapely.Point(aoi.centroid.x, aoi.centroid.y)
+    expected = one.get_numpy(aoi, [BAND])
+    assert capsys.readouterr().err == ""  # default: no bar
+    with rasteret.options(progress=True):
+        got = one.get_numpy(aoi, [BAND])
+        err = capsys.readouterr().err
+        assert "Reading AOIs" in err and "tile" in err
+        one.get_numpy(aoi, [BAND], progress=False)  # an explicit False wins
+        assert capsys.readouterr().err == ""
+        one.sample_points(point, [BAND])
+        assert "Sampling points" in capsys.readouterr().err
+        with rasterio.open(first.path) as src:
+            t = src.transform
+        one.read_window(
+            record_ids=[first.name],
+            bounds=(t.c, t.f - 100 * t.a, t.c + 100 * t.a, t.f),
+            res=t.a,
+            bands=[BAND],
+        )
+        assert "Reading windows" in capsys.readouterr().err
+    np.testing.assert_array_equal(got, expected)
+    one.get_gdf(aoi, [BAND], progress=True)
+    err = capsys.readouterr().err
+    assert "Reading AOIs" in err and "100%" in err

@@ -146,10 +146,10 @@ class RasterAccessor:
     ) -> Any:
         """Read ``band_codes`` of this record for each AOI (xarray Dataset, or a GeoDataFrame
         when ``for_xarray`` is False, or a NumPy array with ``for_numpy``)."""
-        del progress
         coll = self._collection()
         kwargs = dict(
             max_concurrent=max_concurrent,
+            progress=progress,
             backend=backend,
             target_crs=target_crs,
             geometry_crs=geometry_crs,
