@@ -227,28 +227,36 @@ def get_collection_point_samples(
     groups: dict[tuple[str, str], list[_Segment]] = {}
     for seg in segments:
         groups.setdefault((seg.dtype.str, seg.band), []).append(seg)
+    # ONE Rust call per dtype (every band and record together); rows are still emitted per
+    # (band, dtype) group in plan order
+    by_dtype: dict[str, list[_Segment]] = {}
+    for (dtype_key, _), group in groups.items():
+        by_dtype.setdefault(dtype_key, []).extend(group)
+    blocks_of: dict[int, np.ndarray] = {}
     with TileProgress(progress, "Sampling points") as bar:
-        for group in groups.values():
-            for ok_segments, blocks in _read_group(table, group, radius, options, failures, bar):
-                parts.append(
-                    _group_table(
-                        ok_segments,
-                        blocks,
-                        radius,
-                        return_neighbourhood,
-                        records,
-                        x,
-                        y,
-                        crs,
-                        schema,
-                    )
-                )
+        for same_dtype in by_dtype.values():
+            for segs, blocks in _read_segments(table, same_dtype, radius, options, failures, bar):
+                start = 0
+                for seg in segs:
+                    blocks_of[id(seg)] = blocks[start : start + len(seg.points)]
+                    start += len(seg.points)
+    for group in groups.values():
+        ok = [seg for seg in group if id(seg) in blocks_of]
+        if not ok:
+            continue
+        blocks = np.concatenate([blocks_of[id(seg)] for seg in ok])
+        parts.append(
+            _group_table(ok, blocks, radius, return_neighbourhood, records, x, y, crs, schema)
+        )
     if failures:
         n = len(failures)
         record, first = failures[0]
         where = f"first failure in record '{records.ids[record]}': {first}"
         if not parts:
-            raise ValueError(f"No point samples resolved. {n} record(s) failed; {where}") from first
+            n_records = len({r for r, _ in failures})
+            raise ValueError(
+                f"No point samples resolved. {n_records} record(s) failed; {where}"
+            ) from first
         warnings.warn(
             f"Some records failed during point sampling ({n} failure(s)); {where}",
             RuntimeWarning,
@@ -360,55 +368,55 @@ def _plan_segments(
     return segments
 
 
-def _read_group(
+def _read_segments(
     table: pa.Table,
-    group: list[_Segment],
+    segments: list[_Segment],
     radius: int,
     options: dict[str, Any],
     failures: list[tuple[int, BaseException]],
     bar: TileProgress,
 ) -> list[tuple[list[_Segment], np.ndarray]]:
-    """Read the ``(2r+1)^2`` block around every sample of ``group`` in one Rust call.
+    """Read the ``(2r+1)^2`` block around every sample of ``segments`` (one dtype) in one
+    Rust call; returns ``(segments, blocks)`` pairs, blocks in segment then point order.
 
-    When that call fails, each record is retried alone so the failure is attributed to its
-    record (id, band and URL in the message) and the other records still return samples.
+    When that call fails, each (record, band) is retried alone so the failure is attributed
+    to its record (id, band and URL in the message) and the others still return samples.
     """
     from rasteret.core import _read
 
     def read(segs: list[_Segment]) -> np.ndarray:
-        size = 2 * radius + 1
         counts = np.array([len(s.points) for s in segs])
         slot = np.repeat(np.arange(len(segs)), counts)
-        band = segs[0].band
-        column = table.column(f"{band}_metadata")
-        layouts = column.take(pa.array([s.record for s in segs])).combine_chunks()
+        columns = {s.band: table.column(f"{s.band}_metadata") for s in segs}
+        layouts = pa.concat_arrays(
+            [columns[s.band].take(pa.array([s.record])).combine_chunks() for s in segs]
+        )
         dtype = segs[0].dtype
-        fill = np.nan if dtype.kind == "f" else 0
-        out = _read.read_blocks(
+        return _read.read_blocks(
             pa.array([s.url for s in segs], pa.string()).take(pa.array(slot)),
             pa.DictionaryArray.from_arrays(pa.array(slot, pa.int32()), layouts),
             np.repeat([s.band_index for s in segs], counts),
             np.concatenate([s.cols for s in segs]) - radius,
             np.concatenate([s.rows for s in segs]) - radius,
-            size,
+            2 * radius + 1,
             dtype,
-            fill,
+            np.nan if dtype.kind == "f" else 0,
             options=options,
             progress=bar.callback(),
         )
-        return out
 
+    errors = (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException)
     try:
-        return [(group, read(group))]
-    except (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException) as exc:
-        if len({s.record for s in group}) == 1:
-            failures.append((group[0].record, _wrap(exc, group[0], table)))
+        return [(segments, read(segments))]
+    except errors as exc:
+        if len(segments) == 1:
+            failures.append((segments[0].record, _wrap(exc, segments[0], table)))
             return []
     out = []
-    for seg in group:
+    for seg in segments:
         try:
             out.append(([seg], read([seg])))
-        except (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException) as exc:
+        except errors as exc:
             failures.append((seg.record, _wrap(exc, seg, table)))
     return out
 
