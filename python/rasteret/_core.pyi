@@ -66,6 +66,7 @@ def read_windows(
     out: np.ndarray,
     *,
     options: dict[str, Any] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> None:
     """Read many pixel windows into one preallocated buffer, in one call.
 
@@ -73,7 +74,8 @@ def read_windows(
     ----------
     plan
         Any Arrow record batch (PyCapsule protocol) with columns ``url``, ``layout`` (a
-        ``{band}_metadata`` struct or an overview/mask entry), ``band_index`` (sample of the
+        ``{band}_metadata`` struct or an overview/mask entry; or a dictionary array of such
+        structs, each distinct layout then parsed once), ``band_index`` (sample of the
         file), ``col_off``, ``row_off``, ``width``, ``height`` (window in image pixels; may
         extend past the image), ``out_offset`` and ``out_row_stride`` (bytes).
     out
@@ -81,6 +83,9 @@ def read_windows(
         as they are (pre-fill with the fill value); sparse tiles are filled with nodata or 0.
     options
         I/O options (see the module docstring).
+    progress
+        Called as ``progress(done, total)`` with tiles read / tiles to read, about every
+        100 ms and once at the end.
     """
 
 def decode_tile(
