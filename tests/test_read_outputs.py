@@ -120,3 +120,39 @@ def test_progress_bars_follow_the_options_switch(aoi_collection, capsys):  # noq
     one.get_gdf(aoi, [BAND], progress=True)
     err = capsys.readouterr().err
     assert "Reading AOIs" in err and "100%" in err
+
+
+def test_dictionary_layout_plan_matches_struct_plan(aoi_collection):  # noqa: F811
+    """read_windows parses a dictionary-encoded layout column once per distinct layout; pixels
+    equal the plain struct plan, and a null layout names the URL."""
+    from rasteret.core import _read
+
+    coll, entries = aoi_collection
+    first, _ = _pair(entries)
+    table = coll.to_table(columns=["id", "assets", f"{BAND}_metadata"])
+    row = [str(v) for v in table.column("id").to_pylist()].index(first.name)
+    layout = table.column(f"{BAND}_metadata").combine_chunks().slice(row, 1)
+    url = table.column("assets")[row].as_py()[BAND]["href"]
+    n = 50
+    rng = np.random.default_rng(3)
+    cols, rows = rng.integers(-2, 330, n), rng.integers(-2, 275, n)
+    struct_layouts = layout.take(pa.array(np.zeros(n, dtype=np.int64)))
+    dict_layouts = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), layout)
+    args = ([url] * n, None, np.zeros(n), cols, rows, 3, np.dtype("uint16"), 0)
+    plain = _read.read_blocks(args[0], struct_layouts, *args[2:])
+    encoded = _read.read_blocks(args[0], dict_layouts, *args[2:])
+    np.testing.assert_array_equal(plain, encoded)
+    with rasterio.open(first.path) as src:
+        data = src.read(1)
+    inside = 0
+    for i in range(n):
+        r, c = int(rows[i]), int(cols[i])
+        if 0 <= r and 0 <= c and r + 3 <= data.shape[0] and c + 3 <= data.shape[1]:
+            np.testing.assert_array_equal(encoded[i], data[r : r + 3, c : c + 3])
+            inside += 1
+    assert inside >= 40
+    null_keys = pa.DictionaryArray.from_arrays(pa.array([0, None], pa.int32()), layout)
+    with pytest.raises(ValueError, match="no tile layout"):
+        _read.read_blocks(
+            [url, url], null_keys, np.zeros(2), cols[:2], rows[:2], 3, np.dtype("uint16"), 0
+        )

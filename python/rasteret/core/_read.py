@@ -157,6 +157,11 @@ def _plan(
         for v in (col_off, row_off, width, height, out_offset, out_row_stride)
     ]
     url_array = urls if isinstance(urls, pa.Array) else pa.array(list(urls), pa.string())
+    if isinstance(layouts, pa.DictionaryArray):
+        # the core reads the dictionary from offset 0: give it an unsliced copy (it is small)
+        layouts = pa.DictionaryArray.from_arrays(
+            layouts.indices, pa.concat_arrays([layouts.dictionary])
+        )
     return pa.RecordBatch.from_arrays(
         [
             url_array,
