@@ -157,11 +157,16 @@ def _plan(
         for v in (col_off, row_off, width, height, out_offset, out_row_stride)
     ]
     url_array = urls if isinstance(urls, pa.Array) else pa.array(list(urls), pa.string())
+    # the core mis-reads struct layouts that carry an array offset (a slice: it panics on
+    # the list children), so hand it unsliced copies (the dictionary of a dictionary plan is
+    # small; a sliced struct column is copied once)
     if isinstance(layouts, pa.DictionaryArray):
-        # the core reads the dictionary from offset 0: give it an unsliced copy (it is small)
-        layouts = pa.DictionaryArray.from_arrays(
-            layouts.indices, pa.concat_arrays([layouts.dictionary])
-        )
+        if layouts.dictionary.offset:
+            layouts = pa.DictionaryArray.from_arrays(
+                layouts.indices, pa.concat_arrays([layouts.dictionary])
+            )
+    elif layouts.offset:
+        layouts = pa.concat_arrays([layouts])
     return pa.RecordBatch.from_arrays(
         [
             url_array,
