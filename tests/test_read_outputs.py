@@ -154,7 +154,8 @@ def test_dictionary_layout_plan_matches_struct_plan(aoi_collection):  # noqa: F8
     # a sliced (offset) struct layout reads the same pixels
     sliced = pa.concat_arrays([layout, layout]).slice(1, 1)
     assert sliced.offset == 1
-    one = _read.read_blocks([url], sliced, np.zeros(1), cols[:1], rows[:1], 3, np.dtype("uint16"), 0)
+    u16 = np.dtype("uint16")
+    one = _read.read_blocks([url], sliced, np.zeros(1), cols[:1], rows[:1], 3, u16, 0)
     np.testing.assert_array_equal(one[0], plain[0])
     null_keys = pa.DictionaryArray.from_arrays(pa.array([0, None], pa.int32()), layout)
     with pytest.raises(ValueError, match="no tile layout"):
