@@ -245,3 +245,71 @@ def test_failures_name_record_band_and_url(aoi_collection, http_server):  # noqa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pair.where(ds.field("id") == good.name).get_numpy(aoi, [BAND])  # no warning
+
+
+def test_sample_points_match_latest_takes_newest_record(aoi_collection):  # noqa: F811
+    """Two records on one grid (same origin): match='latest' returns only the newest record's
+    pixel, even where it is nodata (decided from metadata only); match='all' returns both."""
+    import datetime as dt
+
+    import pyarrow.compute as pc
+    from rasterio.warp import transform as warp_transform
+
+    coll, entries = aoi_collection
+    old, new = _entry(entries), _entry(entries, "lzw_pred2_u16_t256")
+    table = coll.to_table()
+    table = table.filter(pc.is_in(table.column("id"), pa.array([old.name, new.name])))
+    ids = [str(v) for v in table.column("id").to_pylist()]
+    idx = table.schema.get_field_index("datetime")
+    when = [dt.datetime(2024, 1, 1) if i == old.name else dt.datetime(2024, 6, 1) for i in ids]
+    table = table.set_column(idx, table.schema.field(idx), pa.array(when, table.field(idx).type))
+    pair = rasteret.as_collection(table, name="pair")
+    with rasterio.open(new.path) as src:
+        data_new = src.read(1)
+        rows, cols = np.nonzero(data_new == 0)  # nodata pixels of the newest record
+        rng = np.random.default_rng(9)
+        r = np.concatenate([rng.integers(0, 260, 300), rows[:20]])
+        c = np.concatenate([rng.integers(0, 300, 300), cols[:20]])
+        xs, ys = src.xy(r, c)
+        lon, lat = warp_transform(src.crs, "EPSG:4326", xs, ys)
+    with rasterio.open(old.path) as src:
+        data_old = src.read(1)
+    pts = pa.table({"lon": lon, "lat": lat})
+    latest = pair.sample_points(pts, [BAND], geometry_crs=4326, match="latest")
+    assert set(latest.column("record_id").to_pylist()) == {new.name}
+    order = np.argsort(latest.column("point_index").to_numpy())
+    got = latest.column("value").to_numpy()[order]
+    np.testing.assert_array_equal(got, data_new[r, c].astype(np.float64))
+    assert (got[-20:] == 0).all() and (data_old[r[-20:], c[-20:]] != 0).any()
+    both = pair.sample_points(pts, [BAND], geometry_crs=4326, match="all")
+    assert both.num_rows == 2 * len(r)
+
+
+def test_get_xarray_auto_reprojects_multi_crs(aoi_collection, caplog):  # noqa: F811
+    """Records in EPSG:32633 and EPSG:4326: without target_crs, get_xarray picks the most
+    common CRS, logs it, and reprojects the others (float output, NaN where nothing maps)."""
+    coll, entries = aoi_collection
+    utm = _entry(entries)
+    geo = next(e for e in entries if "epsg4326" in e.tags and e.dtype == "uint8")
+    two = coll.where(ds.field("id").isin([utm.name, geo.name]))
+    aois = [_aoi_in_4326(utm), _aoi_in_4326(geo)]
+    with caplog.at_level("WARNING"):
+        xds = two.get_xarray(aois, [BAND])
+    assert "auto-reprojecting to EPSG:" in caplog.text
+    chosen = xds.attrs["crs"]
+    assert chosen in (32633, 4326)
+    kept = utm if chosen == 32633 else geo
+    expected, transform = _oracle(kept, aois[0] if kept is utm else aois[1])
+    var = xds[BAND]
+    assert var.dtype.kind == "f"
+    assert var.sizes["time"] == 2 and var.sizes["geometry"] == 2
+    # the record already in the chosen CRS keeps its pixels and grid
+    sub = var.sel(geometry=1 if kept is utm else 2).dropna("time", how="all")
+    window = sub.sel(
+        x=slice(transform.c, transform.c + expected.shape[1] * transform.a),
+        y=slice(transform.f, transform.f + expected.shape[0] * transform.e),
+    )
+    values = window.values.reshape(-1, *window.shape[-2:])
+    np.testing.assert_array_equal(values[0], expected.astype(var.dtype))
+    other = var.sel(geometry=2 if kept is utm else 1).values
+    assert np.isfinite(other).any()
