@@ -975,6 +975,7 @@ class Collection:
             nearest resampling for integer bands and bilinear for float bands; where no record
             has data: nodata (when representable in the dtype) or 0. Integer bands keep their
             dtype; a window on the native grid is a plain tile copy (no GDAL involved).
+            A progress bar is shown when ``rasteret.options(progress=True)`` is set.
 
         Raises
         ------
