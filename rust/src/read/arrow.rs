@@ -341,3 +341,97 @@ pub fn requests_from_batch(batch: &RecordBatch) -> Result<Vec<WindowRequest>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use arrow_array::builder::{Int64Builder, ListBuilder};
+    use arrow_array::{DictionaryArray, Int32Array, Int64Array, StringArray};
+    use arrow_schema::{Field, Schema};
+
+    fn layouts(n: usize) -> ArrayRef {
+        let ints = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v; n])) };
+        let list = || -> ArrayRef {
+            let mut b = ListBuilder::new(Int64Builder::new());
+            for _ in 0..n {
+                b.values().append_value(8);
+                b.append(true);
+            }
+            Arc::new(b.finish())
+        };
+        let dtype: ArrayRef = Arc::new(StringArray::from(vec!["uint8"; n]));
+        let fields = [
+            ("image_width", ints(4)),
+            ("image_height", ints(4)),
+            ("tile_width", ints(4)),
+            ("tile_height", ints(4)),
+            ("dtype", dtype),
+            ("tile_offsets", list()),
+            ("tile_byte_counts", list()),
+        ];
+        let (f, c): (Vec<_>, Vec<_>) = fields
+            .into_iter()
+            .map(|(name, a)| (Field::new(name, a.data_type().clone(), true), a))
+            .unzip();
+        Arc::new(StructArray::new(f.into(), c, None))
+    }
+
+    fn plan(layout: ArrayRef, rows: usize) -> RecordBatch {
+        let int = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v; rows])) };
+        let url: ArrayRef = Arc::new(StringArray::from(vec!["file:///x.tif"; rows]));
+        let cols = vec![
+            url,
+            layout,
+            int(0),
+            int(0),
+            int(0),
+            int(1),
+            int(1),
+            int(0),
+            int(1),
+        ];
+        let names = [
+            "url",
+            "layout",
+            "band_index",
+            "col_off",
+            "row_off",
+            "width",
+            "height",
+            "out_offset",
+            "out_row_stride",
+        ];
+        let schema = Schema::new(
+            cols.iter()
+                .zip(names)
+                .map(|(c, n)| Field::new(n, c.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        RecordBatch::try_new(Arc::new(schema), cols).expect("plan batch")
+    }
+
+    #[test]
+    fn dictionary_layouts_are_parsed_once_and_shared() {
+        let keys = Int32Array::from(vec![0, 0, 0]);
+        let dict = DictionaryArray::try_new(keys, layouts(1)).expect("dictionary");
+        let requests = requests_from_batch(&plan(Arc::new(dict), 3)).expect("requests");
+        assert_eq!(requests.len(), 3);
+        assert!(Arc::ptr_eq(&requests[0].layout, &requests[2].layout));
+        assert_eq!(requests[0].layout.width, 4);
+        let plain = requests_from_batch(&plan(layouts(3), 3)).expect("requests");
+        assert!(!Arc::ptr_eq(&plain[0].layout, &plain[1].layout));
+        assert_eq!(
+            plain[1].layout.tile_offsets,
+            requests[1].layout.tile_offsets
+        );
+    }
+
+    #[test]
+    fn null_dictionary_key_is_an_error() {
+        let keys = Int32Array::from(vec![Some(0), None]);
+        let dict = DictionaryArray::try_new(keys, layouts(1)).expect("dictionary");
+        let err = requests_from_batch(&plan(Arc::new(dict), 2)).expect_err("null layout");
+        assert!(err.to_string().contains("no tile layout"), "{err}");
+    }
+}
