@@ -1,7 +1,8 @@
 """Point sampling over a collection (API contract §2.12, oracle §9.3).
 
 Every (point, record, band) sample is a small window read: all of them go to the Rust core in
-one call per (band, dtype), so a tile shared by many points is fetched and decoded once.
+one call per dtype (layouts dictionary-encoded: each image's layout is parsed once), so a tile
+shared by many points is fetched and decoded once.
 Planning and output are vectorised (NumPy / Arrow): one segment per (record, band) holds the
 arrays of its points, so 100,000 points cost a few array operations, not 100,000 dicts.
 """
