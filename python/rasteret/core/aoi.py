@@ -118,9 +118,9 @@ def _arrow_geometries(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         arr = arr.combine_chunks()
     storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
     t = storage.type
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return _from_wkb(storage.to_pylist())
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return _from_wkb(storage.to_pylist())  # binary_view: what Polars exports for WKB
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return shapely.from_wkt(np.asarray(storage.to_pylist(), dtype=object))
     try:
         import geoarrow.pyarrow as ga
