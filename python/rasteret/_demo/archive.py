@@ -140,7 +140,7 @@ def scene_bands(
         out[:, cover == cls] = refl[:, None]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     out *= 1 + 0.06 * np.sin(xx / 211.0 + index) * np.cos(yy / 173.0)
-    out += rng.normal(0, 35, out.shape)
+    out += rng.normal(0, 18, out.shape)
     if scene.cloud_cover > 30:  # puffy clouds over part of the tile
         alpha = np.zeros((size, size), dtype=np.float32)
         for _ in range(9):
