@@ -324,10 +324,40 @@ class Collection:
     ) -> Collection:
         """Records matching every given criterion (AND), as a new view.
 
+        The filters are pushed down into the Parquet scan; nothing is read or copied here.
+
+        Parameters
+        ----------
+        cloud_cover_lt
+            Keep records with ``eo:cloud_cover`` strictly below this percentage (0-100).
+        date_range
+            ``(start, end)`` ISO dates or datetimes, inclusive (a date-only end means
+            midnight of that day).
+        bbox
+            ``(minx, miny, maxx, maxy)`` in lon/lat; records whose ``bbox`` overlaps it
+            (touching counts).
+        geometries
+            Any geometry input of the read APIs; records overlapping any geometry's envelope.
+        split
+            A split name or a sequence of names matched against ``split_column``.
+        split_column
+            Column holding the split labels.
+
+        Returns
+        -------
+        Collection
+            A filtered view with the same name, description, data source and dates.
+
         Raises
         ------
         ValueError
             No criterion given, or a criterion is invalid for this collection.
+
+        Examples
+        --------
+        >>> clear = coll.subset(cloud_cover_lt=20, date_range=("2024-06-01", "2024-08-31"))
+        >>> len(clear) <= len(coll)
+        True
         """
         if all(v is None for v in (cloud_cover_lt, date_range, bbox, geometries, split)):
             raise ValueError("No filters provided")
@@ -783,6 +813,50 @@ class Collection:
         Each AOI is read like ``rasterio.mask.mask(crop=True, filled=True)``: the window of
         the geometry's bounds, pixels outside the polygon set to nodata (or 0), native dtype.
         ``**filters`` are :meth:`subset` criteria applied first.
+
+        Parameters
+        ----------
+        geometries
+            Polygon AOIs: a ``(minx, miny, maxx, maxy)`` tuple, shapely (Multi)Polygons, WKB,
+            GeoJSON dicts, GeoArrow/WKB arrays, or a table (pyarrow, DuckDB relation, Polars,
+            GeoPandas ``to_arrow()``) with a geometry column.
+        bands
+            Band codes to read, e.g. ``["B04", "B08"]``; one band gives ``[N, H, W]``.
+        max_concurrent
+            Most requests in flight at once.
+        progress
+            Show a progress bar (``None``: the global option).
+        cloud_config, data_source, backend
+            Where band names and cloud settings come from (``backend`` objects are not
+            supported yet).
+        target_crs
+            Reproject every result to this EPSG code (bilinear, float32 with NaN).
+        geometry_crs
+            CRS of ``geometries``: ``"auto"`` (GeoArrow metadata of tables, else EPSG:4326),
+            an EPSG int, a CRS string, or ``None`` for the raster CRS.
+        geometry_column
+            Geometry column of a tabular input (found automatically when GeoArrow-typed).
+        all_touched
+            Include every pixel the polygon touches (rasterio's ``all_touched``).
+        **filters
+            :meth:`subset` criteria (``cloud_cover_lt``, ``date_range``, ``bbox``...).
+
+        Returns
+        -------
+        numpy.ndarray
+            One slice per (record, AOI), records in collection order.
+
+        Raises
+        ------
+        ValueError
+            Unknown band, no data for the AOIs, or AOIs of different shapes across records
+            (use :meth:`get_gdf` or :meth:`get_xarray` then).
+
+        Examples
+        --------
+        >>> arr = coll.get_numpy((13.57, 52.29, 13.62, 52.31), ["B04", "B08"])
+        >>> arr.shape  # records, bands, rows, columns
+        (4, 2, 230, 347)
         """
         from rasteret.core.execution import get_collection_numpy
 
@@ -858,7 +932,20 @@ class Collection:
         xr_combine: str = "combine_first",
         **filters: Any,
     ) -> Any:
-        """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``)."""
+        """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``).
+
+        Takes the parameters of :meth:`get_numpy`. Coordinates are pixel centres; each
+        variable carries ``_FillValue`` and a CF ``spatial_ref`` (WKT2, PROJJSON,
+        ``GeoTransform``). ``xr_combine`` merges records: ``"combine_first"`` (earlier records
+        win except where they hold the fill value), ``"merge"`` or ``"merge_override"``.
+        Queries spanning several CRSs are reprojected to the most common one unless
+        ``target_crs`` is given.
+
+        Examples
+        --------
+        >>> ds = coll.get_xarray((13.57, 52.29, 13.62, 52.31), ["B04", "B08"])
+        >>> ndvi = (ds.B08 - ds.B04) / (ds.B08 + ds.B04)  # doctest: +SKIP
+        """
         from rasteret.core.execution import get_collection_xarray
 
         return get_collection_xarray(
@@ -904,6 +991,39 @@ class Collection:
         Values equal ``rasterio``'s ``sample`` (floor of the inverse affine), as float64;
         ``match="latest"`` keeps only the newest record per point and band;
         ``max_distance_pixels`` replaces nodata centres by the nearest valid pixel.
+
+        Parameters
+        ----------
+        points
+            Shapely Points, WKB, GeoJSON points, a GeoArrow point array, or a table with a
+            point geometry column or x/y columns (``x``/``y``, ``lon``/``lat``,
+            ``longitude``/``latitude``, ``lng``/``lat``, or ``x_column``/``y_column``).
+        bands
+            Band codes to sample.
+        geometry_crs
+            CRS of the points; x/y columns need it explicitly (an EPSG int).
+        match
+            ``"all"``: a row per matching record; ``"latest"``: the newest record only.
+        max_distance_pixels
+            Search radius (Chebyshev rings) for a valid pixel when the centre is nodata.
+        return_neighbourhood
+            ``"off"``, ``"always"`` or ``"if_center_nodata"``: add the ``(2r+1)^2`` window
+            around each point as ``neighbourhood_values``.
+        **filters
+            :meth:`subset` criteria applied first.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``POINT_SAMPLES_SCHEMA`` (``point_index, point_x, point_y, point_crs, record_id,
+            datetime, collection, band, value, raster_crs``) plus the input table's columns.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> plots = pa.table({"plot": [1, 2], "lon": [13.58, 13.60], "lat": [52.30, 52.31]})
+        >>> coll.sample_points(plots, ["B04"], geometry_crs=4326).num_rows  # 2 points x 4 records
+        8
         """
         from rasteret.core.point_sampling import get_collection_point_samples
 
