@@ -9,8 +9,8 @@ names. The pages are added to the "API reference" section of the navigation.
 from __future__ import annotations
 
 import importlib
-import re
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -125,8 +125,11 @@ def _top_level_page(modules: list[str]) -> str:
         obj = getattr(rasteret, name)
         home = getattr(obj, "__module__", "rasteret")
         if not (inspect.isclass(obj) or inspect.isfunction(obj)):
-            lines.append(f"| `{name}` | `rasteret` (value `{obj!r}`) |" if name == "__version__"
-                         else f"| `{name}` | `rasteret` |")
+            lines.append(
+                f"| `{name}` | `rasteret` (value `{obj!r}`) |"
+                if name == "__version__"
+                else f"| `{name}` | `rasteret` |"
+            )
             continue
         if home in rendered:
             lines.append(f"| [`{name}`][{home}.{obj.__qualname__}] | `{home}` |")
@@ -135,8 +138,13 @@ def _top_level_page(modules: list[str]) -> str:
             render.append(f"{home}.{obj.__qualname__}")
     lines.append("")
     for path in render:
-        lines += [f"::: {path}", "    options:", "      show_root_heading: true",
-                  "      show_root_full_path: false", ""]
+        lines += [
+            f"::: {path}",
+            "    options:",
+            "      show_root_heading: true",
+            "      show_root_full_path: false",
+            "",
+        ]
     return "\n".join(lines)
 
 
