@@ -102,7 +102,7 @@ def resolve_geometry_column(table: pa.Table, geometry_column: str | None) -> str
     return geo[0]
 
 
-def _from_wkb(values: list[Any]) -> np.ndarray:
+def _from_wkb(values: Any) -> np.ndarray:
     import shapely
 
     try:
@@ -118,10 +118,14 @@ def _arrow_geometries(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         arr = arr.combine_chunks()
     storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
     t = storage.type
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        return _from_wkb(storage.to_pylist())  # binary_view: what Polars exports for WKB
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return shapely.from_wkt(np.asarray(storage.to_pylist(), dtype=object))
+    if pa.types.is_binary_view(t):  # Polars exports binary columns as binary_view
+        storage, t = storage.cast(pa.binary()), pa.binary()
+    elif pa.types.is_string_view(t):
+        storage, t = storage.cast(pa.string()), pa.string()
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return _from_wkb(storage.to_numpy(zero_copy_only=False))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return shapely.from_wkt(storage.to_numpy(zero_copy_only=False))
     try:
         import geoarrow.pyarrow as ga
 
