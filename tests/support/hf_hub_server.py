@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.support.range_server import parse_range
+from support.range_server import parse_range
 
 __all__ = ["HubRequest", "HubServer"]
 

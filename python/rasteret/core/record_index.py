@@ -353,7 +353,10 @@ class RecordIndex:
                 )
             else:
                 fallback = True
-            if self.wide_supports("datetime"):
+            year_index = t is not None and pa.types.is_integer(t)
+            # an integer-year index selects whole years: the wide surface agrees (year range
+            # only), so the result does not depend on which surface answers
+            if self.wide_supports("datetime") and not year_index:
                 wlo, whi = _f.timestamp_bounds(lo, hi, pa.timestamp("us"))
                 wide.append((ds.field("datetime") >= wlo) & (ds.field("datetime") <= whi))
             if self.wide_supports("year"):
