@@ -755,10 +755,17 @@ class Collection:
         return f"Collection({', '.join(parts)})"
 
     def describe(self) -> DescribeResult:
-        """A summary table: records, bands, CRS, bounds, dates, source."""
+        """A summary table: records, bands, CRS, bounds, dates, source.
+
+        A Hugging Face streaming collection counts its records by streaming the ``id`` column.
+        """
+        if self._hf is not None:
+            records = sum(b.num_rows for b in self._scan_batches(["id"]))
+        else:
+            records = len(self)
         return build_describe_result(
             self.name,
-            len(self),
+            records,
             self.bands,
             self.bounds,
             self.epsg,
