@@ -666,8 +666,11 @@ class Collection:
         from collections import Counter
 
         name = f"{self._band_or_first(band)}_metadata"
-        column = self._scan_table([name]).column(name)
-        table = pa.table({"t": pc.struct_field(column, "transform")})
+        if self._hf is None and self.dataset is not None:  # project the one nested field
+            table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        else:
+            column = self._scan_table([name]).column(name)
+            table = pa.table({"t": pc.struct_field(column, "transform")})
         counts: Counter[tuple[float, float]] = Counter()
         for t in table.column("t").to_pylist():
             if not t:

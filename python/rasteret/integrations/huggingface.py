@@ -168,11 +168,10 @@ def resolve_hf_parquet_paths(path: str) -> list[str]:
     return [f"{HF_DATASETS_URI_PREFIX}{locator}/{f}" for f in parquet]
 
 
-def _open_parquet_file(fs: Any, uri: str) -> pq.ParquetFile:
+def _open_remote(fs: Any, uri: str) -> Any:
     # No read-ahead cache: pyarrow asks for exactly the footer and the column chunks it
     # needs, and each becomes one HTTP range request.
-    handle = fs.open(uri, "rb", cache_type="none")
-    return pq.ParquetFile(handle, pre_buffer=True)
+    return fs.open(uri, "rb", cache_type="none")
 
 
 # -- streaming sources -------------------------------------------------------------------------
@@ -189,8 +188,8 @@ def open_hf_streaming_source(path: str) -> HFStreamingSource:
         No Parquet file was found.
     """
     paths = resolve_hf_parquet_paths(path)
-    fs = _filesystem()
-    schema = _open_parquet_file(fs, paths[0]).schema_arrow
+    with _open_remote(_filesystem(), paths[0]) as handle:
+        schema = pq.ParquetFile(handle).schema_arrow
     return HFStreamingSource(path=str(path), parquet_paths=tuple(paths), schema=schema)
 
 
@@ -405,17 +404,19 @@ def iter_hf_arrow_tables(
     read_cols = wanted + [c for c in _filter_columns(source.filters) if c not in wanted]
     fs = _filesystem()
     for uri in source.parquet_paths:
-        pf = _open_parquet_file(fs, uri)
-        groups = _selected_row_groups(pf, source.filters)
-        if not groups:
-            continue
-        expr = dnf_to_expression(source.filters, pf.schema_arrow)
-        for batch in pf.iter_batches(batch_size=batch_size, row_groups=groups, columns=read_cols):
-            table = pa.Table.from_batches([batch])
-            if expr is not None:
-                table = table.filter(expr)
-            if table.num_rows:
-                yield table.select(wanted).cast(schema)
+        with _open_remote(fs, uri) as handle:
+            pf = pq.ParquetFile(handle, pre_buffer=True)
+            groups = _selected_row_groups(pf, source.filters)
+            if not groups:
+                continue
+            expr = dnf_to_expression(source.filters, pf.schema_arrow)
+            batches = pf.iter_batches(batch_size=batch_size, row_groups=groups, columns=read_cols)
+            for batch in batches:
+                table = pa.Table.from_batches([batch])
+                if expr is not None:
+                    table = table.filter(expr)
+                if table.num_rows:
+                    yield table.select(wanted).cast(schema)
 
 
 def head_hf_streaming_source(
