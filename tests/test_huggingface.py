@@ -143,6 +143,12 @@ def test_resolve_parquet_paths(hub):
         hf.resolve_hf_parquet_paths("hf://datasets/org/empty")
     with pytest.raises(FileNotFoundError, match="org/scenes"):
         hf.resolve_hf_parquet_paths(f"{base}/nothing-here")
+    with pytest.raises(FileNotFoundError, match="dataset repository not found.*org/missing"):
+        hf.resolve_hf_parquet_paths("hf://datasets/org/missing")
+    with pytest.raises(FileNotFoundError, match="revision not found.*'nope'"):
+        hf.resolve_hf_parquet_paths("hf://datasets/org/scenes@nope")
+    with pytest.raises(FileNotFoundError, match="Parquet not found at .*absent.parquet"):
+        rasteret.load(f"{base}/data/absent.parquet")
 
 
 def test_load_streams_a_collection(hub):

@@ -143,16 +143,25 @@ def resolve_hf_parquet_paths(path: str) -> list[str]:
     ImportError
         ``huggingface_hub`` is not installed.
     FileNotFoundError
-        No Parquet file was found.
+        No Parquet file was found, or the repository or revision does not exist.
     """
     repo_id, subpath, revision = parse_hf_dataset_uri(path)
     locator = _repo_locator(repo_id, revision)
     if subpath.lower().endswith(".parquet"):
         return [f"{HF_DATASETS_URI_PREFIX}{locator}/{subpath}"]
     hub = _require_hub()
-    files = hub.HfApi(endpoint=_endpoint()).list_repo_files(
-        repo_id, repo_type="dataset", revision=revision
-    )
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        files = hub.HfApi(endpoint=_endpoint()).list_repo_files(
+            repo_id, repo_type="dataset", revision=revision
+        )
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        what = "revision" if isinstance(exc, RevisionNotFoundError) else "dataset repository"
+        raise FileNotFoundError(
+            f"Hugging Face {what} not found for {path} (repo '{repo_id}', revision "
+            f"'{revision or 'main'}'): {exc}"
+        ) from exc
     parquet = sorted(f for f in files if f.lower().endswith(".parquet"))
     if subpath:
         prefix = subpath.rstrip("/") + "/"
@@ -188,8 +197,11 @@ def open_hf_streaming_source(path: str) -> HFStreamingSource:
         No Parquet file was found.
     """
     paths = resolve_hf_parquet_paths(path)
-    with _open_remote(_filesystem(), paths[0]) as handle:
-        schema = pq.ParquetFile(handle).schema_arrow
+    try:
+        with _open_remote(_filesystem(), paths[0]) as handle:
+            schema = pq.ParquetFile(handle).schema_arrow
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"Parquet not found at {paths[0]} ({path})") from exc
     return HFStreamingSource(path=str(path), parquet_paths=tuple(paths), schema=schema)
 
 
