@@ -317,3 +317,39 @@ def test_same_index_and_collection_uri_is_a_plain_collection(published, registry
     coll = rasteret.load("test/plain")
     assert coll._ri is None
     assert len(coll) == len(published["entries"])
+
+
+def test_from_parquet_with_an_index_opens_and_validates_the_wide_collection_now(published):
+    from rasteret.core.collection import Collection
+
+    coll = Collection.from_parquet(
+        published["wide_dir"],
+        record_index_path=str(published["index_path"]),
+        record_index_field_roles=ROLES,
+        record_index_band_index_map={BAND: 0},
+    )
+    assert "wide" in coll._ri._cache  # not deferred: opened (and validated) up front
+    assert len(coll) == len(published["entries"])
+    sub = coll.subset(date_range=("2027-01-01", "2027-12-31"))
+    ids = published["records"].column("id").to_pylist()
+    assert _ids(sub.to_table(columns=["id"])) == [ids[7]]
+    with pytest.raises(FileNotFoundError, match="Parquet not found"):
+        Collection.from_parquet(
+            published["wide_dir"] / "missing", record_index_path=str(published["index_path"])
+        )
+
+
+def test_missing_index_names_its_path(published, registry, tmp_path):
+    missing = tmp_path / "no-index.parquet"
+    registry.register(
+        DatasetDescriptor(
+            id="test/no-index",
+            name="No index",
+            collection_uri=str(published["wide_dir"]),
+            index_uri=str(missing),
+            field_roles=ROLES,
+        )
+    )
+    coll = rasteret.load("test/no-index")
+    with pytest.raises(FileNotFoundError, match=f"Record index not found at {missing}"):
+        len(coll)
