@@ -141,15 +141,15 @@ def read_aoi(
     if narrowed is not None or filters:
         view = collection.subset(bbox=narrowed, **filters)
     source = data_source or infer_data_source(collection)
-    dataset = view.dataset
-    if dataset is None:
+    schema = view._schema()
+    if schema is None:
         raise ValueError("No valid data found")
-    names = dataset.schema.names
+    names = schema.names
     wanted = ["id", "assets"] + [
         c for c in ("datetime", "eo:cloud_cover", "collection", "proj:epsg") if c in names
     ]
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
-    table = dataset.to_table(columns=wanted + meta_cols)
+    table = view._scan_table(wanted + meta_cols)
     jobs, errors = _plan_jobs(table, plan, bands, source, meta_cols)
     reads, read_errors = _execute(
         table, jobs, plan, bands, all_touched, {"max_concurrent": max_concurrent}

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from rasteret.core import filters as _f
 from rasteret.core import naming
 from rasteret.core.display import DescribeResult, build_catalog_comparison, build_describe_result
 from rasteret.core.persistence import (
@@ -30,6 +31,7 @@ from rasteret.core.persistence import (
     with_geoarrow_geometry,
     write_collection,
 )
+from rasteret.core.record_index import RecordIndex, and_all, can_evaluate
 
 __all__ = ["Collection"]
 
@@ -59,6 +61,19 @@ class Collection:
     ----------
     dataset
         The records as a ``pyarrow.dataset.Dataset``.
+    hf_streaming
+        A :class:`~rasteret.integrations.huggingface.HFStreamingSource` to stream records
+        from instead (``load("hf://datasets/...")``).
+    collection_path
+        Path of the (wide) collection Parquet, opened on first use when ``dataset`` is None.
+    record_index_path, record_index_*
+        A narrow record index planning this collection (API contract §2.14): its location,
+        ``field_roles``/``column_map`` to canonical names, ``href_column`` +
+        ``band_index_map`` + URL rewrites to rebuild ``assets``, and a pyarrow filesystem.
+    surface_fields, filter_capabilities
+        What each surface (``index``, ``collection``) holds and can filter on.
+    record_index_filter_expr, wide_filter_expr
+        Filters of this view over the index and over the wide collection.
     name, description, data_source
         Labels; ``data_source`` selects band maps and cloud configs (e.g. ``sentinel-2-l2a``).
     start_date, end_date
@@ -96,12 +111,28 @@ class Collection:
             raise ValueError("Collection cannot use both Dataset and HF streaming backends")
         if dataset is not None and not isinstance(dataset, ds.Dataset):
             raise TypeError("Expected pyarrow.dataset.Dataset")
-        if hf_streaming is not None or record_index_path is not None:
-            raise NotImplementedError(
-                "record-index and Hugging Face streaming collections are not implemented yet"
-            )
         self._dataset = dataset
+        self._hf = hf_streaming
         self._collection_path = collection_path
+        self._ri: RecordIndex | None = None
+        if record_index_path is not None:
+            self._ri = RecordIndex(
+                path=str(record_index_path),
+                collection_path=collection_path,
+                field_roles=record_index_field_roles,
+                column_map=record_index_column_map,
+                href_column=record_index_href_column,
+                band_index_map=record_index_band_index_map,
+                url_rewrite_patterns=record_index_url_rewrite_patterns,
+                filesystem=record_index_filesystem,
+                surface_fields=surface_fields,
+                filter_capabilities=filter_capabilities,
+            )
+            if dataset is not None:
+                self._ri._cache["wide"] = dataset
+                self._dataset = None
+        self._ri_expr = record_index_filter_expr
+        self._wide_expr = wide_filter_expr
         self._surface_fields = surface_fields
         self._filter_capabilities = filter_capabilities
         self.name = name
@@ -114,8 +145,14 @@ class Collection:
 
     @property
     def dataset(self) -> ds.Dataset | None:
-        """The (filtered) records; a deferred collection opens its Parquet on first use."""
-        if self._dataset is None and self._collection_path is not None:
+        """The (filtered) records; a deferred collection opens its Parquet on first use.
+
+        A record-index collection materialises its wide records here (only the parts holding
+        the ids its index selects); a Hugging Face streaming collection has none (``None``).
+        """
+        if self._dataset is None and self._ri is not None:
+            self._dataset = self._ri.materialise(self._ri_expr, self._wide_expr)
+        elif self._dataset is None and self._collection_path is not None and self._hf is None:
             self._dataset = _open_parquet_dataset(self._collection_path)
         return self._dataset
 
@@ -123,15 +160,33 @@ class Collection:
     def dataset(self, value: ds.Dataset | None) -> None:
         self._dataset = value
 
+    def _labels(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "data_source": self.data_source,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+        }
+
     def _view(self, dataset: ds.Dataset) -> Collection:
-        return Collection(
-            dataset=dataset,
-            name=self.name,
-            description=self.description,
-            data_source=self.data_source,
-            start_date=self.start_date,
-            end_date=self.end_date,
-        )
+        return Collection(dataset=dataset, **self._labels())
+
+    def _hf_view(self, source: Any) -> Collection:
+        return Collection(hf_streaming=source, **self._labels())
+
+    def _ri_view(
+        self, index_expr: ds.Expression | None, wide_expr: ds.Expression | None
+    ) -> Collection:
+        assert self._ri is not None
+        view = Collection(**self._labels())
+        view._ri = self._ri
+        view._collection_path = self._collection_path
+        view._surface_fields = self._surface_fields
+        view._filter_capabilities = self._filter_capabilities
+        view._ri_expr = index_expr
+        view._wide_expr = wide_expr
+        return view
 
     def __dir__(self) -> list[str]:
         return sorted(
@@ -169,14 +224,28 @@ class Collection:
         ValueError
             Required columns (``id, datetime, geometry, assets``, ``bbox`` struct) are missing.
         """
-        if record_index_path is not None or str(path).startswith("hf://"):
-            raise NotImplementedError(
-                "record-index and Hugging Face streaming collections are not implemented yet"
-            )
         spath = str(path)
+        stem = Path(spath.rstrip("/")).stem
+        if spath.startswith("hf://"):
+            if record_index_path is not None:
+                raise NotImplementedError(
+                    f"A separate record index ({record_index_path}) for the Hugging Face "
+                    f"collection {spath} is not supported; load the collection URI alone."
+                )
+            return cls._from_hf(spath, name=name or stem, data_source=data_source)
         if not _is_cloud_uri(spath) and not Path(spath).expanduser().exists():
             raise FileNotFoundError(f"Parquet not found at {spath}")
-        stem = Path(spath.rstrip("/")).stem
+        index_kwargs: dict[str, Any] = {}
+        if record_index_path is not None:
+            index_kwargs = {
+                "record_index_path": record_index_path,
+                "record_index_field_roles": record_index_field_roles,
+                "record_index_column_map": record_index_column_map,
+                "record_index_href_column": record_index_href_column,
+                "record_index_band_index_map": record_index_band_index_map,
+                "record_index_url_rewrite_patterns": record_index_url_rewrite_patterns,
+                "record_index_filesystem": record_index_filesystem,
+            }
         if defer_dataset_open:
             return cls(
                 collection_path=spath,
@@ -184,6 +253,7 @@ class Collection:
                 data_source=data_source,
                 surface_fields=surface_fields,
                 filter_capabilities=filter_capabilities,
+                **index_kwargs,
             )
         try:
             dataset = _open_parquet_dataset(spath)
@@ -202,6 +272,7 @@ class Collection:
         start, end = _parse_date_range(meta.get("date_range"))
         return cls(
             dataset=dataset,
+            collection_path=spath,
             name=name or meta.get("name") or stem,
             description=meta.get("description", ""),
             data_source=data_source or meta.get("data_source", ""),
@@ -209,6 +280,33 @@ class Collection:
             end_date=end,
             surface_fields=surface_fields,
             filter_capabilities=filter_capabilities,
+            **index_kwargs,
+        )
+
+    @classmethod
+    def _from_hf(cls, path: str, *, name: str, data_source: str) -> Collection:
+        from rasteret.integrations.huggingface import open_hf_streaming_source
+
+        source = open_hf_streaming_source(path)
+        schema = source.schema
+        missing = sorted(c for c in REQUIRED_COLUMNS if c not in schema.names)
+        if not bbox_is_struct(schema):
+            missing.append("bbox")
+        if missing:
+            raise ValueError(
+                f"Hugging Face dataset {path} is missing required columns: {set(missing)}. "
+                "A collection needs id, datetime, geometry, assets and a bbox struct "
+                "(xmin, ymin, xmax, ymax)."
+            )
+        meta = metadata_from_schema(schema)
+        start, end = _parse_date_range(meta.get("date_range"))
+        return cls(
+            hf_streaming=source,
+            name=name,
+            description=meta.get("description", ""),
+            data_source=data_source or meta.get("data_source", ""),
+            start_date=start,
+            end_date=end,
         )
 
     @classmethod
@@ -293,8 +391,35 @@ class Collection:
     # -- filtering ---------------------------------------------------------------------------
 
     def _schema(self) -> pa.Schema | None:
+        if self._hf is not None:
+            return self._hf.schema
         d = self.dataset
         return None if d is None else d.schema
+
+    def _scan_table(self, columns: list[str] | None = None) -> pa.Table:
+        """The (filtered) records as stored (no export casts), from any backend."""
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import read_hf_table
+
+            return read_hf_table(self._hf, columns)
+        dataset = self.dataset
+        if dataset is None:
+            return pa.table({})
+        return dataset.to_table(columns=columns)
+
+    def _scan_batches(
+        self, columns: list[str] | None = None, batch_size: int = 1024
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the (filtered) records as stored, from any backend."""
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import iter_hf_arrow_tables
+
+            for table in iter_hf_arrow_tables(self._hf, columns=columns, batch_size=batch_size):
+                yield from table.to_batches()
+            return
+        dataset = self.dataset
+        if dataset is not None:
+            yield from dataset.to_batches(columns=columns, batch_size=batch_size)
 
     def _bbox_expr(self, minx: float, miny: float, maxx: float, maxy: float) -> ds.Expression:
         f = ds.field
@@ -307,10 +432,7 @@ class Collection:
 
     def _require_bbox_struct(self, schema: pa.Schema) -> None:
         if not bbox_is_struct(schema):
-            raise ValueError(
-                "bbox filtering requires a root-level 'bbox' struct column with fields "
-                "xmin, ymin, xmax, ymax"
-            )
+            raise ValueError(_f.BBOX_REQUIRED)
 
     def subset(
         self,
@@ -361,6 +483,26 @@ class Collection:
         """
         if all(v is None for v in (cloud_cover_lt, date_range, bbox, geometries, split)):
             raise ValueError("No filters provided")
+        criteria = {
+            "cloud_cover_lt": cloud_cover_lt,
+            "date_range": date_range,
+            "bbox": bbox,
+            "geometries": geometries,
+            "split": split,
+            "split_column": split_column,
+        }
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import subset_hf_streaming_source
+
+            return self._hf_view(subset_hf_streaming_source(self._hf, **criteria))
+        if self._ri is not None:
+            plan = self._ri.plan_subset(**criteria)
+            if plan.fallback:
+                # the index cannot express a criterion: filter the wide records directly
+                return self._view(self.dataset).subset(**criteria)
+            return self._ri_view(
+                and_all(self._ri_expr, plan.index_expr), and_all(self._wide_expr, plan.wide_expr)
+            )
         dataset = self.dataset
         if dataset is None:
             return self
@@ -369,92 +511,41 @@ class Collection:
         if cloud_cover_lt is not None:
             if "eo:cloud_cover" not in schema.names:
                 raise ValueError("Collection has no cloud cover data")
-            if (
-                isinstance(cloud_cover_lt, bool)
-                or not isinstance(cloud_cover_lt, int | float)
-                or not 0 <= cloud_cover_lt <= 100
-            ):
-                raise ValueError(
-                    f"Invalid cloud_cover_lt={cloud_cover_lt!r}: must be between 0 and 100."
-                )
-            exprs.append(ds.field("eo:cloud_cover") < cloud_cover_lt)
+            exprs.append(ds.field("eo:cloud_cover") < _f.check_cloud_cover(cloud_cover_lt))
         if date_range is not None:
             exprs.append(self._date_expr(schema, date_range))
         if bbox is not None:
             self._require_bbox_struct(schema)
-            if len(bbox) != 4:
-                raise ValueError("Invalid bbox format")
-            minx, miny, maxx, maxy = (float(v) for v in bbox)
-            if minx > maxx or miny > maxy:
-                raise ValueError("Invalid bbox coordinates")
-            exprs.append(self._bbox_expr(minx, miny, maxx, maxy))
+            exprs.append(self._bbox_expr(*_f.check_bbox(bbox)))
         if geometries is not None:
             self._require_bbox_struct(schema)
             exprs.append(self._geometries_expr(geometries))
         if split is not None:
             if split_column not in schema.names:
                 raise ValueError(f"Collection has no split column: '{split_column}'")
+            names = _f.check_split(split)
             if isinstance(split, str):
                 exprs.append(ds.field(split_column) == split)
-            elif (
-                isinstance(split, Sequence)
-                and len(split) > 0
-                and all(isinstance(s, str) for s in split)
-            ):
-                exprs.append(ds.field(split_column).isin(list(split)))
             else:
-                raise ValueError(
-                    "Invalid split filter. Use a split name or sequence of split names."
-                )
+                exprs.append(ds.field(split_column).isin(names))
         expr = exprs[0]
         for e in exprs[1:]:
             expr = expr & e
         return self._view(dataset.filter(expr))
 
     def _date_expr(self, schema: pa.Schema, date_range: tuple[str, str]) -> ds.Expression:
-        import pandas as pd
-
         if "datetime" not in schema.names:
             raise ValueError("Collection has no datetime data")
-        start, end = date_range
-        if not start or not end or pd.Timestamp(start) > pd.Timestamp(end):
-            raise ValueError("Invalid date range")
+        lo, hi = _f.check_date_range(date_range)
         t = schema.field("datetime").type
         if not pa.types.is_timestamp(t):
             raise ValueError("Collection datetime column is not a timestamp")
-        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-        if t.tz is not None:
-            lo = lo.tz_localize(t.tz) if lo.tzinfo is None else lo
-            hi = hi.tz_localize(t.tz) if hi.tzinfo is None else hi
-        elif lo.tzinfo is not None:
-            lo, hi = lo.tz_convert(None), hi.tz_convert(None)
+        slo, shi = _f.timestamp_bounds(lo, hi, t)
         field = ds.field("datetime")
-        return (field >= pa.scalar(lo.to_pydatetime(), t)) & (
-            field <= pa.scalar(hi.to_pydatetime(), t)
-        )
+        return (field >= slo) & (field <= shi)
 
     def _geometries_expr(self, geometries: Any) -> ds.Expression:
-        import shapely
-
-        geoms = geometries
-        if (
-            isinstance(geoms, tuple)
-            and len(geoms) == 4
-            and all(isinstance(v, int | float) for v in geoms)
-        ):
-            geoms = [shapely.box(*geoms)]
-        elif isinstance(geoms, bytes | dict) or hasattr(geoms, "geom_type"):
-            geoms = [geoms]
-        exprs = []
-        for g in geoms:
-            if isinstance(g, bytes):
-                g = shapely.from_wkb(g)
-            elif isinstance(g, dict):
-                g = shapely.geometry.shape(g)
-            minx, miny, maxx, maxy = g.bounds
-            exprs.append(self._bbox_expr(minx, miny, maxx, maxy))
-        if not exprs:
-            raise ValueError("geometries is empty")
+        exprs = [self._bbox_expr(*env) for env in _f.geometry_envelopes(geometries)]
         out = exprs[0]
         for e in exprs[1:]:
             out = out | e
@@ -467,7 +558,26 @@ class Collection:
         return self.subset(split=split, split_column=split_column)
 
     def where(self, expr: ds.Expression) -> Collection:
-        """Records matching a raw ``pyarrow.dataset`` expression, as a new view."""
+        """Records matching a raw ``pyarrow.dataset`` expression, as a new view.
+
+        Raises
+        ------
+        NotImplementedError
+            On a Hugging Face streaming collection.
+        ValueError
+            On a record-index collection, when neither surface can evaluate ``expr``.
+        """
+        if self._hf is not None:
+            raise NotImplementedError(
+                "where(expr) is not supported for HF streaming collections. Use subset(...) "
+                "or load the dataset into a pyarrow Table and use rasteret.as_collection()."
+            )
+        if self._ri is not None:
+            if can_evaluate(self._ri.dataset(), expr):
+                return self._ri_view(and_all(self._ri_expr, expr), self._wide_expr)
+            if can_evaluate(self._ri.wide_base(), expr):
+                return self._ri_view(self._ri_expr, and_all(self._wide_expr, expr))
+            raise ValueError("where(expr) could not be applied to the collection")
         dataset = self.dataset
         if dataset is None:
             return self
@@ -477,6 +587,16 @@ class Collection:
         """The first ``n`` records (optionally only ``columns``)."""
         if n < 0:
             raise ValueError("head() requires n >= 0")
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import head_hf_streaming_source
+
+            return self._export_table(head_hf_streaming_source(self._hf, n=n, columns=columns))
+        if self._ri is not None:
+            table = self._ri.table(self._ri_expr, n)
+            if columns is None:
+                return self._export_table(table)
+            if all(c in table.column_names for c in columns):
+                return self._export_table(table.select(columns))
         dataset = self.dataset
         if dataset is None:
             if columns:
@@ -488,7 +608,10 @@ class Collection:
 
     @property
     def bands(self) -> list[str]:
-        """Band names: the ``{band}_metadata`` columns, in schema order."""
+        """Band names: the ``{band}_metadata`` columns, in schema order (for a record-index
+        collection with a ``band_index_map``, its keys)."""
+        if self._ri is not None and self._ri.band_index_map:
+            return list(self._ri.band_index_map)
         schema = self._schema()
         if schema is None:
             return []
@@ -497,10 +620,18 @@ class Collection:
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:
         """Union of the records' bounding boxes ``(xmin, ymin, xmax, ymax)``."""
-        schema = self._schema()
-        if schema is None or not bbox_is_struct(schema):
-            return None
-        table = self.dataset.to_table(columns={n: ds.field("bbox", n) for n in BBOX_FIELDS})
+        index = self._index_table_with("bbox")
+        if index is not None:
+            if not bbox_is_struct(index.schema):
+                return None
+            bbox = index.column("bbox")
+            table = pa.table({n: pc.struct_field(bbox, n) for n in BBOX_FIELDS})
+        else:
+            schema = self._schema()
+            if schema is None or not bbox_is_struct(schema):
+                return None
+            bbox = self._scan_table(["bbox"]).column("bbox")
+            table = pa.table({n: pc.struct_field(bbox, n) for n in BBOX_FIELDS})
         if table.num_rows == 0:
             return None
         values = []
@@ -514,25 +645,38 @@ class Collection:
     @property
     def epsg(self) -> list[int]:
         """Sorted distinct ``proj:epsg`` codes of the records."""
-        schema = self._schema()
-        if schema is None or "proj:epsg" not in schema.names:
-            return []
-        col = self.dataset.to_table(columns=["proj:epsg"]).column("proj:epsg")
+        index = self._index_table_with("proj:epsg")
+        if index is not None:
+            col = index.column("proj:epsg")
+        else:
+            schema = self._schema()
+            if schema is None or "proj:epsg" not in schema.names:
+                return []
+            col = self._scan_table(["proj:epsg"]).column("proj:epsg")
         return sorted(int(v) for v in pc.unique(col.drop_null()).to_pylist())
 
     @property
     def crs(self) -> list[str]:
         """Sorted distinct raster CRS codes (``"EPSG:32633"``...) of the records."""
-        schema = self._schema()
+        index = self._index_table_with("crs")
+        schema = index.schema if index is not None else self._schema()
         if schema is None:
             return []
         if "crs" in schema.names:
-            col = self.dataset.to_table(columns=["crs"]).column("crs").drop_null()
+            table = index if index is not None else self._scan_table(["crs"])
+            col = table.column("crs").drop_null()
             from rasteret.ingest.normalize import normalize_crs_code
 
             codes = {normalize_crs_code(v) for v in pc.unique(col).to_pylist()}
             return sorted(c for c in codes if c)
         return [f"EPSG:{e}" for e in self.epsg]
+
+    def _index_table_with(self, column: str) -> pa.Table | None:
+        """The normalised index rows of a record-index collection, if they hold ``column``."""
+        if self._ri is None:
+            return None
+        table = self._ri.table(self._ri_expr)
+        return table if column in table.column_names else None
 
     def _band_or_first(self, band: str | None) -> str:
         bands = self.bands
@@ -552,7 +696,11 @@ class Collection:
         from collections import Counter
 
         name = f"{self._band_or_first(band)}_metadata"
-        table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        if self._hf is None and self.dataset is not None:  # project the one nested field
+            table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        else:
+            column = self._scan_table([name]).column(name)
+            table = pa.table({"t": pc.struct_field(column, "transform")})
         counts: Counter[tuple[float, float]] = Counter()
         for t in table.column("t").to_pylist():
             if not t:
@@ -573,19 +721,19 @@ class Collection:
         import geopandas as gpd
         import shapely
 
-        dataset = self.dataset
-        if dataset is None:
+        schema = self._schema()
+        if schema is None:
             return gpd.GeoDataFrame({"id": [], "datetime": []}, geometry=[], crs="EPSG:4326")
-        cols = [c for c in ("id", "datetime") if c in dataset.schema.names]
+        cols = [c for c in ("id", "datetime") if c in schema.names]
         if band is None:
-            table = dataset.to_table(columns=[*cols, "geometry"])
+            table = self._scan_table([*cols, "geometry"])
             geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
             gdf = gpd.GeoDataFrame(
                 table.select(cols).to_pandas(), geometry=geoms, crs="OGC:CRS84"
             ).to_crs("EPSG:4326")
         else:
             name = f"{self._band_or_first(band)}_metadata"
-            table = dataset.to_table(columns=[*cols, name, "proj:epsg"])
+            table = self._scan_table([*cols, name, "proj:epsg"])
             frames = []
             for row in table.to_pylist():
                 m, epsg = row[name], row["proj:epsg"]
@@ -609,6 +757,13 @@ class Collection:
         return gdf if crs is None else gdf.to_crs(crs)
 
     def __len__(self) -> int:
+        if self._hf is not None:
+            raise TypeError(
+                "len() is not available for HF streaming collections. Count rows by "
+                "iterating (sum(b.num_rows for b in collection)) or use head()."
+            )
+        if self._ri is not None:
+            return self._ri.count(self._ri_expr)
         dataset = self.dataset
         return 0 if dataset is None else dataset.count_rows()
 
@@ -622,7 +777,8 @@ class Collection:
         if self.data_source:
             parts.append(f"source={self.data_source!r}")
         parts.append(f"bands={len(self.bands)}")
-        parts.append(f"records={len(self) if self.dataset is not None else '?'}")
+        countable = self._hf is None and (self._ri is not None or self.dataset is not None)
+        parts.append(f"records={len(self) if countable else '?'}")
         epsg = self.epsg
         if epsg:
             parts.append(f"crs={epsg[0] if len(epsg) == 1 else epsg}")
@@ -632,10 +788,17 @@ class Collection:
         return f"Collection({', '.join(parts)})"
 
     def describe(self) -> DescribeResult:
-        """A summary table: records, bands, CRS, bounds, dates, source."""
+        """A summary table: records, bands, CRS, bounds, dates, source.
+
+        A Hugging Face streaming collection counts its records by streaming the ``id`` column.
+        """
+        if self._hf is not None:
+            records = sum(b.num_rows for b in self._scan_batches(["id"]))
+        else:
+            records = len(self)
         return build_describe_result(
             self.name,
-            len(self),
+            records,
             self.bands,
             self.bounds,
             self.epsg,
@@ -670,6 +833,8 @@ class Collection:
 
     def to_table(self, columns: list[str] | None = None) -> pa.Table:
         """The (filtered) records as one table."""
+        if self._hf is not None:
+            return self._export_table(self._scan_table(columns))
         dataset = self.dataset
         if dataset is None:
             return pa.table({})
@@ -688,7 +853,18 @@ class Collection:
     ) -> pa.RecordBatchReader:
         """A ``RecordBatchReader`` over the (filtered) records."""
         dataset = self.dataset
-        if dataset is None:
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import projected_schema
+
+            schema = with_geoarrow_geometry(projected_schema(self._hf, columns))
+            reader = pa.RecordBatchReader.from_batches(
+                schema,
+                (
+                    pa.RecordBatch.from_arrays(b.columns, schema=schema)
+                    for b in self._scan_batches(columns)
+                ),
+            )
+        elif dataset is None:
             reader = pa.RecordBatchReader.from_batches(pa.schema([]), [])
         else:
             scanner = dataset.scanner(columns=columns)
@@ -739,10 +915,10 @@ class Collection:
         """Yield a :class:`~rasteret.core.raster_accessor.RasterAccessor` per record."""
         from rasteret.core.raster_accessor import RasterAccessor
 
-        dataset = self.dataset
-        if dataset is None:
+        schema = self._schema()
+        if schema is None:
             return
-        names = dataset.schema.names
+        names = schema.names
         required = {"id", "datetime", "geometry", "assets", "bbox"}
         missing = required - set(names)
         if missing:
@@ -753,7 +929,7 @@ class Collection:
         optional = [c for c in ("proj:epsg", "eo:cloud_cover", "collection") if c in names]
         columns = ["id", "datetime", "geometry", "assets", "bbox", *optional, *meta_cols]
         source = data_source or self.data_source or ""
-        for batch in dataset.to_batches(columns=columns, batch_size=1024):
+        for batch in self._scan_batches(columns, batch_size=1024):
             for i, row in enumerate(batch.to_pylist()):
                 try:
                     bbox = row["bbox"]

@@ -188,13 +188,15 @@ def get_collection_point_samples(
     else:
         return _empty(schema, meta)
     source = data_source or infer_data_source(collection)
-    dataset = view.dataset
-    names = dataset.schema.names
+    view_schema = view._schema()
+    if view_schema is None:
+        return _empty(schema, meta)
+    names = view_schema.names
     cols = ["id", "assets", "bbox"] + [
         c for c in ("datetime", "collection", "proj:epsg") if c in names
     ]
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
-    table = dataset.to_table(columns=cols + meta_cols)
+    table = view._scan_table(cols + meta_cols)
     radius = int(max_distance_pixels)
     size = 2 * radius + 1
     samples = _plan_samples(table, bands, source, lon, lat, x, y, crs, match)
