@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -129,12 +130,18 @@ def _torchgeo_batches(collection: Any, result: DemoResult, server: Any) -> None:
         from torchgeo.datasets import stack_samples
         from torchgeo.samplers import RandomGeoSampler
 
-        with _timed(result, "TorchGeo: 4 batches of 4 chips 128x128", server) as step:
+        with (
+            _timed(result, "TorchGeo: 4 batches of 4 chips 128x128", server) as step,
+            warnings.catch_warnings(),
+        ):
+            # documented: torch has no uint16, so chips come as int32 (as in TorchGeo itself)
+            warnings.filterwarnings("ignore", "uint16 .*int32", UserWarning)
             dataset = collection.to_torchgeo_dataset(bands=BANDS, chip_size=128)
             sampler = RandomGeoSampler(dataset, size=128, length=16)
             loader = DataLoader(dataset, sampler=sampler, batch_size=4, collate_fn=stack_samples)
-            shapes = [tuple(batch["image"].shape) for batch in loader]
-            step.detail = f"{len(shapes)} batches of {list(shapes[0])}"
+            images = [batch["image"] for batch in loader]
+            dtype = str(images[0].dtype).removeprefix("torch.")
+            step.detail = f"{len(images)} batches of {dtype}{list(images[0].shape)}"
     except (ImportError, NotImplementedError, AttributeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         result.skipped.append(f"TorchGeo batches skipped ({reason})")
