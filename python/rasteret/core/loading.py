@@ -25,6 +25,12 @@ def load(path: str | os.PathLike[str], name: str = "") -> Collection:
         Nothing exists at ``path``.
     ValueError
         The Parquet lacks the collection's required columns.
+
+    Examples
+    --------
+    >>> coll = rasteret.load("~/rasteret_workspace/bolzano_202406-07_earthsearch-"
+    ...                      "sentinel-2-l2a_stac")  # doctest: +SKIP
+    >>> coll = rasteret.load("local/my-tiles")  # a registered local dataset  # doctest: +SKIP
     """
     from rasteret.catalog import DatasetRegistry
 
