@@ -72,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the PNG quick-look (default: ./rasteret-demo.png)",
     )
     demo.add_argument(
-        "--scenes", type=int, default=4, help="number of scenes, 1-6 (4 bands each; default 4)"
+        "--scenes",
+        type=int,
+        default=4,
+        choices=range(2, 7),
+        metavar="N",
+        help="number of scenes, 2-6 (4 bands each; default 4)",
     )
     demo.add_argument(
         "--latency-ms",
