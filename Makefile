@@ -26,7 +26,7 @@ lint:  ## formatting and lint gates (Rust and Python)
 	$(PYTHON) -m mypy.stubtest rasteret._core --mypy-config-file pyproject.toml
 
 docs:  ## build the documentation site (mkdocs, --strict) into site/
-	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
 rust-test:  ## cargo unit and integration tests
 	cargo test --all-targets

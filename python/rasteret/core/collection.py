@@ -66,7 +66,9 @@ class Collection:
         from instead (``load("hf://datasets/...")``).
     collection_path
         Path of the (wide) collection Parquet, opened on first use when ``dataset`` is None.
-    record_index_path, record_index_*
+    record_index_path, record_index_field_roles, record_index_column_map, \
+    record_index_href_column, record_index_band_index_map, \
+    record_index_url_rewrite_patterns, record_index_filesystem
         A narrow record index planning this collection (API contract §2.14): its location,
         ``field_roles``/``column_map`` to canonical names, ``href_column`` +
         ``band_index_map`` + URL rewrites to rebuild ``assets``, and a pyarrow filesystem.
