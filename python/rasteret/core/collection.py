@@ -905,11 +905,12 @@ class Collection:
         ``match="latest"`` keeps only the newest record per point and band;
         ``max_distance_pixels`` replaces nodata centres by the nearest valid pixel.
         """
+        from rasteret._backends import implicit_backend
         from rasteret.core.point_sampling import get_collection_point_samples
 
-        del progress, cloud_config
-        if backend is not None:
-            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        del progress
+        source = data_source or self.data_source or ""
+        backend = implicit_backend(backend, cloud_config, source)
         return get_collection_point_samples(
             self,
             points,
@@ -924,6 +925,7 @@ class Collection:
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
             filters=filters,
+            backend=backend,
         )
 
     # -- persistence -------------------------------------------------------------------------

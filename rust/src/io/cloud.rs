@@ -139,7 +139,16 @@ impl CloudSettings {
         let requester_pays = merged
             .get(&canonical(AmazonS3ConfigKey::RequestPayer))
             .is_some_and(|v| is_true(v));
-        if requester_pays || self.credentials.is_some() {
+        // keys in the configuration sign too, unless skip_signature was set explicitly
+        let explicit_skip = std::iter::once(&self.default_s3)
+            .chain(self.s3_overrides.get(bucket))
+            .flat_map(BTreeMap::keys)
+            .any(|k| {
+                AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
+                    .is_ok_and(|key| key == AmazonS3ConfigKey::SkipSignature)
+            });
+        let has_keys = merged.contains_key(&canonical(AmazonS3ConfigKey::AccessKeyId));
+        if requester_pays || self.credentials.is_some() || (has_keys && !explicit_skip) {
             merged.remove(&skip);
         }
         let signed = !merged.get(&skip).is_some_and(|v| is_true(v));
@@ -233,6 +242,11 @@ mod tests {
         let other = s.s3_config("other");
         assert!(!other.signed);
         assert_eq!(get(&other, "aws_skip_signature"), Some("true"));
+        let keyed = CloudSettings {
+            default_s3: map(&[("access_key_id", "AKIA"), ("secret_access_key", "x")]),
+            ..settings()
+        };
+        assert!(keyed.s3_config("other").signed);
     }
 
     #[test]

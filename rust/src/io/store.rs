@@ -288,7 +288,8 @@ fn build_s3_cloud(
     let extra: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
     let extra_key = extra
         .iter()
-        .any(|(k, _)| *k == AmazonS3ConfigKey::AccessKeyId);
+        .any(|(k, _)| *k == AmazonS3ConfigKey::AccessKeyId)
+        || cfg.options.iter().any(|(k, _)| k == "aws_access_key_id");
     for (k, v) in extra {
         b = b.with_config(k, v);
     }
