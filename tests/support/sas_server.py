@@ -37,6 +37,7 @@ class SasServer:
     lifetime: float
     base_url: str = ""
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    require_token: bool = True
     generation: int = 0
     tokens_issued: int = 0
     data_requests: int = 0
@@ -74,6 +75,8 @@ class SasServer:
 
     def check(self, query: dict[str, list[str]]) -> str | None:
         """Why ``query`` is refused (None: accepted)."""
+        if not self.require_token:
+            return None
         try:
             se = int(query["se"][0])
             sig = query["sig"][0]
@@ -121,23 +124,25 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.is_file():
             self._small(404, b"not found")
             return
-        data = path.read_bytes()
+        size = path.stat().st_size
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes="):
             a, _, b = rng[6:].partition("-")
             start = int(a)
-            end = min(int(b), len(data) - 1) if b else len(data) - 1
-            if start >= len(data):
+            end = min(int(b), size - 1) if b else size - 1
+            if start >= size:
                 self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Range", f"bytes */{size}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            body = data[start : end + 1]
+            with path.open("rb") as fh:
+                fh.seek(start)
+                body = fh.read(end - start + 1)
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         else:
-            body = data
+            body = path.read_bytes()
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")

@@ -365,10 +365,7 @@ pub fn with_advice(mut e: AttemptError, advice: &str) -> AttemptError {
 }
 
 /// The cached store, object path and 403 advice for a cloud route (`None` for local/HTTP).
-pub fn store_for(
-    route: &Route,
-    io: &IoOptions,
-) -> Result<Option<RoutedStore>> {
+pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
     let mut opts: Vec<String> = io
         .store_options
         .iter()
@@ -631,6 +628,35 @@ mod tests {
             store_for(&az, &IoOptions::default()).unwrap_err().kind(),
             Kind::InvalidArgument
         );
+    }
+
+    #[test]
+    fn advice_for_403_and_wrong_region() {
+        let e = with_advice(
+            AttemptError::fatal(Kind::Forbidden, "access denied"),
+            "s3://b is requester-pays",
+        );
+        assert!(e.detail.contains("requester-pays") && e.kind == Kind::Forbidden);
+        let e = with_advice(
+            AttemptError::retry(
+                "Received redirect without LOCATION, this normally indicates an incorrectly \
+                 configured region",
+            ),
+            "",
+        );
+        assert!(
+            !e.retryable && e.detail.contains("pass region="),
+            "{}",
+            e.detail
+        );
+        let cfg = CloudSettings {
+            url_patterns: Vec::new(),
+            default_s3: std::collections::BTreeMap::new(),
+            s3_overrides: std::collections::BTreeMap::new(),
+            credentials: None,
+        }
+        .s3_config("b");
+        assert!(s3_advice("b", &cfg, false).contains("anonymous"));
     }
 
     #[test]
