@@ -17,7 +17,7 @@ its coroutines through ``rasteret._bridge``).
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self, final
 
 import numpy as np
 import pyarrow as pa
@@ -116,6 +116,7 @@ def fetch_ranges(
     """Bytes of each ``(start, length)`` range of ``url`` (nearby ranges merged, fetched
     concurrently, retried); a range past the end of the object is a ``CogHeaderError``."""
 
+@final
 class CloudBackend:
     """Settings of the auto-routing backend (``rasteret.create_backend``).
 
@@ -127,14 +128,14 @@ class CloudBackend:
     ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         url_patterns: dict[str, str] | None = None,
         default_s3_config: dict[str, Any] | None = None,
         s3_overrides: dict[str, dict[str, Any]] | None = None,
         credential_provider: Callable[[], Any] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def credential_fetches(self) -> int:
         """How many times the credential provider has been called."""
     def s3_config(self, bucket: str) -> dict[str, str]:
