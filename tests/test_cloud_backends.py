@@ -440,6 +440,29 @@ def test_implicit_backend_from_registered_cloud_config():
     assert implicit_backend(mine, None, "landsat-c2-l2") is mine
 
 
+def test_implicit_backend_rewrites_urls_for_reads(cog_corpus, http_server):
+    """§5.5: get_numpy/sample_points without backend= build the auto backend from
+    cloud_config, whose url_patterns send index hrefs (an unreachable host) to the server."""
+    entries = eligible(cog_corpus, 2)
+    prefix = "https://assets.example.invalid/cogs/"
+    cc = CloudConfig("aws", url_patterns={prefix: http_server.base_url.rstrip("/") + "/"})
+    backend = rasteret.create_backend(cloud_config=cc)
+    coll = _build(entries, [prefix + e.path.name for e in entries], backend)
+    assert_reads_match(coll, entries, cloud_config=cc)
+    entry = entries[0]
+    with rasterio.open(entry.path) as src:
+        cx, cy = src.xy(src.height // 2, src.width // 4)
+        expected = float(next(src.sample([(cx, cy)]))[0])
+        epsg = src.crs.to_epsg()
+    import shapely
+
+    one = coll.where(ds.field("id") == entry.name)
+    table = one.sample_points(shapely.Point(cx, cy), [BAND], geometry_crs=epsg, cloud_config=cc)
+    assert table.column("value").to_pylist() == [pytest.approx(expected)]
+    with pytest.raises(ValueError, match="No valid data"):  # without the rewrite: unreachable
+        assert_reads_match(coll, entries[:1], backend=rasteret.create_backend())
+
+
 def test_create_backend_quirks_and_exports():
     assert "create_backend" in rasteret.__all__
     from rasteret._backends import create_backend

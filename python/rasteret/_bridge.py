@@ -28,6 +28,10 @@ from urllib.parse import urlencode
 
 __all__ = ["fetch_credentials", "get_range", "run"]
 
+#: Longest wait for one coroutine; after it the coroutine is cancelled (a hung backend must not
+#: pin a Rust blocking thread forever). The Rust side gives up earlier (its request timeout).
+RESULT_TIMEOUT_S = 600.0
+
 _lock = threading.Lock()
 _state: tuple[int, asyncio.AbstractEventLoop] | None = None
 
@@ -55,7 +59,12 @@ def run(value: Any) -> Any:
     """``value`` itself, or its result when it is awaitable (run on the bridge loop)."""
     if not inspect.isawaitable(value):
         return value
-    return asyncio.run_coroutine_threadsafe(_await(value), _loop()).result()
+    future = asyncio.run_coroutine_threadsafe(_await(value), _loop())
+    try:
+        return future.result(timeout=RESULT_TIMEOUT_S)
+    except TimeoutError:
+        future.cancel()
+        raise
 
 
 def get_range(backend: Any, url: str, start: int, length: int) -> bytes:
