@@ -252,6 +252,7 @@ def test_requester_pays_without_credentials_is_actionable(moto, monkeypatch, tmp
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     backend = rasteret.create_backend(default_s3_config={**moto.config, "request_payer": "true"})
+    assert "no AWS credentials found" in caplog.text  # warned when the backend was made
     with pytest.raises(errors.RemotePermissionError) as info:
         asyncio.run(backend.get_range(f"s3://{PAYER}/{moto.entries[0].path.name}", 0, 16))
     msg = str(info.value)

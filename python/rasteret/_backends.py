@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,13 @@ def _create_obstore_backend(
     """The auto-routing backend (§5.4); requester-pays without a provider uses boto3's."""
     if credential_provider is None and _requester_pays(default_s3_config, s3_overrides):
         credential_provider = _try_boto3_credential_provider()
+        env_keys = os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if credential_provider is None and not env_keys:
+            logger.warning(
+                "requester-pays S3 configured but no AWS credentials found (boto3 missing or "
+                "unconfigured, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset): reads from those "
+                "buckets will be refused; pass create_backend(credential_provider=...)"
+            )
     return _AutoObstoreBackend(
         s3_overrides=s3_overrides,
         credential_provider=credential_provider,

@@ -65,7 +65,12 @@ class StorageBackend(Protocol):
     """What a custom ``backend=`` object provides: async byte-range reads.
 
     Returned buffers support the buffer protocol and ``len()``; a buffer shorter than asked is
-    treated as a truncated read.
+    treated as a truncated read (retried, then an error). Only ``get_range`` is called by the
+    reader: the Rust core merges nearby tile ranges first and awaits one ``get_range`` coroutine
+    per merged range on rasteret's private event-loop thread (see ``rasteret._bridge``), so each
+    range costs a Python call and a buffer copy. ``FileNotFoundError`` / ``PermissionError``
+    raised by the backend become ``RemoteNotFoundError`` / ``RemotePermissionError``; other
+    ``OSError`` are retried.
     """
 
     async def get_range(self, url: str, start: int, length: int) -> Any:
