@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +259,41 @@ def test_requester_pays_without_credentials_is_actionable(moto, monkeypatch, tmp
         asyncio.run(backend.get_range(f"s3://{PAYER}/{moto.entries[0].path.name}", 0, 16))
     msg = str(info.value)
     assert "requester-pays" in msg and "AWS_ACCESS_KEY_ID" in msg and PAYER in msg
+
+
+class _WrongRegion(BaseHTTPRequestHandler):
+    """Answers like S3 does to a request signed for the wrong region: 301, no Location."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        body = b"<Error><Code>PermanentRedirect</Code></Error>"
+        self.send_response(301)
+        self.send_header("x-amz-bucket-region", "eu-west-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_wrong_region_error_is_actionable():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _WrongRegion)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{httpd.server_address[1]}"
+        backend = rasteret.create_backend(
+            default_s3_config={"endpoint": endpoint, "allow_http": "true", "region": "us-east-1"}
+        )
+        with pytest.raises(errors.RemoteIOError) as info:
+            asyncio.run(backend.get_range("s3://elsewhere/a.tif", 0, 16))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    msg = str(info.value)
+    assert "region" in msg and "create_backend(region=" in msg and "elsewhere" in msg
 
 
 def test_obstore_backend_over_s3store(moto):
