@@ -26,6 +26,7 @@ pub mod coalesce;
 pub mod creds;
 pub mod http;
 pub mod local;
+pub mod region;
 pub mod retry;
 pub mod route;
 pub mod runtime;
@@ -101,9 +102,35 @@ enum Backend {
     Local(Arc<PathBuf>),
     /// Plain HTTP; with a credential provider, its SAS / pre-signed query is appended.
     Http(reqwest::Client, Option<Arc<CredentialCache>>),
-    /// object_store, with the advice to add to 403 errors.
-    Store(Arc<dyn ObjectStore>, Arc<ObjectPath>, Arc<str>),
+    /// object_store (swapped when an S3 bucket turns out to be in another region).
+    Store(Arc<StoreCell>),
     Reader(Arc<dyn RangeReader>),
+}
+
+/// A store, the object's path in it and the advice added to its 403 errors.
+type StoreState = (Arc<dyn ObjectStore>, Arc<ObjectPath>, Arc<str>);
+
+/// The store of one source; S3 sources keep what is needed to rebuild it for another region.
+#[derive(Debug)]
+struct StoreCell {
+    state: std::sync::RwLock<StoreState>,
+    reopen: Option<(Route, IoOptions)>,
+}
+
+impl StoreCell {
+    fn current(&self) -> StoreState {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, state: StoreState) {
+        *self
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+    }
 }
 
 /// One object (file, HTTP URL, S3 key...) we read ranges of. Cheap to open and clone: clients
@@ -173,7 +200,14 @@ impl Source {
                     Backend::Http(http::client(opts.timeout_ms)?, creds)
                 }
                 _ => match store::store_for(&routed, opts)? {
-                    Some((s, p, advice)) => Backend::Store(s, Arc::new(p), Arc::from(advice)),
+                    Some((s, p, advice)) => {
+                        let reopen = matches!(routed, Route::S3 { .. })
+                            .then(|| (routed.clone(), opts.clone()));
+                        Backend::Store(Arc::new(StoreCell {
+                            state: std::sync::RwLock::new((s, Arc::new(p), Arc::from(advice))),
+                            reopen,
+                        }))
+                    }
                     None => return Err(Error::internal("no store for a cloud URL")),
                 },
             };
@@ -204,14 +238,58 @@ impl Source {
             Backend::Local(p) => local::read_range(p.clone(), range, allow_short).await,
             Backend::Http(c, None) => http::fetch_once(c, &self.url, range, allow_short).await,
             Backend::Http(c, Some(creds)) => self.signed_http(c, creds, range, allow_short).await,
-            Backend::Store(s, p, advice) => store::fetch_once(s.as_ref(), p, range, allow_short)
-                .await
-                .map_err(|e| store::with_advice(e, advice)),
+            Backend::Store(cell) => self.store_attempt(cell, range, allow_short).await,
             Backend::Reader(r) => {
                 let body = r.get_range(&self.url, range.clone()).await?;
                 self.check_reader_body(body, &range, allow_short)
             }
         }
+    }
+
+    /// One object_store attempt. A wrong-region answer from S3 triggers region discovery
+    /// ([`region`]); with a region found the store is rebuilt for it and the request repeated.
+    async fn store_attempt(
+        &self,
+        cell: &StoreCell,
+        range: Range<u64>,
+        allow_short: bool,
+    ) -> Result<Bytes, AttemptError> {
+        let (s, p, advice) = cell.current();
+        let err = match store::fetch_once(s.as_ref(), &p, range.clone(), allow_short).await {
+            Ok(b) => return Ok(b),
+            Err(e) => e,
+        };
+        let Some((route @ Route::S3 { bucket, .. }, io)) = &cell.reopen else {
+            return Err(store::with_advice(err, &advice));
+        };
+        if !store::is_wrong_region(&err) {
+            return Err(store::with_advice(err, &advice));
+        }
+        let endpoint = store::s3_endpoint(bucket, io);
+        if region::discover(bucket, endpoint.as_deref())
+            .await
+            .is_none()
+        {
+            return Err(AttemptError::fatal(
+                Kind::Transport,
+                format!(
+                    "S3 bucket region auto-detection failed for '{bucket}'. Provide a region \
+                     explicitly (create_backend(region=...), CloudConfig(region=...) or \
+                     default_s3_config={{'region': ...}}) ({})",
+                    err.detail
+                ),
+            ));
+        }
+        let reopened = store::store_for(route, io)
+            .map_err(|e| AttemptError::fatal(e.kind(), e.message().to_string()))?;
+        let Some((s, p, advice)) = reopened else {
+            return Err(store::with_advice(err, &advice));
+        };
+        let state: StoreState = (s, Arc::new(p), Arc::from(advice));
+        cell.replace(state.clone());
+        store::fetch_once(state.0.as_ref(), &state.1, range, allow_short)
+            .await
+            .map_err(|e| store::with_advice(e, &state.2))
     }
 
     /// A reader's buffer must be exactly the range (shorter only at EOF when `allow_short`).

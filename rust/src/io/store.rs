@@ -30,6 +30,7 @@ use object_store::{
 use crate::error::{Error, Kind, Result};
 use crate::io::cloud::{CloudSettings, S3Config};
 use crate::io::creds::{AzureProvider, GcsProvider, S3Provider};
+use crate::io::region;
 use crate::io::retry::{AttemptError, FORBIDDEN_HINT};
 use crate::io::route::Route;
 use crate::io::IoOptions;
@@ -145,6 +146,9 @@ fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dy
     }
     if explicit_skip.is_none() && !has_key && env_creds.is_none() {
         b = b.with_skip_signature(true);
+    }
+    if let Some(r) = region::known(bucket) {
+        b = b.with_region(r);
     }
     b.build()
         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
@@ -317,6 +321,9 @@ fn build_s3_cloud(
             b = b.with_token(t);
         }
     }
+    if let Some(r) = region::known(bucket) {
+        b = b.with_region(r);
+    }
     let advice = s3_advice(bucket, &cfg, provider.is_some());
     let store = b
         .build()
@@ -344,13 +351,36 @@ fn cloud_key(cloud: Option<&CloudSettings>, bucket: &str) -> String {
     )
 }
 
+/// The endpoint configured for S3 `bucket` (custom servers), if any.
+pub fn s3_endpoint(bucket: &str, io: &IoOptions) -> Option<String> {
+    let from_store: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
+    let explicit = from_store
+        .into_iter()
+        .find(|(k, _)| *k == AmazonS3ConfigKey::Endpoint)
+        .map(|(_, v)| v);
+    explicit.or_else(|| {
+        io.cloud.as_ref().and_then(|c| {
+            c.s3_config(bucket)
+                .options
+                .into_iter()
+                .find(|(k, _)| k == "aws_endpoint")
+                .map(|(_, v)| v)
+        })
+    })
+}
+
+/// Whether `e` is S3's answer to a request for the wrong region (a redirect without Location).
+pub fn is_wrong_region(e: &AttemptError) -> bool {
+    let lower = e.detail.to_ascii_lowercase();
+    lower.contains("redirect") && (lower.contains("region") || lower.contains("location"))
+}
+
 /// Add `advice` to a 403; turn S3's wrong-region redirect into an actionable message.
 pub fn with_advice(mut e: AttemptError, advice: &str) -> AttemptError {
     if e.kind == Kind::Forbidden && !advice.is_empty() {
         e.detail = format!("{}; {advice}", e.detail);
     }
-    let lower = e.detail.to_ascii_lowercase();
-    if lower.contains("redirect") && (lower.contains("region") || lower.contains("location")) {
+    if is_wrong_region(&e) {
         e = AttemptError::fatal(
             Kind::Transport,
             format!(
@@ -380,11 +410,12 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
             region,
         } => (
             format!(
-                "s3|{bucket}|{}|{}|{}|{opts}|{}",
+                "s3|{bucket}|{}|{}|{}|{opts}|{}|{}",
                 region.as_deref().unwrap_or(""),
                 io.timeout_ms,
                 env_credentials().map(|c| c.0).unwrap_or_default(),
-                cloud_key(io.cloud.as_deref(), bucket)
+                cloud_key(io.cloud.as_deref(), bucket),
+                region::known(bucket).unwrap_or_default()
             ),
             key,
         ),
