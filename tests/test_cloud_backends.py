@@ -261,37 +261,83 @@ def test_requester_pays_without_credentials_is_actionable(moto, monkeypatch, tmp
     assert "requester-pays" in msg and "AWS_ACCESS_KEY_ID" in msg and PAYER in msg
 
 
-class _WrongRegion(BaseHTTPRequestHandler):
-    """Answers like S3 does to a request signed for the wrong region: 301, no Location."""
+class _RegionalS3(BaseHTTPRequestHandler):
+    """A bucket in ``eu-west-1``, answering like S3: requests signed for another region (or
+    unsigned) get 301 without Location; HEAD names the region in ``x-amz-bucket-region``;
+    requests signed for eu-west-1 get the bytes of ``server.path``."""
 
     protocol_version = "HTTP/1.1"
+    server: Any
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        body = b"<Error><Code>PermanentRedirect</Code></Error>"
+    def _redirect(self, body: bytes) -> None:
         self.send_response(301)
         self.send_header("x-amz-bucket-region", "eu-west-1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        self.server.heads += 1
+        self._redirect(b"")
 
-def test_wrong_region_error_is_actionable():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _WrongRegion)
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if "/eu-west-1/s3/aws4_request" not in self.headers.get("Authorization", ""):
+            self._redirect(b"<Error><Code>PermanentRedirect</Code></Error>")
+            return
+        data = self.server.path.read_bytes()
+        a, _, b = self.headers["Range"].removeprefix("bytes=").partition("-")
+        start, end = int(a), min(int(b), len(data) - 1)
+        body = data[start : end + 1]
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"abc"')
+        self.send_header("Last-Modified", "Mon, 30 Nov 2026 00:00:00 GMT")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def regional_s3(cog_corpus) -> Iterator[Any]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RegionalS3)
+    httpd.heads = 0  # type: ignore[attr-defined]
+    httpd.path = eligible(cog_corpus, 1)[0].path  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        endpoint = f"http://127.0.0.1:{httpd.server_address[1]}"
-        backend = rasteret.create_backend(
-            default_s3_config={"endpoint": endpoint, "allow_http": "true", "region": "us-east-1"}
-        )
-        with pytest.raises(errors.RemoteIOError) as info:
-            asyncio.run(backend.get_range("s3://elsewhere/a.tif", 0, 16))
+        yield httpd
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_wrong_region_is_discovered_and_fixed(regional_s3):
+    """A signed request for us-east-1 is redirected; the region is discovered (HEAD), the
+    store rebuilt for eu-west-1 and the read succeeds."""
+    endpoint = f"http://127.0.0.1:{regional_s3.server_address[1]}"
+    backend = rasteret.create_backend(
+        credential_provider=_Provider(),
+        default_s3_config={"endpoint": endpoint, "allow_http": "true", "region": "us-east-1"},
+    )
+    got = asyncio.run(backend.get_ranges("s3://regional-bucket/a.tif", [(0, 16), (100, 8)]))
+    raw = regional_s3.path.read_bytes()
+    assert got == [raw[:16], raw[100:108]]
+    assert regional_s3.heads == 1
+    asyncio.run(backend.get_range("s3://regional-bucket/a.tif", 0, 4))
+    assert regional_s3.heads == 1  # the region is cached
+
+
+def test_wrong_region_error_is_actionable(regional_s3):
+    """Unsigned requests cannot be fixed by a region: the error says what to do."""
+    endpoint = f"http://127.0.0.1:{regional_s3.server_address[1]}"
+    backend = rasteret.create_backend(
+        default_s3_config={"endpoint": endpoint, "allow_http": "true", "region": "us-east-1"}
+    )
+    with pytest.raises(errors.RemoteIOError) as info:
+        asyncio.run(backend.get_range("s3://elsewhere/a.tif", 0, 16))
     msg = str(info.value)
     assert "region" in msg and "create_backend(region=" in msg and "elsewhere" in msg
 
