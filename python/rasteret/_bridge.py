@@ -12,8 +12,8 @@ event loop and a copy of the returned buffer into Rust). Measured with an instan
 backend (``python benches/cloud_auth.py --server bridge``, 2-core machine under load): about
 0.1-0.3 ms of throughput per range when thousands are in flight, and about 0.25 ms of extra
 latency for an isolated range. Rust merges nearby tile ranges first, so a read costs one call
-per merged range, not one per tile. The loop belongs to rasteret: coroutines bound to another event loop (e.g. an
-``aiohttp`` session created on the caller's loop) cannot run on it.
+per merged range, not one per tile. The loop belongs to rasteret: coroutines bound to another
+event loop (e.g. an ``aiohttp`` session created on the caller's loop) cannot run on it.
 """
 
 from __future__ import annotations
