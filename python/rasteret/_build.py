@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,10 @@ def build_from_stac(
     if cache_path.exists() and not force:
         return Collection._load_cached(cache_path)
     resolved_config = cloud_config or CloudConfig.get_config(source)
+    if backend is None:
+        from rasteret._backends import implicit_backend
+
+        backend = implicit_backend(None, resolved_config, source)
     builder = StacCollectionBuilder(
         data_source=source,
         stac_api=stac_api,
@@ -476,6 +481,26 @@ def build(
 
 
 def _earthdata_backend(credentials_url: str) -> Any | None:
-    """An auto backend for NASA Earthdata temporary credentials (not implemented yet)."""
-    del credentials_url
-    return None
+    """The NASA Earthdata auto backend (API contract §5.6), or None.
+
+    URLs naming ``earthdata`` or ``lpdaac`` get obstore's ``NasaEarthdataCredentialProvider``
+    in region ``us-west-2``; any failure (obstore missing, no Earthdata login) is logged.
+    """
+    lowered = credentials_url.lower()
+    if "earthdata" not in lowered and "lpdaac" not in lowered:
+        return None
+    try:
+        from obstore.auth.earthdata import NasaEarthdataCredentialProvider
+
+        from rasteret._backends import create_backend
+
+        provider = NasaEarthdataCredentialProvider(credentials_url=credentials_url)
+        return create_backend(credential_provider=provider, region="us-west-2")
+    except Exception as exc:  # noqa: BLE001 - spec: any failure means "no backend"
+        logging.getLogger(__name__).warning(
+            "Could not create a NASA Earthdata backend for %s: %s: %s",
+            credentials_url,
+            type(exc).__name__,
+            exc,
+        )
+        return None

@@ -124,8 +124,13 @@ def read_aoi(
     all_touched: bool,
     max_concurrent: int,
     filters: dict[str, Any],
+    backend: Any = None,
 ) -> AoiReadResult:
-    """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query."""
+    """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query.
+
+    ``backend`` is any ``backend=`` value (None: default routing of the Rust core).
+    """
+    from rasteret._backends import io_options
     from rasteret.core.utils import infer_data_source
 
     available = collection.bands
@@ -151,9 +156,8 @@ def read_aoi(
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
     table = view._scan_table(wanted + meta_cols)
     jobs, errors = _plan_jobs(table, plan, bands, source, meta_cols)
-    reads, read_errors = _execute(
-        table, jobs, plan, bands, all_touched, {"max_concurrent": max_concurrent}
-    )
+    options = io_options(backend, max_concurrent=max_concurrent)
+    reads, read_errors = _execute(table, jobs, plan, bands, all_touched, options)
     errors.update(read_errors)
     reads = _reproject(reads, target_crs)
     _report(table, reads, errors)

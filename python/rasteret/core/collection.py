@@ -1203,11 +1203,12 @@ class Collection:
         >>> coll.sample_points(plots, ["B04"], geometry_crs=4326).num_rows  # 2 points x 4 records
         8
         """
+        from rasteret._backends import implicit_backend
         from rasteret.core.point_sampling import get_collection_point_samples
 
-        del progress, cloud_config
-        if backend is not None:
-            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        del progress
+        source = data_source or self.data_source or ""
+        backend = implicit_backend(backend, cloud_config, source)
         return get_collection_point_samples(
             self,
             points,
@@ -1222,6 +1223,7 @@ class Collection:
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
             filters=filters,
+            backend=backend,
         )
 
     # -- persistence -------------------------------------------------------------------------

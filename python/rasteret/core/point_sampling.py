@@ -142,8 +142,12 @@ def get_collection_point_samples(
     max_distance_pixels: int = 0,
     return_neighbourhood: str = "off",
     filters: dict[str, Any] | None = None,
+    backend: Any = None,
 ) -> pa.Table:
-    """Sample every band at every point of every matching record (see the API contract)."""
+    """Sample every band at every point of every matching record (see the API contract).
+
+    ``backend`` is any ``backend=`` value, already resolved (None: default routing).
+    """
     from rasteret.core import _read
     from rasteret.core.utils import infer_data_source
 
@@ -199,6 +203,9 @@ def get_collection_point_samples(
     table = view._scan_table(cols + meta_cols)
     radius = int(max_distance_pixels)
     size = 2 * radius + 1
+    from rasteret._backends import io_options
+
+    options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
     samples = _plan_samples(table, bands, source, lon, lat, x, y, crs, match)
     rows: dict[str, list[Any]] = {n: [] for n in schema.names}
     errors: list[BaseException] = []
@@ -223,7 +230,7 @@ def get_collection_point_samples(
                 size,
                 dtype,
                 fill,
-                options={"max_concurrent": max(1, int(max_concurrent))},
+                options=options,
             )
         except (OSError, RuntimeError, ValueError) as exc:
             errors.append(exc)
