@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo install test lint rust-test py-test bench fmt
+.PHONY: help demo install test lint docs rust-test py-test bench bench-chart fmt
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -12,18 +12,21 @@ install:  ## system deps + build and install rasteret (release) with its test ex
 	bash scripts/install-system-deps.sh --test
 	$(PIP) install --quiet --disable-pip-version-check '.[dev]'
 
-demo: ## install and run the offline demo
+demo: ## install and run the offline demo (writes ./rasteret-demo.png)
 	bash scripts/install-system-deps.sh
-	$(PIP) install --quiet --disable-pip-version-check .
+	$(PIP) install --quiet --disable-pip-version-check '.[xarray]'
 	rasteret demo
 
 lint:  ## formatting and lint gates (Rust and Python)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	@! grep -rlw pyo3 rust/src | grep -v '^rust/src/python/' || (echo "pyo3 used outside rust/src/python" && false)
-	$(PYTHON) -m ruff check python tests benches
-	$(PYTHON) -m ruff format --check python tests benches
+	$(PYTHON) -m ruff check python tests benches docs/hooks
+	$(PYTHON) -m ruff format --check python tests benches docs/hooks
 	$(PYTHON) -m mypy.stubtest rasteret._core --mypy-config-file pyproject.toml
+
+docs:  ## build the documentation site (mkdocs, --strict) into site/
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
 rust-test:  ## cargo unit and integration tests
 	cargo test --all-targets
@@ -31,12 +34,15 @@ rust-test:  ## cargo unit and integration tests
 py-test:  ## pytest suite (real servers, GDAL-written corpus)
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: install lint rust-test py-test  ## everything CI runs
+test: install lint docs rust-test py-test  ## everything CI runs
 
 fmt:  ## format Rust and Python
 	cargo fmt --all
-	$(PYTHON) -m ruff format python tests benches
-	$(PYTHON) -m ruff check --fix python tests benches
+	$(PYTHON) -m ruff format python tests benches docs/hooks
+	$(PYTHON) -m ruff check --fix python tests benches docs/hooks
 
 bench:  ## benchmarks (see benches/README.md)
 	$(PYTHON) benches/run.py
+
+bench-chart:  ## redraw docs/assets/bench.png from benches/results/latest.json (matplotlib)
+	$(PYTHON) benches/report.py benches/results/latest.json --no-md --chart docs/assets/bench.png

@@ -2,6 +2,7 @@
 
     python benches/report.py benches/results/<run>/            # prints + writes results.md/png
     python benches/report.py benches/results/<run>/results.json --no-chart
+    python benches/report.py benches/results/latest.json --no-md --chart docs/assets/bench.png
 
 Tables: one per latency (B4 has none), columns ``| workload | tool | median s | min–max s |
 spread | peak MiB | requests | MB/s | ÷ rasteret | ÷ baseline | pixels |``. ``÷ rasteret`` is
@@ -238,15 +239,22 @@ def load(path: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("results", type=Path, help="run directory or results.json")
-    p.add_argument("--no-chart", action="store_true")
+    p.add_argument("--no-chart", action="store_true", help="do not draw the PNG chart")
+    p.add_argument("--no-md", action="store_true", help="print the tables, write no results.md")
+    p.add_argument("--chart", type=Path, help="where to write the chart (default: results.png)")
     a = p.parse_args(argv)
     results = load(a.results)
     out_dir = a.results if a.results.is_dir() else a.results.parent
     md = render_markdown(results)
-    (out_dir / "results.md").write_text(md)
+    if not a.no_md:
+        (out_dir / "results.md").write_text(md)
     print(md)
-    if not a.no_chart and not render_chart(results, out_dir / "results.png"):
-        print("(no chart: matplotlib is not installed)", file=sys.stderr)
+    chart = a.chart or out_dir / "results.png"
+    if not a.no_chart:
+        if not render_chart(results, chart):
+            print("(no chart: matplotlib is not installed)", file=sys.stderr)
+            return 1 if a.chart else 0
+        print(f"chart: {chart}", file=sys.stderr)
     return 0
 
 

@@ -176,7 +176,13 @@ def test_read_window_errors(aoi_collection):  # noqa: F811
         coll.read_window(
             record_ids=[entry.name, geographic.name], bounds=bounds, res=res, bands=[BAND]
         )
-    with pytest.raises(NotImplementedError, match="backend"):
-        coll.read_window(
-            record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND], backend=object()
-        )
+    # an explicit backend reads the same pixels
+    plain = coll.read_window(record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND])
+    routed = coll.read_window(
+        record_ids=[entry.name],
+        bounds=bounds,
+        res=res,
+        bands=[BAND],
+        backend=rasteret.create_backend(),
+    )
+    np.testing.assert_array_equal(plain, routed)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rasteret.options import get_options, options, set_options
 
 if TYPE_CHECKING:
+    from rasteret._backends import create_backend
     from rasteret._build import build, build_from_stac, build_from_table
     from rasteret._register import register_local
     from rasteret.catalog import DatasetDescriptor, DatasetRegistry
@@ -43,6 +44,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "build": ("rasteret._build", "build"),
     "build_from_stac": ("rasteret._build", "build_from_stac"),
     "build_from_table": ("rasteret._build", "build_from_table"),
+    "create_backend": ("rasteret._backends", "create_backend"),
     "load": ("rasteret.core.loading", "load"),
     "register_local": ("rasteret._register", "register_local"),
     "BandRegistry": ("rasteret.constants", "BandRegistry"),
@@ -70,6 +72,7 @@ __all__ = [
     "build",
     "build_from_stac",
     "build_from_table",
+    "create_backend",
     "get_options",
     "load",
     "options",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,12 @@ def build_from_table(
     --------
     >>> coll = rasteret.build_from_table("scenes.parquet", name="fields",
     ...                                  enrich_cog=True)  # doctest: +SKIP
+
+    Any Arrow producer works, e.g. a DuckDB relation:
+
+    >>> rel = duckdb.sql("SELECT id, datetime, geometry, assets FROM 'scenes.parquet' "
+    ...                  "WHERE cloud < 30")  # doctest: +SKIP
+    >>> coll = rasteret.build_from_table(rel, name="clear", enrich_cog=True)  # doctest: +SKIP
     """
     from rasteret.core.arrow_interop import as_table
     from rasteret.ingest.parquet_record_table import RecordTableBuilder, finish_record_table
@@ -200,6 +207,10 @@ def build_from_stac(
     if cache_path.exists() and not force:
         return Collection._load_cached(cache_path)
     resolved_config = cloud_config or CloudConfig.get_config(source)
+    if backend is None:
+        from rasteret._backends import implicit_backend
+
+        backend = implicit_backend(None, resolved_config, source)
     builder = StacCollectionBuilder(
         data_source=source,
         stac_api=stac_api,
@@ -346,12 +357,51 @@ def build(
 
     Routes to the dataset's record table or STAC API as its descriptor says.
 
+    Parameters
+    ----------
+    dataset
+        A catalog id (``rasteret datasets list``), e.g. ``"earthsearch/sentinel-2-l2a"``.
+    name
+        Collection name; the cache directory is derived from it, the dates and the source.
+    bbox, date_range
+        Lon/lat ``(west, south, east, north)`` and ``(start, end)`` ISO dates; required for
+        STAC datasets.
+    workspace_dir
+        Cache root (default ``~/rasteret_workspace``).
+    force
+        Rebuild even when the cache exists.
+    max_concurrent
+        Header requests in flight at once.
+    query
+        Extra STAC search filters, e.g. ``{"eo:cloud_cover": {"lt": 20}}``.
+    prefer_geoparquet
+        Prefer the dataset's record table over its STAC API when it has both.
+    stac_api
+        Override the descriptor's STAC API root.
+    cloud_config, backend
+        Cloud settings and an I/O backend for private data.
+
+    Returns
+    -------
+    Collection
+        The indexed collection (also written to the cache).
+
     Raises
     ------
     KeyError
         ``dataset`` is not registered.
     ValueError
         Invalid bbox/date_range, no access method, or STAC without bbox and date_range.
+
+    Examples
+    --------
+    >>> coll = rasteret.build(
+    ...     "earthsearch/sentinel-2-l2a", name="bolzano",
+    ...     bbox=(11.2, 46.4, 11.5, 46.6), date_range=("2024-06-01", "2024-07-31"),
+    ... )  # doctest: +SKIP
+    >>> coll.subset(cloud_cover_lt=20).get_numpy(
+    ...     (11.30, 46.45, 11.35, 46.50), ["B04", "B08"]).dtype  # doctest: +SKIP
+    dtype('uint16')
     """
     from rasteret.catalog import DatasetRegistry
     from rasteret.core.loading import load
@@ -431,6 +481,26 @@ def build(
 
 
 def _earthdata_backend(credentials_url: str) -> Any | None:
-    """An auto backend for NASA Earthdata temporary credentials (not implemented yet)."""
-    del credentials_url
-    return None
+    """The NASA Earthdata auto backend (API contract §5.6), or None.
+
+    URLs naming ``earthdata`` or ``lpdaac`` get obstore's ``NasaEarthdataCredentialProvider``
+    in region ``us-west-2``; any failure (obstore missing, no Earthdata login) is logged.
+    """
+    lowered = credentials_url.lower()
+    if "earthdata" not in lowered and "lpdaac" not in lowered:
+        return None
+    try:
+        from obstore.auth.earthdata import NasaEarthdataCredentialProvider
+
+        from rasteret._backends import create_backend
+
+        provider = NasaEarthdataCredentialProvider(credentials_url=credentials_url)
+        return create_backend(credential_provider=provider, region="us-west-2")
+    except Exception as exc:  # noqa: BLE001 - spec: any failure means "no backend"
+        logging.getLogger(__name__).warning(
+            "Could not create a NASA Earthdata backend for %s: %s: %s",
+            credentials_url,
+            type(exc).__name__,
+            exc,
+        )
+        return None

@@ -10,17 +10,22 @@ Options (``options=`` dict, all optional): ``max_concurrent`` (requests in fligh
 ``retry_attempts`` (4), ``retry_backoff_ms`` (100), ``timeout_ms`` (30000),
 ``coalesce_gap_bytes`` (1024), ``max_merged_bytes`` (4 MiB), ``store_options`` (dict of
 object-store keys such as ``aws_endpoint``, ``aws_region``, ``aws_skip_signature``),
-``readahead_bytes`` (65536), ``tiles_per_batch`` (8), ``batches_in_flight`` (16).
+``readahead_bytes`` (65536), ``tiles_per_batch`` (8), ``batches_in_flight`` (16),
+``backend`` (a :class:`CloudBackend`, whose settings route and sign every request, or any object
+with an async ``get_range(url, start, length)``, which then serves every byte: the core awaits
+its coroutines through ``rasteret._bridge``).
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self, final
 
 import numpy as np
 import pyarrow as pa
 
 __all__ = [
+    "CloudBackend",
     "__version__",
+    "fetch_ranges",
     "build_profile",
     "parse_headers",
     "read_windows",
@@ -106,6 +111,40 @@ def decode_tile(
     rows_needed: int | None = None,
 ) -> bytes:
     """Decode one compressed tile into native-endian samples (``rows_needed`` rows)."""
+
+def fetch_ranges(
+    url: str,
+    ranges: Sequence[tuple[int, int]],
+    *,
+    options: dict[str, Any] | None = None,
+) -> list[bytes]:
+    """Bytes of each ``(start, length)`` range of ``url`` (nearby ranges merged, fetched
+    concurrently, retried); a range past the end of the object is a ``CogHeaderError``."""
+
+@final
+class CloudBackend:
+    """Settings of the auto-routing backend (``rasteret.create_backend``).
+
+    S3 configuration of a bucket: ``skip_signature=true``, overlaid by ``default_s3_config``,
+    overlaid by ``s3_overrides[bucket]``; ``request_payer=true``, a credential provider or
+    access keys in the configuration (without an explicit ``skip_signature``) sign requests.
+    ``credential_provider`` (any callable, sync or async, returning a credential dict with
+    ``expires_at``) is called only when no credential is cached or the cached one is within
+    ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
+    """
+
+    def __new__(
+        cls,
+        *,
+        url_patterns: dict[str, str] | None = None,
+        default_s3_config: dict[str, Any] | None = None,
+        s3_overrides: dict[str, dict[str, Any]] | None = None,
+        credential_provider: Callable[[], Any] | None = None,
+    ) -> Self: ...
+    def credential_fetches(self) -> int:
+        """How many times the credential provider has been called."""
+    def s3_config(self, bucket: str) -> dict[str, str]:
+        """The object_store S3 settings used for ``bucket`` (secret values masked)."""
 
 def runtime_pid() -> int:
     """Process id owning the Rust runtime (starts it if needed)."""

@@ -25,8 +25,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     result = _demo.run(
         Path(args.workdir) if args.workdir else None,
+        out=Path(args.out).expanduser(),
         scenes=args.scenes,
         latency_ms=args.latency_ms,
+        echo=lambda line: print(line, flush=True),
     )
     print(_demo.format_result(result))
     return 0 if result.identical else 1
@@ -57,19 +59,38 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run an offline end-to-end demo on synthetic COGs served over local HTTP",
         description=(
-            "Write a small Sentinel-2-like archive of GDAL COGs, serve it on 127.0.0.1, parse "
-            "every header and read a window of every band through rasteret's Rust core, and "
-            "compare pixels and timings with rasterio. Needs no network."
+            "Write a small Sentinel-2-like archive (GDAL COGs + a static STAC catalog), serve "
+            "it on 127.0.0.1, build a collection from the catalog, filter it, read an AOI "
+            "(get_numpy, get_xarray), sample points, run TorchGeo batches when torchgeo is "
+            "installed, check the pixels against rasterio, print a timing table and write a "
+            "PNG quick-look (true colour | NDVI). Needs no network."
         ),
     )
-    demo.add_argument("--scenes", type=int, default=3, help="number of scenes (4 bands each)")
+    demo.add_argument(
+        "--out",
+        default="rasteret-demo.png",
+        help="where to write the PNG quick-look (default: ./rasteret-demo.png)",
+    )
+    demo.add_argument(
+        "--scenes",
+        type=int,
+        default=4,
+        choices=range(2, 7),
+        metavar="N",
+        help="number of scenes, 2-6 (4 bands each; default 4)",
+    )
     demo.add_argument(
         "--latency-ms",
         type=float,
-        default=0.0,
-        help="time-to-first-byte the local server adds to each request (default 0)",
+        default=20.0,
+        help=(
+            "time-to-first-byte the local server adds to each request, as a cloud object "
+            "store would (default 20)"
+        ),
     )
-    demo.add_argument("--workdir", default=None, help="keep the generated files here")
+    demo.add_argument(
+        "--workdir", default=None, help="keep the archive and the collection here (default: temp)"
+    )
     demo.set_defaults(func=_demo)
     return parser
 

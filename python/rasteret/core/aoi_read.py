@@ -125,9 +125,14 @@ def read_aoi(
     all_touched: bool,
     max_concurrent: int,
     filters: dict[str, Any],
+    backend: Any = None,
     progress: bool = False,
 ) -> AoiReadResult:
-    """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query."""
+    """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query.
+
+    ``backend`` is any ``backend=`` value (None: default routing of the Rust core).
+    """
+    from rasteret._backends import io_options
     from rasteret.core.utils import infer_data_source
 
     available = collection.bands
@@ -143,20 +148,19 @@ def read_aoi(
     if narrowed is not None or filters:
         view = collection.subset(bbox=narrowed, **filters)
     source = data_source or infer_data_source(collection)
-    dataset = view.dataset
-    if dataset is None:
+    schema = view._schema()
+    if schema is None:
         raise ValueError("No valid data found")
-    names = dataset.schema.names
+    names = schema.names
     wanted = ["id", "assets"] + [
         c for c in ("datetime", "eo:cloud_cover", "collection", "proj:epsg") if c in names
     ]
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
-    table = dataset.to_table(columns=wanted + meta_cols)
+    table = view._scan_table(wanted + meta_cols)
     jobs, errors = _plan_jobs(table, plan, bands, source, meta_cols)
+    options = io_options(backend, max_concurrent=max_concurrent)
     with TileProgress(progress, "Reading AOIs") as bar:
-        reads, read_errors = _execute(
-            table, jobs, plan, bands, all_touched, {"max_concurrent": max_concurrent}, bar
-        )
+        reads, read_errors = _execute(table, jobs, plan, bands, all_touched, options, bar)
     errors.update(read_errors)
     reads = _reproject(reads, target_crs)
     _report(table, reads, errors)

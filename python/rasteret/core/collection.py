@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from rasteret.core import filters as _f
 from rasteret.core import naming
 from rasteret.core.display import DescribeResult, build_catalog_comparison, build_describe_result
 from rasteret.core.persistence import (
@@ -30,6 +31,7 @@ from rasteret.core.persistence import (
     with_geoarrow_geometry,
     write_collection,
 )
+from rasteret.core.record_index import RecordIndex, and_all, can_evaluate
 
 __all__ = ["Collection"]
 
@@ -59,6 +61,21 @@ class Collection:
     ----------
     dataset
         The records as a ``pyarrow.dataset.Dataset``.
+    hf_streaming
+        A :class:`~rasteret.integrations.huggingface.HFStreamingSource` to stream records
+        from instead (``load("hf://datasets/...")``).
+    collection_path
+        Path of the (wide) collection Parquet, opened on first use when ``dataset`` is None.
+    record_index_path, record_index_field_roles, record_index_column_map, \
+    record_index_href_column, record_index_band_index_map, \
+    record_index_url_rewrite_patterns, record_index_filesystem
+        A narrow record index planning this collection (API contract §2.14): its location,
+        ``field_roles``/``column_map`` to canonical names, ``href_column`` +
+        ``band_index_map`` + URL rewrites to rebuild ``assets``, and a pyarrow filesystem.
+    surface_fields, filter_capabilities
+        What each surface (``index``, ``collection``) holds and can filter on.
+    record_index_filter_expr, wide_filter_expr
+        Filters of this view over the index and over the wide collection.
     name, description, data_source
         Labels; ``data_source`` selects band maps and cloud configs (e.g. ``sentinel-2-l2a``).
     start_date, end_date
@@ -96,12 +113,28 @@ class Collection:
             raise ValueError("Collection cannot use both Dataset and HF streaming backends")
         if dataset is not None and not isinstance(dataset, ds.Dataset):
             raise TypeError("Expected pyarrow.dataset.Dataset")
-        if hf_streaming is not None or record_index_path is not None:
-            raise NotImplementedError(
-                "record-index and Hugging Face streaming collections are not implemented yet"
-            )
         self._dataset = dataset
+        self._hf = hf_streaming
         self._collection_path = collection_path
+        self._ri: RecordIndex | None = None
+        if record_index_path is not None:
+            self._ri = RecordIndex(
+                path=str(record_index_path),
+                collection_path=collection_path,
+                field_roles=record_index_field_roles,
+                column_map=record_index_column_map,
+                href_column=record_index_href_column,
+                band_index_map=record_index_band_index_map,
+                url_rewrite_patterns=record_index_url_rewrite_patterns,
+                filesystem=record_index_filesystem,
+                surface_fields=surface_fields,
+                filter_capabilities=filter_capabilities,
+            )
+            if dataset is not None:
+                self._ri._cache["wide"] = dataset
+                self._dataset = None
+        self._ri_expr = record_index_filter_expr
+        self._wide_expr = wide_filter_expr
         self._surface_fields = surface_fields
         self._filter_capabilities = filter_capabilities
         self.name = name
@@ -114,8 +147,14 @@ class Collection:
 
     @property
     def dataset(self) -> ds.Dataset | None:
-        """The (filtered) records; a deferred collection opens its Parquet on first use."""
-        if self._dataset is None and self._collection_path is not None:
+        """The (filtered) records; a deferred collection opens its Parquet on first use.
+
+        A record-index collection materialises its wide records here (only the parts holding
+        the ids its index selects); a Hugging Face streaming collection has none (``None``).
+        """
+        if self._dataset is None and self._ri is not None:
+            self._dataset = self._ri.materialise(self._ri_expr, self._wide_expr)
+        elif self._dataset is None and self._collection_path is not None and self._hf is None:
             self._dataset = _open_parquet_dataset(self._collection_path)
         return self._dataset
 
@@ -123,15 +162,33 @@ class Collection:
     def dataset(self, value: ds.Dataset | None) -> None:
         self._dataset = value
 
+    def _labels(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "data_source": self.data_source,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+        }
+
     def _view(self, dataset: ds.Dataset) -> Collection:
-        return Collection(
-            dataset=dataset,
-            name=self.name,
-            description=self.description,
-            data_source=self.data_source,
-            start_date=self.start_date,
-            end_date=self.end_date,
-        )
+        return Collection(dataset=dataset, **self._labels())
+
+    def _hf_view(self, source: Any) -> Collection:
+        return Collection(hf_streaming=source, **self._labels())
+
+    def _ri_view(
+        self, index_expr: ds.Expression | None, wide_expr: ds.Expression | None
+    ) -> Collection:
+        assert self._ri is not None
+        view = Collection(**self._labels())
+        view._ri = self._ri
+        view._collection_path = self._collection_path
+        view._surface_fields = self._surface_fields
+        view._filter_capabilities = self._filter_capabilities
+        view._ri_expr = index_expr
+        view._wide_expr = wide_expr
+        return view
 
     def __dir__(self) -> list[str]:
         return sorted(
@@ -169,14 +226,28 @@ class Collection:
         ValueError
             Required columns (``id, datetime, geometry, assets``, ``bbox`` struct) are missing.
         """
-        if record_index_path is not None or str(path).startswith("hf://"):
-            raise NotImplementedError(
-                "record-index and Hugging Face streaming collections are not implemented yet"
-            )
         spath = str(path)
+        stem = Path(spath.rstrip("/")).stem
+        if spath.startswith("hf://"):
+            if record_index_path is not None:
+                raise NotImplementedError(
+                    f"A separate record index ({record_index_path}) for the Hugging Face "
+                    f"collection {spath} is not supported; load the collection URI alone."
+                )
+            return cls._from_hf(spath, name=name or stem, data_source=data_source)
         if not _is_cloud_uri(spath) and not Path(spath).expanduser().exists():
             raise FileNotFoundError(f"Parquet not found at {spath}")
-        stem = Path(spath.rstrip("/")).stem
+        index_kwargs: dict[str, Any] = {}
+        if record_index_path is not None:
+            index_kwargs = {
+                "record_index_path": record_index_path,
+                "record_index_field_roles": record_index_field_roles,
+                "record_index_column_map": record_index_column_map,
+                "record_index_href_column": record_index_href_column,
+                "record_index_band_index_map": record_index_band_index_map,
+                "record_index_url_rewrite_patterns": record_index_url_rewrite_patterns,
+                "record_index_filesystem": record_index_filesystem,
+            }
         if defer_dataset_open:
             return cls(
                 collection_path=spath,
@@ -184,6 +255,7 @@ class Collection:
                 data_source=data_source,
                 surface_fields=surface_fields,
                 filter_capabilities=filter_capabilities,
+                **index_kwargs,
             )
         try:
             dataset = _open_parquet_dataset(spath)
@@ -202,6 +274,7 @@ class Collection:
         start, end = _parse_date_range(meta.get("date_range"))
         return cls(
             dataset=dataset,
+            collection_path=spath,
             name=name or meta.get("name") or stem,
             description=meta.get("description", ""),
             data_source=data_source or meta.get("data_source", ""),
@@ -209,6 +282,33 @@ class Collection:
             end_date=end,
             surface_fields=surface_fields,
             filter_capabilities=filter_capabilities,
+            **index_kwargs,
+        )
+
+    @classmethod
+    def _from_hf(cls, path: str, *, name: str, data_source: str) -> Collection:
+        from rasteret.integrations.huggingface import open_hf_streaming_source
+
+        source = open_hf_streaming_source(path)
+        schema = source.schema
+        missing = sorted(c for c in REQUIRED_COLUMNS if c not in schema.names)
+        if not bbox_is_struct(schema):
+            missing.append("bbox")
+        if missing:
+            raise ValueError(
+                f"Hugging Face dataset {path} is missing required columns: {set(missing)}. "
+                "A collection needs id, datetime, geometry, assets and a bbox struct "
+                "(xmin, ymin, xmax, ymax)."
+            )
+        meta = metadata_from_schema(schema)
+        start, end = _parse_date_range(meta.get("date_range"))
+        return cls(
+            hf_streaming=source,
+            name=name,
+            description=meta.get("description", ""),
+            data_source=data_source or meta.get("data_source", ""),
+            start_date=start,
+            end_date=end,
         )
 
     @classmethod
@@ -293,8 +393,35 @@ class Collection:
     # -- filtering ---------------------------------------------------------------------------
 
     def _schema(self) -> pa.Schema | None:
+        if self._hf is not None:
+            return self._hf.schema
         d = self.dataset
         return None if d is None else d.schema
+
+    def _scan_table(self, columns: list[str] | None = None) -> pa.Table:
+        """The (filtered) records as stored (no export casts), from any backend."""
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import read_hf_table
+
+            return read_hf_table(self._hf, columns)
+        dataset = self.dataset
+        if dataset is None:
+            return pa.table({})
+        return dataset.to_table(columns=columns)
+
+    def _scan_batches(
+        self, columns: list[str] | None = None, batch_size: int = 1024
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the (filtered) records as stored, from any backend."""
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import iter_hf_arrow_tables
+
+            for table in iter_hf_arrow_tables(self._hf, columns=columns, batch_size=batch_size):
+                yield from table.to_batches()
+            return
+        dataset = self.dataset
+        if dataset is not None:
+            yield from dataset.to_batches(columns=columns, batch_size=batch_size)
 
     def _bbox_expr(self, minx: float, miny: float, maxx: float, maxy: float) -> ds.Expression:
         f = ds.field
@@ -307,10 +434,7 @@ class Collection:
 
     def _require_bbox_struct(self, schema: pa.Schema) -> None:
         if not bbox_is_struct(schema):
-            raise ValueError(
-                "bbox filtering requires a root-level 'bbox' struct column with fields "
-                "xmin, ymin, xmax, ymax"
-            )
+            raise ValueError(_f.BBOX_REQUIRED)
 
     def subset(
         self,
@@ -324,13 +448,63 @@ class Collection:
     ) -> Collection:
         """Records matching every given criterion (AND), as a new view.
 
+        The filters are pushed down into the Parquet scan; nothing is read or copied here.
+
+        Parameters
+        ----------
+        cloud_cover_lt
+            Keep records with ``eo:cloud_cover`` strictly below this percentage (0-100).
+        date_range
+            ``(start, end)`` ISO dates or datetimes, inclusive (a date-only end means
+            midnight of that day).
+        bbox
+            ``(minx, miny, maxx, maxy)`` in lon/lat; records whose ``bbox`` overlaps it
+            (touching counts).
+        geometries
+            Any geometry input of the read APIs; records overlapping any geometry's envelope.
+        split
+            A split name or a sequence of names matched against ``split_column``.
+        split_column
+            Column holding the split labels.
+
+        Returns
+        -------
+        Collection
+            A filtered view with the same name, description, data source and dates.
+
         Raises
         ------
         ValueError
             No criterion given, or a criterion is invalid for this collection.
+
+        Examples
+        --------
+        >>> clear = coll.subset(cloud_cover_lt=20, date_range=("2024-06-01", "2024-08-31"))
+        >>> len(clear) <= len(coll)
+        True
         """
         if all(v is None for v in (cloud_cover_lt, date_range, bbox, geometries, split)):
             raise ValueError("No filters provided")
+        criteria = {
+            "cloud_cover_lt": cloud_cover_lt,
+            "date_range": date_range,
+            "bbox": bbox,
+            "geometries": geometries,
+            "split": split,
+            "split_column": split_column,
+        }
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import subset_hf_streaming_source
+
+            return self._hf_view(subset_hf_streaming_source(self._hf, **criteria))
+        if self._ri is not None:
+            plan = self._ri.plan_subset(**criteria)
+            if plan.fallback:
+                # the index cannot express a criterion: filter the wide records directly
+                return self._view(self.dataset).subset(**criteria)
+            return self._ri_view(
+                and_all(self._ri_expr, plan.index_expr), and_all(self._wide_expr, plan.wide_expr)
+            )
         dataset = self.dataset
         if dataset is None:
             return self
@@ -339,92 +513,41 @@ class Collection:
         if cloud_cover_lt is not None:
             if "eo:cloud_cover" not in schema.names:
                 raise ValueError("Collection has no cloud cover data")
-            if (
-                isinstance(cloud_cover_lt, bool)
-                or not isinstance(cloud_cover_lt, int | float)
-                or not 0 <= cloud_cover_lt <= 100
-            ):
-                raise ValueError(
-                    f"Invalid cloud_cover_lt={cloud_cover_lt!r}: must be between 0 and 100."
-                )
-            exprs.append(ds.field("eo:cloud_cover") < cloud_cover_lt)
+            exprs.append(ds.field("eo:cloud_cover") < _f.check_cloud_cover(cloud_cover_lt))
         if date_range is not None:
             exprs.append(self._date_expr(schema, date_range))
         if bbox is not None:
             self._require_bbox_struct(schema)
-            if len(bbox) != 4:
-                raise ValueError("Invalid bbox format")
-            minx, miny, maxx, maxy = (float(v) for v in bbox)
-            if minx > maxx or miny > maxy:
-                raise ValueError("Invalid bbox coordinates")
-            exprs.append(self._bbox_expr(minx, miny, maxx, maxy))
+            exprs.append(self._bbox_expr(*_f.check_bbox(bbox)))
         if geometries is not None:
             self._require_bbox_struct(schema)
             exprs.append(self._geometries_expr(geometries))
         if split is not None:
             if split_column not in schema.names:
                 raise ValueError(f"Collection has no split column: '{split_column}'")
+            names = _f.check_split(split)
             if isinstance(split, str):
                 exprs.append(ds.field(split_column) == split)
-            elif (
-                isinstance(split, Sequence)
-                and len(split) > 0
-                and all(isinstance(s, str) for s in split)
-            ):
-                exprs.append(ds.field(split_column).isin(list(split)))
             else:
-                raise ValueError(
-                    "Invalid split filter. Use a split name or sequence of split names."
-                )
+                exprs.append(ds.field(split_column).isin(names))
         expr = exprs[0]
         for e in exprs[1:]:
             expr = expr & e
         return self._view(dataset.filter(expr))
 
     def _date_expr(self, schema: pa.Schema, date_range: tuple[str, str]) -> ds.Expression:
-        import pandas as pd
-
         if "datetime" not in schema.names:
             raise ValueError("Collection has no datetime data")
-        start, end = date_range
-        if not start or not end or pd.Timestamp(start) > pd.Timestamp(end):
-            raise ValueError("Invalid date range")
+        lo, hi = _f.check_date_range(date_range)
         t = schema.field("datetime").type
         if not pa.types.is_timestamp(t):
             raise ValueError("Collection datetime column is not a timestamp")
-        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-        if t.tz is not None:
-            lo = lo.tz_localize(t.tz) if lo.tzinfo is None else lo
-            hi = hi.tz_localize(t.tz) if hi.tzinfo is None else hi
-        elif lo.tzinfo is not None:
-            lo, hi = lo.tz_convert(None), hi.tz_convert(None)
+        slo, shi = _f.timestamp_bounds(lo, hi, t)
         field = ds.field("datetime")
-        return (field >= pa.scalar(lo.to_pydatetime(), t)) & (
-            field <= pa.scalar(hi.to_pydatetime(), t)
-        )
+        return (field >= slo) & (field <= shi)
 
     def _geometries_expr(self, geometries: Any) -> ds.Expression:
-        import shapely
-
-        geoms = geometries
-        if (
-            isinstance(geoms, tuple)
-            and len(geoms) == 4
-            and all(isinstance(v, int | float) for v in geoms)
-        ):
-            geoms = [shapely.box(*geoms)]
-        elif isinstance(geoms, bytes | dict) or hasattr(geoms, "geom_type"):
-            geoms = [geoms]
-        exprs = []
-        for g in geoms:
-            if isinstance(g, bytes):
-                g = shapely.from_wkb(g)
-            elif isinstance(g, dict):
-                g = shapely.geometry.shape(g)
-            minx, miny, maxx, maxy = g.bounds
-            exprs.append(self._bbox_expr(minx, miny, maxx, maxy))
-        if not exprs:
-            raise ValueError("geometries is empty")
+        exprs = [self._bbox_expr(*env) for env in _f.geometry_envelopes(geometries)]
         out = exprs[0]
         for e in exprs[1:]:
             out = out | e
@@ -437,7 +560,26 @@ class Collection:
         return self.subset(split=split, split_column=split_column)
 
     def where(self, expr: ds.Expression) -> Collection:
-        """Records matching a raw ``pyarrow.dataset`` expression, as a new view."""
+        """Records matching a raw ``pyarrow.dataset`` expression, as a new view.
+
+        Raises
+        ------
+        NotImplementedError
+            On a Hugging Face streaming collection.
+        ValueError
+            On a record-index collection, when neither surface can evaluate ``expr``.
+        """
+        if self._hf is not None:
+            raise NotImplementedError(
+                "where(expr) is not supported for HF streaming collections. Use subset(...) "
+                "or load the dataset into a pyarrow Table and use rasteret.as_collection()."
+            )
+        if self._ri is not None:
+            if can_evaluate(self._ri.dataset(), expr):
+                return self._ri_view(and_all(self._ri_expr, expr), self._wide_expr)
+            if can_evaluate(self._ri.wide_base(), expr):
+                return self._ri_view(self._ri_expr, and_all(self._wide_expr, expr))
+            raise ValueError("where(expr) could not be applied to the collection")
         dataset = self.dataset
         if dataset is None:
             return self
@@ -447,6 +589,16 @@ class Collection:
         """The first ``n`` records (optionally only ``columns``)."""
         if n < 0:
             raise ValueError("head() requires n >= 0")
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import head_hf_streaming_source
+
+            return self._export_table(head_hf_streaming_source(self._hf, n=n, columns=columns))
+        if self._ri is not None:
+            table = self._ri.table(self._ri_expr, n)
+            if columns is None:
+                return self._export_table(table)
+            if all(c in table.column_names for c in columns):
+                return self._export_table(table.select(columns))
         dataset = self.dataset
         if dataset is None:
             if columns:
@@ -458,7 +610,10 @@ class Collection:
 
     @property
     def bands(self) -> list[str]:
-        """Band names: the ``{band}_metadata`` columns, in schema order."""
+        """Band names: the ``{band}_metadata`` columns, in schema order (for a record-index
+        collection with a ``band_index_map``, its keys)."""
+        if self._ri is not None and self._ri.band_index_map:
+            return list(self._ri.band_index_map)
         schema = self._schema()
         if schema is None:
             return []
@@ -467,10 +622,18 @@ class Collection:
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:
         """Union of the records' bounding boxes ``(xmin, ymin, xmax, ymax)``."""
-        schema = self._schema()
-        if schema is None or not bbox_is_struct(schema):
-            return None
-        table = self.dataset.to_table(columns={n: ds.field("bbox", n) for n in BBOX_FIELDS})
+        index = self._index_table_with("bbox")
+        if index is not None:
+            if not bbox_is_struct(index.schema):
+                return None
+            bbox = index.column("bbox")
+            table = pa.table({n: pc.struct_field(bbox, n) for n in BBOX_FIELDS})
+        else:
+            schema = self._schema()
+            if schema is None or not bbox_is_struct(schema):
+                return None
+            bbox = self._scan_table(["bbox"]).column("bbox")
+            table = pa.table({n: pc.struct_field(bbox, n) for n in BBOX_FIELDS})
         if table.num_rows == 0:
             return None
         values = []
@@ -484,25 +647,38 @@ class Collection:
     @property
     def epsg(self) -> list[int]:
         """Sorted distinct ``proj:epsg`` codes of the records."""
-        schema = self._schema()
-        if schema is None or "proj:epsg" not in schema.names:
-            return []
-        col = self.dataset.to_table(columns=["proj:epsg"]).column("proj:epsg")
+        index = self._index_table_with("proj:epsg")
+        if index is not None:
+            col = index.column("proj:epsg")
+        else:
+            schema = self._schema()
+            if schema is None or "proj:epsg" not in schema.names:
+                return []
+            col = self._scan_table(["proj:epsg"]).column("proj:epsg")
         return sorted(int(v) for v in pc.unique(col.drop_null()).to_pylist())
 
     @property
     def crs(self) -> list[str]:
         """Sorted distinct raster CRS codes (``"EPSG:32633"``...) of the records."""
-        schema = self._schema()
+        index = self._index_table_with("crs")
+        schema = index.schema if index is not None else self._schema()
         if schema is None:
             return []
         if "crs" in schema.names:
-            col = self.dataset.to_table(columns=["crs"]).column("crs").drop_null()
+            table = index if index is not None else self._scan_table(["crs"])
+            col = table.column("crs").drop_null()
             from rasteret.ingest.normalize import normalize_crs_code
 
             codes = {normalize_crs_code(v) for v in pc.unique(col).to_pylist()}
             return sorted(c for c in codes if c)
         return [f"EPSG:{e}" for e in self.epsg]
+
+    def _index_table_with(self, column: str) -> pa.Table | None:
+        """The normalised index rows of a record-index collection, if they hold ``column``."""
+        if self._ri is None:
+            return None
+        table = self._ri.table(self._ri_expr)
+        return table if column in table.column_names else None
 
     def _band_or_first(self, band: str | None) -> str:
         bands = self.bands
@@ -522,7 +698,11 @@ class Collection:
         from collections import Counter
 
         name = f"{self._band_or_first(band)}_metadata"
-        table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        if self._hf is None and self.dataset is not None:  # project the one nested field
+            table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        else:
+            column = self._scan_table([name]).column(name)
+            table = pa.table({"t": pc.struct_field(column, "transform")})
         counts: Counter[tuple[float, float]] = Counter()
         for t in table.column("t").to_pylist():
             if not t:
@@ -543,19 +723,19 @@ class Collection:
         import geopandas as gpd
         import shapely
 
-        dataset = self.dataset
-        if dataset is None:
+        schema = self._schema()
+        if schema is None:
             return gpd.GeoDataFrame({"id": [], "datetime": []}, geometry=[], crs="EPSG:4326")
-        cols = [c for c in ("id", "datetime") if c in dataset.schema.names]
+        cols = [c for c in ("id", "datetime") if c in schema.names]
         if band is None:
-            table = dataset.to_table(columns=[*cols, "geometry"])
+            table = self._scan_table([*cols, "geometry"])
             geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
             gdf = gpd.GeoDataFrame(
                 table.select(cols).to_pandas(), geometry=geoms, crs="OGC:CRS84"
             ).to_crs("EPSG:4326")
         else:
             name = f"{self._band_or_first(band)}_metadata"
-            table = dataset.to_table(columns=[*cols, name, "proj:epsg"])
+            table = self._scan_table([*cols, name, "proj:epsg"])
             frames = []
             for row in table.to_pylist():
                 m, epsg = row[name], row["proj:epsg"]
@@ -579,6 +759,13 @@ class Collection:
         return gdf if crs is None else gdf.to_crs(crs)
 
     def __len__(self) -> int:
+        if self._hf is not None:
+            raise TypeError(
+                "len() is not available for HF streaming collections. Count rows by "
+                "iterating (sum(b.num_rows for b in collection)) or use head()."
+            )
+        if self._ri is not None:
+            return self._ri.count(self._ri_expr)
         dataset = self.dataset
         return 0 if dataset is None else dataset.count_rows()
 
@@ -592,7 +779,8 @@ class Collection:
         if self.data_source:
             parts.append(f"source={self.data_source!r}")
         parts.append(f"bands={len(self.bands)}")
-        parts.append(f"records={len(self) if self.dataset is not None else '?'}")
+        countable = self._hf is None and (self._ri is not None or self.dataset is not None)
+        parts.append(f"records={len(self) if countable else '?'}")
         epsg = self.epsg
         if epsg:
             parts.append(f"crs={epsg[0] if len(epsg) == 1 else epsg}")
@@ -602,10 +790,17 @@ class Collection:
         return f"Collection({', '.join(parts)})"
 
     def describe(self) -> DescribeResult:
-        """A summary table: records, bands, CRS, bounds, dates, source."""
+        """A summary table: records, bands, CRS, bounds, dates, source.
+
+        A Hugging Face streaming collection counts its records by streaming the ``id`` column.
+        """
+        if self._hf is not None:
+            records = sum(b.num_rows for b in self._scan_batches(["id"]))
+        else:
+            records = len(self)
         return build_describe_result(
             self.name,
-            len(self),
+            records,
             self.bands,
             self.bounds,
             self.epsg,
@@ -640,6 +835,8 @@ class Collection:
 
     def to_table(self, columns: list[str] | None = None) -> pa.Table:
         """The (filtered) records as one table."""
+        if self._hf is not None:
+            return self._export_table(self._scan_table(columns))
         dataset = self.dataset
         if dataset is None:
             return pa.table({})
@@ -658,7 +855,18 @@ class Collection:
     ) -> pa.RecordBatchReader:
         """A ``RecordBatchReader`` over the (filtered) records."""
         dataset = self.dataset
-        if dataset is None:
+        if self._hf is not None:
+            from rasteret.integrations.huggingface import projected_schema
+
+            schema = with_geoarrow_geometry(projected_schema(self._hf, columns))
+            reader = pa.RecordBatchReader.from_batches(
+                schema,
+                (
+                    pa.RecordBatch.from_arrays(b.columns, schema=schema)
+                    for b in self._scan_batches(columns)
+                ),
+            )
+        elif dataset is None:
             reader = pa.RecordBatchReader.from_batches(pa.schema([]), [])
         else:
             scanner = dataset.scanner(columns=columns)
@@ -709,10 +917,10 @@ class Collection:
         """Yield a :class:`~rasteret.core.raster_accessor.RasterAccessor` per record."""
         from rasteret.core.raster_accessor import RasterAccessor
 
-        dataset = self.dataset
-        if dataset is None:
+        schema = self._schema()
+        if schema is None:
             return
-        names = dataset.schema.names
+        names = schema.names
         required = {"id", "datetime", "geometry", "assets", "bbox"}
         missing = required - set(names)
         if missing:
@@ -723,7 +931,7 @@ class Collection:
         optional = [c for c in ("proj:epsg", "eo:cloud_cover", "collection") if c in names]
         columns = ["id", "datetime", "geometry", "assets", "bbox", *optional, *meta_cols]
         source = data_source or self.data_source or ""
-        for batch in dataset.to_batches(columns=columns, batch_size=1024):
+        for batch in self._scan_batches(columns, batch_size=1024):
             for i, row in enumerate(batch.to_pylist()):
                 try:
                     bbox = row["bbox"]
@@ -783,6 +991,50 @@ class Collection:
         Each AOI is read like ``rasterio.mask.mask(crop=True, filled=True)``: the window of
         the geometry's bounds, pixels outside the polygon set to nodata (or 0), native dtype.
         ``**filters`` are :meth:`subset` criteria applied first.
+
+        Parameters
+        ----------
+        geometries
+            Polygon AOIs: a ``(minx, miny, maxx, maxy)`` tuple, shapely (Multi)Polygons, WKB,
+            GeoJSON dicts, GeoArrow/WKB arrays, or a table (pyarrow, DuckDB relation, Polars,
+            GeoPandas ``to_arrow()``) with a geometry column.
+        bands
+            Band codes to read, e.g. ``["B04", "B08"]``; one band gives ``[N, H, W]``.
+        max_concurrent
+            Most requests in flight at once.
+        progress
+            Show a progress bar (``None``: the global option).
+        cloud_config, data_source, backend
+            Where band names and cloud settings come from (``backend`` objects are not
+            supported yet).
+        target_crs
+            Reproject every result to this EPSG code (bilinear, float32 with NaN).
+        geometry_crs
+            CRS of ``geometries``: ``"auto"`` (GeoArrow metadata of tables, else EPSG:4326),
+            an EPSG int, a CRS string, or ``None`` for the raster CRS.
+        geometry_column
+            Geometry column of a tabular input (found automatically when GeoArrow-typed).
+        all_touched
+            Include every pixel the polygon touches (rasterio's ``all_touched``).
+        **filters
+            :meth:`subset` criteria (``cloud_cover_lt``, ``date_range``, ``bbox``...).
+
+        Returns
+        -------
+        numpy.ndarray
+            One slice per (record, AOI), records in collection order.
+
+        Raises
+        ------
+        ValueError
+            Unknown band, no data for the AOIs, or AOIs of different shapes across records
+            (use :meth:`get_gdf` or :meth:`get_xarray` then).
+
+        Examples
+        --------
+        >>> arr = coll.get_numpy((13.57, 52.29, 13.62, 52.31), ["B04", "B08"])
+        >>> arr.shape  # records, bands, rows, columns
+        (4, 2, 230, 347)
         """
         from rasteret.core.execution import get_collection_numpy
 
@@ -858,7 +1110,20 @@ class Collection:
         xr_combine: str = "combine_first",
         **filters: Any,
     ) -> Any:
-        """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``)."""
+        """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``).
+
+        Takes the parameters of :meth:`get_numpy`. Coordinates are pixel centres; each
+        variable carries ``_FillValue`` and a CF ``spatial_ref`` (WKT2, PROJJSON,
+        ``GeoTransform``). ``xr_combine`` merges records: ``"combine_first"`` (earlier records
+        win except where they hold the fill value), ``"merge"`` or ``"merge_override"``.
+        Queries spanning several CRSs are reprojected to the most common one unless
+        ``target_crs`` is given.
+
+        Examples
+        --------
+        >>> ds = coll.get_xarray((13.57, 52.29, 13.62, 52.31), ["B04", "B08"])
+        >>> ndvi = (ds.B08 - ds.B04) / (ds.B08 + ds.B04)  # doctest: +SKIP
+        """
         from rasteret.core.execution import get_collection_xarray
 
         return get_collection_xarray(
@@ -904,13 +1169,46 @@ class Collection:
         Values equal ``rasterio``'s ``sample`` (floor of the inverse affine), as float64;
         ``match="latest"`` keeps only the newest record per point and band;
         ``max_distance_pixels`` replaces nodata centres by the nearest valid pixel.
+
+        Parameters
+        ----------
+        points
+            Shapely Points, WKB, GeoJSON points, a GeoArrow point array, or a table with a
+            point geometry column or x/y columns (``x``/``y``, ``lon``/``lat``,
+            ``longitude``/``latitude``, ``lng``/``lat``, or ``x_column``/``y_column``).
+        bands
+            Band codes to sample.
+        geometry_crs
+            CRS of the points; x/y columns need it explicitly (an EPSG int).
+        match
+            ``"all"``: a row per matching record; ``"latest"``: the newest record only.
+        max_distance_pixels
+            Search radius (Chebyshev rings) for a valid pixel when the centre is nodata.
+        return_neighbourhood
+            ``"off"``, ``"always"`` or ``"if_center_nodata"``: add the ``(2r+1)^2`` window
+            around each point as ``neighbourhood_values``.
+        **filters
+            :meth:`subset` criteria applied first.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``POINT_SAMPLES_SCHEMA`` (``point_index, point_x, point_y, point_crs, record_id,
+            datetime, collection, band, value, raster_crs``) plus the input table's columns.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> plots = pa.table({"plot": [1, 2], "lon": [13.58, 13.60], "lat": [52.30, 52.31]})
+        >>> coll.sample_points(plots, ["B04"], geometry_crs=4326).num_rows  # 2 points x 4 records
+        8
         """
+        from rasteret._backends import implicit_backend
         from rasteret.core.point_sampling import get_collection_point_samples
         from rasteret.core.progress import resolve_progress
 
-        del cloud_config
-        if backend is not None:
-            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        source = data_source or self.data_source or ""
+        backend = implicit_backend(backend, cloud_config, source)
         return get_collection_point_samples(
             self,
             points,
@@ -926,6 +1224,7 @@ class Collection:
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
             filters=filters,
+            backend=backend,
         )
 
     def read_window(
@@ -959,7 +1258,8 @@ class Collection:
         max_concurrent
             Requests in flight.
         backend
-            Custom storage backend (not supported yet: must be None).
+            A ``StorageBackend`` (``create_backend`` or a custom one); None: the default
+            routing, or the data source's ``CloudConfig`` (as the other reads).
         group_by
             None: one output per record. A column name (e.g. ``"datetime"``): records with the
             same value are mosaicked into one output, the first record (``record_ids`` order)
@@ -982,9 +1282,6 @@ class Collection:
         ValueError
             Unknown record ids or bands, bad bounds/res, unknown ``group_by`` column, records
             in several CRS without ``target_crs``.
-        NotImplementedError
-            A custom ``backend`` was given.
-
         Examples
         --------
         >>> arr = coll.read_window(record_ids=["S2A_1"], bounds=(500000, 4990000, 505120,
@@ -992,11 +1289,11 @@ class Collection:
         >>> arr.shape  # doctest: +SKIP
         (1, 1, 512, 512)
         """
+        from rasteret._backends import implicit_backend
         from rasteret.core.progress import resolve_progress
         from rasteret.core.window_read import read_collection_window
 
-        if backend is not None:
-            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        backend = implicit_backend(backend, None, self.data_source or "")
         return read_collection_window(
             self,
             record_ids=record_ids,
@@ -1007,6 +1304,7 @@ class Collection:
             max_concurrent=max_concurrent,
             group_by=group_by,
             progress=resolve_progress(None),
+            backend=backend,
         )
 
     # -- persistence -------------------------------------------------------------------------

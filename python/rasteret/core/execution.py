@@ -17,15 +17,14 @@ __all__ = ["get_collection_gdf", "get_collection_numpy", "get_collection_xarray"
 
 
 def _read(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> AoiReadResult:
+    from rasteret._backends import implicit_backend
     from rasteret.core.progress import resolve_progress
 
     filters = kw.pop("filters")
     kw["progress"] = resolve_progress(kw.get("progress"))
-    kw.pop("cloud_config", None)
-    backend = kw.pop("backend", None)
-    if backend is not None:
-        raise NotImplementedError("custom backend= objects are not supported for reads yet")
-    return read_aoi(collection, geometries, bands, filters=filters, **kw)
+    source = kw.get("data_source") or getattr(collection, "data_source", None) or ""
+    backend = implicit_backend(kw.pop("backend", None), kw.pop("cloud_config", None), source)
+    return read_aoi(collection, geometries, bands, filters=filters, backend=backend, **kw)
 
 
 def get_collection_numpy(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> Any:

@@ -167,8 +167,13 @@ def get_collection_point_samples(
     max_distance_pixels: int = 0,
     return_neighbourhood: str = "off",
     filters: dict[str, Any] | None = None,
+    backend: Any = None,
 ) -> pa.Table:
-    """Sample every band at every point of every matching record (see the API contract)."""
+    """Sample every band at every point of every matching record (see the API contract).
+
+    ``backend`` is any ``backend=`` value, already resolved (None: default routing).
+    """
+    from rasteret._backends import io_options
     from rasteret.core.utils import infer_data_source
 
     bands = list(dict.fromkeys(bands))
@@ -212,17 +217,19 @@ def get_collection_point_samples(
             return _empty(schema, meta)
     view = collection.subset(bbox=env, **filters)
     source = data_source or infer_data_source(collection)
-    dataset = view.dataset
-    names = dataset.schema.names
+    view_schema = view._schema()
+    if view_schema is None:
+        return _empty(schema, meta)
+    names = view_schema.names
     cols = ["id", "assets", "bbox"] + [
         c for c in ("datetime", "collection", "proj:epsg") if c in names
     ]
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
-    table = dataset.to_table(columns=cols + meta_cols)
+    table = view._scan_table(cols + meta_cols)
     records = _RecordColumns(table, source)
     segments = _plan_segments(table, records, bands, source, lon, lat, x, y, crs, match)
     radius = int(max_distance_pixels)
-    options = {"max_concurrent": max(1, int(max_concurrent))}
+    options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
     parts: list[pa.Table] = []
     failures: list[tuple[int, BaseException]] = []
     groups: dict[tuple[str, str], list[_Segment]] = {}

@@ -27,6 +27,15 @@ def infer_data_source(collection: Any) -> str:
     source = getattr(collection, "data_source", "") or ""
     if source:
         return source
+    hf = getattr(collection, "_hf", None)
+    if hf is not None:  # a streaming collection: schema metadata, else head(1)'s collection
+        raw = (hf.schema.metadata or {}).get(b"data_source", b"").decode("utf-8", "replace")
+        if raw.strip() and raw.strip() != "unknown":
+            return raw.strip()
+        if "collection" not in hf.schema.names:
+            return ""
+        values = collection.head(1, columns=["collection"]).column("collection").to_pylist()
+        return str(values[0]) if values and values[0] else ""
     dataset = getattr(collection, "dataset", None)
     return "" if dataset is None else infer_data_source_from_dataset(dataset)
 

@@ -307,12 +307,15 @@ def read_collection_window(
     group_by: str | None = None,
     data_source: str | None = None,
     progress: bool = False,
+    backend: Any = None,
 ) -> np.ndarray:
     """Read ``bands`` of ``record_ids`` on the grid of ``bounds`` at ``res`` (see module doc).
 
     Returns ``[N, C, H, W]``: N = records (``record_ids`` order) or groups of ``group_by``
     values (first-appearance order; first record of a group wins where it has data).
+    ``backend`` is any resolved ``backend=`` value (None: default routing).
     """
+    from rasteret._backends import io_options
     from rasteret.core import _read
     from rasteret.core.utils import infer_data_source
 
@@ -402,7 +405,7 @@ def read_collection_window(
                 [p.window for p in plans],
                 [p.dtype for p in plans],
                 [p.fill for p in plans],
-                options={"max_concurrent": max(1, int(max_concurrent))},
+                options=io_options(backend, max_concurrent=max(1, int(max_concurrent))),
                 progress=bar.callback(),
             )
             if plans

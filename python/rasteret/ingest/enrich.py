@@ -114,13 +114,11 @@ def _hint(url: str) -> str:
 
 
 def _parse_all(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordBatch:
+    from rasteret._backends import io_options
     from rasteret.core import _read
     from rasteret.options import get_options
 
-    if backend is not None:
-        raise NotImplementedError(
-            "custom backend= objects are not supported for header enrichment yet"
-        )
+    options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
     bar = None
     if get_options().progress and urls:
         from tqdm.auto import tqdm
@@ -133,9 +131,7 @@ def _parse_all(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordB
             bar.refresh()
 
     try:
-        return _read.parse_headers(
-            urls, options={"max_concurrent": max(1, int(max_concurrent))}, progress=progress
-        )
+        return _read.parse_headers(urls, options=options, progress=progress)
     finally:
         if bar is not None:
             bar.n = len(urls)

@@ -287,7 +287,38 @@ def as_collection(
     end_date: _dt.datetime | None = None,
     require_band_metadata: bool = True,
 ) -> Collection:
-    """Wrap an Arrow table/dataset/stream that already follows the collection schema."""
+    """Wrap an Arrow table/dataset/stream that already follows the collection schema.
+
+    Nothing is normalised, enriched or written: the input must already carry the contract
+    columns (``id, datetime, geometry, assets, bbox``) and, unless
+    ``require_band_metadata=False``, at least one ``{band}_metadata`` struct.
+
+    Parameters
+    ----------
+    table
+        A ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader``, ``pyarrow.dataset.Dataset``
+        (stays lazy), an Arrow PyCapsule producer, or an object exporting Arrow (DuckDB).
+    name, data_source, description, start_date, end_date
+        Collection attributes (``data_source`` is inferred from the table when empty).
+    require_band_metadata
+        Check for ``{band}_metadata`` columns with the fields reads need.
+
+    Returns
+    -------
+    Collection
+
+    Raises
+    ------
+    ValueError
+        Missing contract columns or band metadata fields.
+    TypeError
+        ``start_date``/``end_date`` are not ``datetime`` objects.
+
+    Examples
+    --------
+    >>> summer = duckdb.sql("SELECT * FROM scenes WHERE month BETWEEN 6 AND 8")  # doctest: +SKIP
+    >>> view = rasteret.as_collection(summer.arrow(), name="summer")  # doctest: +SKIP
+    """
     dataset, materialised = _to_dataset(table)
     if materialised is not None:
         _warn_if_large(materialised)

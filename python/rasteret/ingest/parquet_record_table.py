@@ -167,7 +167,9 @@ class RecordTableBuilder:
     def _read(self) -> pa.Table:
         path = str(self.path)
         if path.startswith("hf://"):
-            raise NotImplementedError("hf:// record tables are not implemented yet")
+            from rasteret.integrations.huggingface import load_hf_parquet_table
+
+            return load_hf_parquet_table(path, columns=self.columns, filter_expr=self.filter_expr)
         if self.filesystem is not None:
             dataset = ds.dataset(path, filesystem=self.filesystem, format="parquet")
         else:

@@ -16,10 +16,17 @@
 //!   when there is one and the number of attempts. Kinds: NotFound (404/no file), Forbidden
 //!   (401/403), Corrupt (range past EOF without `allow_short`), Transport (everything else),
 //!   InvalidArgument (bad URL, unknown store option, start > end).
+//! - A `backend=` reaches this layer as [`IoOptions::cloud`] (the auto-routing backend: URL
+//!   rewrites, per-bucket S3 configuration, a credential provider whose credentials are cached
+//!   in [`creds`] and signed into requests here) or [`IoOptions::reader`] (an external reader
+//!   such as a user's Python object; it then replaces routing for every URL).
 
+pub mod cloud;
 pub mod coalesce;
+pub mod creds;
 pub mod http;
 pub mod local;
+pub mod region;
 pub mod retry;
 pub mod route;
 pub mod runtime;
@@ -40,7 +47,9 @@ use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use crate::io::cloud::{CloudSettings, RangeReader};
+use crate::io::creds::CredentialCache;
 use crate::io::retry::{AttemptError, Policy};
 use crate::io::route::Route;
 
@@ -65,6 +74,10 @@ pub struct IoOptions {
     /// InvalidArgument error. Requests are unsigned unless credentials are given here (or, for
     /// S3, in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`); see [`store`].
     pub store_options: Vec<(String, String)>,
+    /// Settings of the auto-routing backend (`create_backend`), if one was given.
+    pub cloud: Option<Arc<CloudSettings>>,
+    /// An external reader replacing routing for every URL (a Python `StorageBackend`).
+    pub reader: Option<Arc<dyn RangeReader>>,
 }
 
 impl Default for IoOptions {
@@ -77,6 +90,8 @@ impl Default for IoOptions {
             coalesce_gap_bytes: 1024,
             max_merged_bytes: 4 * 1024 * 1024,
             store_options: Vec::new(),
+            cloud: None,
+            reader: None,
         }
     }
 }
@@ -85,8 +100,37 @@ impl Default for IoOptions {
 #[derive(Debug, Clone)]
 enum Backend {
     Local(Arc<PathBuf>),
-    Http(reqwest::Client),
-    Store(Arc<dyn ObjectStore>, Arc<ObjectPath>),
+    /// Plain HTTP; with a credential provider, its SAS / pre-signed query is appended.
+    Http(reqwest::Client, Option<Arc<CredentialCache>>),
+    /// object_store (swapped when an S3 bucket turns out to be in another region).
+    Store(Arc<StoreCell>),
+    Reader(Arc<dyn RangeReader>),
+}
+
+/// A store, the object's path in it and the advice added to its 403 errors.
+type StoreState = (Arc<dyn ObjectStore>, Arc<ObjectPath>, Arc<str>);
+
+/// The store of one source; S3 sources keep what is needed to rebuild it for another region.
+#[derive(Debug)]
+struct StoreCell {
+    state: std::sync::RwLock<StoreState>,
+    reopen: Option<(Route, IoOptions)>,
+}
+
+impl StoreCell {
+    fn current(&self) -> StoreState {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, state: StoreState) {
+        *self
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+    }
 }
 
 /// One object (file, HTTP URL, S3 key...) we read ranges of. Cheap to open and clone: clients
@@ -136,18 +180,42 @@ impl Source {
     /// Route `url` (see [`route`]) to a cached client or store. No request is made.
     pub fn open(url: &str, opts: &IoOptions) -> Result<Self> {
         store::validate_options(&opts.store_options)?;
-        let routed = route::route(url)?;
-        let backend = match &routed {
-            Route::Local(p) => Backend::Local(Arc::new(p.clone())),
-            Route::Http(_) => Backend::Http(http::client(opts.timeout_ms)?),
-            _ => match store::store_for(&routed, opts)? {
-                Some((s, p)) => Backend::Store(s, Arc::new(p)),
-                None => return Err(Error::internal("no store for a cloud URL")),
-            },
+        let (url, backend) = if let Some(reader) = &opts.reader {
+            if url.is_empty() {
+                return Err(Error::invalid("empty URL"));
+            }
+            (url.to_string(), Backend::Reader(reader.clone()))
+        } else {
+            let url = match &opts.cloud {
+                Some(c) => c.rewrite(url),
+                None => url.to_string(),
+            };
+            let routed = route::route(&url)?;
+            let creds = opts.cloud.as_ref().and_then(|c| c.credentials.clone());
+            let backend = match &routed {
+                Route::Local(p) => Backend::Local(Arc::new(p.clone())),
+                Route::Http(u) => {
+                    // an already signed URL keeps its own signature
+                    let creds = creds.filter(|_| !u.contains('?'));
+                    Backend::Http(http::client(opts.timeout_ms)?, creds)
+                }
+                _ => match store::store_for(&routed, opts)? {
+                    Some((s, p, advice)) => {
+                        let reopen = matches!(routed, Route::S3 { .. })
+                            .then(|| (routed.clone(), opts.clone()));
+                        Backend::Store(Arc::new(StoreCell {
+                            state: std::sync::RwLock::new((s, Arc::new(p), Arc::from(advice))),
+                            reopen,
+                        }))
+                    }
+                    None => return Err(Error::internal("no store for a cloud URL")),
+                },
+            };
+            (url, backend)
         };
         Ok(Self {
+            display: Arc::from(redact(&url)),
             url: Arc::from(url),
-            display: Arc::from(redact(url)),
             backend,
             policy: Policy {
                 attempts: opts.retry_attempts.max(1),
@@ -168,8 +236,118 @@ impl Source {
     async fn attempt(&self, range: Range<u64>, allow_short: bool) -> Result<Bytes, AttemptError> {
         match &self.backend {
             Backend::Local(p) => local::read_range(p.clone(), range, allow_short).await,
-            Backend::Http(c) => http::fetch_once(c, &self.url, range, allow_short).await,
-            Backend::Store(s, p) => store::fetch_once(s.as_ref(), p, range, allow_short).await,
+            Backend::Http(c, None) => http::fetch_once(c, &self.url, range, allow_short).await,
+            Backend::Http(c, Some(creds)) => self.signed_http(c, creds, range, allow_short).await,
+            Backend::Store(cell) => self.store_attempt(cell, range, allow_short).await,
+            Backend::Reader(r) => {
+                let body = r.get_range(&self.url, range.clone()).await?;
+                self.check_reader_body(body, &range, allow_short)
+            }
+        }
+    }
+
+    /// One object_store attempt. A wrong-region answer from S3 triggers region discovery
+    /// ([`region`]); with a region found the store is rebuilt for it and the request repeated.
+    async fn store_attempt(
+        &self,
+        cell: &StoreCell,
+        range: Range<u64>,
+        allow_short: bool,
+    ) -> Result<Bytes, AttemptError> {
+        let (s, p, advice) = cell.current();
+        let err = match store::fetch_once(s.as_ref(), &p, range.clone(), allow_short).await {
+            Ok(b) => return Ok(b),
+            Err(e) => e,
+        };
+        let Some((route @ Route::S3 { bucket, .. }, io)) = &cell.reopen else {
+            return Err(store::with_advice(err, &advice));
+        };
+        if !store::is_wrong_region(&err) {
+            return Err(store::with_advice(err, &advice));
+        }
+        let endpoint = store::s3_endpoint(bucket, io);
+        if region::discover(bucket, endpoint.as_deref())
+            .await
+            .is_none()
+        {
+            return Err(AttemptError::fatal(
+                Kind::Transport,
+                format!(
+                    "S3 bucket region auto-detection failed for '{bucket}'. Provide a region \
+                     explicitly (create_backend(region=...), CloudConfig(region=...) or \
+                     default_s3_config={{'region': ...}}) ({})",
+                    err.detail
+                ),
+            ));
+        }
+        let reopened = store::store_for(route, io)
+            .map_err(|e| AttemptError::fatal(e.kind(), e.message().to_string()))?;
+        let Some((s, p, advice)) = reopened else {
+            return Err(store::with_advice(err, &advice));
+        };
+        let state: StoreState = (s, Arc::new(p), Arc::from(advice));
+        cell.replace(state.clone());
+        store::fetch_once(state.0.as_ref(), &state.1, range, allow_short)
+            .await
+            .map_err(|e| store::with_advice(e, &state.2))
+    }
+
+    /// A reader's buffer must be exactly the range (shorter only at EOF when `allow_short`).
+    fn check_reader_body(
+        &self,
+        mut body: Bytes,
+        range: &Range<u64>,
+        allow_short: bool,
+    ) -> Result<Bytes, AttemptError> {
+        let want = range.end - range.start;
+        let got = body.len() as u64;
+        if got > want {
+            body.truncate(usize::try_from(want).unwrap_or(usize::MAX));
+        } else if got < want && !allow_short {
+            return Err(AttemptError::retry(format!(
+                "Truncated range response for {}: requested bytes={}..{}, expected {want} \
+                 bytes, got {got}.",
+                self.display, range.start, range.end
+            )));
+        }
+        Ok(body)
+    }
+
+    /// HTTP with the provider's SAS / pre-signed query appended; a 401/403 drops the cached
+    /// token and tries once more with a fresh one before failing.
+    async fn signed_http(
+        &self,
+        client: &reqwest::Client,
+        creds: &Arc<CredentialCache>,
+        range: Range<u64>,
+        allow_short: bool,
+    ) -> Result<Bytes, AttemptError> {
+        let provider_err = |e: Error| AttemptError::fatal(e.kind(), e.message().to_string());
+        let mut refreshed = false;
+        loop {
+            let cred = creds.get().await.map_err(provider_err)?;
+            let Some(query) = cred.query() else {
+                // not a URL-signing credential: plain request
+                return http::fetch_once(client, &self.url, range, allow_short).await;
+            };
+            let sep = if self.url.contains('?') { '&' } else { '?' };
+            let signed = format!("{}{sep}{query}", self.url);
+            match http::fetch_once(client, &signed, range.clone(), allow_short).await {
+                Err(e) if e.kind == Kind::Forbidden && !refreshed => {
+                    creds.invalidate(&cred).await;
+                    refreshed = true;
+                }
+                Err(mut e) if e.kind == Kind::Forbidden => {
+                    e.detail = format!(
+                        "{}: the server rejected the SAS token / signature from the credential \
+                         provider even after fetching a fresh one (expired or invalid token, or \
+                         a token for another account/container); check the provider",
+                        e.detail
+                    );
+                    return Err(e);
+                }
+                other => return other,
+            }
         }
     }
 

@@ -132,7 +132,7 @@ fn decoded_key(path: &str) -> Result<String> {
     percent_decode(trimmed)
 }
 
-fn percent_decode(s: &str) -> Result<String> {
+pub(crate) fn percent_decode(s: &str) -> Result<String> {
     let mut out = Vec::with_capacity(s.len());
     let raw = s.as_bytes();
     let mut i = 0;

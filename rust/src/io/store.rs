@@ -28,11 +28,16 @@ use object_store::{
 };
 
 use crate::error::{Error, Kind, Result};
+use crate::io::cloud::{CloudSettings, S3Config};
+use crate::io::creds::{AzureProvider, GcsProvider, S3Provider};
+use crate::io::region;
 use crate::io::retry::{AttemptError, FORBIDDEN_HINT};
 use crate::io::route::Route;
 use crate::io::IoOptions;
 
-type StoreMap = HashMap<String, Arc<dyn ObjectStore>>;
+type StoreMap = HashMap<String, (Arc<dyn ObjectStore>, String)>;
+/// A store, the object's path in it, and the advice added to its 403 errors.
+pub type RoutedStore = (Arc<dyn ObjectStore>, Path, String);
 static STORES: Mutex<Option<(u32, StoreMap)>> = Mutex::new(None);
 
 /// Check that every `store_options` key is an object_store config key of some backend.
@@ -142,12 +147,19 @@ fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dy
     if explicit_skip.is_none() && !has_key && env_creds.is_none() {
         b = b.with_skip_signature(true);
     }
+    if let Some(r) = region::known(bucket) {
+        b = b.with_region(r);
+    }
     b.build()
         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         .map_err(|e| Error::invalid(format!("s3://{bucket}: cannot configure S3: {e}")))
 }
 
-fn build_gcs(bucket: &str, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
+fn build_gcs(
+    bucket: &str,
+    io: &IoOptions,
+    provider: Option<Arc<crate::io::creds::CredentialCache>>,
+) -> Result<Arc<dyn ObjectStore>> {
     let keys: Vec<(GoogleConfigKey, String)> = keys_for(&io.store_options);
     let creds = keys.iter().any(|(k, _)| {
         matches!(
@@ -165,7 +177,9 @@ fn build_gcs(bucket: &str, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
     for (k, v) in keys {
         b = b.with_config(k, v);
     }
-    if !creds {
+    if let Some(p) = provider {
+        b = b.with_credentials(Arc::new(GcsProvider(p)));
+    } else if !creds {
         b = b.with_skip_signature(true);
     }
     b.build()
@@ -177,6 +191,7 @@ fn build_azure(
     account: Option<&str>,
     container: &str,
     io: &IoOptions,
+    provider: Option<Arc<crate::io::creds::CredentialCache>>,
 ) -> Result<Arc<dyn ObjectStore>> {
     let keys: Vec<(AzureConfigKey, String)> = keys_for(&io.store_options);
     let creds = keys.iter().any(|(k, _)| {
@@ -209,7 +224,9 @@ fn build_azure(
     if let Some(a) = account {
         b = b.with_account(a);
     }
-    if !creds {
+    if let Some(p) = provider {
+        b = b.with_credentials(Arc::new(AzureProvider(p)));
+    } else if !creds {
         b = b.with_skip_signature(true);
     }
     b.build()
@@ -217,8 +234,168 @@ fn build_azure(
         .map_err(|e| Error::invalid(format!("az://{container}: cannot configure Azure: {e}")))
 }
 
-/// The cached store and object path for a cloud route (`None` for local/HTTP routes).
-pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<(Arc<dyn ObjectStore>, Path)>> {
+/// What to tell the user when an S3 bucket refuses a request, given how it was configured.
+fn s3_advice(bucket: &str, cfg: &S3Config, provider: bool) -> String {
+    if cfg.requester_pays {
+        format!(
+            "s3://{bucket} is requester-pays: requests were signed and sent \
+             'x-amz-request-payer: requester'; check that the AWS credentials (credential_provider=, \
+             AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a boto3 profile) are valid and allowed to \
+             pay for requests"
+        )
+    } else if provider {
+        format!(
+            "requests to s3://{bucket} were signed with the credential provider's credentials: \
+             check that they grant s3:GetObject on this bucket"
+        )
+    } else if cfg.signed {
+        format!("requests to s3://{bucket} were signed: check the AWS credentials")
+    } else {
+        format!(
+            "requests to s3://{bucket} were anonymous (unsigned): if the bucket is private pass \
+             backend=rasteret.create_backend(credential_provider=...); if it is requester-pays \
+             (Landsat, NAIP) use CloudConfig(requester_pays=True) or \
+             create_backend(default_s3_config={{'request_payer': 'true'}}) with AWS credentials"
+        )
+    }
+}
+
+fn s3_key(k: &str) -> Result<AmazonS3ConfigKey> {
+    AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
+        .map_err(|_| Error::invalid(format!("unknown S3 configuration key {k:?}")))
+}
+
+/// S3 for the auto-routing backend: the bucket's [`S3Config`], its credential provider, and
+/// `store_options` last. Requester-pays without a provider signs with the environment's keys.
+fn build_s3_cloud(
+    bucket: &str,
+    url_region: Option<&str>,
+    cloud: &CloudSettings,
+    io: &IoOptions,
+) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let cfg = cloud.s3_config(bucket);
+    let mut b = AmazonS3Builder::new()
+        .with_client_options(client_options(io))
+        .with_retry(no_retries(io))
+        .with_bucket_name(bucket);
+    let has_region = cfg.options.iter().any(|(k, _)| k == "aws_region");
+    if !has_region {
+        let region = url_region
+            .map(str::to_string)
+            .or_else(env_region)
+            .unwrap_or_else(|| "us-east-1".to_string());
+        b = b.with_region(region);
+    }
+    for (k, v) in &cfg.options {
+        b = b.with_config(s3_key(k)?, v);
+    }
+    let extra: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
+    let extra_key = extra
+        .iter()
+        .any(|(k, _)| *k == AmazonS3ConfigKey::AccessKeyId)
+        || cfg.options.iter().any(|(k, _)| k == "aws_access_key_id");
+    for (k, v) in extra {
+        b = b.with_config(k, v);
+    }
+    let provider = cloud.credentials.clone();
+    if let Some(c) = &provider {
+        b = b.with_credentials(Arc::new(S3Provider(c.clone())));
+    } else if cfg.signed && !extra_key {
+        let Some((id, secret, token)) = env_credentials() else {
+            return Err(Error::new(
+                Kind::Forbidden,
+                format!(
+                    "s3://{bucket} needs signed requests{} but no AWS credentials were found: set \
+                     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, configure a boto3 profile (with \
+                     boto3 installed) or pass create_backend(credential_provider=...)",
+                    if cfg.requester_pays {
+                        " (requester-pays bucket)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        };
+        b = b.with_access_key_id(id).with_secret_access_key(secret);
+        if let Some(t) = token {
+            b = b.with_token(t);
+        }
+    }
+    if let Some(r) = region::known(bucket) {
+        b = b.with_region(r);
+    }
+    let advice = s3_advice(bucket, &cfg, provider.is_some());
+    let store = b
+        .build()
+        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        .map_err(|e| Error::invalid(format!("s3://{bucket}: cannot configure S3: {e}")))?;
+    Ok((store, advice))
+}
+
+/// The cache key part describing the auto backend's configuration of `bucket`.
+fn cloud_key(cloud: Option<&CloudSettings>, bucket: &str) -> String {
+    let Some(c) = cloud else {
+        return String::new();
+    };
+    let mut opts: Vec<String> = c
+        .s3_config(bucket)
+        .options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    opts.sort();
+    format!(
+        "cloud|{}|{}",
+        c.credentials.as_ref().map_or(0, |p| p.id()),
+        opts.join("\u{1}")
+    )
+}
+
+/// The endpoint configured for S3 `bucket` (custom servers), if any.
+pub fn s3_endpoint(bucket: &str, io: &IoOptions) -> Option<String> {
+    let from_store: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
+    let explicit = from_store
+        .into_iter()
+        .find(|(k, _)| *k == AmazonS3ConfigKey::Endpoint)
+        .map(|(_, v)| v);
+    explicit.or_else(|| {
+        io.cloud.as_ref().and_then(|c| {
+            c.s3_config(bucket)
+                .options
+                .into_iter()
+                .find(|(k, _)| k == "aws_endpoint")
+                .map(|(_, v)| v)
+        })
+    })
+}
+
+/// Whether `e` is S3's answer to a request for the wrong region (a redirect without Location).
+pub fn is_wrong_region(e: &AttemptError) -> bool {
+    let lower = e.detail.to_ascii_lowercase();
+    lower.contains("redirect") && (lower.contains("region") || lower.contains("location"))
+}
+
+/// Add `advice` to a 403; turn S3's wrong-region redirect into an actionable message.
+pub fn with_advice(mut e: AttemptError, advice: &str) -> AttemptError {
+    if e.kind == Kind::Forbidden && !advice.is_empty() {
+        e.detail = format!("{}; {advice}", e.detail);
+    }
+    if is_wrong_region(&e) {
+        e = AttemptError::fatal(
+            Kind::Transport,
+            format!(
+                "the bucket answered with a redirect, so it is in another region than the one \
+                 configured: pass region= (create_backend(region=...), CloudConfig(region=...) or \
+                 default_s3_config={{'region': ...}}) ({})",
+                e.detail
+            ),
+        );
+    }
+    e
+}
+
+/// The cached store, object path and 403 advice for a cloud route (`None` for local/HTTP).
+pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
     let mut opts: Vec<String> = io
         .store_options
         .iter()
@@ -233,23 +410,33 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<(Arc<dyn Object
             region,
         } => (
             format!(
-                "s3|{bucket}|{}|{}|{}|{opts}",
+                "s3|{bucket}|{}|{}|{}|{opts}|{}|{}",
                 region.as_deref().unwrap_or(""),
                 io.timeout_ms,
-                env_credentials().map(|c| c.0).unwrap_or_default()
+                env_credentials().map(|c| c.0).unwrap_or_default(),
+                cloud_key(io.cloud.as_deref(), bucket),
+                region::known(bucket).unwrap_or_default()
             ),
             key,
         ),
-        Route::Gcs { bucket, key } => (format!("gs|{bucket}|{}|{opts}", io.timeout_ms), key),
+        Route::Gcs { bucket, key } => (
+            format!(
+                "gs|{bucket}|{}|{opts}|{}",
+                io.timeout_ms,
+                cloud_key(io.cloud.as_deref(), "")
+            ),
+            key,
+        ),
         Route::Azure {
             account,
             container,
             key,
         } => (
             format!(
-                "az|{}|{container}|{}|{opts}",
+                "az|{}|{container}|{}|{opts}|{}",
                 account.as_deref().unwrap_or(""),
-                io.timeout_ms
+                io.timeout_ms,
+                cloud_key(io.cloud.as_deref(), "")
             ),
             key,
         ),
@@ -262,29 +449,41 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<(Arc<dyn Object
         let slot = STORES.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((owner, map)) = slot.as_ref() {
             if *owner == pid {
-                if let Some(s) = map.get(&key) {
-                    return Ok(Some((s.clone(), path)));
+                if let Some((s, advice)) = map.get(&key) {
+                    return Ok(Some((s.clone(), path, advice.clone())));
                 }
             }
         }
     }
-    let store = match route {
-        Route::S3 { bucket, region, .. } => build_s3(bucket, region.as_deref(), io)?,
-        Route::Gcs { bucket, .. } => build_gcs(bucket, io)?,
-        Route::Azure {
-            account, container, ..
-        } => build_azure(account.as_deref(), container, io)?,
-        Route::Local(_) | Route::Http(_) => return Ok(None),
+    let creds = io.cloud.as_ref().and_then(|c| c.credentials.clone());
+    let (store, advice) = match (route, io.cloud.as_deref()) {
+        (Route::S3 { bucket, region, .. }, Some(cloud)) => {
+            build_s3_cloud(bucket, region.as_deref(), cloud, io)?
+        }
+        (Route::S3 { bucket, region, .. }, None) => {
+            (build_s3(bucket, region.as_deref(), io)?, String::new())
+        }
+        (Route::Gcs { bucket, .. }, _) => (build_gcs(bucket, io, creds)?, String::new()),
+        (
+            Route::Azure {
+                account, container, ..
+            },
+            _,
+        ) => (
+            build_azure(account.as_deref(), container, io, creds)?,
+            String::new(),
+        ),
+        (Route::Local(_) | Route::Http(_), _) => return Ok(None),
     };
     let mut slot = STORES.lock().unwrap_or_else(PoisonError::into_inner);
     if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
         *slot = Some((pid, HashMap::new()));
     }
     if let Some((_, map)) = slot.as_mut() {
-        let s = map.entry(key).or_insert(store).clone();
-        return Ok(Some((s, path)));
+        let (s, advice) = map.entry(key).or_insert((store, advice)).clone();
+        return Ok(Some((s, path, advice)));
     }
-    Ok(Some((store, path)))
+    Ok(Some((store, path, advice)))
 }
 
 /// The HTTP status named in an object_store error message ("status code: 503 ..."), if any.
@@ -442,8 +641,8 @@ mod tests {
             key: "k.tif".into(),
             region: None,
         };
-        let (a, pa) = store_for(&r, &io).unwrap().unwrap();
-        let (b, _) = store_for(&r, &io).unwrap().unwrap();
+        let (a, pa, _) = store_for(&r, &io).unwrap().unwrap();
+        let (b, _, _) = store_for(&r, &io).unwrap().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(pa.as_ref(), "k.tif");
         let g = Route::Gcs {
@@ -460,6 +659,35 @@ mod tests {
             store_for(&az, &IoOptions::default()).unwrap_err().kind(),
             Kind::InvalidArgument
         );
+    }
+
+    #[test]
+    fn advice_for_403_and_wrong_region() {
+        let e = with_advice(
+            AttemptError::fatal(Kind::Forbidden, "access denied"),
+            "s3://b is requester-pays",
+        );
+        assert!(e.detail.contains("requester-pays") && e.kind == Kind::Forbidden);
+        let e = with_advice(
+            AttemptError::retry(
+                "Received redirect without LOCATION, this normally indicates an incorrectly \
+                 configured region",
+            ),
+            "",
+        );
+        assert!(
+            !e.retryable && e.detail.contains("pass region="),
+            "{}",
+            e.detail
+        );
+        let cfg = CloudSettings {
+            url_patterns: Vec::new(),
+            default_s3: std::collections::BTreeMap::new(),
+            s3_overrides: std::collections::BTreeMap::new(),
+            credentials: None,
+        }
+        .s3_config("b");
+        assert!(s3_advice("b", &cfg, false).contains("anonymous"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
 
 use crate::io::IoOptions;
+use crate::python::backend::{CloudBackend, PyRangeReader};
 use crate::read::ReadOptions;
 
 const KEYS: &[&str] = &[
@@ -18,6 +19,7 @@ const KEYS: &[&str] = &[
     "readahead_bytes",
     "tiles_per_batch",
     "batches_in_flight",
+    "backend",
 ];
 
 /// All knobs of one call, parsed from an optional dict.
@@ -64,6 +66,13 @@ pub(crate) fn call_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<Call
             "store_options" => {
                 let m: std::collections::BTreeMap<String, String> = v.extract()?;
                 io.store_options = m.into_iter().collect();
+            }
+            "backend" => {
+                if let Ok(cloud) = v.cast::<CloudBackend>() {
+                    io.cloud = Some(cloud.get().settings.clone());
+                } else {
+                    io.reader = Some(std::sync::Arc::new(PyRangeReader::new(&v)?));
+                }
             }
             "readahead_bytes" => o.readahead_bytes = positive(&key, v.extract::<u64>()?)?,
             "tiles_per_batch" => o.read.tiles_per_batch = positive(&key, v.extract::<usize>()?)?,

@@ -1,6 +1,7 @@
 //! PyO3 bindings: the only place that uses pyo3. Thin functions: convert arguments, validate,
 //! one core call with the GIL released, map errors.
 
+mod backend;
 mod blocking;
 mod codec;
 mod convert;
@@ -21,6 +22,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("build_profile", profile)?;
     m.add_function(wrap_pyfunction!(enrich::parse_headers, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_windows, m)?)?;
+    m.add_function(wrap_pyfunction!(read::fetch_ranges, m)?)?;
+    m.add_class::<backend::CloudBackend>()?;
     m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;
     m.add_function(wrap_pyfunction!(blocking::runtime_pid, m)?)?;
     Ok(())

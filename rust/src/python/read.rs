@@ -8,10 +8,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
 
+use crate::io::Source;
 use crate::python::blocking::block_on;
 use crate::python::convert::call_options;
 use crate::python::errors::to_pyerr;
 use crate::read::{self, arrow::requests_from_batch, plan_reads, tiles_to_fetch};
+use pyo3::types::PyBytes;
 
 /// Read every window of `plan` into `out` (a C-contiguous uint8 view of the output array).
 /// Validates the whole plan before any I/O; pixels outside an image are left untouched.
@@ -58,4 +60,33 @@ pub(crate) fn read_windows(
         |py| report(py, done.load(Ordering::Relaxed)),
     )?;
     report(py, total)
+}
+
+/// Fetch `(start, length)` ranges of one URL through the I/O layer (coalesced, concurrent).
+#[pyfunction]
+#[pyo3(signature = (url, ranges, *, options = None))]
+pub(crate) fn fetch_ranges<'py>(
+    py: Python<'py>,
+    url: String,
+    ranges: Vec<(u64, u64)>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let opts = call_options(options)?;
+    let mut wanted = Vec::with_capacity(ranges.len());
+    for (start, length) in ranges {
+        let end = start
+            .checked_add(length)
+            .ok_or_else(|| PyValueError::new_err(format!("range {start}+{length} overflows")))?;
+        wanted.push(start..end);
+    }
+    let io = opts.read.io;
+    let bodies = block_on(
+        py,
+        || async move {
+            let source = Source::open(&url, &io)?;
+            source.get_ranges(&wanted).await
+        },
+        |_| Ok(()),
+    )?;
+    Ok(bodies.iter().map(|b| PyBytes::new(py, b)).collect())
 }
