@@ -13,6 +13,7 @@ import rasteret
 import rasterio
 import rasterio.mask
 import shapely
+from rasteret import _core
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping
 from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
@@ -157,6 +158,16 @@ def test_dictionary_layout_plan_matches_struct_plan(aoi_collection):  # noqa: F8
     u16 = np.dtype("uint16")
     one = _read.read_blocks([url], sliced, np.zeros(1), cols[:1], rows[:1], 3, u16, 0)
     np.testing.assert_array_equal(one[0], plain[0])
+    # arrow-rs panics importing a dictionary of sliced structs: the core turns that into a
+    # ValueError (never a PanicException); _read hands it unsliced copies, as above
+    plan = _read._plan([url], layout, [0], cols[:1], rows[:1], [3], [3], [0], [6])
+    sliced_dict = pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()), sliced)
+    bad = pa.RecordBatch.from_arrays(
+        [sliced_dict if name == "layout" else plan.column(name) for name in plan.schema.names],
+        names=plan.schema.names,
+    )
+    with pytest.raises(ValueError, match="Arrow C interface"):
+        _core.read_windows(bad, np.zeros(18, np.uint8))
     null_keys = pa.DictionaryArray.from_arrays(pa.array([0, None], pa.int32()), layout)
     with pytest.raises(ValueError, match="no tile layout"):
         _read.read_blocks(

@@ -15,6 +15,24 @@ use crate::python::errors::to_pyerr;
 use crate::read::{self, arrow::requests_from_batch, plan_reads, tiles_to_fetch};
 use pyo3::types::PyBytes;
 
+/// Import the plan through the Arrow PyCapsule interface.
+///
+/// arrow-rs (arrow-data 59) panics on some valid inputs: a sliced struct nested in another
+/// struct or a dictionary has its offset applied twice (`ArrayData::slice`: `end <= len`).
+/// The panic is caught here and becomes a `ValueError`; `rasteret.core._read` hands over
+/// unsliced copies, so its plans never hit it.
+fn import_plan(obj: &Bound<'_, PyAny>) -> PyResult<PyRecordBatch> {
+    let imported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        obj.extract::<PyRecordBatch>()
+    }));
+    imported.unwrap_or_else(|_| {
+        Err(PyValueError::new_err(
+            "read plan could not be imported through the Arrow C interface (arrow-rs rejects \
+             sliced nested columns); pass unsliced arrays, e.g. pyarrow.concat_arrays([col])",
+        ))
+    })
+}
+
 /// Read every window of `plan` into `out` (a C-contiguous uint8 view of the output array).
 /// Validates the whole plan before any I/O; pixels outside an image are left untouched.
 /// `progress(done, total)` is called with tiles placed / tiles to fetch, about every 100 ms
@@ -23,12 +41,13 @@ use pyo3::types::PyBytes;
 #[pyo3(signature = (plan, out, *, options = None, progress = None))]
 pub(crate) fn read_windows(
     py: Python<'_>,
-    plan: PyRecordBatch,
+    plan: &Bound<'_, PyAny>,
     mut out: PyReadwriteArray1<'_, u8>,
     options: Option<&Bound<'_, PyDict>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let opts = call_options(options)?;
+    let plan = import_plan(plan)?;
     let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
     let plan = plan_reads(&requests).map_err(to_pyerr)?;
     let dst = out
