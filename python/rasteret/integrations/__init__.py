@@ -1,0 +1,1 @@
+"""Integrations of rasteret collections with other libraries (TorchGeo)."""

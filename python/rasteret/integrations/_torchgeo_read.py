@@ -1,0 +1,267 @@
+"""Read one TorchGeo chip: every (record, band) window in one Rust call, then placement on the
+query grid with ``rasterio.merge.merge`` semantics (API.md §7.2, §9.2).
+
+Aligned reads (same resolution, whole-pixel offsets, north-up, single CRS) are read straight
+onto the query grid, boundless, which is exactly what ``merge`` produces for them. Others read
+the covering window and go through :func:`merge_semantic_resample_single_source` (single CRS)
+or ``rasterio.warp.reproject`` (multi-CRS, float32 with NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rasteret.core import _read
+from rasteret.core.rio_semantics import (
+    MergeGrid,
+    merge_semantic_resample_single_source,
+    representable_fill,
+)
+from rasteret.integrations._torchgeo_index import BandSource, RecordSource
+
+_TOL = 1e-9
+
+
+@dataclass
+class Placed:
+    """One (record, band) on the query grid: data and the pixels it validly covers."""
+
+    data: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass
+class _Job:
+    slot: int  # position in the request list
+    record: int  # position in the chip's record list
+    band: int
+    source: BandSource
+    window: tuple[int, int, int, int]
+    aligned: bool
+    fill: Any
+
+
+def _whole(v: float) -> int | None:
+    r = round(v)
+    return int(r) if abs(v - r) <= _TOL else None
+
+
+def _plan_job(
+    slot: int,
+    record: int,
+    band: int,
+    src: BandSource,
+    bbox: tuple[float, float, float, float],
+    grid: MergeGrid,
+    reproject: bool,
+) -> _Job | None:
+    """The window to read for one (record, band); None when it misses the raster."""
+    a, c, e, f = src.transform
+    minx, miny, maxx, maxy = bbox
+    fill, _ = representable_fill(src.nodata, src.dtype)
+    if not reproject and a > 0 and e < 0:
+        col, row = _whole((minx - c) / a), _whole((maxy - f) / e)
+        same_res = abs(a - grid.res[0]) <= _TOL and abs(-e - grid.res[1]) <= _TOL
+        if same_res and col is not None and row is not None:
+            rows, cols = grid.shape
+            if col >= src.width or row >= src.height or col + cols <= 0 or row + rows <= 0:
+                return None
+            return _Job(slot, record, band, src, (col, row, cols, rows), True, fill)
+    cols_f = sorted(((minx - c) / a, (maxx - c) / a))
+    rows_f = sorted(((miny - f) / e, (maxy - f) / e))
+    pad = 1 if reproject or not (_same(a, grid.res[0]) and _same(-e, grid.res[1])) else 0
+    c0 = max(math.floor(cols_f[0] + _TOL) - pad, 0)
+    r0 = max(math.floor(rows_f[0] + _TOL) - pad, 0)
+    c1 = min(math.ceil(cols_f[1] - _TOL) + pad, src.width)
+    r1 = min(math.ceil(rows_f[1] - _TOL) + pad, src.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return _Job(slot, record, band, src, (c0, r0, c1 - c0, r1 - r0), False, fill)
+
+
+def _same(x: float, y: float) -> bool:
+    return abs(abs(x) - abs(y)) <= _TOL
+
+
+def _source_bbox(bbox: tuple[float, float, float, float], dst: int, src: int) -> Any:
+    if dst == src:
+        return bbox
+    from rasterio.crs import CRS
+    from rasterio.warp import transform_bounds
+
+    return transform_bounds(CRS.from_epsg(dst), CRS.from_epsg(src), *bbox, densify_pts=21)
+
+
+def read_chip(
+    records: list[RecordSource],
+    bbox: tuple[float, float, float, float],
+    grid: MergeGrid,
+    *,
+    epsg: int,
+    multi_crs: bool,
+    layouts: pa.Array,
+    mask_layouts: pa.Array | None,
+    options: dict[str, Any],
+) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
+    """All (record, band) placements of a chip, and the failures ``(record, error)``.
+
+    Every window is read in one call into the Rust core; when that call fails the reads are
+    retried record by record so one broken file only costs its own record.
+    """
+    jobs: list[_Job] = []
+    for r, rec in enumerate(records):
+        reproject = multi_crs
+        src_bbox = _source_bbox(bbox, epsg, rec.epsg) if reproject else bbox
+        for b, src in enumerate(rec.bands):
+            job = _plan_job(len(jobs), r, b, src, src_bbox, grid, reproject)
+            if job is not None:
+                jobs.append(job)
+    arrays: dict[int, np.ndarray] = {}
+    failures: list[tuple[int, BaseException]] = []
+    try:
+        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options))
+    except (OSError, RuntimeError, ValueError) as exc:
+        if len({j.record for j in jobs}) <= 1:
+            failures.extend((j.record, exc) for j in jobs[:1])
+        else:
+            for r in sorted({j.record for j in jobs}):
+                group = [j for j in jobs if j.record == r]
+                try:
+                    arrays.update(_read_jobs(group, layouts, mask_layouts, options))
+                except (OSError, RuntimeError, ValueError) as exc2:
+                    failures.append((r, exc2))
+    placed: dict[tuple[int, int], Placed] = {}
+    for j in jobs:
+        arr = arrays.get(j.slot)
+        if arr is None:
+            continue
+        rec = records[j.record]
+        placed[(j.record, j.band)] = _place(j, arr, grid, rec.epsg, epsg, multi_crs)
+    return placed, failures
+
+
+def _read_jobs(
+    jobs: list[_Job],
+    layouts: pa.Array,
+    mask_layouts: pa.Array | None,
+    options: dict[str, Any],
+) -> dict[int, np.ndarray]:
+    if not jobs:
+        return {}
+    rows = pa.array([j.source.layout_row for j in jobs], pa.int64())
+    outs = _read.read_flat(
+        [j.source.url for j in jobs],
+        layouts.take(rows),
+        [j.source.band_index for j in jobs],
+        [j.window for j in jobs],
+        [j.source.dtype for j in jobs],
+        [j.fill for j in jobs],
+        options=options,
+    )
+    result = {j.slot: o for j, o in zip(jobs, outs, strict=True)}
+    masked = [j for j in jobs if j.source.mask_row is not None]
+    if masked and mask_layouts is not None:
+        masks = _read.read_flat(
+            [j.source.url for j in masked],
+            mask_layouts.take(pa.array([j.source.mask_row for j in masked], pa.int64())),
+            [0] * len(masked),
+            [j.window for j in masked],
+            [np.dtype("uint8")] * len(masked),
+            [255] * len(masked),
+            options=options,
+        )
+        for j, m in zip(masked, masks, strict=True):
+            result[j.slot] = result[j.slot].copy()
+            result[j.slot][m == 0] = j.fill
+    return result
+
+
+def _coverage(job: _Job, shape: tuple[int, int]) -> np.ndarray:
+    """Grid pixels of an aligned read that lie inside the raster."""
+    col, row, cols, rows = job.window
+    valid = np.zeros(shape, dtype=bool)
+    r0, c0 = max(0, -row), max(0, -col)
+    r1, c1 = min(rows, job.source.height - row), min(cols, job.source.width - col)
+    if r1 > r0 and c1 > c0:
+        valid[r0:r1, c0:c1] = True
+    return valid
+
+
+def _not_nodata(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    if data.dtype.kind == "f":
+        finite = ~np.isnan(data)
+        return finite if nodata is None or math.isnan(nodata) else finite & (data != nodata)
+    if nodata is None:
+        return np.ones(data.shape, dtype=bool)
+    return data != nodata
+
+
+def _place(
+    job: _Job, arr: np.ndarray, grid: MergeGrid, src_epsg: int, epsg: int, multi_crs: bool
+) -> Placed:
+    from affine import Affine
+
+    src = job.source
+    if job.aligned:
+        return Placed(arr, _coverage(job, arr.shape) & _not_nodata(arr, src.nodata))
+    a, c, e, f = src.transform
+    col, row, _, _ = job.window
+    crop_t = Affine(a, 0.0, c + col * a, 0.0, e, f + row * e)
+    if multi_crs:
+        data = _reproject(arr, crop_t, src, src_epsg, epsg, grid)
+        return Placed(data, ~np.isnan(data))
+    resampling = "bilinear" if src.dtype.kind == "f" else "nearest"
+    data = merge_semantic_resample_single_source(
+        arr,
+        src_crop_transform=crop_t,
+        src_full_transform=Affine(a, 0.0, c, 0.0, e, f),
+        src_full_width=src.width,
+        src_full_height=src.height,
+        src_crs=src_epsg,
+        grid=grid,
+        resampling=resampling,
+        src_nodata=src.nodata,
+    )
+    valid = _not_nodata(data, src.nodata) & _grid_inside(grid, src)
+    return Placed(data, valid)
+
+
+def _grid_inside(grid: MergeGrid, src: BandSource) -> np.ndarray:
+    """Grid pixels whose centres fall inside the raster's extent (same CRS)."""
+    a, c, e, f = src.transform
+    xs = (c, c + src.width * a)
+    ys = (f, f + src.height * e)
+    rows, cols = grid.shape
+    gt = grid.transform
+    cx = gt.c + (np.arange(cols) + 0.5) * gt.a
+    cy = gt.f + (np.arange(rows) + 0.5) * gt.e
+    in_x = (cx >= min(xs)) & (cx < max(xs))
+    in_y = (cy > min(ys)) & (cy <= max(ys))
+    return in_y[:, None] & in_x[None, :]
+
+
+def _reproject(
+    arr: np.ndarray, crop_t: Any, src: BandSource, src_epsg: int, epsg: int, grid: MergeGrid
+) -> np.ndarray:
+    from rasterio.crs import CRS
+    from rasterio.warp import Resampling, reproject
+
+    dtype = arr.dtype if arr.dtype.kind == "f" and arr.dtype.itemsize >= 4 else np.float32
+    out = np.full(grid.shape, np.nan, dtype=dtype)
+    reproject(
+        source=arr.astype(dtype, copy=False),
+        destination=out,
+        src_transform=crop_t,
+        src_crs=CRS.from_epsg(src_epsg),
+        src_nodata=src.nodata,
+        dst_transform=grid.transform,
+        dst_crs=CRS.from_epsg(epsg),
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
+    return out
