@@ -157,16 +157,18 @@ class RasteretGeoDataset(GeoDataset):
     def _select(self, x: slice, y: slice, t: slice) -> Any:
         import shapely
 
-        if t.start == t.stop:
-            interval = pd.Interval(t.start, t.stop, closed="both")
+        start, stop = pd.Timestamp(t.start), pd.Timestamp(t.stop)
+        if start == stop:
+            interval = pd.Interval(start, stop, closed="both")
         else:
-            interval = pd.Interval(t.start, t.stop)
+            interval = pd.Interval(start, stop)
         index = self.index.iloc[self.index.index.overlaps(interval)]
         index = index.iloc[:: t.step or 1]
         index = index.cx[x.start : x.stop, y.start : y.stop]
         if not index.empty:
             box = shapely.box(x.start, y.start, x.stop, y.stop)
-            index = index[index.geometry.intersection(box).area > 0]
+            geoms = np.asarray(index.geometry, dtype=object)
+            index = index[shapely.area(shapely.intersection(geoms, box)) > 0]
         return index
 
     def __getitem__(self, query: Any) -> dict[str, Any]:

@@ -232,17 +232,24 @@ def _place(
 
 
 def _grid_inside(grid: MergeGrid, src: BandSource) -> np.ndarray:
-    """Grid pixels whose centres fall inside the raster's extent (same CRS)."""
+    """Grid pixels ``rasterio.merge.merge`` writes for this raster (its ``win_align`` rule:
+    offsets ``floor(x + 0.1)``, lengths ``floor(x + 0.5)``)."""
     a, c, e, f = src.transform
     xs = (c, c + src.width * a)
     ys = (f, f + src.height * e)
-    rows, cols = grid.shape
-    gt = grid.transform
-    cx = gt.c + (np.arange(cols) + 0.5) * gt.a
-    cy = gt.f + (np.arange(rows) + 0.5) * gt.e
-    in_x = (cx >= min(xs)) & (cx < max(xs))
-    in_y = (cy > min(ys)) & (cy <= max(ys))
-    return in_y[:, None] & in_x[None, :]
+    left, bottom, right, top = grid.bounds
+    int_w, int_e = max(min(xs), left), min(max(xs), right)
+    int_s, int_n = max(min(ys), bottom), min(max(ys), top)
+    valid = np.zeros(grid.shape, dtype=bool)
+    if int_w >= int_e or int_s >= int_n:
+        return valid
+    xres, yres = grid.res
+    col0 = math.floor((int_w - left) / xres + 0.1)
+    row0 = math.floor((top - int_n) / yres + 0.1)
+    cols = math.floor((int_e - int_w) / xres + 0.5)
+    rows = math.floor((int_n - int_s) / yres + 0.5)
+    valid[max(row0, 0) : max(row0 + rows, 0), max(col0, 0) : max(col0 + cols, 0)] = True
+    return valid
 
 
 def _reproject(
