@@ -354,6 +354,8 @@ def test_corpus_files_match_merge(cog_corpus, http_server):
                 got = ds[query]["image"][0].numpy()
             except IndexError:
                 continue  # query misses the footprint (touching only)
+            widened = {"uint16": "int32", "uint32": "int64"}.get(expected.dtype.name)
+            assert got.dtype == np.dtype(widened or expected.dtype), entry.name  # native dtype
             expected = expected.astype(got.dtype)
             if kind == "f":
                 np.testing.assert_allclose(
@@ -539,3 +541,38 @@ def test_without_torchgeo_the_stub_raises_import_error():
     assert out.stdout.strip() == (
         "TorchGeo integration requires torch + torchgeo. Install rasteret[torchgeo]."
     )
+
+
+def test_geometries_restrict_the_index(collection):
+    # a small box around S2's south-east corner (outside S0 and S1)
+    from pyproj import Transformer
+
+    tf = Transformer.from_crs(32633, 4326, always_xy=True)
+    x, y = ORIGIN_X + 80 + W * 10 - 20, ORIGIN_Y - 120 - H * 10 + 20
+    lon0, lat0 = tf.transform(x - 10, y - 10)
+    lon1, lat1 = tf.transform(x + 10, y + 10)
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1"], geometries=(lon0, lat0, lon1, lat1))
+    assert [ds._plan.records[int(r)].record_id for r in ds.index["rid"]] == ["S2"]
+
+
+def test_label_and_tensor_conversions():
+    from rasteret.integrations.torchgeo import (
+        _array_to_image_tensor_torchgeo_compatible,
+        _coerce_label_value,
+    )
+
+    assert _coerce_label_value(3).dtype == torch.long
+    assert _coerce_label_value(True).dtype == torch.long
+    assert _coerce_label_value(0.5).dtype == torch.float32
+    assert _coerce_label_value(float("nan")) is None
+    assert _coerce_label_value([1, 2]).tolist() == [1, 2]
+    assert _coerce_label_value(["a", "b"]) == ["a", "b"]
+    assert _coerce_label_value("cls") == "cls"
+    warned: set = set()
+    with pytest.warns(UserWarning, match="uint16 pixels are returned as int32") as caught:
+        _array_to_image_tensor_torchgeo_compatible(np.zeros((1, 2, 2), np.uint16), warned)
+        _array_to_image_tensor_torchgeo_compatible(np.zeros((1, 2, 2), np.uint16), warned)
+    assert len(caught) == 1
+    t = _array_to_image_tensor_torchgeo_compatible(np.arange(4, dtype=np.int16).reshape(2, 2))
+    assert t.dtype == torch.int16 and t.tolist() == [[0, 1], [2, 3]]
