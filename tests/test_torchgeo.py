@@ -576,3 +576,35 @@ def test_label_and_tensor_conversions():
     assert len(caught) == 1
     t = _array_to_image_tensor_torchgeo_compatible(np.arange(4, dtype=np.int16).reshape(2, 2))
     assert t.dtype == torch.int16 and t.tolist() == [[0, 1], [2, 3]]
+
+
+def test_intersection_with_another_crs_reprojects_the_second_dataset(collection, scenes):
+    with pytest.warns(UserWarning, match="records dropped"):
+        utm33 = collection.to_torchgeo_dataset(bands=["B1"])
+    # only the UTM 34N record, in its own CRS
+    u34 = collection.where(pads.field("id") == "U34").to_torchgeo_dataset(
+        bands=["B2"], is_image=False
+    )
+    assert u34.epsg == 32634
+    from torchgeo.datasets import IntersectionDataset
+
+    both = IntersectionDataset(utm33, u34, spatial_only=True)  # what `&` does, across dates
+    assert u34.epsg == 32633 and u34.crs.to_epsg() == 32633
+    day0, day1 = DATES[0] - dt.timedelta(days=1), DATES[0] + dt.timedelta(days=1)
+    bbox = (ORIGIN_X + 1500, ORIGIN_Y - 2140, ORIGIN_X + 2140, ORIGIN_Y - 1500)
+    query = (slice(bbox[0], bbox[2], 10.0), slice(bbox[1], bbox[3], 10.0), slice(day0, day1))
+    sample = both[query]
+    mask = sample["mask"].numpy()
+    assert mask.dtype == np.float32 and mask.shape == (64, 64)
+    expected = np.full((64, 64), np.nan, dtype=np.float32)
+    with rasterio.open(scenes.path("U34", "B2")) as src:
+        rasterio.warp.reproject(
+            rasterio.band(src, 1),
+            expected,
+            src_nodata=0,
+            dst_transform=rasterio.transform.from_origin(bbox[0], bbox[3], 10, 10),
+            dst_crs="EPSG:32633",
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
+    np.testing.assert_allclose(mask, expected, rtol=1e-5, equal_nan=True)

@@ -143,6 +143,27 @@ class RasteretGeoDataset(GeoDataset):
         box = shapely.box(*transform_bbox(env, src, self.epsg))
         self.index = self.index[self.index.geometry.intersects(box)]
 
+    @property
+    def crs(self) -> Any:
+        """The dataset CRS (``pyproj.CRS``); TorchGeo's ``&``/``|`` may set it."""
+        return self.index.crs
+
+    @crs.setter
+    def crs(self, new_crs: Any) -> None:
+        """Re-target the dataset: the index is reprojected and every read is warped into
+        ``new_crs`` (float32 chips, like ``target_crs=``)."""
+        from pyproj import CRS
+
+        new = CRS.from_user_input(new_crs)
+        if new == self.crs:
+            return
+        epsg = new.to_epsg()
+        if epsg is None:
+            raise ValueError(f"RasteretGeoDataset needs an EPSG CRS, got {new.to_string()!r}")
+        self.index = self.index.to_crs(new)
+        self.epsg = self._plan.epsg = int(epsg)
+        self._plan.multi_crs = True
+
     # -- pickling (DataLoader workers) ----------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
