@@ -188,8 +188,7 @@ def _bbox(query):
 
 def _selected(ds, query) -> list[str]:
     x, y, t = ds._disambiguate_slice(query)
-    rows = ds._select(x, y, t)
-    return [ds._plan.records[int(r)].record_id for r in rows["rid"]]
+    return [ds._plan.records[r].record_id for r in ds._select(x, y, t)]
 
 
 def _assert_matches_merge(ds, scenes, query, bands=("B1", "B2")):

@@ -109,6 +109,8 @@ class RasteretGeoDataset(GeoDataset):
         self.paths: list[str] = []
         self._warned_dtypes: set[tuple[str, str]] = set()
         self._warned_partial = False
+        self._select_cache: tuple[Any, ...] | None = None
+        self._layout_cache: dict[tuple[int, ...], Any] = {}
         self.index = self._build_geo_index(plan)
         if geometries is not None:
             self._restrict_to(geometries, geometries_crs)
@@ -168,29 +170,48 @@ class RasteretGeoDataset(GeoDataset):
 
     def __getstate__(self) -> dict[str, Any]:
         """Plain data only: no runtime, pool or open handle crosses a process boundary."""
-        return dict(self.__dict__)
+        state = dict(self.__dict__)
+        state["_select_cache"] = None
+        state["_layout_cache"] = {}
+        return state
 
     def close(self) -> None:
         """Nothing to release: the Rust runtime is per process and shared."""
 
     # -- reads ----------------------------------------------------------------------------
 
-    def _select(self, x: slice, y: slice, t: slice) -> Any:
+    def _select(self, x: slice, y: slice, t: slice) -> list[int]:
+        """``rid`` of the records a query selects, in index order (API.md §7.2 step 2):
+        interval overlap in time, every ``t.step``-th, then positive-area overlap in space."""
         import shapely
 
+        cache = self._select_cache
+        if cache is None or cache[0] is not self.index:
+            geoms = np.asarray(self.index.geometry, dtype=object)
+            cache = (
+                self.index,
+                self.index.index.left,
+                self.index.index.right,
+                geoms,
+                shapely.bounds(geoms),
+                self.index["rid"].to_numpy(),
+            )
+            self._select_cache = cache
+        _, left, right, geoms, bounds, rids = cache
         start, stop = pd.Timestamp(t.start), pd.Timestamp(t.stop)
-        if start == stop:
-            interval = pd.Interval(start, stop, closed="both")
-        else:
-            interval = pd.Interval(start, stop)
-        index = self.index.iloc[self.index.index.overlaps(interval)]
-        index = index.iloc[:: t.step or 1]
-        index = index.cx[x.start : x.stop, y.start : y.stop]
-        if not index.empty:
+        if start == stop:  # a closed point interval [t, t]
+            in_time = (left <= stop) & (right >= start)
+        else:  # pandas' default right-closed (start, stop]
+            in_time = (left <= stop) & (right > start)
+        pos = np.flatnonzero(np.asarray(in_time))[:: t.step or 1]
+        b = bounds[pos]
+        touching = (b[:, 0] <= x.stop) & (b[:, 2] >= x.start)
+        touching &= (b[:, 1] <= y.stop) & (b[:, 3] >= y.start)
+        pos = pos[touching]
+        if len(pos):
             box = shapely.box(x.start, y.start, x.stop, y.stop)
-            geoms = np.asarray(index.geometry, dtype=object)
-            index = index[shapely.area(shapely.intersection(geoms, box)) > 0]
-        return index
+            pos = pos[shapely.area(shapely.intersection(geoms[pos], box)) > 0]
+        return [int(r) for r in rids[pos]]
 
     def __getitem__(self, query: Any) -> dict[str, Any]:
         """The sample of ``query`` (a TorchGeo ``GeoSlice``: x, y and t slices).
@@ -203,12 +224,12 @@ class RasteretGeoDataset(GeoDataset):
             Every read of the chip failed.
         """
         x, y, t = self._disambiguate_slice(query)
-        index = self._select(x, y, t)
-        if index.empty:
+        rids = self._select(x, y, t)
+        if not rids:
             raise IndexError(f"index: {query} not found in dataset with bounds: {self.bounds}")
         bbox = (float(x.start), float(y.start), float(x.stop), float(y.stop))
         grid = MergeGrid(bounds=bbox, res=(abs(float(x.step)), abs(float(y.step))))
-        records = [self._plan.records[int(r)] for r in index["rid"]]
+        records = [self._plan.records[r] for r in rids]
         placed, failures = read_chip(
             records,
             bbox,
@@ -218,6 +239,7 @@ class RasteretGeoDataset(GeoDataset):
             layouts=self._plan.layouts,
             mask_layouts=self._plan.mask_layouts,
             options={"max_concurrent": self.max_concurrent},
+            layout_cache=self._layout_cache,
         )
         if self.time_series:
             data = self._stack_time(records, placed, failures, grid)

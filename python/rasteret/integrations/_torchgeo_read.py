@@ -107,11 +107,14 @@ def read_chip(
     layouts: pa.Array,
     mask_layouts: pa.Array | None,
     options: dict[str, Any],
+    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
 ) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
     """All (record, band) placements of a chip, and the failures ``(record, error)``.
 
     Every window is read in one call into the Rust core; when that call fails the reads are
-    retried record by record so one broken file only costs its own record.
+    retried record by record so one broken file only costs its own record. ``layout_cache``
+    keeps the plan's layout column per distinct set of layout rows (samplers revisit the
+    same records, and ``take`` of nested tile tables is not free).
     """
     jobs: list[_Job] = []
     for r, rec in enumerate(records):
@@ -124,7 +127,7 @@ def read_chip(
     arrays: dict[int, np.ndarray] = {}
     failures: list[tuple[int, BaseException]] = []
     try:
-        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options))
+        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options, layout_cache))
     except (OSError, RuntimeError, ValueError) as exc:
         if len({j.record for j in jobs}) <= 1:
             failures.extend((j.record, exc) for j in jobs[:1])
@@ -150,13 +153,21 @@ def _read_jobs(
     layouts: pa.Array,
     mask_layouts: pa.Array | None,
     options: dict[str, Any],
+    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
 ) -> dict[int, np.ndarray]:
     if not jobs:
         return {}
-    rows = pa.array([j.source.layout_row for j in jobs], pa.int64())
+    key = tuple(j.source.layout_row for j in jobs)
+    column = None if layout_cache is None else layout_cache.get(key)
+    if column is None:
+        column = layouts.take(pa.array(key, pa.int64()))
+        if layout_cache is not None:
+            if len(layout_cache) >= 512:
+                layout_cache.clear()
+            layout_cache[key] = column
     outs = _read.read_flat(
         [j.source.url for j in jobs],
-        layouts.take(rows),
+        column,
         [j.source.band_index for j in jobs],
         [j.window for j in jobs],
         [j.source.dtype for j in jobs],
