@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo install test lint rust-test py-test bench fmt
+.PHONY: help demo install test lint rust-test py-test bench fmt torchgeo-latest
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -37,6 +37,9 @@ fmt:  ## format Rust and Python
 	cargo fmt --all
 	$(PYTHON) -m ruff format python tests benches
 	$(PYTHON) -m ruff check --fix python tests benches
+
+torchgeo-latest:  ## optional: TorchGeo tests on Python 3.12 + newest TorchGeo (after make install)
+	bash scripts/test-torchgeo-latest.sh
 
 bench:  ## benchmarks (see benches/README.md)
 	$(PYTHON) benches/run.py

@@ -246,7 +246,9 @@ class RasteretGeoDataset(GeoDataset):
         else:
             data = self._mosaic(records, placed, failures, grid)
         tensor = _array_to_image_tensor_torchgeo_compatible(data, self._warned_dtypes)
-        sample: dict[str, Any] = {"crs": self.crs, "bounds": self._bounds_value(query)}
+        sample: dict[str, Any] = {"bounds": self._bounds_value(query)}
+        if not hasattr(self, "_slice_to_tensor"):  # TorchGeo 0.8: keys of its RasterDataset
+            sample = {"crs": self.crs, **sample}
         sample["transform"] = torch.tensor(
             [float(x.step), 0.0, bbox[0], 0.0, -float(y.step), bbox[3]], dtype=torch.float32
         )
