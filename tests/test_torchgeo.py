@@ -607,3 +607,24 @@ def test_intersection_with_another_crs_reprojects_the_second_dataset(collection,
             resampling=Resampling.bilinear,
         )
     np.testing.assert_allclose(mask, expected, rtol=1e-5, equal_nan=True)
+
+
+def test_tile_cache_serves_revisits_and_matches_direct_reads(collection, scenes):
+    with pytest.warns(UserWarning, match="records dropped"):
+        cached = collection.to_torchgeo_dataset(bands=["B1", "B2"], time_series=True)
+    with pytest.warns(UserWarning, match="records dropped"):
+        direct = collection.to_torchgeo_dataset(bands=["B1", "B2"], time_series=True)
+    direct.tile_cache_bytes = 0
+    t = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])
+    sampler = GridGeoSampler(cached, size=100, stride=70)  # overlapping chips
+    queries = [(q[0], q[1], t) for q in list(sampler)[:10]]
+    for q in queries:
+        assert torch.equal(cached[q]["image"], direct[q]["image"])
+    tiles = cached._tile_cache
+    assert tiles is not None and tiles.hits > 0 and len(tiles) > 0
+    assert direct._tile_cache is None
+    again = tiles.misses
+    cached[queries[0]]
+    assert tiles.misses == again  # a revisit reads nothing
+    cached.close()
+    assert cached._tile_cache is None

@@ -12,6 +12,7 @@ import torch
 from torchgeo.datasets import GeoDataset
 
 from rasteret.core.rio_semantics import MergeGrid
+from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
 from rasteret.integrations._torchgeo_read import Placed, read_chip
 from rasteret.integrations._torchgeo_tensor import (
@@ -59,6 +60,10 @@ class RasteretGeoDataset(GeoDataset):
     >>> sampler = RandomGeoSampler(ds, size=256, length=100)  # doctest: +SKIP
     >>> loader = DataLoader(ds, sampler=sampler, collate_fn=stack_samples)  # doctest: +SKIP
     """
+
+    #: Budget of decoded tiles kept per process (0 disables the cache); like GDAL's block
+    #: cache for TorchGeo's own reader, it serves overlapping chips and revisited scenes.
+    tile_cache_bytes: int = DEFAULT_TILE_CACHE_BYTES
 
     def __init__(
         self,
@@ -111,6 +116,7 @@ class RasteretGeoDataset(GeoDataset):
         self._warned_partial = False
         self._select_cache: tuple[Any, ...] | None = None
         self._layout_cache: dict[tuple[int, ...], Any] = {}
+        self._tile_cache: TileCache | None = None
         self.index = self._build_geo_index(plan)
         if geometries is not None:
             self._restrict_to(geometries, geometries_crs)
@@ -173,10 +179,20 @@ class RasteretGeoDataset(GeoDataset):
         state = dict(self.__dict__)
         state["_select_cache"] = None
         state["_layout_cache"] = {}
+        state["_tile_cache"] = None
         return state
 
     def close(self) -> None:
-        """Nothing to release: the Rust runtime is per process and shared."""
+        """Drop the decoded-tile cache (the Rust runtime is per process and shared)."""
+        self._tile_cache = None
+
+    def _tiles(self) -> TileCache | None:
+        """This process's decoded-tile cache (None when ``tile_cache_bytes`` is 0)."""
+        if self.tile_cache_bytes <= 0:
+            return None
+        if self._tile_cache is None:
+            self._tile_cache = TileCache(self.tile_cache_bytes)
+        return self._tile_cache
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -240,6 +256,7 @@ class RasteretGeoDataset(GeoDataset):
             mask_layouts=self._plan.mask_layouts,
             options={"max_concurrent": self.max_concurrent},
             layout_cache=self._layout_cache,
+            tile_cache=self._tiles(),
         )
         if self.time_series:
             data = self._stack_time(records, placed, failures, grid)

@@ -36,6 +36,8 @@ class BandSource:
     dtype: np.dtype
     nodata: float | None
     mask_row: int | None  # row of :attr:`IndexPlan.mask_layouts` (internal GDAL mask)
+    tile_width: int = 0  # 0: untiled (no tile cache)
+    tile_height: int = 0
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,8 @@ def _band_sources(
                 dtype=np.dtype(meta["dtype"]),
                 nodata=None if nodata is None else float(nodata),
                 mask_row=mask_row,
+                tile_width=int(meta.get("tile_width") or 0),
+                tile_height=int(meta.get("tile_height") or 0),
             )
         )
     return out

@@ -22,6 +22,7 @@ from rasteret.core.rio_semantics import (
     merge_semantic_resample_single_source,
     representable_fill,
 )
+from rasteret.integrations._tile_cache import TileCache, WindowSpec
 from rasteret.integrations._torchgeo_index import BandSource, RecordSource
 
 _TOL = 1e-9
@@ -108,13 +109,15 @@ def read_chip(
     mask_layouts: pa.Array | None,
     options: dict[str, Any],
     layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
+    tile_cache: TileCache | None = None,
 ) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
     """All (record, band) placements of a chip, and the failures ``(record, error)``.
 
     Every window is read in one call into the Rust core; when that call fails the reads are
     retried record by record so one broken file only costs its own record. ``layout_cache``
     keeps the plan's layout column per distinct set of layout rows (samplers revisit the
-    same records, and ``take`` of nested tile tables is not free).
+    same records, and ``take`` of nested tile tables is not free). With ``tile_cache``, windows
+    are assembled from cached decoded tiles and only missing tiles are read.
     """
     jobs: list[_Job] = []
     for r, rec in enumerate(records):
@@ -127,7 +130,7 @@ def read_chip(
     arrays: dict[int, np.ndarray] = {}
     failures: list[tuple[int, BaseException]] = []
     try:
-        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options, layout_cache))
+        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options, layout_cache, tile_cache))
     except (OSError, RuntimeError, ValueError) as exc:
         if len({j.record for j in jobs}) <= 1:
             failures.extend((j.record, exc) for j in jobs[:1])
@@ -154,26 +157,49 @@ def _read_jobs(
     mask_layouts: pa.Array | None,
     options: dict[str, Any],
     layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
+    tile_cache: TileCache | None = None,
 ) -> dict[int, np.ndarray]:
     if not jobs:
         return {}
-    key = tuple(j.source.layout_row for j in jobs)
-    column = None if layout_cache is None else layout_cache.get(key)
-    if column is None:
-        column = layouts.take(pa.array(key, pa.int64()))
-        if layout_cache is not None:
-            if len(layout_cache) >= 512:
-                layout_cache.clear()
-            layout_cache[key] = column
-    outs = _read.read_flat(
-        [j.source.url for j in jobs],
-        column,
-        [j.source.band_index for j in jobs],
-        [j.window for j in jobs],
-        [j.source.dtype for j in jobs],
-        [j.fill for j in jobs],
-        options=options,
-    )
+
+    def take(rows: tuple[int, ...]) -> pa.Array:
+        column = None if layout_cache is None else layout_cache.get(rows)
+        if column is None:
+            column = layouts.take(pa.array(rows, pa.int64()))
+            if layout_cache is not None:
+                if len(layout_cache) >= 512:
+                    layout_cache.clear()
+                layout_cache[rows] = column
+        return column
+
+    tiled = tile_cache is not None and all(j.source.tile_width > 0 for j in jobs)
+    if tiled:
+        specs = [
+            WindowSpec(
+                url=j.source.url,
+                band_index=j.source.band_index,
+                layout_row=j.source.layout_row,
+                window=j.window,
+                dtype=j.source.dtype,
+                fill=j.fill,
+                tile_width=j.source.tile_width,
+                tile_height=j.source.tile_height,
+                width=j.source.width,
+                height=j.source.height,
+            )
+            for j in jobs
+        ]
+        outs = tile_cache.read(specs, take, options)  # type: ignore[union-attr]
+    else:
+        outs = _read.read_flat(
+            [j.source.url for j in jobs],
+            take(tuple(j.source.layout_row for j in jobs)),
+            [j.source.band_index for j in jobs],
+            [j.window for j in jobs],
+            [j.source.dtype for j in jobs],
+            [j.fill for j in jobs],
+            options=options,
+        )
     result = {j.slot: o for j, o in zip(jobs, outs, strict=True)}
     masked = [j for j in jobs if j.source.mask_row is not None]
     if masked and mask_layouts is not None:
