@@ -628,3 +628,17 @@ def test_tile_cache_serves_revisits_and_matches_direct_reads(collection, scenes)
     assert tiles.misses == again  # a revisit reads nothing
     cached.close()
     assert cached._tile_cache is None
+
+
+def test_threads_share_one_dataset(dataset):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sampler = RandomGeoSampler(
+        dataset, size=80, length=12, generator=torch.Generator().manual_seed(2)
+    )
+    queries = list(sampler)
+    serial = [dataset[q]["image"] for q in queries]
+    dataset.close()  # cold tile cache: the threads race to fill it
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda q: dataset[q]["image"], queries))
+    assert all(torch.equal(a, b) for a, b in zip(serial, threaded, strict=True))

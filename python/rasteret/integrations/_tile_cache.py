@@ -8,6 +8,7 @@ outside the image pre-filled with the fill value), then every window is assemble
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class TileCache:
         self.max_bytes = int(max_bytes)
         self._tiles: OrderedDict[_Key, np.ndarray] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()  # chips may be read from several threads
         self.hits = 0
         self.misses = 0
 
@@ -57,11 +59,22 @@ class TileCache:
     def _put(self, key: _Key, tile: np.ndarray) -> None:
         if tile.nbytes > self.max_bytes:
             return
-        self._tiles[key] = tile
-        self._bytes += tile.nbytes
-        while self._bytes > self.max_bytes:
-            _, old = self._tiles.popitem(last=False)
-            self._bytes -= old.nbytes
+        with self._lock:
+            previous = self._tiles.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous.nbytes
+            self._tiles[key] = tile
+            self._bytes += tile.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._tiles.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def _get(self, key: _Key) -> np.ndarray | None:
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
 
     @staticmethod
     def _tiles_of(spec: WindowSpec) -> list[tuple[int, int]]:
@@ -97,12 +110,11 @@ class TileCache:
                 keys.append(key)
                 if key in got or key in missing:
                     continue
-                tile = self._tiles.get(key)
+                tile = self._get(key)
                 if tile is None:
                     missing[key] = spec
                     self.misses += 1
                 else:
-                    self._tiles.move_to_end(key)
                     got[key] = tile
                     self.hits += 1
             per_spec.append(keys)
