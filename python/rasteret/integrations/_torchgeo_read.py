@@ -10,6 +10,7 @@ or ``rasterio.warp.reproject`` (multi-CRS, float32 with NaN).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +29,21 @@ from rasteret.integrations._torchgeo_index import BandSource, RecordSource
 _TOL = 1e-9
 
 
-@dataclass
 class Placed:
-    """One (record, band) on the query grid: data and the pixels it validly covers."""
+    """One (record, band) on the query grid: data and (computed on first use, mosaics only)
+    the pixels it validly covers."""
 
-    data: np.ndarray
-    valid: np.ndarray
+    def __init__(self, data: np.ndarray, valid: Callable[[], np.ndarray]) -> None:
+        self.data = data
+        self._valid_fn: Callable[[], np.ndarray] | None = valid
+        self._valid: np.ndarray | None = None
+
+    @property
+    def valid(self) -> np.ndarray:
+        if self._valid is None:
+            assert self._valid_fn is not None
+            self._valid, self._valid_fn = self._valid_fn(), None
+        return self._valid
 
 
 @dataclass
@@ -245,13 +255,13 @@ def _place(
 
     src = job.source
     if job.aligned:
-        return Placed(arr, _coverage(job, arr.shape) & _not_nodata(arr, src.nodata))
+        return Placed(arr, lambda: _coverage(job, arr.shape) & _not_nodata(arr, src.nodata))
     a, c, e, f = src.transform
     col, row, _, _ = job.window
     crop_t = Affine(a, 0.0, c + col * a, 0.0, e, f + row * e)
     if multi_crs:
-        data = _reproject(arr, crop_t, src, src_epsg, epsg, grid)
-        return Placed(data, ~np.isnan(data))
+        warped = _reproject(arr, crop_t, src, src_epsg, epsg, grid)
+        return Placed(warped, lambda: ~np.isnan(warped))
     resampling = "bilinear" if src.dtype.kind == "f" else "nearest"
     data = merge_semantic_resample_single_source(
         arr,
@@ -264,8 +274,7 @@ def _place(
         resampling=resampling,
         src_nodata=src.nodata,
     )
-    valid = _not_nodata(data, src.nodata) & _grid_inside(grid, src)
-    return Placed(data, valid)
+    return Placed(data, lambda: _not_nodata(data, src.nodata) & _grid_inside(grid, src))
 
 
 def _grid_inside(grid: MergeGrid, src: BandSource) -> np.ndarray:
