@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo install test lint docs rust-test py-test bench bench-chart fmt
+.PHONY: help demo install test lint docs rust-test py-test bench bench-chart fmt torchgeo-latest
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -40,6 +40,9 @@ fmt:  ## format Rust and Python
 	cargo fmt --all
 	$(PYTHON) -m ruff format python tests benches docs/hooks
 	$(PYTHON) -m ruff check --fix python tests benches docs/hooks
+
+torchgeo-latest:  ## optional: TorchGeo tests on Python 3.12 + newest TorchGeo (after make install)
+	bash scripts/test-torchgeo-latest.sh
 
 bench:  ## benchmarks (see benches/README.md)
 	$(PYTHON) benches/run.py

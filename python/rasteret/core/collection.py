@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1305,6 +1305,76 @@ class Collection:
             group_by=group_by,
             progress=resolve_progress(None),
             backend=backend,
+        )
+
+    # -- machine learning --------------------------------------------------------------------
+
+    def to_torchgeo_dataset(
+        self,
+        *,
+        bands: list[str],
+        chip_size: int | None = None,
+        is_image: bool = True,
+        allow_resample: bool = False,
+        cloud_cover_lt: float | None = None,
+        date_range: tuple[str, str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        split: str | Sequence[str] | None = None,
+        split_column: str = "split",
+        label_field: str | None = None,
+        geometries: Any = None,
+        geometries_crs: int = 4326,
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        max_concurrent: int = 50,
+        cloud_config: Any = None,
+        backend: Any = None,
+        time_series: bool = False,
+        target_crs: int | None = None,
+    ) -> Any:
+        """A TorchGeo ``GeoDataset`` (:class:`~rasteret.integrations.torchgeo.RasteretGeoDataset`)
+        over the records matching the given filters.
+
+        Chips are read through the Rust core and placed like ``rasterio.merge.merge`` (native
+        dtype; ``target_crs`` reprojects to float32). ``time_series=True`` yields
+        ``[T, C, H, W]`` samples. Needs the ``rasteret[torchgeo]`` extra.
+
+        Raises
+        ------
+        ValueError
+            Unknown bands, an empty collection, or records without a usable CRS/transform.
+        ImportError
+            torch or torchgeo is not installed.
+
+        Examples
+        --------
+        >>> from torchgeo.samplers import RandomGeoSampler  # doctest: +SKIP
+        >>> ds = coll.to_torchgeo_dataset(bands=["B04", "B08"], chip_size=256)  # doctest: +SKIP
+        >>> sample = ds[next(iter(RandomGeoSampler(ds, size=256, length=1)))]  # doctest: +SKIP
+        >>> sample["image"].shape  # doctest: +SKIP
+        torch.Size([2, 256, 256])
+        """
+        from rasteret.integrations._torchgeo_entry import to_torchgeo_dataset
+
+        return to_torchgeo_dataset(
+            self,
+            bands=list(bands),
+            chip_size=chip_size,
+            is_image=is_image,
+            allow_resample=allow_resample,
+            cloud_cover_lt=cloud_cover_lt,
+            date_range=date_range,
+            bbox=bbox,
+            split=split,
+            split_column=split_column,
+            label_field=label_field,
+            geometries=geometries,
+            geometries_crs=geometries_crs,
+            transforms=transforms,
+            max_concurrent=max_concurrent,
+            cloud_config=cloud_config,
+            backend=backend,
+            time_series=time_series,
+            target_crs=target_crs,
         )
 
     # -- persistence -------------------------------------------------------------------------

@@ -9,7 +9,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["infer_data_source", "infer_data_source_from_dataset", "run_sync"]
+__all__ = [
+    "infer_data_source",
+    "infer_data_source_from_dataset",
+    "reproject_array",
+    "run_sync",
+    "transform_bbox",
+]
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -92,3 +98,19 @@ def reproject_array(
         resampling=Resampling[resampling],
     )
     return out, dst_transform
+
+
+def transform_bbox(
+    bbox: tuple[float, float, float, float], src_crs: Any, dst_crs: Any
+) -> tuple[float, float, float, float]:
+    """``bbox`` from ``src_crs`` to ``dst_crs`` with pyproj ``transform_bounds`` (always_xy)."""
+    from pyproj import CRS, Transformer
+
+    def crs(v: Any) -> CRS:
+        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
+
+    if src_crs == dst_crs:
+        return tuple(float(v) for v in bbox)  # type: ignore[return-value]
+    tf = Transformer.from_crs(crs(src_crs), crs(dst_crs), always_xy=True)
+    out = tf.transform_bounds(*bbox, densify_pts=21)
+    return float(out[0]), float(out[1]), float(out[2]), float(out[3])

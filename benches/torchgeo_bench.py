@@ -1,0 +1,332 @@
+"""TorchGeo chips: TorchGeo's own ``RasterDataset`` (GDAL ``/vsicurl/``) vs rasteret's
+``Collection.to_torchgeo_dataset`` over the same COGs on the same local HTTP server.
+
+Samples per second for 256x256 chips through a ``DataLoader`` (``num_workers`` 0 and 2,
+persistent workers): a cold warm-up epoch (worker start-up, opens, connections; its rate is
+reported too), then the measured epoch over a different chip list of the same size,
+single-scene (one date per chip, 3 bands) and time-series (every date per chip: rasteret
+returns ``[T, C, H, W]``; TorchGeo's ``RasterDataset`` merges the same T x C files per chip,
+so both read the same windows). Both loaders get the same chip list; the first batch of each
+case is checked pixel-identical between the two. Every (tool, case, workers) epoch runs in a
+fresh process, so no cache is inherited; within an epoch TorchGeo keeps its file handles and
+GDAL's block cache (decoded tiles, reused when chips overlap), rasteret reads headers from
+its index and fetches + decodes the tiles of every chip (it has no decoded-tile cache).
+
+Usage::
+
+    python benches/torchgeo_bench.py                  # full run (about 5-10 min)
+    python benches/torchgeo_bench.py --quick          # 32 chips per case
+    python benches/torchgeo_bench.py --latency-ms 20  # add server latency per request
+
+Data: ``benches/.data/torchgeo-v1/`` (gitignored), 4 dates x 3 bands of 2048x2048 uint16 COGs
+on one EPSG:32633 10 m grid (512-px tiles, DEFLATE + predictor 2, nodata 0), content from
+``workloads.synth_band``. Results: printed, and written to ``benches/results/torchgeo.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torchgeo.datasets import RasterDataset
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / ".data" / "torchgeo-v1"
+DATES = ["20240501", "20240511", "20240521", "20240531"]
+BANDS = ("B1", "B2", "B3")
+SIZE = 2048
+CHIP = 256
+BATCH = 8
+GDAL_ENV = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "GDAL_HTTP_MULTIPLEX": "NO",  # faster here, and no stalls in forked workers
+    "VSI_CACHE": "TRUE",
+}
+
+
+class Scenes(RasterDataset):
+    """TorchGeo's reader over the bench files (module level: spawned workers unpickle it)."""
+
+    filename_glob = "T*_B1.tif"
+    filename_regex = r"^T(?P<date>\d{8})_(?P<band>B\d)\.tif$"
+    date_format = "%Y%m%d"
+    separate_files = True
+    all_bands = BANDS
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def ensure_data() -> Path:
+    """Write (once) the 12 COGs."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    sys.path.insert(0, str(BENCH_DIR))
+    from workloads import synth_band
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    for t, date in enumerate(DATES):
+        for b, band in enumerate(BANDS):
+            path = DATA_DIR / f"T{date}_{band}.tif"
+            if path.exists():
+                continue
+            t0 = time.perf_counter()
+            data = synth_band(100 + t, b, size=SIZE)
+            tmp = path.with_suffix(".tmp.tif")
+            with rasterio.open(
+                tmp,
+                "w",
+                driver="COG",
+                width=SIZE,
+                height=SIZE,
+                count=1,
+                dtype="uint16",
+                crs="EPSG:32633",
+                transform=from_origin(500_000, 5_000_000, 10, 10),
+                nodata=0,
+                blocksize=512,
+                compress="DEFLATE",
+                predictor=2,
+            ) as dst:
+                dst.write(data, 1)
+            os.replace(tmp, path)
+            _log(f"  data: {path.name} {time.perf_counter() - t0:.1f}s")
+    return DATA_DIR
+
+
+def rasteret_dataset(base_url: str, time_series: bool) -> Any:
+    import pyarrow as pa
+    import rasteret
+    import shapely
+    from pyproj import Transformer
+
+    tf = Transformer.from_crs(32633, 4326, always_xy=True)
+    x0, y1 = 500_000, 5_000_000
+    lon0, lat0, lon1, lat1 = tf.transform_bounds(x0, y1 - SIZE * 10, x0 + SIZE * 10, y1)
+    rows = [
+        {
+            "id": f"T{date}",
+            "datetime": dt.datetime.strptime(date, "%Y%m%d"),
+            "geometry": shapely.box(lon0, lat0, lon1, lat1).wkb,
+            "assets": {b: {"href": f"{base_url}/T{date}_{b}.tif"} for b in BANDS},
+        }
+        for date in DATES
+    ]
+    coll = rasteret.build_from_table(pa.Table.from_pylist(rows), enrich_cog=True)
+    return coll.to_torchgeo_dataset(bands=list(BANDS), time_series=time_series)
+
+
+def torchgeo_dataset(base_url: str) -> Any:
+    paths = [f"/vsicurl/{base_url}/T{date}_B1.tif" for date in DATES]
+    return Scenes(paths=paths, bands=list(BANDS))
+
+
+def chip_queries(ds: Any, n: int, time_series: bool, seed: int) -> list[Any]:
+    """``n`` random 256x256 chip queries (pixel-aligned, like RandomGeoSampler's)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x0, y1 = 500_000.0, 5_000_000.0
+    t_all = slice(pd.Timestamp(DATES[0]) - pd.Timedelta(days=1), pd.Timestamp(DATES[-1]))
+    out = []
+    for _ in range(n):
+        col, row = rng.integers(0, SIZE - CHIP, 2)
+        xmin, ymax = x0 + col * 10.0, y1 - row * 10.0
+        if time_series:
+            t = t_all
+        else:
+            day = pd.Timestamp(DATES[int(rng.integers(0, len(DATES)))])
+            t = slice(day - pd.Timedelta(hours=1), day + pd.Timedelta(hours=1))
+        out.append(
+            (slice(xmin, xmin + CHIP * 10.0, 10.0), slice(ymax - CHIP * 10.0, ymax, 10.0), t)
+        )
+    return out
+
+
+def run_loader(
+    ds: Any, warmup: list[Any], queries: list[Any], workers: int, context: str | None
+) -> dict[str, Any]:
+    """A warm-up epoch over ``warmup`` (worker start-up, file opens, first connections), then
+    the measured epoch over ``queries`` with the same (persistent) workers. Also returns the
+    seconds of the cold warm-up epoch and the measured epoch's first images."""
+    from torch.utils.data import DataLoader
+    from torchgeo.datasets import stack_samples
+
+    def loader(sampler: list[Any]) -> Any:
+        return DataLoader(
+            ds,
+            sampler=sampler,
+            batch_size=BATCH,
+            num_workers=workers,
+            collate_fn=stack_samples,
+            multiprocessing_context=context if workers else None,
+            persistent_workers=bool(workers),
+        )
+
+    # one DataLoader whose sampler is swapped between epochs keeps its workers
+    sampler = list(warmup)
+    dl = loader(sampler)
+    t0 = time.perf_counter()
+    for _ in dl:
+        pass
+    cold = time.perf_counter() - t0
+    sampler[:] = queries
+    first = None
+    t0 = time.perf_counter()
+    for batch in dl:
+        if first is None:
+            first = batch["image"]
+    return {"seconds": time.perf_counter() - t0, "cold_seconds": cold, "first": first}
+
+
+def child(tool: str, case: str, workers: int, n: int, base: str, dump: Path) -> None:
+    """One cold measurement in this fresh process; prints one JSON line."""
+    os.environ.update(GDAL_ENV)
+    warnings.filterwarnings("ignore", message="uint16 pixels are returned as int32")
+    time_series = case == "time-series"
+    t0 = time.perf_counter()
+    rs = rasteret_dataset(base, time_series=time_series)  # build + index (headers parsed)
+    if tool == "rasteret":
+        ds = rs
+    else:
+        t0 = time.perf_counter()
+        ds = torchgeo_dataset(base)  # opens every file to index it
+    index_s = time.perf_counter() - t0
+    warmup = chip_queries(rs, n, time_series, seed=41)
+    queries = chip_queries(rs, n, time_series, seed=42)
+    # GDAL's /vsicurl/ state does not survive fork (observed: "not recognized as being in a
+    # supported file format" in forked workers), so TorchGeo's workers are spawned; rasteret's
+    # Rust runtime is rebuilt per process, so its workers are forked.
+    context = "fork" if tool == "rasteret" else "spawn"
+    run = run_loader(ds, warmup, queries, workers, context)
+    np.save(dump, run.pop("first").numpy())
+    print(json.dumps({**run, "index_seconds": index_s, "context": context}), flush=True)
+
+
+def _first_batches_agree(case: str, tg: np.ndarray, rs: np.ndarray) -> bool:
+    if case == "single-scene":
+        return bool(np.array_equal(tg, rs))
+    # TorchGeo merges the T dates (first valid pixel wins); rasteret stacks them: where
+    # rasteret's first date is valid, TorchGeo's mosaic shows that date.
+    first = rs[:, 0]
+    return bool(np.array_equal(tg[first != 0], first[first != 0]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="32 / 32 chips")
+    p.add_argument("--chips", type=int, default=96, help="chips per single-scene case")
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "torchgeo.json")
+    p.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        tool, case, workers, n, base, dump = args.child
+        child(tool, case, int(workers), int(n), base, Path(dump))
+        return 0
+    n_single = 32 if args.quick else args.chips
+    n_series = max(4 * BATCH, n_single // 3)
+
+    import subprocess
+    import tempfile
+
+    from rasteret._range_server import RangeServer
+
+    ensure_data()
+    load_start = os.getloadavg()
+    results: list[dict[str, Any]] = []
+    with RangeServer(DATA_DIR) as server, tempfile.TemporaryDirectory() as tmp:
+        server.latency_ms = args.latency_ms
+        base = server.base_url.rstrip("/")
+        for case, n in (("single-scene", n_single), ("time-series", n_series)):
+            for workers in (0, 2):
+                runs: dict[str, dict[str, Any]] = {}
+                for tool in ("torchgeo", "rasteret"):
+                    dump = Path(tmp) / f"{tool}.npy"
+                    out = subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child",
+                            tool,
+                            case,
+                            str(workers),
+                            str(n),
+                            base,
+                            str(dump),
+                        ],
+                        capture_output=True,
+                        text=True,
+                    )
+                    if out.returncode != 0:
+                        _log(out.stderr[-3000:])
+                        raise SystemExit(f"{tool} {case} workers={workers} failed")
+                    runs[tool] = json.loads(out.stdout.strip().splitlines()[-1])
+                    runs[tool]["first"] = np.load(dump)
+                tg, rs = runs["torchgeo"], runs["rasteret"]
+                row = {
+                    "case": case,
+                    "num_workers": workers,
+                    "chips": n,
+                    "torchgeo_samples_per_s": n / tg["seconds"],
+                    "rasteret_samples_per_s": n / rs["seconds"],
+                    "speedup": tg["seconds"] / rs["seconds"],
+                    "cold_epoch_samples_per_s": {
+                        "torchgeo": n / tg["cold_seconds"],
+                        "rasteret": n / rs["cold_seconds"],
+                    },
+                    "first_batch_identical": _first_batches_agree(
+                        case, runs["torchgeo"]["first"], runs["rasteret"]["first"]
+                    ),
+                    "index_seconds": {t: runs[t]["index_seconds"] for t in runs},
+                }
+                results.append(row)
+                _log(json.dumps(row))
+    load_end = os.getloadavg()
+    report = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_start": load_start,
+            "loadavg_end": load_end,
+            "python": platform.python_version(),
+        },
+        "latency_ms": args.latency_ms,
+        "data": f"{len(DATES)} dates x {len(BANDS)} bands, {SIZE}x{SIZE} uint16 COGs, 512 tiles",
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"latency {args.latency_ms} ms per request")
+    print(
+        "| case | workers | chips | TorchGeo warm | rasteret warm | speedup warm "
+        "| TorchGeo cold | rasteret cold | speedup cold |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        cold = r["cold_epoch_samples_per_s"]
+        print(
+            f"| {r['case']} | {r['num_workers']} | {r['chips']} | "
+            f"{r['torchgeo_samples_per_s']:.1f} | {r['rasteret_samples_per_s']:.1f} | "
+            f"{r['speedup']:.1f}x | {cold['torchgeo']:.1f} | {cold['rasteret']:.1f} | "
+            f"{cold['rasteret'] / cold['torchgeo']:.1f}x |"
+        )
+    print(f"load average start {load_start}, end {load_end}; results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""A per-process LRU of decoded tiles for TorchGeo chips (what GDAL's block cache does for
+TorchGeo's own reader): chips that overlap, revisit a scene or stack dates reuse tiles
+instead of fetching and decoding them again.
+
+Missing tiles of one request are read in ONE call into the Rust core (whole tiles, pixels
+outside the image pre-filled with the fill value), then every window is assembled from tiles.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rasteret.core import _read
+
+#: Default budget of decoded tiles per process (each DataLoader worker has its own).
+DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """One window to read: source identity, tile grid and the window in image pixels."""
+
+    url: str
+    band_index: int
+    layout_row: int
+    window: tuple[int, int, int, int]  # col_off, row_off, width, height (may leave the image)
+    dtype: np.dtype
+    fill: Any
+    tile_width: int
+    tile_height: int
+    width: int
+    height: int
+
+
+_Key = tuple[str, int, int, int]  # url, band_index, tile row, tile col
+
+
+class TileCache:
+    """LRU of decoded tiles bounded by ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = DEFAULT_TILE_CACHE_BYTES) -> None:
+        self.max_bytes = int(max_bytes)
+        self._tiles: OrderedDict[_Key, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # chips may be read from several threads
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def _put(self, key: _Key, tile: np.ndarray) -> None:
+        if tile.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            previous = self._tiles.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous.nbytes
+            self._tiles[key] = tile
+            self._bytes += tile.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._tiles.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def _get(self, key: _Key) -> np.ndarray | None:
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    @staticmethod
+    def _tiles_of(spec: WindowSpec) -> list[tuple[int, int]]:
+        c0, r0, w, h = spec.window
+        cc0, cc1 = max(c0, 0), min(c0 + w, spec.width)
+        rr0, rr1 = max(r0, 0), min(r0 + h, spec.height)
+        if cc1 <= cc0 or rr1 <= rr0:
+            return []
+        tw, th = spec.tile_width, spec.tile_height
+        return [
+            (ty, tx)
+            for ty in range(rr0 // th, (rr1 - 1) // th + 1)
+            for tx in range(cc0 // tw, (cc1 - 1) // tw + 1)
+        ]
+
+    def read(
+        self,
+        specs: list[WindowSpec],
+        take: Callable[[tuple[int, ...]], pa.Array],
+        options: dict[str, Any],
+    ) -> list[np.ndarray]:
+        """Every window of ``specs`` as a ``(height, width)`` array (fill outside the image).
+
+        ``take(rows)`` returns the plan's layout column for those layout rows.
+        """
+        got: dict[_Key, np.ndarray] = {}
+        missing: dict[_Key, WindowSpec] = {}
+        per_spec: list[list[_Key]] = []
+        for spec in specs:
+            keys = []
+            for ty, tx in self._tiles_of(spec):
+                key = (spec.url, spec.band_index, ty, tx)
+                keys.append(key)
+                if key in got or key in missing:
+                    continue
+                tile = self._get(key)
+                if tile is None:
+                    missing[key] = spec
+                    self.misses += 1
+                else:
+                    got[key] = tile
+                    self.hits += 1
+            per_spec.append(keys)
+        if missing:
+            keys = list(missing)
+            sources = [missing[k] for k in keys]
+            tiles = _read.read_flat(
+                [s.url for s in sources],
+                take(tuple(s.layout_row for s in sources)),
+                [s.band_index for s in sources],
+                [
+                    (k[3] * s.tile_width, k[2] * s.tile_height, s.tile_width, s.tile_height)
+                    for k, s in zip(keys, sources, strict=True)
+                ],
+                [s.dtype for s in sources],
+                [s.fill for s in sources],
+                options=options,
+            )
+            for key, tile in zip(keys, tiles, strict=True):
+                tile = tile.copy()  # own memory: evicting one tile frees it
+                got[key] = tile
+                self._put(key, tile)
+        return [self._assemble(spec, keys, got) for spec, keys in zip(specs, per_spec, strict=True)]
+
+    @staticmethod
+    def _assemble(spec: WindowSpec, keys: list[_Key], got: dict[_Key, np.ndarray]) -> np.ndarray:
+        c0, r0, w, h = spec.window
+        out = np.full((h, w), spec.fill, dtype=spec.dtype)
+        tw, th = spec.tile_width, spec.tile_height
+        for key in keys:
+            ty, tx = key[2], key[3]
+            x0, x1 = max(c0, tx * tw), min(c0 + w, tx * tw + tw, spec.width)
+            y0, y1 = max(r0, ty * th), min(r0 + h, ty * th + th, spec.height)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            out[y0 - r0 : y1 - r0, x0 - c0 : x1 - c0] = got[key][
+                y0 - ty * th : y1 - ty * th, x0 - tx * tw : x1 - tx * tw
+            ]
+        return out

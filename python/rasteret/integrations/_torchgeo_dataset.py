@@ -1,0 +1,368 @@
+"""The real :class:`RasteretGeoDataset` (imported only when torch and torchgeo import)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torchgeo.datasets import GeoDataset
+
+from rasteret.core.rio_semantics import MergeGrid
+from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
+from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
+from rasteret.integrations._torchgeo_read import Placed, read_chip
+from rasteret.integrations._torchgeo_tensor import (
+    _array_to_image_tensor_torchgeo_compatible,
+    _coerce_label_value,
+)
+
+__all__ = ["RasteretGeoDataset"]
+
+
+class RasteretGeoDataset(GeoDataset):
+    """A TorchGeo ``GeoDataset`` reading a rasteret collection's COGs through the Rust core.
+
+    Parameters
+    ----------
+    collection
+        The (filtered) collection to index.
+    bands
+        Band codes to read, in channel order.
+    chip_size
+        Sampler hint only (``self.chip_size``); samples take the query's shape.
+    is_image
+        ``True`` -> ``sample["image"]`` ``[C, H, W]``; ``False`` -> ``sample["mask"]`` (channel
+        dim squeezed when ``C == 1``).
+    allow_resample
+        Allow bands of different resolutions (resampled to the first band's resolution).
+    label_field
+        Collection column whose value (of the first selected record) becomes ``sample["label"]``.
+    geometries, geometries_crs
+        Restrict the index to footprints intersecting the envelope of these AOIs.
+    transforms
+        Called on every sample dict.
+    cloud_config, backend
+        Storage configuration (custom ``backend`` objects are not supported yet).
+    max_concurrent
+        Requests in flight per sample.
+    time_series
+        Return every matching record as ``[T, C, H, W]`` instead of mosaicking them.
+    target_crs
+        EPSG code to reproject every record into (float32 chips, NaN where nothing maps).
+
+    Examples
+    --------
+    >>> ds = collection.to_torchgeo_dataset(bands=["B04", "B03", "B02"])  # doctest: +SKIP
+    >>> sampler = RandomGeoSampler(ds, size=256, length=100)  # doctest: +SKIP
+    >>> loader = DataLoader(ds, sampler=sampler, collate_fn=stack_samples)  # doctest: +SKIP
+    """
+
+    #: Budget of decoded tiles kept per process (0 disables the cache); like GDAL's block
+    #: cache for TorchGeo's own reader, it serves overlapping chips and revisited scenes.
+    tile_cache_bytes: int = DEFAULT_TILE_CACHE_BYTES
+
+    def __init__(
+        self,
+        collection: Any,
+        bands: Sequence[str],
+        chip_size: int | None = None,
+        is_image: bool = True,
+        allow_resample: bool = False,
+        label_field: str | None = None,
+        geometries: Any = None,
+        geometries_crs: int = 4326,
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        cloud_config: Any = None,
+        max_concurrent: int = 50,
+        backend: Any = None,
+        time_series: bool = False,
+        target_crs: int | None = None,
+    ) -> None:
+        bands = list(bands)
+        if not bands:
+            raise ValueError("At least one band is required")
+        if backend is not None:
+            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        table, meta_cols, data_source = read_table(collection, bands, label_field)
+        plan = build_index(
+            table,
+            meta_cols,
+            bands,
+            data_source=data_source,
+            label_field=label_field,
+            target_crs=target_crs,
+            allow_resample=allow_resample,
+        )
+        self.bands = bands
+        self.chip_size = chip_size
+        self.is_image = is_image
+        self.allow_resample = allow_resample
+        self.label_field = label_field
+        self.transforms = transforms
+        self.cloud_config = cloud_config
+        self.max_concurrent = int(max_concurrent)
+        self.time_series = time_series
+        self.target_crs = target_crs
+        self.epsg = plan.epsg
+        self.data_source = plan.data_source
+        self._plan: IndexPlan = plan
+        self._res = plan.res
+        self.paths: list[str] = []
+        self._warned_dtypes: set[tuple[str, str]] = set()
+        self._warned_partial = False
+        self._select_cache: tuple[Any, ...] | None = None
+        self._layout_cache: dict[tuple[int, ...], Any] = {}
+        self._tile_cache: TileCache | None = None
+        self.index = self._build_geo_index(plan)
+        if geometries is not None:
+            self._restrict_to(geometries, geometries_crs)
+
+    # -- index ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _build_geo_index(plan: IndexPlan) -> Any:
+        import geopandas as gpd
+        from pyproj import CRS
+
+        times = pd.DatetimeIndex(plan.datetimes)
+        interval = pd.IntervalIndex.from_arrays(times, times, closed="both", name="datetime")
+        return gpd.GeoDataFrame(
+            {"rid": np.arange(len(plan.records))},
+            index=interval,
+            geometry=plan.footprints,
+            crs=CRS.from_epsg(plan.epsg),
+        )
+
+    def _restrict_to(self, geometries: Any, geometries_crs: int) -> None:
+        import shapely
+
+        from rasteret.core.aoi import prepare_geometry_input
+        from rasteret.core.utils import transform_bbox
+
+        plan = prepare_geometry_input(geometries, geometry_crs=geometries_crs)
+        if len(plan.geometries) == 0:
+            return
+        env = tuple(float(v) for v in shapely.total_bounds(plan.geometries))
+        src = plan.crs if plan.crs is not None else self.epsg
+        box = shapely.box(*transform_bbox(env, src, self.epsg))
+        self.index = self.index[self.index.geometry.intersects(box)]
+
+    @property
+    def crs(self) -> Any:
+        """The dataset CRS (``pyproj.CRS``); TorchGeo's ``&``/``|`` may set it."""
+        return self.index.crs
+
+    @crs.setter
+    def crs(self, new_crs: Any) -> None:
+        """Re-target the dataset: the index is reprojected and every read is warped into
+        ``new_crs`` (float32 chips, like ``target_crs=``)."""
+        from pyproj import CRS
+
+        new = CRS.from_user_input(new_crs)
+        if new == self.crs:
+            return
+        epsg = new.to_epsg()
+        if epsg is None:
+            raise ValueError(f"RasteretGeoDataset needs an EPSG CRS, got {new.to_string()!r}")
+        self.index = self.index.to_crs(new)
+        self.epsg = self._plan.epsg = int(epsg)
+        self._plan.multi_crs = True
+
+    # -- pickling (DataLoader workers) ----------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Plain data only: no runtime, pool or open handle crosses a process boundary."""
+        state = dict(self.__dict__)
+        state["_select_cache"] = None
+        state["_layout_cache"] = {}
+        state["_tile_cache"] = None
+        return state
+
+    def close(self) -> None:
+        """Drop the decoded-tile cache (the Rust runtime is per process and shared)."""
+        self._tile_cache = None
+
+    def _tiles(self) -> TileCache | None:
+        """This process's decoded-tile cache (None when ``tile_cache_bytes`` is 0)."""
+        if self.tile_cache_bytes <= 0:
+            return None
+        if self._tile_cache is None:
+            self._tile_cache = TileCache(self.tile_cache_bytes)
+        return self._tile_cache
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _select(self, x: slice, y: slice, t: slice) -> list[int]:
+        """``rid`` of the records a query selects, in index order (API.md §7.2 step 2):
+        interval overlap in time, every ``t.step``-th, then positive-area overlap in space."""
+        import shapely
+
+        cache = self._select_cache
+        if cache is None or cache[0] is not self.index:
+            geoms = np.asarray(self.index.geometry, dtype=object)
+            cache = (
+                self.index,
+                self.index.index.left,
+                self.index.index.right,
+                geoms,
+                shapely.bounds(geoms),
+                self.index["rid"].to_numpy(),
+            )
+            self._select_cache = cache
+        _, left, right, geoms, bounds, rids = cache
+        start, stop = pd.Timestamp(t.start), pd.Timestamp(t.stop)
+        if start == stop:  # a closed point interval [t, t]
+            in_time = (left <= stop) & (right >= start)
+        else:  # pandas' default right-closed (start, stop]
+            in_time = (left <= stop) & (right > start)
+        pos = np.flatnonzero(np.asarray(in_time))[:: t.step or 1]
+        b = bounds[pos]
+        touching = (b[:, 0] <= x.stop) & (b[:, 2] >= x.start)
+        touching &= (b[:, 1] <= y.stop) & (b[:, 3] >= y.start)
+        pos = pos[touching]
+        if len(pos):
+            box = shapely.box(x.start, y.start, x.stop, y.stop)
+            pos = pos[shapely.area(shapely.intersection(geoms[pos], box)) > 0]
+        return [int(r) for r in rids[pos]]
+
+    def __getitem__(self, query: Any) -> dict[str, Any]:
+        """The sample of ``query`` (a TorchGeo ``GeoSlice``: x, y and t slices).
+
+        Raises
+        ------
+        IndexError
+            No record overlaps the query (with positive area).
+        ValueError
+            Every read of the chip failed.
+        """
+        x, y, t = self._disambiguate_slice(query)
+        rids = self._select(x, y, t)
+        if not rids:
+            raise IndexError(f"index: {query} not found in dataset with bounds: {self.bounds}")
+        bbox = (float(x.start), float(y.start), float(x.stop), float(y.stop))
+        grid = MergeGrid(bounds=bbox, res=(abs(float(x.step)), abs(float(y.step))))
+        records = [self._plan.records[r] for r in rids]
+        placed, failures = read_chip(
+            records,
+            bbox,
+            grid,
+            epsg=self.epsg,
+            multi_crs=self._plan.multi_crs,
+            layouts=self._plan.layouts,
+            mask_layouts=self._plan.mask_layouts,
+            options={"max_concurrent": self.max_concurrent},
+            layout_cache=self._layout_cache,
+            tile_cache=self._tiles(),
+        )
+        if self.time_series:
+            data = self._stack_time(records, placed, failures, grid)
+        else:
+            data = self._mosaic(records, placed, failures, grid)
+        tensor = _array_to_image_tensor_torchgeo_compatible(data, self._warned_dtypes)
+        sample: dict[str, Any] = {"bounds": self._bounds_value(query)}
+        if not hasattr(self, "_slice_to_tensor"):  # TorchGeo 0.8: keys of its RasterDataset
+            sample = {"crs": self.crs, **sample}
+        sample["transform"] = torch.tensor(
+            [float(x.step), 0.0, bbox[0], 0.0, -float(y.step), bbox[3]], dtype=torch.float32
+        )
+        if self.is_image:
+            sample["image"] = tensor
+        else:
+            sample["mask"] = tensor.squeeze(-3) if tensor.shape[-3] == 1 else tensor
+        if self.label_field is not None:
+            label = _coerce_label_value(records[0].label)
+            if label is not None:
+                sample["label"] = label
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def _bounds_value(self, query: Any) -> Any:
+        to_tensor = getattr(self, "_slice_to_tensor", None)
+        return to_tensor(query) if to_tensor is not None else query
+
+    def _dtype(self, records: list[Any]) -> np.dtype:
+        if self._plan.multi_crs:
+            return np.dtype("float32")
+        return np.result_type(*[b.dtype for r in records for b in r.bands])
+
+    def _fill(self, dtype: np.dtype, records: list[Any], band: int) -> Any:
+        from rasteret.core.rio_semantics import representable_fill
+
+        if dtype.kind == "f" and self._plan.multi_crs:
+            return np.nan
+        return representable_fill(records[0].bands[band].nodata, dtype)[0]
+
+    def _mosaic(
+        self,
+        records: list[Any],
+        placed: dict[tuple[int, int], Placed],
+        failures: list[tuple[int, BaseException]],
+        grid: MergeGrid,
+    ) -> np.ndarray:
+        n_requests = len(records)
+        failed = {r for r, _ in failures}
+        if len(failed) == n_requests:
+            raise ValueError(
+                f"All {n_requests} COG read request(s) failed for the requested chip."
+            ) from failures[0][1]
+        if failed:
+            self._warn_partial(failures)
+        dtype = self._dtype(records)
+        out = np.empty((len(self.bands), *grid.shape), dtype=dtype)
+        for b in range(len(self.bands)):
+            out[b] = self._fill(dtype, records, b)
+            empty = np.ones(grid.shape, dtype=bool)
+            for r in range(len(records)):
+                p = placed.get((r, b))
+                if p is None:
+                    continue
+                take = empty & p.valid
+                out[b][take] = p.data[take]
+                empty &= ~take
+                if not empty.any():
+                    break
+        return out
+
+    def _stack_time(
+        self,
+        records: list[Any],
+        placed: dict[tuple[int, int], Placed],
+        failures: list[tuple[int, BaseException]],
+        grid: MergeGrid,
+    ) -> np.ndarray:
+        n = len(records) * len(self.bands)
+        if failures:
+            failed = len({r for r, _ in failures}) * len(self.bands)
+            if failed >= n:
+                raise ValueError(
+                    f"All COG reads failed for time series sample ({n} reads)"
+                ) from failures[0][1]
+            raise ValueError(
+                f"{failed} of {n} COG reads failed for time series sample: {failures[0][1]}"
+            ) from failures[0][1]
+        dtype = self._dtype(records)
+        out = np.empty((len(records), len(self.bands), *grid.shape), dtype=dtype)
+        for r in range(len(records)):
+            for b in range(len(self.bands)):
+                p = placed.get((r, b))
+                if p is None:
+                    out[r, b] = self._fill(dtype, records, b)
+                else:
+                    out[r, b] = p.data
+        return out
+
+    def _warn_partial(self, failures: list[tuple[int, BaseException]]) -> None:
+        if self._warned_partial:
+            return
+        self._warned_partial = True
+        warnings.warn(
+            f"RasteretGeoDataset skipped failed COG reads ({len(failures)} record(s) in this "
+            f"chip; first error: {failures[0][1]}). Further partial failures are not reported.",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,320 @@
+"""Read one TorchGeo chip: every (record, band) window in one Rust call, then placement on the
+query grid with ``rasterio.merge.merge`` semantics (API.md §7.2, §9.2).
+
+Aligned reads (same resolution, whole-pixel offsets, north-up, single CRS) are read straight
+onto the query grid, boundless, which is exactly what ``merge`` produces for them. Others read
+the covering window and go through :func:`merge_semantic_resample_single_source` (single CRS)
+or ``rasterio.warp.reproject`` (multi-CRS, float32 with NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rasteret.core import _read
+from rasteret.core.rio_semantics import (
+    MergeGrid,
+    merge_semantic_resample_single_source,
+    representable_fill,
+)
+from rasteret.integrations._tile_cache import TileCache, WindowSpec
+from rasteret.integrations._torchgeo_index import BandSource, RecordSource
+
+_TOL = 1e-9
+
+
+class Placed:
+    """One (record, band) on the query grid: data and (computed on first use, mosaics only)
+    the pixels it validly covers."""
+
+    def __init__(self, data: np.ndarray, valid: Callable[[], np.ndarray]) -> None:
+        self.data = data
+        self._valid_fn: Callable[[], np.ndarray] | None = valid
+        self._valid: np.ndarray | None = None
+
+    @property
+    def valid(self) -> np.ndarray:
+        if self._valid is None:
+            assert self._valid_fn is not None
+            self._valid, self._valid_fn = self._valid_fn(), None
+        return self._valid
+
+
+@dataclass
+class _Job:
+    slot: int  # position in the request list
+    record: int  # position in the chip's record list
+    band: int
+    source: BandSource
+    window: tuple[int, int, int, int]
+    aligned: bool
+    fill: Any
+
+
+def _whole(v: float) -> int | None:
+    r = round(v)
+    return int(r) if abs(v - r) <= _TOL else None
+
+
+def _plan_job(
+    slot: int,
+    record: int,
+    band: int,
+    src: BandSource,
+    bbox: tuple[float, float, float, float],
+    grid: MergeGrid,
+    reproject: bool,
+) -> _Job | None:
+    """The window to read for one (record, band); None when it misses the raster."""
+    a, c, e, f = src.transform
+    minx, miny, maxx, maxy = bbox
+    fill, _ = representable_fill(src.nodata, src.dtype)
+    if not reproject and a > 0 and e < 0:
+        col, row = _whole((minx - c) / a), _whole((maxy - f) / e)
+        same_res = abs(a - grid.res[0]) <= _TOL and abs(-e - grid.res[1]) <= _TOL
+        if same_res and col is not None and row is not None:
+            rows, cols = grid.shape
+            if col >= src.width or row >= src.height or col + cols <= 0 or row + rows <= 0:
+                return None
+            return _Job(slot, record, band, src, (col, row, cols, rows), True, fill)
+    cols_f = sorted(((minx - c) / a, (maxx - c) / a))
+    rows_f = sorted(((miny - f) / e, (maxy - f) / e))
+    pad = 1 if reproject or not (_same(a, grid.res[0]) and _same(-e, grid.res[1])) else 0
+    c0 = max(math.floor(cols_f[0] + _TOL) - pad, 0)
+    r0 = max(math.floor(rows_f[0] + _TOL) - pad, 0)
+    c1 = min(math.ceil(cols_f[1] - _TOL) + pad, src.width)
+    r1 = min(math.ceil(rows_f[1] - _TOL) + pad, src.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return _Job(slot, record, band, src, (c0, r0, c1 - c0, r1 - r0), False, fill)
+
+
+def _same(x: float, y: float) -> bool:
+    return abs(abs(x) - abs(y)) <= _TOL
+
+
+def _source_bbox(bbox: tuple[float, float, float, float], dst: int, src: int) -> Any:
+    if dst == src:
+        return bbox
+    from rasterio.crs import CRS
+    from rasterio.warp import transform_bounds
+
+    return transform_bounds(CRS.from_epsg(dst), CRS.from_epsg(src), *bbox, densify_pts=21)
+
+
+def read_chip(
+    records: list[RecordSource],
+    bbox: tuple[float, float, float, float],
+    grid: MergeGrid,
+    *,
+    epsg: int,
+    multi_crs: bool,
+    layouts: pa.Array,
+    mask_layouts: pa.Array | None,
+    options: dict[str, Any],
+    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
+    tile_cache: TileCache | None = None,
+) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
+    """All (record, band) placements of a chip, and the failures ``(record, error)``.
+
+    Every window is read in one call into the Rust core; when that call fails the reads are
+    retried record by record so one broken file only costs its own record. ``layout_cache``
+    keeps the plan's layout column per distinct set of layout rows (samplers revisit the
+    same records, and ``take`` of nested tile tables is not free). With ``tile_cache``, windows
+    are assembled from cached decoded tiles and only missing tiles are read.
+    """
+    jobs: list[_Job] = []
+    for r, rec in enumerate(records):
+        reproject = multi_crs
+        src_bbox = _source_bbox(bbox, epsg, rec.epsg) if reproject else bbox
+        for b, src in enumerate(rec.bands):
+            job = _plan_job(len(jobs), r, b, src, src_bbox, grid, reproject)
+            if job is not None:
+                jobs.append(job)
+    arrays: dict[int, np.ndarray] = {}
+    failures: list[tuple[int, BaseException]] = []
+    try:
+        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options, layout_cache, tile_cache))
+    except (OSError, RuntimeError, ValueError) as exc:
+        if len({j.record for j in jobs}) <= 1:
+            failures.extend((j.record, exc) for j in jobs[:1])
+        else:
+            for r in sorted({j.record for j in jobs}):
+                group = [j for j in jobs if j.record == r]
+                try:
+                    arrays.update(_read_jobs(group, layouts, mask_layouts, options))
+                except (OSError, RuntimeError, ValueError) as exc2:
+                    failures.append((r, exc2))
+    placed: dict[tuple[int, int], Placed] = {}
+    for j in jobs:
+        arr = arrays.get(j.slot)
+        if arr is None:
+            continue
+        rec = records[j.record]
+        placed[(j.record, j.band)] = _place(j, arr, grid, rec.epsg, epsg, multi_crs)
+    return placed, failures
+
+
+def _read_jobs(
+    jobs: list[_Job],
+    layouts: pa.Array,
+    mask_layouts: pa.Array | None,
+    options: dict[str, Any],
+    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
+    tile_cache: TileCache | None = None,
+) -> dict[int, np.ndarray]:
+    if not jobs:
+        return {}
+
+    def take(rows: tuple[int, ...]) -> pa.Array:
+        column = None if layout_cache is None else layout_cache.get(rows)
+        if column is None:
+            column = layouts.take(pa.array(rows, pa.int64()))
+            if layout_cache is not None:
+                if len(layout_cache) >= 512:
+                    layout_cache.clear()
+                layout_cache[rows] = column
+        return column
+
+    tiled = tile_cache is not None and all(j.source.tile_width > 0 for j in jobs)
+    if tiled:
+        specs = [
+            WindowSpec(
+                url=j.source.url,
+                band_index=j.source.band_index,
+                layout_row=j.source.layout_row,
+                window=j.window,
+                dtype=j.source.dtype,
+                fill=j.fill,
+                tile_width=j.source.tile_width,
+                tile_height=j.source.tile_height,
+                width=j.source.width,
+                height=j.source.height,
+            )
+            for j in jobs
+        ]
+        outs = tile_cache.read(specs, take, options)  # type: ignore[union-attr]
+    else:
+        outs = _read.read_flat(
+            [j.source.url for j in jobs],
+            take(tuple(j.source.layout_row for j in jobs)),
+            [j.source.band_index for j in jobs],
+            [j.window for j in jobs],
+            [j.source.dtype for j in jobs],
+            [j.fill for j in jobs],
+            options=options,
+        )
+    result = {j.slot: o for j, o in zip(jobs, outs, strict=True)}
+    masked = [j for j in jobs if j.source.mask_row is not None]
+    if masked and mask_layouts is not None:
+        masks = _read.read_flat(
+            [j.source.url for j in masked],
+            mask_layouts.take(pa.array([j.source.mask_row for j in masked], pa.int64())),
+            [0] * len(masked),
+            [j.window for j in masked],
+            [np.dtype("uint8")] * len(masked),
+            [255] * len(masked),
+            options=options,
+        )
+        for j, m in zip(masked, masks, strict=True):
+            result[j.slot] = result[j.slot].copy()
+            result[j.slot][m == 0] = j.fill
+    return result
+
+
+def _coverage(job: _Job, shape: tuple[int, int]) -> np.ndarray:
+    """Grid pixels of an aligned read that lie inside the raster."""
+    col, row, cols, rows = job.window
+    valid = np.zeros(shape, dtype=bool)
+    r0, c0 = max(0, -row), max(0, -col)
+    r1, c1 = min(rows, job.source.height - row), min(cols, job.source.width - col)
+    if r1 > r0 and c1 > c0:
+        valid[r0:r1, c0:c1] = True
+    return valid
+
+
+def _not_nodata(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    if data.dtype.kind == "f":
+        finite = ~np.isnan(data)
+        return finite if nodata is None or math.isnan(nodata) else finite & (data != nodata)
+    if nodata is None:
+        return np.ones(data.shape, dtype=bool)
+    return data != nodata
+
+
+def _place(
+    job: _Job, arr: np.ndarray, grid: MergeGrid, src_epsg: int, epsg: int, multi_crs: bool
+) -> Placed:
+    from affine import Affine
+
+    src = job.source
+    if job.aligned:
+        return Placed(arr, lambda: _coverage(job, arr.shape) & _not_nodata(arr, src.nodata))
+    a, c, e, f = src.transform
+    col, row, _, _ = job.window
+    crop_t = Affine(a, 0.0, c + col * a, 0.0, e, f + row * e)
+    if multi_crs:
+        warped = _reproject(arr, crop_t, src, src_epsg, epsg, grid)
+        return Placed(warped, lambda: ~np.isnan(warped))
+    resampling = "bilinear" if src.dtype.kind == "f" else "nearest"
+    data = merge_semantic_resample_single_source(
+        arr,
+        src_crop_transform=crop_t,
+        src_full_transform=Affine(a, 0.0, c, 0.0, e, f),
+        src_full_width=src.width,
+        src_full_height=src.height,
+        src_crs=src_epsg,
+        grid=grid,
+        resampling=resampling,
+        src_nodata=src.nodata,
+    )
+    return Placed(data, lambda: _not_nodata(data, src.nodata) & _grid_inside(grid, src))
+
+
+def _grid_inside(grid: MergeGrid, src: BandSource) -> np.ndarray:
+    """Grid pixels ``rasterio.merge.merge`` writes for this raster (its ``win_align`` rule:
+    offsets ``floor(x + 0.1)``, lengths ``floor(x + 0.5)``)."""
+    a, c, e, f = src.transform
+    xs = (c, c + src.width * a)
+    ys = (f, f + src.height * e)
+    left, bottom, right, top = grid.bounds
+    int_w, int_e = max(min(xs), left), min(max(xs), right)
+    int_s, int_n = max(min(ys), bottom), min(max(ys), top)
+    valid = np.zeros(grid.shape, dtype=bool)
+    if int_w >= int_e or int_s >= int_n:
+        return valid
+    xres, yres = grid.res
+    col0 = math.floor((int_w - left) / xres + 0.1)
+    row0 = math.floor((top - int_n) / yres + 0.1)
+    cols = math.floor((int_e - int_w) / xres + 0.5)
+    rows = math.floor((int_n - int_s) / yres + 0.5)
+    valid[max(row0, 0) : max(row0 + rows, 0), max(col0, 0) : max(col0 + cols, 0)] = True
+    return valid
+
+
+def _reproject(
+    arr: np.ndarray, crop_t: Any, src: BandSource, src_epsg: int, epsg: int, grid: MergeGrid
+) -> np.ndarray:
+    from rasterio.crs import CRS
+    from rasterio.warp import Resampling, reproject
+
+    dtype = arr.dtype if arr.dtype.kind == "f" and arr.dtype.itemsize >= 4 else np.float32
+    out = np.full(grid.shape, np.nan, dtype=dtype)
+    reproject(
+        source=arr.astype(dtype, copy=False),
+        destination=out,
+        src_transform=crop_t,
+        src_crs=CRS.from_epsg(src_epsg),
+        src_nodata=src.nodata,
+        dst_transform=grid.transform,
+        dst_crs=CRS.from_epsg(epsg),
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
+    return out

@@ -1,0 +1,644 @@
+"""TorchGeo integration: RasteretGeoDataset over GDAL-written COGs served over HTTP.
+
+Oracle (API.md §9.2): ``rasterio.merge.merge([src, ...], bounds=<query box>, res=<query
+res>, indexes=[1], resampling=bilinear for floats else nearest)`` on the same files (a
+``WarpedVRT`` for south-up files), and ``rasterio.warp.reproject`` for cross-CRS reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pytest
+import rasteret
+import rasterio
+import rasterio.merge
+import shapely
+from rasterio.enums import Resampling
+from rasterio.transform import from_origin
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping
+from support.range_server import RangeServer
+
+torch = pytest.importorskip(
+    "torch", reason="torch is not installed (pip install rasteret[torchgeo])"
+)
+pytest.importorskip("torchgeo", reason="torchgeo is not installed (pip install rasteret[torchgeo])")
+
+from torch.utils.data import DataLoader  # noqa: E402
+from torchgeo.datasets import stack_samples  # noqa: E402
+from torchgeo.samplers import GridGeoSampler, RandomGeoSampler  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:uint(16|32) pixels are returned as int(32|64) tensors:UserWarning",
+    "ignore:.*records dropped \\(CRS != EPSG:UserWarning",
+    # torch's DataLoader forks while the Rust I/O runtime's threads exist (handled: the
+    # child rebuilds its own runtime); Python 3.12 warns about forking threaded processes.
+    "ignore:This process .* is multi-threaded:DeprecationWarning",
+)
+
+W, H = 600, 520  # 10 m bands
+ORIGIN_X, ORIGIN_Y = 500_000.0, 5_000_000.0
+DATES = [dt.datetime(2024, 5, 1 + 5 * i) for i in range(3)]
+
+
+def _write(path: Path, data: np.ndarray, crs: str, transform, nodata) -> Path:
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        blocksize=256,
+        compress="deflate",
+        predictor=2,
+    ) as dst:
+        dst.write(data, 1)
+    return path
+
+
+def _footprint(path: Path):
+    with rasterio.open(path) as src:
+        return shapely.geometry.shape(
+            transform_geom(src.crs, "EPSG:4326", mapping(shapely.box(*src.bounds)))
+        )
+
+
+class Scenes:
+    """Three dates x bands B1, B2 (10 m, uint16, nodata 0) and B3 (20 m) in EPSG:32633,
+    shifted by whole pixels so they overlap partly; plus one EPSG:32634 copy of date 0."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[tuple[str, str], Path] = {}
+        self.records: list[dict] = []
+        rng = np.random.default_rng(7)
+        for s, when in enumerate(DATES):
+            x0, y0 = ORIGIN_X + 40 * s, ORIGIN_Y - 60 * s
+            rid = f"S{s}"
+            assets = {}
+            for band in ("B1", "B2"):
+                data = rng.integers(1, 9000, (H, W)).astype("uint16")
+                data[:7, :] = 0  # nodata strip: the next date shows through in a mosaic
+                data[rng.random((H, W)) < 0.01] = 0
+                p = _write(
+                    root / f"{rid}_{band}.tif", data, "EPSG:32633", from_origin(x0, y0, 10, 10), 0
+                )
+                assets[band] = p
+            coarse = rng.integers(1, 9000, (H // 2, W // 2)).astype("uint16")
+            assets["B3"] = _write(
+                root / f"{rid}_B3.tif", coarse, "EPSG:32633", from_origin(x0, y0, 20, 20), 0
+            )
+            self.records.append({"id": rid, "datetime": when, "assets": assets})
+        # The same pixels as S0 warped into UTM 34N (a record in another CRS)
+        assets = {}
+        for band in ("B1", "B2", "B3"):
+            with rasterio.open(self.records[0]["assets"][band]) as src:
+                with WarpedVRT(src, crs="EPSG:32634", resampling=Resampling.nearest) as vrt:
+                    data = vrt.read(1)
+                    assets[band] = _write(
+                        root / f"U34_{band}.tif", data, "EPSG:32634", vrt.transform, 0
+                    )
+        self.records.append(
+            {"id": "U34", "datetime": DATES[0] + dt.timedelta(days=1), "assets": assets}
+        )
+
+    def path(self, rid: str, band: str) -> Path:
+        return next(r for r in self.records if r["id"] == rid)["assets"][band]
+
+    def table(self, server: RangeServer, ids=None) -> pa.Table:
+        rows = []
+        for r in self.records:
+            if ids is not None and r["id"] not in ids:
+                continue
+            rows.append(
+                {
+                    "id": r["id"],
+                    "datetime": r["datetime"],
+                    "geometry": _footprint(r["assets"]["B1"]).wkb,
+                    "label": int(r["id"][-1]) if r["id"][-1].isdigit() else 9,
+                    "assets": {
+                        b: {"href": server.url(p.relative_to(self.root))}
+                        for b, p in r["assets"].items()
+                    },
+                }
+            )
+        return pa.Table.from_pylist(rows)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory) -> Scenes:
+    return Scenes(tmp_path_factory.mktemp("tg_scenes"))
+
+
+@pytest.fixture(scope="module")
+def scene_server(scenes):
+    with RangeServer(scenes.root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def collection(scenes, scene_server):
+    return rasteret.build_from_table(scenes.table(scene_server), enrich_cog=True)
+
+
+@pytest.fixture(scope="module")
+def dataset(collection):
+    with pytest.warns(UserWarning, match="1 of 4 records dropped"):
+        return collection.to_torchgeo_dataset(bands=["B1", "B2"], label_field="label")
+
+
+def _open(path: Path):
+    # Full resolution only: rasteret resamples from full-resolution pixels, while GDAL would
+    # pick an overview for coarser grids (TorchGeo's RasterDataset does).
+    src = rasterio.open(path, OVERVIEW_LEVEL="NONE")
+    return WarpedVRT(src) if src.transform.e > 0 else src
+
+
+def _merge(paths, bbox, res, resampling="nearest"):
+    """rasterio.merge.merge of ``paths`` (first wins) on the query grid."""
+    srcs = [_open(p) for p in paths]
+    try:
+        out, _ = rasterio.merge.merge(
+            srcs, bounds=bbox, res=res, indexes=[1], resampling=Resampling[resampling]
+        )
+    finally:
+        for s in srcs:
+            s.close()
+    return out[0]
+
+
+def _bbox(query):
+    x, y = query[0], query[1]
+    return (x.start, y.start, x.stop, y.stop)
+
+
+def _selected(ds, query) -> list[str]:
+    x, y, t = ds._disambiguate_slice(query)
+    return [ds._plan.records[r].record_id for r in ds._select(x, y, t)]
+
+
+def _assert_matches_merge(ds, scenes, query, bands=("B1", "B2")):
+    sample = ds[query]
+    ids = _selected(ds, query)
+    assert ids
+    image = sample["image"].numpy()
+    assert image.shape[0] == len(bands)
+    for c, band in enumerate(bands):
+        expected = _merge([scenes.path(i, band) for i in ids], _bbox(query), ds.res)
+        assert image[c].shape == expected.shape
+        np.testing.assert_array_equal(image[c], expected.astype(image.dtype), err_msg=str(query))
+    return sample
+
+
+# -- index ---------------------------------------------------------------------------------
+
+
+def test_index_crs_res_and_bounds(dataset, scenes):
+    assert dataset.epsg == 32633 and dataset.crs.to_epsg() == 32633
+    assert dataset.res == (10.0, 10.0)
+    assert len(dataset) == 3
+    assert list(dataset.index.columns) == ["rid", "geometry"]
+    assert dataset.index.index.name == "datetime" and dataset.index.index.closed == "both"
+    x, y, t = dataset.bounds
+    assert (x.start, y.stop) == (ORIGIN_X, ORIGIN_Y)
+    assert x.stop == ORIGIN_X + 80 + W * 10 and y.start == ORIGIN_Y - 120 - H * 10
+    assert t.start == DATES[0] and t.stop == DATES[-1]
+
+
+def test_composition_with_intersection_and_union(dataset, collection):
+    from torchgeo.datasets import IntersectionDataset, UnionDataset
+
+    with pytest.warns(UserWarning, match="records dropped"):
+        image = collection.to_torchgeo_dataset(bands=["B1", "B2"])
+    with pytest.warns(UserWarning, match="records dropped"):
+        other = collection.to_torchgeo_dataset(bands=["B2"], is_image=False)
+    both = image & other
+    assert isinstance(both, IntersectionDataset) and len(both) >= 3
+    either = image | other
+    assert isinstance(either, UnionDataset)
+    query = next(iter(GridGeoSampler(both, size=64, stride=64)))
+    sample = both[query]
+    assert sample["image"].shape == (2, 64, 64) and sample["mask"].shape == (64, 64)
+    np.testing.assert_array_equal(sample["mask"].numpy(), sample["image"][1].numpy())
+
+
+# -- pixels against rasterio.merge ---------------------------------------------------------
+
+
+def test_random_sampler_chips_match_merge(dataset, scenes):
+    sampler = RandomGeoSampler(
+        dataset, size=96, length=12, generator=torch.Generator().manual_seed(3)
+    )
+    for query in sampler:
+        sample = _assert_matches_merge(dataset, scenes, query)
+        assert sample["image"].dtype == torch.int32  # uint16 -> int32 like array_to_tensor
+        assert sample["label"].dtype == torch.long
+        t = sample["transform"].tolist()
+        assert t == pytest.approx([10, 0, query[0].start, 0, -10, query[1].stop])
+
+
+def test_grid_sampler_chips_match_merge(dataset, scenes):
+    sampler = GridGeoSampler(dataset, size=128, stride=128)
+    queries = list(sampler)
+    assert len(queries) >= 12
+    for query in queries[::5]:
+        _assert_matches_merge(dataset, scenes, query)
+
+
+def test_mosaic_first_record_wins_over_valid_pixels(dataset, scenes):
+    # all three dates, a box over S0's nodata strip (rows 0..6) that S1 and S2 cover
+    t = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])
+    query = (
+        slice(ORIGIN_X + 100, ORIGIN_X + 100 + 640),
+        slice(ORIGIN_Y - 640 + 30, ORIGIN_Y + 30 - 0),
+        t,
+    )
+    # the query sticks out above S0's top edge: rows there stay fill (0)
+    assert _selected(dataset, query) == ["S0", "S1", "S2"]
+    sample = _assert_matches_merge(dataset, scenes, query)
+    s0_only = _merge([scenes.path("S0", "B1")], _bbox(query), dataset.res)
+    image = sample["image"][0].numpy()
+    assert (image[:3] == 0).all()
+    holes = (s0_only == 0) & (image != 0)  # S0's nodata pixels filled from S1/S2
+    assert holes.sum() > 10
+
+
+def test_unaligned_and_coarser_queries_use_merge_resampling(dataset, scenes):
+    t = slice(DATES[1], DATES[1])
+    for dx, res in ((3.7, 10.0), (0.0, 20.0), (5.0, 15.0)):
+        x0 = ORIGIN_X + 1000 + dx
+        y1 = ORIGIN_Y - 900 + dx
+        query = (slice(x0, x0 + 64 * res, res), slice(y1 - 64 * res, y1, res), t)
+        sample = dataset[query]
+        for c, band in enumerate(("B1", "B2")):
+            expected = _merge([scenes.path("S1", band)], _bbox(query), (res, res))
+            np.testing.assert_array_equal(sample["image"][c].numpy(), expected, err_msg=str(res))
+
+
+def test_allow_resample_reads_coarse_band_on_the_fine_grid(collection, scenes):
+    with pytest.raises(ValueError, match="must share the same resolution"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            collection.to_torchgeo_dataset(bands=["B1", "B3"])
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1", "B3"], allow_resample=True)
+    sampler = RandomGeoSampler(ds, size=50, length=4, generator=torch.Generator().manual_seed(1))
+    for query in sampler:
+        _assert_matches_merge(ds, scenes, query, bands=("B1", "B3"))
+
+
+def test_corpus_files_match_merge(cog_corpus, http_server):
+    """Every single-band EPSG corpus file: aligned, unaligned and coarser chips."""
+    entries = [
+        e
+        for e in cog_corpus.entries
+        if e.count == 1
+        and not e.lossy
+        and "striped" not in e.tags
+        and "custom_crs" not in e.tags
+        and "float16" not in e.tags  # GDAL reads half floats as float32
+        and "uint64" not in e.dtype
+    ]
+    assert len(entries) >= 25
+    table = pa.Table.from_pylist(
+        [
+            {
+                "id": e.name,
+                "datetime": dt.datetime(2024, 1, 1) + dt.timedelta(days=i),
+                "geometry": _footprint(e.path).wkb,
+                "assets": {"B1": {"href": http_server.url(e.path.name)}},
+            }
+            for i, e in enumerate(entries)
+        ]
+    )
+    coll = rasteret.build_from_table(table, enrich_cog=True)
+    rng = np.random.default_rng(11)
+    checked = 0
+    for entry in entries:
+        ds = coll.where(pads.field("id") == entry.name).to_torchgeo_dataset(bands=["B1"])
+        with rasterio.open(entry.path) as src:
+            left, north = src.bounds.left, max(src.bounds.top, src.bounds.bottom)
+            width, height = src.width, src.height
+            rx, ry = src.res
+            kind = np.dtype(src.dtypes[0]).kind
+        resampling = "bilinear" if kind == "f" else "nearest"
+        for frac, scale in ((0.0, 1.0), (0.37, 1.0), (0.0, 2.0), (0.25, 0.5)):
+            res = (rx * scale, ry * scale)
+            # a 40x30 chip straddling the raster's edges half of the time
+            col = int(rng.integers(-20, width - 10))
+            row = int(rng.integers(-15, height - 10))
+            x0 = left + (col + frac) * rx
+            y1 = north - (row + frac) * ry
+            bbox = (x0, y1 - 30 * res[1], x0 + 40 * res[0], y1)
+            query = (slice(bbox[0], bbox[2], res[0]), slice(bbox[1], bbox[3], res[1]))
+            try:
+                expected = _merge([entry.path], bbox, res, resampling)
+            except ValueError:
+                continue
+            try:
+                got = ds[query]["image"][0].numpy()
+            except IndexError:
+                continue  # query misses the footprint (touching only)
+            widened = {"uint16": "int32", "uint32": "int64"}.get(expected.dtype.name)
+            assert got.dtype == np.dtype(widened or expected.dtype), entry.name  # native dtype
+            expected = expected.astype(got.dtype)
+            if kind == "f":
+                np.testing.assert_allclose(
+                    got,
+                    expected,
+                    rtol=1e-6,
+                    atol=0,
+                    equal_nan=True,
+                    err_msg=f"{entry.name} {frac} {scale} {col} {row}",
+                )
+            else:
+                np.testing.assert_array_equal(
+                    got, expected, err_msg=f"{entry.name} {frac} {scale} {col} {row}"
+                )
+            checked += 1
+    assert checked >= 3 * len(entries)
+
+
+# -- time series and CRS ---------------------------------------------------------------------
+
+
+def test_time_series_stacks_t_c_h_w(collection, scenes):
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1", "B2"], time_series=True)
+    t = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])
+    query = (
+        slice(ORIGIN_X + 1200, ORIGIN_X + 1200 + 640),
+        slice(ORIGIN_Y - 2000, ORIGIN_Y - 1360),
+        t,
+    )
+    image = ds[query]["image"]
+    assert image.shape == (3, 2, 64, 64)
+    for ti, rid in enumerate(("S0", "S1", "S2")):
+        for c, band in enumerate(("B1", "B2")):
+            expected = _merge([scenes.path(rid, band)], _bbox(query), ds.res)
+            np.testing.assert_array_equal(image[ti, c].numpy(), expected.astype(np.int32))
+
+
+def test_target_crs_reprojects_other_zone_records(collection, scenes):
+    ds = collection.to_torchgeo_dataset(bands=["B1"], target_crs=32633, time_series=True)
+    assert len(ds) == 4 and ds.epsg == 32633
+    day = DATES[0] + dt.timedelta(days=1)  # only the EPSG:32634 record
+    bbox = (ORIGIN_X + 1500, ORIGIN_Y - 2140, ORIGIN_X + 1500 + 640, ORIGIN_Y - 1500)
+    query = (slice(bbox[0], bbox[2], 10.0), slice(bbox[1], bbox[3], 10.0), slice(day, day))
+    image = ds[query]["image"]
+    assert image.dtype == torch.float32 and image.shape == (1, 1, 64, 64)
+    expected = np.full((64, 64), np.nan, dtype=np.float32)
+    with rasterio.open(scenes.path("U34", "B1")) as src:
+        rasterio.warp.reproject(
+            rasterio.band(src, 1),
+            expected,
+            src_nodata=0,
+            dst_transform=rasterio.transform.from_origin(bbox[0], bbox[3], 10, 10),
+            dst_crs="EPSG:32633",
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
+    got = image[0, 0].numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, equal_nan=True)
+    # same place, the original UTM 33N record: the warped copy agrees away from resampling
+    s0 = ds[(query[0], query[1], slice(DATES[0], DATES[0]))]["image"][0, 0].numpy()
+    assert np.nanmedian(np.abs(s0 - got)) < 3000  # same scene content, different grids
+
+
+# -- DataLoader, pickling, training --------------------------------------------------------
+
+
+def _batches(ds, workers: int, context=None):
+    # RandomGeoSampler draws its tile from torch's global RNG, which DataLoader also consumes
+    # (worker seeds): seed it and draw the queries before the loader starts.
+    torch.manual_seed(5)
+    sampler = RandomGeoSampler(ds, size=64, length=16, generator=torch.Generator().manual_seed(5))
+    queries = list(sampler)
+    loader = DataLoader(
+        ds,
+        sampler=queries,
+        batch_size=4,
+        num_workers=workers,
+        collate_fn=stack_samples,
+        multiprocessing_context=context,
+    )
+    return [(b["image"].clone(), b["label"].clone()) for b in loader]
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_dataloader_workers_yield_the_same_batches(dataset, context):
+    dataset[next(iter(GridGeoSampler(dataset, size=32, stride=32)))]  # runtime live in parent
+    serial = _batches(dataset, 0)
+    parallel = _batches(dataset, 2, context)
+    assert len(serial) == len(parallel) == 4
+    for (a, la), (b, lb) in zip(serial, parallel, strict=True):
+        assert torch.equal(a, b) and torch.equal(la, lb)
+
+
+def test_pickled_dataset_reads_the_same(dataset):
+    query = next(iter(GridGeoSampler(dataset, size=48, stride=48)))
+    clone = pickle.loads(pickle.dumps(dataset))
+    assert torch.equal(clone[query]["image"], dataset[query]["image"])
+
+
+def test_tiny_training_loop(dataset):
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(2, 1, kernel_size=3, padding=1)
+    optim = torch.optim.SGD(model.parameters(), lr=1e-3)
+    sampler = RandomGeoSampler(
+        dataset, size=64, length=12, generator=torch.Generator().manual_seed(9)
+    )
+    loader = DataLoader(dataset, sampler=sampler, batch_size=4, collate_fn=stack_samples)
+    before = model.weight.detach().clone()
+    losses = []
+    for batch in loader:
+        x = batch["image"].float() / 10_000.0
+        target = x.mean(dim=1, keepdim=True)
+        loss = torch.nn.functional.mse_loss(model(x), target)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        losses.append(loss.item())
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert not torch.equal(before, model.weight.detach())
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_errors(collection, dataset):
+    with pytest.raises(ValueError, match="At least one band is required"):
+        rasteret.integrations.torchgeo.RasteretGeoDataset(collection, [])
+    with pytest.raises(ValueError, match=r"Band\(s\) not found: \['B9'\]"):
+        collection.to_torchgeo_dataset(bands=["B9"])
+    with pytest.raises(ValueError, match="Collection is empty"):
+        collection.to_torchgeo_dataset(bands=["B1"], date_range=("2020-01-01", "2020-02-01"))
+    with pytest.raises(ValueError, match="Collection is empty"):
+        collection.to_torchgeo_dataset(
+            bands=["B1"], bbox=(0.0, 0.0, 1.0, 1.0), geometries=(2.0, 2.0, 3.0, 3.0)
+        )
+    with pytest.raises(IndexError, match="not found in dataset with bounds"):
+        dataset[slice(0, 100, 10.0), slice(0, 100, 10.0)]
+
+
+def test_missing_file_is_skipped_in_mosaic_and_fatal_alone(scenes, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(scenes.root, root)
+    local = Scenes.__new__(Scenes)
+    local.root = root
+    local.records = [
+        {**r, "assets": {b: root / p.name for b, p in r["assets"].items()}}
+        for r in scenes.records
+        if r["id"] in ("S0", "S1")
+    ]
+    with RangeServer(root) as server:
+        coll = rasteret.build_from_table(local.table(server), enrich_cog=True)
+        ds = coll.to_torchgeo_dataset(bands=["B1"])
+        (root / "S0_B1.tif").unlink()
+        t = slice(DATES[0] - dt.timedelta(days=1), DATES[1])
+        query = (slice(ORIGIN_X + 800, ORIGIN_X + 1440), slice(ORIGIN_Y - 1500, ORIGIN_Y - 860), t)
+        with pytest.warns(RuntimeWarning, match="skipped failed COG reads"):
+            image = ds[query]["image"][0].numpy()
+        expected = _merge([local.records[1]["assets"]["B1"]], _bbox(query), ds.res)
+        np.testing.assert_array_equal(image, expected.astype(np.int32))
+        alone = (query[0], query[1], slice(DATES[0], DATES[0]))
+        with pytest.raises(ValueError, match=r"All 1 COG read request\(s\) failed"):
+            ds[alone]
+        ts = coll.to_torchgeo_dataset(bands=["B1"], time_series=True)
+        with pytest.raises(ValueError, match="1 of 2 COG reads failed for time series sample"):
+            ts[query]
+
+
+def test_without_torchgeo_the_stub_raises_import_error():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torchgeo'] = None\n"
+        "from rasteret.integrations.torchgeo import RasteretGeoDataset\n"
+        "try:\n"
+        "    RasteretGeoDataset(None, ['B1'])\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "TorchGeo integration requires torch + torchgeo. Install rasteret[torchgeo]."
+    )
+
+
+def test_geometries_restrict_the_index(collection):
+    # a small box around S2's south-east corner (outside S0 and S1)
+    from pyproj import Transformer
+
+    tf = Transformer.from_crs(32633, 4326, always_xy=True)
+    x, y = ORIGIN_X + 80 + W * 10 - 20, ORIGIN_Y - 120 - H * 10 + 20
+    lon0, lat0 = tf.transform(x - 10, y - 10)
+    lon1, lat1 = tf.transform(x + 10, y + 10)
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1"], geometries=(lon0, lat0, lon1, lat1))
+    assert [ds._plan.records[int(r)].record_id for r in ds.index["rid"]] == ["S2"]
+
+
+def test_label_and_tensor_conversions():
+    from rasteret.integrations.torchgeo import (
+        _array_to_image_tensor_torchgeo_compatible,
+        _coerce_label_value,
+    )
+
+    assert _coerce_label_value(3).dtype == torch.long
+    assert _coerce_label_value(True).dtype == torch.long
+    assert _coerce_label_value(0.5).dtype == torch.float32
+    assert _coerce_label_value(float("nan")) is None
+    assert _coerce_label_value([1, 2]).tolist() == [1, 2]
+    assert _coerce_label_value(["a", "b"]) == ["a", "b"]
+    assert _coerce_label_value("cls") == "cls"
+    warned: set = set()
+    with pytest.warns(UserWarning, match="uint16 pixels are returned as int32") as caught:
+        _array_to_image_tensor_torchgeo_compatible(np.zeros((1, 2, 2), np.uint16), warned)
+        _array_to_image_tensor_torchgeo_compatible(np.zeros((1, 2, 2), np.uint16), warned)
+    assert len(caught) == 1
+    t = _array_to_image_tensor_torchgeo_compatible(np.arange(4, dtype=np.int16).reshape(2, 2))
+    assert t.dtype == torch.int16 and t.tolist() == [[0, 1], [2, 3]]
+
+
+def test_intersection_with_another_crs_reprojects_the_second_dataset(collection, scenes):
+    with pytest.warns(UserWarning, match="records dropped"):
+        utm33 = collection.to_torchgeo_dataset(bands=["B1"])
+    # only the UTM 34N record, in its own CRS
+    u34 = collection.where(pads.field("id") == "U34").to_torchgeo_dataset(
+        bands=["B2"], is_image=False
+    )
+    assert u34.epsg == 32634
+    from torchgeo.datasets import IntersectionDataset
+
+    both = IntersectionDataset(utm33, u34, spatial_only=True)  # what `&` does, across dates
+    assert u34.epsg == 32633 and u34.crs.to_epsg() == 32633
+    day0, day1 = DATES[0] - dt.timedelta(days=1), DATES[0] + dt.timedelta(days=1)
+    bbox = (ORIGIN_X + 1500, ORIGIN_Y - 2140, ORIGIN_X + 2140, ORIGIN_Y - 1500)
+    query = (slice(bbox[0], bbox[2], 10.0), slice(bbox[1], bbox[3], 10.0), slice(day0, day1))
+    sample = both[query]
+    mask = sample["mask"].numpy()
+    assert mask.dtype == np.float32 and mask.shape == (64, 64)
+    expected = np.full((64, 64), np.nan, dtype=np.float32)
+    with rasterio.open(scenes.path("U34", "B2")) as src:
+        rasterio.warp.reproject(
+            rasterio.band(src, 1),
+            expected,
+            src_nodata=0,
+            dst_transform=rasterio.transform.from_origin(bbox[0], bbox[3], 10, 10),
+            dst_crs="EPSG:32633",
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
+    np.testing.assert_allclose(mask, expected, rtol=1e-5, equal_nan=True)
+
+
+def test_tile_cache_serves_revisits_and_matches_direct_reads(collection, scenes):
+    with pytest.warns(UserWarning, match="records dropped"):
+        cached = collection.to_torchgeo_dataset(bands=["B1", "B2"], time_series=True)
+    with pytest.warns(UserWarning, match="records dropped"):
+        direct = collection.to_torchgeo_dataset(bands=["B1", "B2"], time_series=True)
+    direct.tile_cache_bytes = 0
+    t = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])
+    sampler = GridGeoSampler(cached, size=100, stride=70)  # overlapping chips
+    queries = [(q[0], q[1], t) for q in list(sampler)[:10]]
+    for q in queries:
+        assert torch.equal(cached[q]["image"], direct[q]["image"])
+    tiles = cached._tile_cache
+    assert tiles is not None and tiles.hits > 0 and len(tiles) > 0
+    assert direct._tile_cache is None
+    again = tiles.misses
+    cached[queries[0]]
+    assert tiles.misses == again  # a revisit reads nothing
+    cached.close()
+    assert cached._tile_cache is None
+
+
+def test_threads_share_one_dataset(dataset):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sampler = RandomGeoSampler(
+        dataset, size=80, length=12, generator=torch.Generator().manual_seed(2)
+    )
+    queries = list(sampler)
+    serial = [dataset[q]["image"] for q in queries]
+    dataset.close()  # cold tile cache: the threads race to fill it
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda q: dataset[q]["image"], queries))
+    assert all(torch.equal(a, b) for a, b in zip(serial, threaded, strict=True))
