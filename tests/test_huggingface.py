@@ -398,3 +398,11 @@ def test_missing_huggingface_hub_raises_import_error():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_torchgeo_rejects_streaming_collections(hub):
+    """API.md §2.15: TorchGeo needs a dataset-backed scan (random access to records)."""
+    pytest.importorskip("torchgeo", reason="torchgeo is not installed")
+    coll = rasteret.load("hf://datasets/org/scenes")
+    with pytest.raises(ValueError, match="requires a dataset-backed collection scan"):
+        coll.to_torchgeo_dataset(bands=[BAND])

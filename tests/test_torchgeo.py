@@ -642,3 +642,46 @@ def test_threads_share_one_dataset(dataset):
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(lambda q: dataset[q]["image"], queries))
     assert all(torch.equal(a, b) for a, b in zip(serial, threaded, strict=True))
+
+
+class SceneFileBackend:
+    """A user-written StorageBackend: the scene URLs' file names -> files under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.calls = 0
+
+    async def get_range(self, url: str, start: int, length: int) -> bytes:
+        self.calls += 1
+        with (self.root / url.rsplit("/", 1)[-1]).open("rb") as fh:
+            fh.seek(start)
+            return fh.read(length)
+
+    async def get_ranges(self, url: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        return [await self.get_range(url, s, n) for s, n in ranges]
+
+
+def test_custom_backend_and_create_backend_read_the_same_chips(collection, dataset, scenes):
+    """backend= (API.md §2.13): a user StorageBackend serves every tile, and an auto backend
+    from create_backend survives pickling (what DataLoader spawn workers receive)."""
+    sampler = RandomGeoSampler(
+        dataset, size=64, length=4, generator=torch.Generator().manual_seed(3)
+    )
+    queries = list(sampler)
+    backend = SceneFileBackend(scenes.root)
+    with pytest.warns(UserWarning, match="records dropped"):
+        custom = collection.to_torchgeo_dataset(
+            bands=["B1", "B2"], label_field="label", backend=backend
+        )
+    custom.tile_cache_bytes = 0
+    for q in queries:
+        assert torch.equal(custom[q]["image"], dataset[q]["image"])
+    assert backend.calls > 0
+    with pytest.warns(UserWarning, match="records dropped"):
+        auto = collection.to_torchgeo_dataset(
+            bands=["B1", "B2"], label_field="label", backend=rasteret.create_backend()
+        )
+    clone = pickle.loads(pickle.dumps(auto))
+    assert type(clone.backend) is type(auto.backend)
+    for q in queries:
+        assert torch.equal(clone[q]["image"], dataset[q]["image"])

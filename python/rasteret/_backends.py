@@ -43,6 +43,12 @@ class _AutoObstoreBackend:
     ) -> None:
         from rasteret import _core
 
+        self._settings = {
+            "s3_overrides": {b: dict(c) for b, c in (s3_overrides or {}).items()},
+            "credential_provider": credential_provider,
+            "default_s3_config": dict(default_s3_config or {}),
+            "url_patterns": dict(url_patterns or {}),
+        }
         self.url_patterns = dict(url_patterns or {})
         self._native = _core.CloudBackend(
             url_patterns=self.url_patterns,
@@ -53,6 +59,11 @@ class _AutoObstoreBackend:
 
     def __repr__(self) -> str:
         return f"_AutoObstoreBackend({self._native!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the settings only (DataLoader workers, multiprocessing): the receiving
+        process builds its own clients and credential cache (the provider must pickle)."""
+        return (_rebuild_auto_backend, (self._settings,))
 
     @property
     def credential_fetches(self) -> int:
@@ -75,6 +86,10 @@ class _AutoObstoreBackend:
         return await asyncio.to_thread(
             _core.fetch_ranges, url, wanted, options={"backend": self._native}
         )
+
+
+def _rebuild_auto_backend(settings: dict[str, Any]) -> _AutoObstoreBackend:
+    return _AutoObstoreBackend(**settings)
 
 
 class _Boto3CredentialProvider:

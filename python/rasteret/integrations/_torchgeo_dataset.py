@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torchgeo.datasets import GeoDataset
 
+from rasteret._backends import implicit_backend, io_options
 from rasteret.core.rio_semantics import MergeGrid
 from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
@@ -46,7 +47,9 @@ class RasteretGeoDataset(GeoDataset):
     transforms
         Called on every sample dict.
     cloud_config, backend
-        Storage configuration (custom ``backend`` objects are not supported yet).
+        Storage configuration: a ``create_backend`` result or any ``StorageBackend``; None
+        uses the auto backend implied by ``cloud_config`` or the collection's data source. The
+        backend must pickle for DataLoader workers started with ``spawn``.
     max_concurrent
         Requests in flight per sample.
     time_series
@@ -85,8 +88,12 @@ class RasteretGeoDataset(GeoDataset):
         bands = list(bands)
         if not bands:
             raise ValueError("At least one band is required")
-        if backend is not None:
-            raise NotImplementedError("custom backend= objects are not supported for reads yet")
+        if getattr(collection, "_hf", None) is not None:
+            raise ValueError(
+                "TorchGeo integration requires a dataset-backed collection scan. Hugging Face "
+                "streaming collections (hf://) cannot be indexed for random access: "
+                "materialise the records first, e.g. rasteret.build_from_table('hf://...')."
+            )
         table, meta_cols, data_source = read_table(collection, bands, label_field)
         plan = build_index(
             table,
@@ -104,6 +111,7 @@ class RasteretGeoDataset(GeoDataset):
         self.label_field = label_field
         self.transforms = transforms
         self.cloud_config = cloud_config
+        self.backend = implicit_backend(backend, cloud_config, data_source)
         self.max_concurrent = int(max_concurrent)
         self.time_series = time_series
         self.target_crs = target_crs
@@ -254,7 +262,7 @@ class RasteretGeoDataset(GeoDataset):
             multi_crs=self._plan.multi_crs,
             layouts=self._plan.layouts,
             mask_layouts=self._plan.mask_layouts,
-            options={"max_concurrent": self.max_concurrent},
+            options=io_options(self.backend, max_concurrent=self.max_concurrent),
             layout_cache=self._layout_cache,
             tile_cache=self._tiles(),
         )
