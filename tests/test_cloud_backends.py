@@ -184,6 +184,29 @@ def test_public_bucket_reads_anonymously(moto):
     assert sent and all("authorization" not in r["headers"] for r in sent)
 
 
+def test_incompatible_provider_falls_back_to_anonymous(moto):
+    """API.md §5.4: a provider that cannot sign a store type (obstore's Planetary Computer
+    SAS provider on S3) leaves that store anonymous instead of failing; it is never called."""
+    from obstore.auth.planetary_computer import PlanetaryComputerCredentialProvider
+
+    provider = PlanetaryComputerCredentialProvider(
+        "https://acct.blob.core.windows.net/container/", sas_url="http://127.0.0.1:9/token"
+    )
+    backend = rasteret.create_backend(credential_provider=provider, default_s3_config=moto.config)
+    moto.start_recording()
+    coll = _build(moto.entries, [f"s3://{PUBLIC}/{e.path.name}" for e in moto.entries], backend)
+    assert_reads_match(coll, moto.entries, backend=backend)
+    sent = moto.requests(PUBLIC)
+    assert sent and all("authorization" not in r["headers"] for r in sent)
+    assert backend.credential_fetches == 0
+    # an S3 provider (boto3-style class name) still signs S3 requests
+    scoped = type("Boto3CredentialProvider", (_Provider,), {})()
+    signed = rasteret.create_backend(credential_provider=scoped, default_s3_config=moto.config)
+    url = f"s3://{PRIVATE}/{moto.entries[0].path.name}"
+    assert len(asyncio.run(signed.get_range(url, 0, 16))) == 16
+    assert scoped.calls == 1
+
+
 def test_private_bucket_refuses_anonymous_reads_with_advice(moto, caplog):
     caplog.set_level(logging.DEBUG)
     backend = rasteret.create_backend(default_s3_config=moto.config)

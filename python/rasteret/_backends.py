@@ -55,6 +55,7 @@ class _AutoObstoreBackend:
             default_s3_config=dict(default_s3_config or {}),
             s3_overrides={b: dict(c) for b, c in (s3_overrides or {}).items()},
             credential_provider=credential_provider,
+            credential_scope=_provider_scope(credential_provider),
         )
 
     def __repr__(self) -> str:
@@ -86,6 +87,35 @@ class _AutoObstoreBackend:
         return await asyncio.to_thread(
             _core.fetch_ranges, url, wanted, options={"backend": self._native}
         )
+
+
+#: obstore credential providers (and ours) by class name -> the one store kind they sign for
+_PROVIDER_SCOPES = {
+    "PlanetaryComputerCredentialProvider": "azure",
+    "AzureCredentialProvider": "azure",
+    "NasaEarthdataCredentialProvider": "s3",
+    "NasaEarthdataAsyncCredentialProvider": "s3",
+    "Boto3CredentialProvider": "s3",
+    "StsCredentialProvider": "s3",
+    "_Boto3CredentialProvider": "s3",
+    "GoogleCredentialProvider": "gcs",
+    "GoogleAsyncCredentialProvider": "gcs",
+}
+
+
+def _provider_scope(provider: Any) -> str | None:
+    """The store kind a known provider signs for (None: any, e.g. a user callable).
+
+    API.md §5.4: a provider incompatible with a store type falls back to the anonymous
+    configuration for that store (a Planetary Computer SAS provider does not sign S3).
+    """
+    if provider is None:
+        return None
+    for cls in type(provider).__mro__:
+        scope = _PROVIDER_SCOPES.get(cls.__name__)
+        if scope is not None:
+            return scope
+    return None
 
 
 def _rebuild_auto_backend(settings: dict[str, Any]) -> _AutoObstoreBackend:

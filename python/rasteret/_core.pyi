@@ -17,7 +17,7 @@ its coroutines through ``rasteret._bridge``).
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, Self, final
+from typing import Any, Literal, Self, final
 
 import numpy as np
 import pyarrow as pa
@@ -131,6 +131,8 @@ class CloudBackend:
     ``credential_provider`` (any callable, sync or async, returning a credential dict with
     ``expires_at``) is called only when no credential is cached or the cached one is within
     ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
+    ``credential_scope`` limits the provider to one kind of store; others are read
+    anonymously (an incompatible provider falls back to anonymous access).
     """
 
     def __new__(
@@ -140,6 +142,7 @@ class CloudBackend:
         default_s3_config: dict[str, Any] | None = None,
         s3_overrides: dict[str, dict[str, Any]] | None = None,
         credential_provider: Callable[[], Any] | None = None,
+        credential_scope: Literal["s3", "gcs", "azure", "http"] | None = None,
     ) -> Self: ...
     def credential_fetches(self) -> int:
         """How many times the credential provider has been called."""

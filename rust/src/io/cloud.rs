@@ -39,6 +39,38 @@ pub struct CloudSettings {
     pub s3_overrides: BTreeMap<String, BTreeMap<String, String>>,
     /// The credential provider, if any.
     pub credentials: Option<Arc<CredentialCache>>,
+    /// The only store kind the provider's credentials fit (`None`: any). Stores of another
+    /// kind are reached anonymously (API §5.4: an incompatible provider falls back to the
+    /// anonymous configuration).
+    pub credential_scope: Option<StoreKind>,
+}
+
+/// The kinds of store a credential provider can sign for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Amazon S3 and S3-compatible stores.
+    S3,
+    /// Google Cloud Storage.
+    Gcs,
+    /// Azure Blob Storage.
+    Azure,
+    /// Plain HTTP(S) origins (a `sas_token` is appended to the query).
+    Http,
+}
+
+impl FromStr for StoreKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "s3" => Ok(Self::S3),
+            "gcs" => Ok(Self::Gcs),
+            "azure" => Ok(Self::Azure),
+            "http" => Ok(Self::Http),
+            other => Err(Error::invalid(format!(
+                "unknown credential scope {other:?} (expected s3, gcs, azure or http)"
+            ))),
+        }
+    }
 }
 
 /// Option keys whose values are secrets (never printed).
@@ -78,6 +110,7 @@ impl fmt::Debug for CloudSettings {
             .field("default_s3", &shown(&self.default_s3))
             .field("s3_overrides", &overrides)
             .field("credential_provider", &self.credentials.is_some())
+            .field("credential_scope", &self.credential_scope)
             .finish()
     }
 }
@@ -87,6 +120,15 @@ fn is_true(v: &str) -> bool {
 }
 
 impl CloudSettings {
+    /// The provider's credential cache when its credentials fit `kind`, else `None`
+    /// (anonymous access).
+    pub fn credentials_for(&self, kind: StoreKind) -> Option<Arc<CredentialCache>> {
+        match self.credential_scope {
+            Some(scope) if scope != kind => None,
+            _ => self.credentials.clone(),
+        }
+    }
+
     /// Check every S3 key. Unknown keys are an InvalidArgument error naming them.
     pub fn validate(&self) -> Result<()> {
         let all = self
@@ -148,7 +190,8 @@ impl CloudSettings {
                     .is_ok_and(|key| key == AmazonS3ConfigKey::SkipSignature)
             });
         let has_keys = merged.contains_key(&canonical(AmazonS3ConfigKey::AccessKeyId));
-        if requester_pays || self.credentials.is_some() || (has_keys && !explicit_skip) {
+        let provider = self.credentials_for(StoreKind::S3).is_some();
+        if requester_pays || provider || (has_keys && !explicit_skip) {
             merged.remove(&skip);
         }
         let signed = !merged.get(&skip).is_some_and(|v| is_true(v));
@@ -217,6 +260,7 @@ mod tests {
             ]),
             s3_overrides: overrides,
             credentials: None,
+            credential_scope: None,
         }
     }
 

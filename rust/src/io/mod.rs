@@ -191,12 +191,15 @@ impl Source {
                 None => url.to_string(),
             };
             let routed = route::route(&url)?;
-            let creds = opts.cloud.as_ref().and_then(|c| c.credentials.clone());
             let backend = match &routed {
                 Route::Local(p) => Backend::Local(Arc::new(p.clone())),
                 Route::Http(u) => {
                     // an already signed URL keeps its own signature
-                    let creds = creds.filter(|_| !u.contains('?'));
+                    let creds = opts
+                        .cloud
+                        .as_ref()
+                        .and_then(|c| c.credentials_for(cloud::StoreKind::Http))
+                        .filter(|_| !u.contains('?'));
                     Backend::Http(http::client(opts.timeout_ms)?, creds)
                 }
                 _ => match store::store_for(&routed, opts)? {

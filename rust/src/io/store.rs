@@ -28,7 +28,7 @@ use object_store::{
 };
 
 use crate::error::{Error, Kind, Result};
-use crate::io::cloud::{CloudSettings, S3Config};
+use crate::io::cloud::{CloudSettings, S3Config, StoreKind};
 use crate::io::creds::{AzureProvider, GcsProvider, S3Provider};
 use crate::io::region;
 use crate::io::retry::{AttemptError, FORBIDDEN_HINT};
@@ -297,7 +297,7 @@ fn build_s3_cloud(
     for (k, v) in extra {
         b = b.with_config(k, v);
     }
-    let provider = cloud.credentials.clone();
+    let provider = cloud.credentials_for(StoreKind::S3);
     if let Some(c) = &provider {
         b = b.with_credentials(Arc::new(S3Provider(c.clone())));
     } else if cfg.signed && !extra_key {
@@ -455,7 +455,7 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
             }
         }
     }
-    let creds = io.cloud.as_ref().and_then(|c| c.credentials.clone());
+    let creds = |kind: StoreKind| io.cloud.as_ref().and_then(|c| c.credentials_for(kind));
     let (store, advice) = match (route, io.cloud.as_deref()) {
         (Route::S3 { bucket, region, .. }, Some(cloud)) => {
             build_s3_cloud(bucket, region.as_deref(), cloud, io)?
@@ -463,14 +463,16 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
         (Route::S3 { bucket, region, .. }, None) => {
             (build_s3(bucket, region.as_deref(), io)?, String::new())
         }
-        (Route::Gcs { bucket, .. }, _) => (build_gcs(bucket, io, creds)?, String::new()),
+        (Route::Gcs { bucket, .. }, _) => {
+            (build_gcs(bucket, io, creds(StoreKind::Gcs))?, String::new())
+        }
         (
             Route::Azure {
                 account, container, ..
             },
             _,
         ) => (
-            build_azure(account.as_deref(), container, io, creds)?,
+            build_azure(account.as_deref(), container, io, creds(StoreKind::Azure))?,
             String::new(),
         ),
         (Route::Local(_) | Route::Http(_), _) => return Ok(None),
@@ -685,6 +687,7 @@ mod tests {
             default_s3: std::collections::BTreeMap::new(),
             s3_overrides: std::collections::BTreeMap::new(),
             credentials: None,
+            credential_scope: None,
         }
         .s3_config("b");
         assert!(s3_advice("b", &cfg, false).contains("anonymous"));

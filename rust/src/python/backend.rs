@@ -106,12 +106,13 @@ fn string_map(d: Option<&Bound<'_, PyDict>>, what: &str) -> PyResult<BTreeMap<St
 impl CloudBackend {
     #[new]
     #[pyo3(signature = (*, url_patterns = None, default_s3_config = None, s3_overrides = None,
-        credential_provider = None))]
+        credential_provider = None, credential_scope = None))]
     fn new(
         url_patterns: Option<&Bound<'_, PyDict>>,
         default_s3_config: Option<&Bound<'_, PyDict>>,
         s3_overrides: Option<&Bound<'_, PyDict>>,
         credential_provider: Option<Py<PyAny>>,
+        credential_scope: Option<String>,
     ) -> PyResult<Self> {
         let patterns = match url_patterns {
             Some(d) => d
@@ -152,6 +153,11 @@ impl CloudBackend {
             default_s3: string_map(default_s3_config, "default_s3_config")?,
             s3_overrides: overrides,
             credentials,
+            credential_scope: credential_scope
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(to_pyerr)?,
         };
         settings.validate().map_err(to_pyerr)?;
         Ok(Self {
