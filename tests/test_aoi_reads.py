@@ -19,24 +19,14 @@ import shapely
 from rasteret.errors import UnsupportedGeometryError
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping
+from support.aoi_oracle import aoi_in_4326
 
 BAND = "B1"
 
 
-def _aoi_in_4326(entry, shrink: float = 0.2):
-    """A triangle inside the raster, in EPSG:4326 (so masking matters)."""
-    with rasterio.open(entry.path) as src:
-        left, bottom, right, top = src.bounds
-        crs = src.crs
-        res_x, res_y = src.res
-    # vertices at fractional pixel positions: an AOI edge exactly on a pixel boundary would
-    # make floor/ceil depend on the last bit of the reprojection (pyproj vs GDAL)
-    dx = (right - left) * shrink + 0.37 * res_x
-    dy = (top - bottom) * shrink + 0.41 * res_y
-    tri = shapely.Polygon(
-        [(left + dx, bottom + dy), (right - dx, bottom + 2 * dy), (left + 2 * dx, top - dy)]
-    )
-    return shapely.geometry.shape(transform_geom(crs, "EPSG:4326", mapping(tri)))
+# vertices at fractional pixel positions: an AOI edge exactly on a pixel boundary would make
+# floor/ceil depend on the last bit of the reprojection (pyproj vs GDAL)
+_aoi_in_4326 = aoi_in_4326
 
 
 def _oracle(entry, geom_4326, all_touched=False):

@@ -14,6 +14,8 @@ import shapely
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping
 
+from support.aoi_oracle import aoi_in_4326  # noqa: F401  (re-exported for tests)
+
 __all__ = ["BAND", "aoi_in_4326", "corpus_record_table", "eligible_entries", "oracle_mask"]
 
 BAND = "B1"
@@ -55,20 +57,6 @@ def corpus_record_table(entries: list[Any], http_server: Any) -> pa.Table:
             "split": ["train" if i % 2 == 0 else "test" for i in range(n)],
         }
     )
-
-
-def aoi_in_4326(entry: Any, shrink: float = 0.2) -> Any:
-    """A triangle inside the raster, in EPSG:4326 (vertices off pixel boundaries)."""
-    with rasterio.open(entry.path) as src:
-        left, bottom, right, top = src.bounds
-        crs = src.crs
-        res_x, res_y = src.res
-    dx = (right - left) * shrink + 0.37 * res_x
-    dy = (top - bottom) * shrink + 0.41 * res_y
-    tri = shapely.Polygon(
-        [(left + dx, bottom + dy), (right - dx, bottom + 2 * dy), (left + 2 * dx, top - dy)]
-    )
-    return shapely.geometry.shape(transform_geom(crs, "EPSG:4326", mapping(tri)))
 
 
 def oracle_mask(entry: Any, geom_4326: Any) -> Any:
