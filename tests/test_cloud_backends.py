@@ -617,3 +617,99 @@ def test_provider_failure_is_reported_without_secret(cog_corpus, http_server):
     raw = entry.path.read_bytes()
     assert data == [raw[:8], raw[4:8]]
     assert np.frombuffer(data[0][:2], np.uint8).tolist() in ([73, 73], [77, 77])
+
+
+class _AzureLikeServer:
+    """Blob GETs (``/<account>/<container>/<blob>`` with Range) that require the SAS token a
+    Planetary-Computer-style token endpoint (``/token/<account>/<container>``) hands out."""
+
+    def __init__(self, root: Path) -> None:
+        import http.server
+        import threading
+
+        outer = self
+        self.root = root
+        self.token_calls = 0
+        self.rejected = 0
+        self.token = "sig-" + "7" * 12
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                path, _, query = self.path.partition("?")
+                parts = path.strip("/").split("/")
+                if parts[0] == "token":
+                    outer.token_calls += 1
+                    expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+                    body = json.dumps(
+                        {"msft:expiry": expiry, "token": f"sv=2024-01-01&sig={outer.token}"}
+                    ).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if f"sig={outer.token}" not in query.split("&"):
+                    outer.rejected += 1
+                    self.send_response(403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = (outer.root / parts[-1]).read_bytes()
+                start, end = (int(v) for v in self.headers["Range"].split("=")[1].split("-"))
+                chunk = data[start : end + 1]
+                self.send_response(206)
+                self.send_header("Content-Length", str(len(chunk)))
+                self.send_header(
+                    "Content-Range", f"bytes {start}-{start + len(chunk) - 1}/{len(data)}"
+                )
+                self.send_header("ETag", '"1"')
+                self.send_header("Last-Modified", "Mon, 30 Nov 2026 00:00:00 GMT")
+                self.end_headers()
+                self.wfile.write(chunk)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_planetary_computer_provider_signs_azure_reads(cog_corpus):
+    """obstore's real PlanetaryComputerCredentialProvider (token endpoint on 127.0.0.1) called
+    by the Rust core once; its SAS token signs Azure blob reads (endpoint overridden to a local
+    blob server that rejects unsigned requests)."""
+    from obstore.auth.planetary_computer import PlanetaryComputerCredentialProvider
+    from rasteret import _core
+
+    entry = eligible(cog_corpus, 1)[0]
+    server = _AzureLikeServer(entry.path.parent)
+    try:
+        provider = PlanetaryComputerCredentialProvider(
+            "https://acct.blob.core.windows.net/scenes/", sas_url=f"{server.base}/token"
+        )
+        backend = rasteret.create_backend(credential_provider=provider)
+        url = f"https://acct.blob.core.windows.net/scenes/{entry.path.name}"
+        options = {
+            "backend": backend._native,
+            "store_options": {
+                "azure_storage_endpoint": f"{server.base}/acct",
+                "azure_allow_http": "true",
+            },
+        }
+        data = entry.path.read_bytes()
+        got = _core.fetch_ranges(url, [(0, 16), (100, 50)], options=options)
+        assert [bytes(g) for g in got] == [data[:16], data[100:150]]
+        got = _core.fetch_ranges(url, [(200, 8)], options=options)
+        assert bytes(got[0]) == data[200:208]
+        assert server.token_calls == 1 and backend.credential_fetches == 1
+        assert server.rejected == 0
+        assert server.token not in repr(backend)
+        # the blob server does refuse unsigned reads
+        anonymous = dict(options, backend=rasteret.create_backend()._native)
+        with pytest.raises(errors.RemotePermissionError):
+            _core.fetch_ranges(url, [(0, 16)], options=anonymous)
+        assert server.rejected >= 1
+    finally:
+        server.server.shutdown()
