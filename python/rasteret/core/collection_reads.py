@@ -76,13 +76,6 @@ class CollectionReads:
 
     # -- pixel reads -------------------------------------------------------------------------
 
-    def _read_kwargs(self, **kw: Any) -> dict[str, Any]:
-        from rasteret.options import get_options
-
-        if kw.get("progress") is None:
-            kw["progress"] = get_options().progress
-        return kw
-
     def get_numpy(
         self,
         geometries: Any,
@@ -118,8 +111,8 @@ class CollectionReads:
         progress
             Show a progress bar (``None``: the global option).
         cloud_config, data_source, backend
-            Where band names and cloud settings come from (``backend`` objects are not
-            supported yet).
+            Where band names and cloud settings come from; ``backend`` is a
+            :func:`rasteret.create_backend` result or any ``StorageBackend``.
         target_crs
             Reproject every result to this EPSG code (bilinear, float32 with NaN).
         geometry_crs
@@ -155,18 +148,16 @@ class CollectionReads:
             self,
             geometries,
             list(bands),
-            **self._read_kwargs(
-                max_concurrent=max_concurrent,
-                progress=progress,
-                cloud_config=cloud_config,
-                data_source=data_source,
-                backend=backend,
-                target_crs=target_crs,
-                geometry_crs=geometry_crs,
-                geometry_column=geometry_column,
-                all_touched=all_touched,
-                filters=filters,
-            ),
+            max_concurrent=max_concurrent,
+            progress=progress,
+            cloud_config=cloud_config,
+            data_source=data_source,
+            backend=backend,
+            target_crs=target_crs,
+            geometry_crs=geometry_crs,
+            geometry_column=geometry_column,
+            all_touched=all_touched,
+            filters=filters,
         )
 
     def get_gdf(
@@ -192,18 +183,16 @@ class CollectionReads:
             self,
             geometries,
             list(bands),
-            **self._read_kwargs(
-                max_concurrent=max_concurrent,
-                progress=progress,
-                cloud_config=cloud_config,
-                data_source=data_source,
-                backend=backend,
-                target_crs=target_crs,
-                geometry_crs=geometry_crs,
-                geometry_column=geometry_column,
-                all_touched=all_touched,
-                filters=filters,
-            ),
+            max_concurrent=max_concurrent,
+            progress=progress,
+            cloud_config=cloud_config,
+            data_source=data_source,
+            backend=backend,
+            target_crs=target_crs,
+            geometry_crs=geometry_crs,
+            geometry_column=geometry_column,
+            all_touched=all_touched,
+            filters=filters,
         )
 
     def get_xarray(
@@ -244,18 +233,16 @@ class CollectionReads:
             geometries,
             list(bands),
             xr_combine=xr_combine,
-            **self._read_kwargs(
-                max_concurrent=max_concurrent,
-                progress=progress,
-                cloud_config=cloud_config,
-                data_source=data_source,
-                backend=backend,
-                target_crs=target_crs,
-                geometry_crs=geometry_crs,
-                geometry_column=geometry_column,
-                all_touched=all_touched,
-                filters=filters,
-            ),
+            max_concurrent=max_concurrent,
+            progress=progress,
+            cloud_config=cloud_config,
+            data_source=data_source,
+            backend=backend,
+            target_crs=target_crs,
+            geometry_crs=geometry_crs,
+            geometry_column=geometry_column,
+            all_touched=all_touched,
+            filters=filters,
         )
 
     def sample_points(

@@ -314,10 +314,11 @@ def _plan_segments(
     bboxes = table.column("bbox").to_pylist()
     n = len(assets)
     metas = {
-        b: table.column(f"{b}_metadata").to_pylist()
+        b: _planning_metadata(table.column(f"{b}_metadata"))
         for b in bands
         if f"{b}_metadata" in table.column_names
     }
+    no_meta = [None] * n
     order = list(range(n))
     if match == "latest":
         dts = records.datetimes
@@ -337,7 +338,7 @@ def _plan_segments(
         px, py = _transform_xy(x[inside], y[inside], crs, records.epsgs[i])
         px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
         for band in bands:
-            meta = metas.get(band, [None] * n)[i]
+            meta = metas.get(band, no_meta)[i]
             key = resolve_asset_key(record_assets, band, source)
             url = asset_url(record_assets.get(key)) if key else None
             if meta is None or url is None or meta.get("transform") is None:
@@ -374,6 +375,22 @@ def _plan_segments(
                 )
             )
     return segments
+
+
+#: The ``{band}_metadata`` fields point planning reads (tile offsets and byte counts, the
+#: bulk of the struct, stay in Arrow and go to the Rust core as layouts).
+_PLANNING_FIELDS = ("transform", "image_width", "image_height", "dtype", "nodata")
+
+
+def _planning_metadata(column: pa.ChunkedArray) -> list[dict[str, Any] | None]:
+    """Per record, the planning fields of one band's metadata struct (None for null rows)."""
+    import pyarrow.compute as pc
+
+    names = {f.name for f in column.type}
+    present = [f for f in _PLANNING_FIELDS if f in names]
+    values = {f: pc.struct_field(column, f).to_pylist() for f in present}
+    valid = column.is_valid().to_pylist()
+    return [{f: values[f][i] for f in present} if ok else None for i, ok in enumerate(valid)]
 
 
 def _read_segments(
