@@ -26,17 +26,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pyarrow.dataset as ds
 import pytest
 import rasteret
 import rasterio
-from moto.server import ThreadedMotoServer
 from rasteret import errors
 from rasteret.cloud import CloudConfig, ObstoreBackend, StorageBackend
 from support.aoi_oracle import BAND, assert_reads_match, eligible, record_table
-from support.s3 import ENV_UNSET
+from support.s3 import ENV_UNSET, start_s3_server
 from support.sas_server import SasServer, TokenProvider, start_sas_server
 
 KEY_ID = "AKIARSTTESTKEY000042"
@@ -110,23 +108,13 @@ def moto(cog_corpus, tmp_path_factory) -> Iterator[Moto]:
         from moto.moto_api import recorder
 
         mp.setattr(recorder, "_location", str(recording))  # where the real recorder writes
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            client = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name=REGION,
-                aws_access_key_id=KEY_ID,
-                aws_secret_access_key=SECRET,
-            )
-            for bucket in (PUBLIC, PRIVATE, PAYER):
+        files = [e.path for e in entries]
+        with start_s3_server(files, PUBLIC, access_key=KEY_ID, secret_key=SECRET) as s3:
+            client = s3.client
+            for bucket in (PRIVATE, PAYER):
                 client.create_bucket(Bucket=bucket)
-                for e in entries:
-                    client.upload_file(str(e.path), bucket, e.path.name)
+                for path in files:
+                    client.upload_file(str(path), bucket, path.name)
             policy = {
                 "Version": "2012-10-17",
                 "Statement": [
@@ -142,9 +130,7 @@ def moto(cog_corpus, tmp_path_factory) -> Iterator[Moto]:
             client.put_bucket_request_payment(
                 Bucket=PAYER, RequestPaymentConfiguration={"Payer": "Requester"}
             )
-            yield Moto(endpoint, entries, client, recording)
-        finally:
-            server.stop()
+            yield Moto(s3.endpoint, entries, client, recording)
 
 
 class _Provider:

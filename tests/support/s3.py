@@ -71,12 +71,16 @@ class S3Server:
 
 @contextmanager
 def start_s3_server(
-    files: Iterable[Path] = (), bucket: str = "rasteret-test"
+    files: Iterable[Path] = (),
+    bucket: str = "rasteret-test",
+    *,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
 ) -> Iterator[S3Server]:
     """Start moto on a free port of 127.0.0.1, create ``bucket`` and upload ``files``.
 
     The caller sets the fake-credential environment (:data:`ENV`); credentials are also
-    passed explicitly to boto3 here.
+    passed explicitly to boto3 here (moto accepts any).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -88,8 +92,8 @@ def start_s3_server(
             "s3",
             endpoint_url=endpoint,
             region_name=REGION,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
         )
         client.create_bucket(Bucket=bucket)
         s3 = S3Server(endpoint=endpoint, bucket=bucket, client=client)
