@@ -6,6 +6,7 @@ Heavy modules (catalog, collections) load lazily on first attribute access.
 from __future__ import annotations
 
 import logging
+import os
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
     from rasteret.ingest.normalize import as_collection
 
 logging.getLogger("rasteret").addHandler(logging.NullHandler())
+
+# The Rust core's allocator (mimalloc) reads its options once, when the core first allocates,
+# so this must run before ``rasteret._core`` loads. Committing its arena lazily instead of
+# eagerly keeps a large read's resident memory (and the page faults of touching it) to what
+# the read uses: B2z read in a fresh process, 179 vs 222 MiB above the start. An explicit
+# setting in the environment wins.
+os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
 
 
 def version() -> str:

@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 
@@ -197,9 +197,9 @@ async fn read_body(
     resp: &mut reqwest::Response,
     limit: u64,
     status: &str,
-) -> Result<(BytesMut, bool), AttemptError> {
+) -> Result<(Vec<u8>, bool), AttemptError> {
     let cap = limit.min(16 * 1024 * 1024);
-    let mut buf = BytesMut::with_capacity(usize::try_from(cap).unwrap_or(0));
+    let mut buf = crate::io::recv_buf::take(usize::try_from(cap).unwrap_or(0));
     loop {
         if buf.len() as u64 >= limit {
             return Ok((buf, false));
@@ -281,7 +281,7 @@ pub async fn fetch_once(
             let skip = range.start - span_start;
             let limit = skip.saturating_add(want);
             let (buf, _) = read_body(&mut resp, limit, &st).await?;
-            let body = buf.freeze();
+            let body = crate::io::recv_buf::into_bytes(buf);
             let got_end = span_start + body.len() as u64;
             if got_end >= range.end {
                 return Ok(body.slice(skip as usize..(skip + want) as usize));
@@ -313,7 +313,7 @@ pub async fn fetch_once(
             };
             let declared = resp.content_length();
             let (buf, complete) = read_body(&mut resp, limit, &st).await?;
-            let body = buf.freeze();
+            let body = crate::io::recv_buf::into_bytes(buf);
             let whole = complete || declared == Some(body.len() as u64);
             if whole {
                 if let Some(n) = declared {

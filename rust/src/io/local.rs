@@ -57,7 +57,8 @@ pub fn read_range_blocking(
     let len = usize::try_from(end - range.start).map_err(|_| {
         AttemptError::fatal(Kind::InvalidArgument, "range too large for this platform")
     })?;
-    let mut buf = vec![0u8; len];
+    let mut buf = crate::io::recv_buf::take(len);
+    buf.resize(len, 0);
     let mut filled = 0usize;
     while filled < len {
         let Some(dst) = buf.get_mut(filled..) else {
@@ -81,7 +82,7 @@ pub fn read_range_blocking(
         }
         filled += n;
     }
-    Ok(Bytes::from(buf))
+    Ok(crate::io::recv_buf::into_bytes(buf))
 }
 
 /// Read `range` of `path` on the blocking pool.

@@ -26,6 +26,7 @@ pub mod coalesce;
 pub mod creds;
 pub mod http;
 pub mod local;
+pub mod recv_buf;
 pub mod region;
 pub mod retry;
 pub mod route;
@@ -44,6 +45,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::{FuturesUnordered, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
@@ -52,6 +54,9 @@ use crate::io::cloud::{CloudSettings, RangeReader};
 use crate::io::creds::CredentialCache;
 use crate::io::retry::{AttemptError, Policy};
 use crate::io::route::Route;
+
+/// The ranges one merged response answers: `(index into the asked ranges, bytes)`.
+pub type RangeParts = Vec<(usize, Bytes)>;
 
 /// Knobs of the I/O layer.
 #[derive(Debug, Clone)]
@@ -388,47 +393,78 @@ impl Source {
     /// ranges are merged ([`coalesce`]) and the merged requests run concurrently under the
     /// process-wide limit; results are zero-copy slices of the merged bodies.
     pub async fn get_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let mut out: Vec<Bytes> = vec![Bytes::new(); ranges.len()];
+        let mut arriving = self.get_ranges_as_ready(ranges)?;
+        while let Some(part) = arriving.next().await {
+            for (i, bytes) in part? {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = bytes;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`get_ranges`](Self::get_ranges), yielding each merged request's ranges as soon as its
+    /// response is in: `(index into ranges, bytes)` pairs, merged requests in completion order.
+    /// Empty ranges are never yielded (their bytes are empty). All requests start when the
+    /// stream is first polled; dropping it cancels the ones still running.
+    pub fn get_ranges_as_ready(
+        &self,
+        ranges: &[Range<u64>],
+    ) -> Result<FuturesUnordered<impl Future<Output = Result<RangeParts>> + Send>> {
         for r in ranges {
             self.check_range(r)?;
-        }
-        let merged = coalesce::coalesce(ranges, self.coalesce_gap, self.max_merged);
-        let mut out: Vec<Bytes> = vec![Bytes::new(); ranges.len()];
-        if merged.is_empty() {
-            return Ok(out);
         }
         // All merged requests go out at once, even to a server not yet known to honour Range:
         // if it answers 200 with the whole object, the body is cached for the later batches
         // (a probe request first would cost every cold process one extra round trip per file).
-        let handles: Vec<_> = merged
-            .iter()
+        let merged = coalesce::coalesce(ranges, self.coalesce_gap, self.max_merged);
+        Ok(merged
+            .into_iter()
             .map(|m| {
                 let this = self.clone();
-                let r = m.range.clone();
-                on_io_runtime(async move { this.fetch(r, false).await })
+                let members: Vec<(usize, Range<u64>)> = m
+                    .members
+                    .iter()
+                    .filter_map(|&i| ranges.get(i).map(|r| (i, r.clone())))
+                    .collect();
+                let span = m.range;
+                async move {
+                    let fetch_span = span.clone();
+                    let fetcher = this.clone();
+                    let body = on_io_runtime(async move { fetcher.fetch(fetch_span, false).await })
+                        .await?;
+                    this.split_merged(&span, &body, members)
+                }
             })
-            .collect();
-        let bodies = futures::future::try_join_all(handles).await?;
-        for (m, body) in merged.iter().zip(bodies) {
-            for &i in &m.members {
-                let Some(r) = ranges.get(i) else { continue };
-                let start = usize::try_from(r.start - m.range.start).ok();
-                let end = usize::try_from(r.end - m.range.start).ok();
-                let (Some(start), Some(end)) = (start, end) else {
-                    return Err(Error::internal("range offset overflows usize"));
-                };
-                if end > body.len() {
-                    return Err(Error::internal(format!(
-                        "{}: merged response for {}..{} is {} bytes",
-                        self.display,
-                        m.range.start,
-                        m.range.end,
-                        body.len()
-                    )));
-                }
-                if let Some(slot) = out.get_mut(i) {
-                    *slot = body.slice(start..end);
-                }
+            .collect())
+    }
+
+    /// Slice a merged response into its members' ranges.
+    fn split_merged(
+        &self,
+        span: &Range<u64>,
+        body: &Bytes,
+        members: Vec<(usize, Range<u64>)>,
+    ) -> Result<Vec<(usize, Bytes)>> {
+        let mut out = Vec::with_capacity(members.len());
+        for (i, r) in members {
+            let start = usize::try_from(r.start - span.start).ok();
+            let end = usize::try_from(r.end - span.start).ok();
+            let (Some(start), Some(end)) = (start, end) else {
+                return Err(Error::internal("range offset overflows usize"));
+            };
+            if end > body.len() {
+                return Err(Error::internal(format!(
+                    "{}: merged response for {}..{} is {} bytes",
+                    self.display,
+                    span.start,
+                    span.end,
+                    body.len()
+                )));
             }
+            out.push((i, body.slice(start..end)));
         }
         Ok(out)
     }

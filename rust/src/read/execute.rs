@@ -1,27 +1,33 @@
-//! Run a [`ReadPlan`]: fetch tiles concurrently (tokio), decode them on the rayon pool, and
-//! place decoded rows into the output. Only this driver loop writes the output buffer.
+//! Run a [`ReadPlan`]: fetch tiles concurrently (tokio) and, as each response arrives, decode
+//! its tiles on the rayon pool straight into the output.
+//!
+//! Memory stays bounded by what is in flight: the compressed bytes of the batches being
+//! fetched plus one tile-sized scratch buffer per decode thread (decoded tiles are placed by
+//! the thread that decoded them, never queued).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, FuturesUnordered, StreamExt};
 
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::io::{self, IoOptions, Source};
-use crate::read::buffers;
-use crate::read::plan::{fill_bytes, place_fill, place_tile, ReadPlan, TileJob};
+use crate::read::plan::{
+    fill_bytes, place_fill, place_tile, Placement, ReadPlan, RowSink, TileJob,
+};
 
 /// Knobs of one read.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     pub io: IoOptions,
-    /// Tiles per fetch+decode batch (one `get_ranges` call, one pool job).
+    /// Tiles per fetch batch (one `get_ranges` call: its nearby tiles share requests).
     pub tiles_per_batch: usize,
-    /// Batches in flight at once (bounds memory: decoded tiles wait here to be placed).
+    /// Batches in flight at once (bounds memory: their compressed bytes are held until decoded).
     pub batches_in_flight: usize,
 }
 
@@ -35,10 +41,109 @@ impl Default for ReadOptions {
     }
 }
 
-/// A decoded tile waiting to be placed: job index + its native-endian samples.
-struct Decoded {
-    job: usize,
-    data: Vec<u8>,
+/// Scratch buffers above this size are freed after use instead of kept for the next tile.
+const SCRATCH_KEEP_BYTES: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// Per decode thread: the tile being decoded, reused from tile to tile.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The caller's output buffer, written by the decode threads.
+#[derive(Clone, Copy)]
+struct SharedOut {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: `SharedOut` is only created in `execute_with_progress` from the `&mut [u8]` it holds
+// for its whole run, and that function does not return (nor is its future dropped) before
+// every decode job that got a copy has finished (`Writers` / `WaitForWriters`). Concurrent
+// jobs write disjoint bytes (the plan's `outputs_disjoint`) or take `Writers::serial`.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    fn new(dst: &mut [u8]) -> Self {
+        Self {
+            ptr: dst.as_mut_ptr(),
+            len: dst.len(),
+        }
+    }
+}
+
+impl RowSink for SharedOut {
+    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()> {
+        let fits = offset
+            .checked_add(src.len())
+            .is_some_and(|end| end <= self.len);
+        if !fits {
+            return Err(Error::internal("placement outside the output buffer"));
+        }
+        // SAFETY: `offset..offset + src.len()` lies inside the live output buffer (checked
+        // above; see the `Send`/`Sync` note for why it is live and why no other thread writes
+        // these bytes now). `src` is a decoded tile, never the output itself.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(offset), src.len()) };
+        Ok(())
+    }
+}
+
+/// Decode jobs that may still write into the output.
+struct Writers {
+    active: Mutex<usize>,
+    idle: Condvar,
+    /// Set when the read stops early: queued jobs then skip their work.
+    cancelled: AtomicBool,
+    /// Held while placing when requests' output spans overlap (placement is then serial).
+    serial: Option<Mutex<()>>,
+}
+
+impl Writers {
+    fn new(serial: bool) -> Arc<Self> {
+        Arc::new(Self {
+            active: Mutex::new(0),
+            idle: Condvar::new(),
+            cancelled: AtomicBool::new(false),
+            serial: serial.then(|| Mutex::new(())),
+        })
+    }
+
+    /// Count one more job until the returned token is dropped.
+    fn enter(self: &Arc<Self>) -> WriterToken {
+        *self.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        WriterToken(self.clone())
+    }
+}
+
+/// One job's claim on the output; dropping it (even while unwinding) releases it.
+struct WriterToken(Arc<Writers>);
+
+impl Drop for WriterToken {
+    fn drop(&mut self) {
+        let mut active = self.0.active.lock().unwrap_or_else(PoisonError::into_inner);
+        *active = active.saturating_sub(1);
+        if *active == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+/// Blocks, when dropped, until no job writes into the output any more: the output borrow
+/// must outlive every writer, also when a read fails or is cancelled half-way.
+struct WaitForWriters(Arc<Writers>);
+
+impl Drop for WaitForWriters {
+    fn drop(&mut self) {
+        self.0.cancelled.store(true, Ordering::Relaxed);
+        let mut active = self.0.active.lock().unwrap_or_else(PoisonError::into_inner);
+        while *active > 0 {
+            active = self
+                .0
+                .idle
+                .wait(active)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// Group the plan's non-sparse jobs per URL into batches of nearby tiles (sorted by offset).
@@ -61,45 +166,93 @@ fn batches(plan: &ReadPlan, per_batch: usize) -> Vec<Vec<usize>> {
     out
 }
 
-fn decode_job(job: &TileJob, bytes: &[u8]) -> Result<Vec<u8>> {
-    let spec = job.spec();
-    let len = codec::decoded_len(&spec, job.rows_needed)?;
-    let mut data = buffers::take(len);
-    codec::decode_into(bytes, &spec, job.rows_needed, &mut data).map_err(|e| {
-        e.context(format!(
-            "{}: tile (col {}, row {}) at bytes {}..{}",
-            crate::io::redact(&job.url),
-            job.tile_col,
-            job.tile_row,
-            job.offset_bytes,
-            job.offset_bytes.saturating_add(job.byte_count)
-        ))
-    })?;
-    Ok(data)
+/// A fetched tile with where its pixels go.
+struct Arrived {
+    job: TileJob,
+    bytes: Bytes,
+    places: Vec<Placement>,
 }
 
-/// Decode a batch on the rayon pool and await the result without blocking the runtime.
-async fn decode_on_pool(jobs: Vec<(usize, TileJob, Bytes)>) -> Result<Vec<Decoded>> {
+/// Decode `job` into this thread's scratch buffer and place it; returns nothing but errors.
+fn decode_and_place(tile: &Arrived, out: &mut SharedOut, writers: &Writers) -> Result<()> {
+    let job = &tile.job;
+    let spec = job.spec();
+    let len = codec::decoded_len(&spec, job.rows_needed)?;
+    let elem = codec::element_bytes(job.layout.bits_per_sample)?;
+    SCRATCH.with_borrow_mut(|scratch| {
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        let data = scratch
+            .get_mut(..len)
+            .ok_or_else(|| Error::internal("scratch buffer too small"))?;
+        codec::decode_into(&tile.bytes, &spec, job.rows_needed, data).map_err(|e| {
+            e.context(format!(
+                "{}: tile (col {}, row {}) at bytes {}..{}",
+                crate::io::redact(&job.url),
+                job.tile_col,
+                job.tile_row,
+                job.offset_bytes,
+                job.offset_bytes.saturating_add(job.byte_count)
+            ))
+        })?;
+        let _serial = writers
+            .serial
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
+        for p in &tile.places {
+            place_tile(data, job.layout.tile_width, job.samples, elem, p, out)?;
+        }
+        Ok::<(), Error>(())
+    })?;
+    SCRATCH.with_borrow_mut(|scratch| {
+        if scratch.capacity() > SCRATCH_KEEP_BYTES {
+            *scratch = Vec::new();
+        }
+    });
+    Ok(())
+}
+
+/// Decode and place `tiles` on the rayon pool; resolves to the number placed.
+async fn place_on_pool(
+    tiles: Vec<Arrived>,
+    out: SharedOut,
+    writers: &Arc<Writers>,
+) -> Result<usize> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let token = writers.enter();
     io::runtime::decode_pool()?.spawn(move || {
+        let writers = &token.0;
+        let mut out = out;
         // A panic in a rayon job would abort the process: turn it into an error instead.
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            jobs.iter()
-                .map(|(j, job, bytes)| decode_job(job, bytes).map(|data| Decoded { job: *j, data }))
-                .collect::<Result<Vec<Decoded>>>()
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for tile in &tiles {
+                if writers.cancelled.load(Ordering::Relaxed) {
+                    return Err(Error::new(
+                        crate::error::Kind::Cancelled,
+                        "read stopped before this tile was decoded",
+                    ));
+                }
+                decode_and_place(tile, &mut out, writers)?;
+            }
+            Ok(tiles.len())
         }))
         .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)));
-        let _ = tx.send(out);
+        let _ = tx.send(result);
+        drop(token);
     });
     rx.await
         .map_err(|_| Error::internal("the decode pool dropped a job"))?
 }
 
-async fn fetch_and_decode(
+/// Fetch one batch; each merged response is decoded and placed as soon as it arrives.
+async fn fetch_and_place(
     plan: &ReadPlan,
     batch: Vec<usize>,
     sources: &HashMap<Arc<str>, Source>,
-) -> Result<Vec<Decoded>> {
+    out: SharedOut,
+    writers: &Arc<Writers>,
+) -> Result<usize> {
     let first = batch
         .first()
         .and_then(|&j| plan.jobs.get(j))
@@ -121,13 +274,33 @@ async fn fetch_and_decode(
         })?;
         ranges.push(t.offset_bytes..end);
     }
-    let fetched = source.get_ranges(&ranges).await?;
-    let jobs = batch
-        .into_iter()
-        .zip(fetched)
-        .filter_map(|(j, bytes)| plan.jobs.get(j).map(|t| (j, t.clone(), bytes)))
-        .collect();
-    decode_on_pool(jobs).await
+    let mut arriving = source.get_ranges_as_ready(&ranges)?;
+    let mut decoding = FuturesUnordered::new();
+    let mut placed = 0;
+    loop {
+        tokio::select! {
+            part = arriving.next(), if !arriving.is_empty() => {
+                let Some(part) = part else { continue };
+                let mut tiles = Vec::new();
+                for (i, bytes) in part? {
+                    let j = *batch.get(i).ok_or_else(|| Error::internal("bad range index"))?;
+                    let (Some(job), Some(places)) = (plan.jobs.get(j), plan.placements.get(j))
+                    else {
+                        return Err(Error::internal("bad job index"));
+                    };
+                    tiles.push(Arrived { job: job.clone(), bytes, places: places.clone() });
+                }
+                decoding.push(place_on_pool(tiles, out, writers));
+            }
+            done = decoding.next(), if !decoding.is_empty() => {
+                if let Some(done) = done {
+                    placed += done?;
+                }
+            }
+            else => break,
+        }
+    }
+    Ok(placed)
 }
 
 /// Execute `plan`, writing into `dst` (which must hold `plan.required_output_bytes`).
@@ -154,7 +327,7 @@ pub async fn execute_with_progress(
             plan.required_output_bytes
         )));
     }
-    // Sparse tiles: fill, no I/O.
+    // Sparse tiles: fill, no I/O (before any decode job may write).
     for (job, places) in plan.jobs.iter().zip(&plan.placements) {
         if job.is_sparse() {
             let fill = fill_bytes(&job.layout, job.nodata)?;
@@ -170,27 +343,17 @@ pub async fn execute_with_progress(
         }
     }
     let sources = &sources;
+    // From here on `dst` is written only through `out`; `_wait` (dropped before `dst`'s borrow
+    // ends, on every path out of this function) waits for the decode jobs still holding it.
+    let out = SharedOut::new(dst);
+    let writers = Writers::new(!plan.outputs_disjoint);
+    let _wait = WaitForWriters(writers.clone());
+    let writers = &writers;
     let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
-        .map(|b| fetch_and_decode(plan, b, sources))
+        .map(|b| fetch_and_place(plan, b, sources, out, writers))
         .buffer_unordered(opts.batches_in_flight.max(1));
-    while let Some(decoded) = pending.next().await {
-        let decoded = decoded?;
-        let placed = decoded.len();
-        for tile in decoded {
-            let job = plan
-                .jobs
-                .get(tile.job)
-                .ok_or_else(|| Error::internal("bad job index"))?;
-            let elem = codec::element_bytes(job.layout.bits_per_sample)?;
-            let places = plan
-                .placements
-                .get(tile.job)
-                .ok_or_else(|| Error::internal("bad job index"))?;
-            for p in places {
-                place_tile(&tile.data, job.layout.tile_width, job.samples, elem, p, dst)?;
-            }
-            buffers::give(tile.data);
-        }
+    while let Some(placed) = pending.next().await {
+        let placed = placed?;
         if let Some(counter) = done {
             counter.fetch_add(placed, Ordering::Relaxed);
         }

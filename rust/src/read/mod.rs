@@ -1,7 +1,6 @@
 //! Read planner: windows per (record, band) -> tiles -> fetch -> decode -> place.
 
 pub mod arrow;
-pub mod buffers;
 pub mod execute;
 pub mod plan;
 

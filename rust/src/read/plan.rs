@@ -101,6 +101,9 @@ pub struct ReadPlan {
     pub placements: Vec<Vec<Placement>>,
     /// Bytes of output the plan writes into at most (for validating the buffer).
     pub required_output_bytes: usize,
+    /// No two requests' output spans (first to last byte) overlap, so tiles of different
+    /// requests may be placed concurrently; tiles of one request never overlap.
+    pub outputs_disjoint: bool,
 }
 
 /// Element size and the output geometry of one request, checked.
@@ -163,6 +166,7 @@ pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
     let mut plan = ReadPlan::default();
     // (url, offset, byte_count, tile_col, tile_row, plane) -> job index
     let mut index: HashMap<TileKey, usize> = HashMap::new();
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(requests.len());
 
     for (ri, req) in requests.iter().enumerate() {
         check_layout(req)?;
@@ -171,6 +175,7 @@ pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
         if req.window.width == 0 || req.window.height == 0 {
             continue;
         }
+        spans.push((req.out_offset_bytes, end));
         let l = &*req.layout;
         let (img_w, img_h) = (i64::from(l.width), i64::from(l.height));
         let (tw, th) = (i64::from(l.tile_width), i64::from(l.tile_height));
@@ -292,6 +297,11 @@ pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
             }
         }
     }
+    spans.sort_unstable();
+    plan.outputs_disjoint = spans.windows(2).all(|w| match w {
+        [a, b] => b.0 >= a.1,
+        _ => true,
+    });
     Ok(plan)
 }
 
@@ -316,42 +326,57 @@ pub fn fill_bytes(layout: &ImageLayout, nodata: Option<f64>) -> Result<Vec<u8>> 
     })
 }
 
+/// Where placed rows are written: a plain slice, or the output shared by a parallel read.
+pub trait RowSink {
+    /// Copy `src` to byte `offset` of the output; a span outside it is an internal error.
+    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()>;
+}
+
+impl RowSink for [u8] {
+    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()> {
+        offset
+            .checked_add(src.len())
+            .and_then(|end| self.get_mut(offset..end))
+            .ok_or_else(|| Error::internal("placement outside the output buffer"))?
+            .copy_from_slice(src);
+        Ok(())
+    }
+}
+
 /// Copy one decoded tile (chunky `(rows, tile_width, samples)`, `elem` bytes per sample) into
 /// the output as `p` says. Bounds are checked; a mismatch is an internal error, never a panic.
-pub fn place_tile(
+pub fn place_tile<S: RowSink + ?Sized>(
     decoded: &[u8],
     tile_width: u32,
     samples: u16,
     elem: usize,
     p: &Placement,
-    dst: &mut [u8],
+    dst: &mut S,
 ) -> Result<()> {
     let tw = tile_width as usize;
     let spp = samples as usize;
     let px_bytes = elem * spp;
     let run = p.cols as usize * elem;
+    let mut gathered: Vec<u8> = Vec::new();
     for r in 0..p.rows as usize {
         let src_px = (p.src_row as usize + r) * tw + p.src_col as usize;
         let src_start = src_px * px_bytes + p.sample as usize * elem;
         let dst_start = p.dst_offset_bytes + r * p.dst_row_stride_bytes;
-        let dst_row = dst
-            .get_mut(dst_start..dst_start + run)
-            .ok_or_else(|| Error::internal("placement outside the output buffer"))?;
         if spp == 1 {
             let src_row = decoded
                 .get(src_start..src_start + run)
                 .ok_or_else(|| Error::internal("placement outside the decoded tile"))?;
-            dst_row.copy_from_slice(src_row);
+            dst.put(dst_start, src_row)?;
         } else {
             let src_end = src_start + (p.cols as usize).saturating_sub(1) * px_bytes + elem;
             let src_row = decoded
                 .get(src_start..src_end)
                 .ok_or_else(|| Error::internal("placement outside the decoded tile"))?;
-            for (d, s) in dst_row.chunks_exact_mut(elem).zip(src_row.chunks(px_bytes)) {
-                if let Some(s) = s.get(..elem) {
-                    d.copy_from_slice(s);
-                }
+            gathered.clear();
+            for s in src_row.chunks(px_bytes) {
+                gathered.extend_from_slice(s.get(..elem).unwrap_or(s));
             }
+            dst.put(dst_start, &gathered)?;
         }
     }
     Ok(())
@@ -513,6 +538,29 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_output_spans_are_flagged() {
+        let l = Arc::new(layout(10, 10, 10, 10, true));
+        let win = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 4,
+            height: 4,
+        };
+        let a = req(&l, win);
+        let mut b = req(&l, win);
+        // a covers bytes 0..(3 * stride + 8); b right after it, then overlapping it
+        b.out_offset_bytes = 3 * a.out_row_stride_bytes + 8;
+        assert!(
+            plan_reads(&[a.clone(), b.clone()])
+                .unwrap()
+                .outputs_disjoint
+        );
+        b.out_offset_bytes -= 2;
+        assert!(!plan_reads(&[a.clone(), b]).unwrap().outputs_disjoint);
+        assert!(plan_reads(&[a]).unwrap().outputs_disjoint);
+    }
+
+    #[test]
     fn place_tile_extracts_one_sample_of_chunky_pixels() {
         // 2x2 tile, 3 samples of u8: pixel value = 10*px + sample
         let decoded: Vec<u8> = (0..4u8)
@@ -529,7 +577,7 @@ mod tests {
             dst_row_stride_bytes: 2,
         };
         let mut dst = vec![0u8; 4];
-        place_tile(&decoded, 2, 3, 1, &p, &mut dst).unwrap();
+        place_tile(&decoded, 2, 3, 1, &p, dst.as_mut_slice()).unwrap();
         assert_eq!(dst, vec![2, 12, 22, 32]);
     }
 
