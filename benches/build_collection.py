@@ -92,7 +92,7 @@ def main() -> int:
     if args.child:
         child(args.child[0], int(args.child[1]))
         return 0
-    from rasteret._range_server import RangeServer
+    from async_range_server import AsyncRangeServer as RangeServer
 
     root = ensure_data(args.cogs)
     runs = []

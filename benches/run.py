@@ -5,8 +5,9 @@
     python benches/run.py --workloads B2,B3 --tools rasterio,async_geotiff --latency-ms 20
 
 Every repetition is a fresh subprocess (``benches/workloads.py run``) so caches and pools
-start cold. One Range-capable HTTP server (``rasteret._range_server.RangeServer``) runs in
-this process over ``benches/.data/``; it adds the same latency to every request of every tool.
+start cold. One Range-capable HTTP server (``async_range_server.AsyncRangeServer``: one event
+loop, ``sendfile``) runs in this process over ``benches/.data/``; it adds the same latency to
+every request of every tool.
 Before the timed repetitions, each variant runs once untimed: its output hash must equal the
 baseline's (rasterio, or imagecodecs for B4). Repetitions are interleaved across tools.
 
@@ -42,19 +43,10 @@ def _log(msg: str) -> None:
 
 
 def _range_server(root: Path) -> AbstractContextManager[Any]:
-    """rasteret's test server; falls back to a local copy while it is being written."""
-    wl._ensure_rasteret_importable()
-    try:
-        from rasteret._range_server import RangeServer
-    except ImportError:
-        try:  # a development stand-in, if present
-            from _range_server_local import RangeServer  # type: ignore[no-redef]
-        except ImportError as e:
-            raise SystemExit(
-                "benches need rasteret._range_server (python/rasteret/_range_server.py)"
-            ) from e
-        _log("note: rasteret._range_server not found, using benches/_range_server_local.py")
-    return RangeServer(root)
+    """The benchmarks' asyncio Range server (``async_range_server.py``)."""
+    from async_range_server import AsyncRangeServer
+
+    return AsyncRangeServer(root)
 
 
 def _git_sha() -> str:

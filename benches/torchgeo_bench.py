@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     import subprocess
     import tempfile
 
-    from rasteret._range_server import RangeServer
+    from async_range_server import AsyncRangeServer as RangeServer
 
     ensure_data()
     load_start = os.getloadavg()
