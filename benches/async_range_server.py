@@ -84,8 +84,6 @@ class AsyncRangeServer:
                 return
             ready.set()
             loop.run_forever()
-            self._server.close()
-            loop.run_until_complete(self._server.wait_closed())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="bench-range-server", daemon=True)
@@ -96,10 +94,22 @@ class AsyncRangeServer:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
+        """Close the listener and every open connection, then end the loop's thread."""
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
         self._loop = self._thread = None
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def __enter__(self) -> AsyncRangeServer:
         return self.start()
@@ -161,6 +171,8 @@ class AsyncRangeServer:
                 keep = await self._answer(writer, method, target, headers)
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
+        except (asyncio.CancelledError, ConnectionError):
+            return  # shutting down, or the client went away
         finally:
             writer.close()
 

@@ -259,6 +259,33 @@ def test_grid_sampler_chips_match_merge(dataset, scenes):
         _assert_matches_merge(dataset, scenes, query)
 
 
+def test_batched_fetch_reads_every_chip_like_merge(dataset, scenes):
+    """``__getitems__`` (what DataLoader calls per batch): one read for the whole batch, every
+    sample equal to rasterio.merge and to the single-query path."""
+    queries = list(
+        RandomGeoSampler(dataset, size=80, length=6, generator=torch.Generator().manual_seed(9))
+    )
+    queries += list(GridGeoSampler(dataset, size=128, stride=128))[::4]
+    every_date = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])
+    queries += [  # mosaics of all three dates, one sticking out of S0's top edge
+        (slice(ORIGIN_X + 100, ORIGIN_X + 740), slice(ORIGIN_Y - 610, ORIGIN_Y + 30), every_date),
+        (slice(ORIGIN_X + 300, ORIGIN_X + 940), slice(ORIGIN_Y - 900, ORIGIN_Y - 260), every_date),
+    ]
+    fresh = pickle.loads(pickle.dumps(dataset))  # empty tile cache: the batch read fetches all
+    samples = fresh.__getitems__(queries)
+    assert len(samples) == len(queries)
+    assert any(len(_selected(dataset, q)) > 1 for q in queries)  # mosaics included
+    for query, sample in zip(queries, samples, strict=True):
+        image = sample["image"].numpy()
+        for c, band in enumerate(("B1", "B2")):
+            ids = _selected(dataset, query)
+            expected = _merge([scenes.path(i, band) for i in ids], _bbox(query), dataset.res)
+            np.testing.assert_array_equal(image[c], expected.astype(image.dtype), str(query))
+        single = dataset[query]
+        assert torch.equal(single["image"], sample["image"])
+        assert torch.equal(single["label"], sample["label"])
+
+
 def test_mosaic_first_record_wins_over_valid_pixels(dataset, scenes):
     # all three dates, a box over S0's nodata strip (rows 0..6) that S1 and S2 cover
     t = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])

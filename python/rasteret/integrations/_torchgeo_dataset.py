@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from rasteret._backends import implicit_backend, io_options
 from rasteret.core.rio_semantics import MergeGrid
 from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
-from rasteret.integrations._torchgeo_read import Placed, read_chip
+from rasteret.integrations._torchgeo_read import Placed, read_chip, read_chips
 from rasteret.integrations._torchgeo_tensor import (
     _array_to_image_tensor_torchgeo_compatible,
     _coerce_label_value,
@@ -162,7 +163,37 @@ class RasteretGeoDataset(GeoDataset):
     @property
     def crs(self) -> Any:
         """The dataset CRS (``pyproj.CRS``); TorchGeo's ``&``/``|`` may set it."""
-        return self.index.crs
+        return self._index_facts()[0]
+
+    @property
+    def bounds(self) -> tuple[slice, slice, slice]:
+        """TorchGeo's ``GeoDataset.bounds`` (x, y and t slices of the index), computed once per
+        index rather than on every query (TorchGeo resolves each query against it)."""
+        _, total, tmin, tmax = self._index_facts()
+        xres, yres = self.res
+        return (
+            slice(total[0], total[2], xres),
+            slice(total[1], total[3], yres),
+            slice(tmin, tmax, 1),
+        )
+
+    def _index_facts(self) -> tuple[Any, Any, Any, Any]:
+        """(crs, total_bounds, first start, last end) of the current index, cached until the
+        index object is replaced (filters, ``crs=``, TorchGeo's ``&``/``|`` assign a new one)."""
+        cached = self.__dict__.get("_facts")
+        index = self.index
+        if cached is None or cached[0] is not index:
+            cached = (
+                index,
+                (
+                    index.crs,
+                    index.total_bounds,
+                    index.index.left.min(),
+                    index.index.right.max(),
+                ),
+            )
+            self.__dict__["_facts"] = cached
+        return cached[1]
 
     @crs.setter
     def crs(self, new_crs: Any) -> None:
@@ -186,6 +217,7 @@ class RasteretGeoDataset(GeoDataset):
         """Plain data only: no runtime, pool or open handle crosses a process boundary."""
         state = dict(self.__dict__)
         state["_select_cache"] = None
+        state.pop("_facts", None)
         state["_layout_cache"] = {}
         state["_tile_cache"] = None
         return state
@@ -214,20 +246,21 @@ class RasteretGeoDataset(GeoDataset):
             geoms = np.asarray(self.index.geometry, dtype=object)
             cache = (
                 self.index,
-                self.index.index.left,
-                self.index.index.right,
+                np.asarray(self.index.index.left, dtype="datetime64[ns]"),
+                np.asarray(self.index.index.right, dtype="datetime64[ns]"),
                 geoms,
                 shapely.bounds(geoms),
                 self.index["rid"].to_numpy(),
             )
             self._select_cache = cache
         _, left, right, geoms, bounds, rids = cache
-        start, stop = pd.Timestamp(t.start), pd.Timestamp(t.stop)
+        start = pd.Timestamp(t.start).to_datetime64().astype("datetime64[ns]")
+        stop = pd.Timestamp(t.stop).to_datetime64().astype("datetime64[ns]")
         if start == stop:  # a closed point interval [t, t]
             in_time = (left <= stop) & (right >= start)
         else:  # pandas' default right-closed (start, stop]
             in_time = (left <= stop) & (right > start)
-        pos = np.flatnonzero(np.asarray(in_time))[:: t.step or 1]
+        pos = np.flatnonzero(in_time)[:: t.step or 1]
         b = bounds[pos]
         touching = (b[:, 0] <= x.stop) & (b[:, 2] >= x.start)
         touching &= (b[:, 1] <= y.stop) & (b[:, 3] >= y.start)
@@ -247,6 +280,35 @@ class RasteretGeoDataset(GeoDataset):
         ValueError
             Every read of the chip failed.
         """
+        chip = self._resolve(query)
+        kwargs = self._read_kwargs()
+        placed, failures = read_chip(
+            chip.records, chip.bbox, chip.grid, **kwargs, layout_cache=self._layout_cache
+        )
+        return self._sample(chip, placed, failures)
+
+    def __getitems__(self, queries: list[Any]) -> list[dict[str, Any]]:
+        """The samples of a batch of queries (PyTorch's ``DataLoader`` calls this with each
+        batch's indices): the tiles all of them still need are fetched and decoded in ONE call
+        into the Rust core, so a batch costs one round of requests, not one per chip.
+        Samples are exactly those of :meth:`__getitem__`.
+        """
+        chips = [self._resolve(q) for q in queries]
+        reads = read_chips([(c.records, c.bbox, c.grid) for c in chips], **self._read_kwargs())
+        return [self._sample(c, p, f) for c, (p, f) in zip(chips, reads, strict=True)]
+
+    def _read_kwargs(self) -> dict[str, Any]:
+        return {
+            "epsg": self.epsg,
+            "multi_crs": self._plan.multi_crs,
+            "layouts": self._plan.layouts,
+            "mask_layouts": self._plan.mask_layouts,
+            "options": io_options(self.backend, max_concurrent=self.max_concurrent),
+            "tile_cache": self._tiles(),
+        }
+
+    def _resolve(self, query: Any) -> _Chip:
+        """The records and output grid of ``query`` (IndexError when none overlaps)."""
         x, y, t = self._disambiguate_slice(query)
         rids = self._select(x, y, t)
         if not rids:
@@ -254,24 +316,21 @@ class RasteretGeoDataset(GeoDataset):
         bbox = (float(x.start), float(y.start), float(x.stop), float(y.stop))
         grid = MergeGrid(bounds=bbox, res=(abs(float(x.step)), abs(float(y.step))))
         records = [self._plan.records[r] for r in rids]
-        placed, failures = read_chip(
-            records,
-            bbox,
-            grid,
-            epsg=self.epsg,
-            multi_crs=self._plan.multi_crs,
-            layouts=self._plan.layouts,
-            mask_layouts=self._plan.mask_layouts,
-            options=io_options(self.backend, max_concurrent=self.max_concurrent),
-            layout_cache=self._layout_cache,
-            tile_cache=self._tiles(),
-        )
+        return _Chip(query, x, y, bbox, grid, records)
+
+    def _sample(
+        self,
+        chip: _Chip,
+        placed: dict[tuple[int, int], Placed],
+        failures: list[tuple[int, BaseException]],
+    ) -> dict[str, Any]:
+        records, grid, bbox, x, y = chip.records, chip.grid, chip.bbox, chip.x, chip.y
         if self.time_series:
             data = self._stack_time(records, placed, failures, grid)
         else:
             data = self._mosaic(records, placed, failures, grid)
         tensor = _array_to_image_tensor_torchgeo_compatible(data, self._warned_dtypes)
-        sample: dict[str, Any] = {"bounds": self._bounds_value(query)}
+        sample: dict[str, Any] = {"bounds": self._bounds_value(chip.query)}
         if not hasattr(self, "_slice_to_tensor"):  # TorchGeo 0.8: keys of its RasterDataset
             sample = {"crs": self.crs, **sample}
         sample["transform"] = torch.tensor(
@@ -323,14 +382,26 @@ class RasteretGeoDataset(GeoDataset):
         dtype = self._dtype(records)
         out = np.empty((len(self.bands), *grid.shape), dtype=dtype)
         for b in range(len(self.bands)):
-            out[b] = self._fill(dtype, records, b)
+            fill = self._fill(dtype, records, b)
+            only = placed.get((0, b)) if len(records) == 1 else None
+            if (
+                only is not None
+                and only.exact_fill is not None
+                and only.data.dtype == dtype
+                and _same_value(only.exact_fill, fill)
+            ):
+                # One record read straight onto the grid, with the reader's fill where it has
+                # no valid pixel: what merge() writes, without building the valid mask.
+                out[b] = only.data
+                continue
+            out[b] = fill
             empty = np.ones(grid.shape, dtype=bool)
             for r in range(len(records)):
                 p = placed.get((r, b))
                 if p is None:
                     continue
                 take = empty & p.valid
-                out[b][take] = p.data[take]
+                np.copyto(out[b], p.data, where=take, casting="unsafe")
                 empty &= ~take
                 if not empty.any():
                     break
@@ -374,3 +445,22 @@ class RasteretGeoDataset(GeoDataset):
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal fill values (NaN equals NaN)."""
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return bool(a == b)
+
+
+@dataclass(frozen=True)
+class _Chip:
+    """One resolved query: its slices, bounding box, output grid and records."""
+
+    query: Any
+    x: slice
+    y: slice
+    bbox: tuple[float, float, float, float]
+    grid: MergeGrid
+    records: list[Any]

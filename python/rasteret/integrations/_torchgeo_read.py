@@ -31,12 +31,20 @@ _TOL = 1e-9
 
 class Placed:
     """One (record, band) on the query grid: data and (computed on first use, mosaics only)
-    the pixels it validly covers."""
+    the pixels it validly covers.
 
-    def __init__(self, data: np.ndarray, valid: Callable[[], np.ndarray]) -> None:
+    ``exact_fill``: when not None, every pixel of ``data`` outside :attr:`valid` already
+    holds this value (an integer read straight onto the grid whose nodata, if any, is the
+    fill), so a mosaic of this placement alone is ``data`` itself.
+    """
+
+    def __init__(
+        self, data: np.ndarray, valid: Callable[[], np.ndarray], exact_fill: Any = None
+    ) -> None:
         self.data = data
         self._valid_fn: Callable[[], np.ndarray] | None = valid
         self._valid: np.ndarray | None = None
+        self.exact_fill = exact_fill
 
     @property
     def valid(self) -> np.ndarray:
@@ -108,6 +116,43 @@ def _source_bbox(bbox: tuple[float, float, float, float], dst: int, src: int) ->
     return transform_bounds(CRS.from_epsg(dst), CRS.from_epsg(src), *bbox, densify_pts=21)
 
 
+def _plan_chip(
+    records: list[RecordSource],
+    bbox: tuple[float, float, float, float],
+    grid: MergeGrid,
+    epsg: int,
+    multi_crs: bool,
+    first_slot: int = 0,
+) -> list[_Job]:
+    """Every (record, band) window one chip reads; slots numbered from ``first_slot``."""
+    jobs: list[_Job] = []
+    for r, rec in enumerate(records):
+        src_bbox = _source_bbox(bbox, epsg, rec.epsg) if multi_crs else bbox
+        for b, src in enumerate(rec.bands):
+            job = _plan_job(first_slot + len(jobs), r, b, src, src_bbox, grid, multi_crs)
+            if job is not None:
+                jobs.append(job)
+    return jobs
+
+
+def _place_chip(
+    jobs: list[_Job],
+    arrays: dict[int, np.ndarray],
+    records: list[RecordSource],
+    grid: MergeGrid,
+    epsg: int,
+    multi_crs: bool,
+) -> dict[tuple[int, int], Placed]:
+    placed: dict[tuple[int, int], Placed] = {}
+    for j in jobs:
+        arr = arrays.get(j.slot)
+        if arr is None:
+            continue
+        rec = records[j.record]
+        placed[(j.record, j.band)] = _place(j, arr, grid, rec.epsg, epsg, multi_crs)
+    return placed
+
+
 def read_chip(
     records: list[RecordSource],
     bbox: tuple[float, float, float, float],
@@ -129,14 +174,7 @@ def read_chip(
     same records, and ``take`` of nested tile tables is not free). With ``tile_cache``, windows
     are assembled from cached decoded tiles and only missing tiles are read.
     """
-    jobs: list[_Job] = []
-    for r, rec in enumerate(records):
-        reproject = multi_crs
-        src_bbox = _source_bbox(bbox, epsg, rec.epsg) if reproject else bbox
-        for b, src in enumerate(rec.bands):
-            job = _plan_job(len(jobs), r, b, src, src_bbox, grid, reproject)
-            if job is not None:
-                jobs.append(job)
+    jobs = _plan_chip(records, bbox, grid, epsg, multi_crs)
     arrays: dict[int, np.ndarray] = {}
     failures: list[tuple[int, BaseException]] = []
     try:
@@ -151,14 +189,54 @@ def read_chip(
                     arrays.update(_read_jobs(group, layouts, mask_layouts, options))
                 except (OSError, RuntimeError, ValueError) as exc2:
                     failures.append((r, exc2))
-    placed: dict[tuple[int, int], Placed] = {}
-    for j in jobs:
-        arr = arrays.get(j.slot)
-        if arr is None:
-            continue
-        rec = records[j.record]
-        placed[(j.record, j.band)] = _place(j, arr, grid, rec.epsg, epsg, multi_crs)
-    return placed, failures
+    return _place_chip(jobs, arrays, records, grid, epsg, multi_crs), failures
+
+
+def read_chips(
+    chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
+    *,
+    epsg: int,
+    multi_crs: bool,
+    layouts: pa.Array,
+    mask_layouts: pa.Array | None,
+    options: dict[str, Any],
+    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
+    tile_cache: TileCache | None = None,
+) -> list[tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]]:
+    """:func:`read_chip` for several ``(records, bbox, grid)`` chips (a DataLoader batch): the
+    windows of all of them are read in ONE call into the Rust core (tiles they share fetched
+    and decoded once, every missing tile in flight at the same time). If that call fails,
+    each chip is read on its own, so failures are reported per chip and record as before.
+    """
+    plans: list[list[_Job]] = []
+    every: list[_Job] = []
+    for records, bbox, grid in chips:
+        jobs = _plan_chip(records, bbox, grid, epsg, multi_crs, first_slot=len(every))
+        plans.append(jobs)
+        every.extend(jobs)
+    try:
+        # no layout_cache: a batch's set of layout rows rarely repeats
+        arrays = _read_jobs(every, layouts, mask_layouts, options, None, tile_cache)
+    except (OSError, RuntimeError, ValueError):
+        return [
+            read_chip(
+                records,
+                bbox,
+                grid,
+                epsg=epsg,
+                multi_crs=multi_crs,
+                layouts=layouts,
+                mask_layouts=mask_layouts,
+                options=options,
+                layout_cache=layout_cache,
+                tile_cache=tile_cache,
+            )
+            for records, bbox, grid in chips
+        ]
+    return [
+        (_place_chip(jobs, arrays, records, grid, epsg, multi_crs), [])
+        for jobs, (records, _, grid) in zip(plans, chips, strict=True)
+    ]
 
 
 def _read_jobs(
@@ -255,7 +333,10 @@ def _place(
 
     src = job.source
     if job.aligned:
-        return Placed(arr, lambda: _coverage(job, arr.shape) & _not_nodata(arr, src.nodata))
+        exact = None
+        if arr.dtype.kind in "iu" and (src.nodata is None or src.nodata == job.fill):
+            exact = job.fill  # outside the raster the reader wrote the fill
+        return Placed(arr, lambda: _coverage(job, arr.shape) & _not_nodata(arr, src.nodata), exact)
     a, c, e, f = src.transform
     col, row, _, _ = job.window
     crop_t = Affine(a, 0.0, c + col * a, 0.0, e, f + row * e)

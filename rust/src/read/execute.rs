@@ -20,6 +20,7 @@ use crate::io::{self, IoOptions, Source};
 use crate::read::plan::{
     fill_bytes, place_fill, place_tile, Placement, ReadPlan, RowSink, TileJob,
 };
+use crate::read::prefault;
 
 /// Knobs of one read.
 #[derive(Debug, Clone)]
@@ -349,6 +350,7 @@ pub async fn execute_with_progress(
     let writers = Writers::new(!plan.outputs_disjoint);
     let _wait = WaitForWriters(writers.clone());
     let writers = &writers;
+    let prefault = spawn_prefault(out, plan.required_output_bytes, writers);
     let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
         .map(|b| fetch_and_place(plan, b, sources, out, writers))
         .buffer_unordered(opts.batches_in_flight.max(1));
@@ -358,5 +360,29 @@ pub async fn execute_with_progress(
             counter.fetch_add(placed, Ordering::Relaxed);
         }
     }
+    if let Some(task) = prefault {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// Populate the output's pages on a blocking thread while the first requests are in flight
+/// (see [`prefault`](crate::read::prefault)); the job counts as a writer, so the output
+/// outlives it whatever happens to the read.
+fn spawn_prefault(
+    out: SharedOut,
+    len: usize,
+    writers: &Arc<Writers>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if len < prefault::MIN_PREFAULT_BYTES {
+        return None;
+    }
+    let token = writers.enter();
+    let addr = out.ptr as usize;
+    let len = len.min(out.len);
+    let rt = io::runtime().ok()?;
+    Some(rt.spawn_blocking(move || {
+        prefault::populate_for_write(addr, len);
+        drop(token);
+    }))
 }
