@@ -372,23 +372,31 @@ def _rasteret_load_headers(plan: dict[str, Any]):
 
 
 def _rasteret_read(plan: dict[str, Any], batch) -> np.ndarray:
+    """One ``read_column_into`` call with the header batch's layout column (what a collection
+    hands the core: no per-row conversion); chips index it through a dictionary array."""
+    import pyarrow as pa
     from rasteret.core import _read
 
     meta = batch.column("metadata")
     urls = plan["urls"]
     if plan["kind"] == "aoi":
         col, row, w, h = plan["window"]
-        reads = [_read.WindowRead(u, meta[i], col, row, w, h, index=i) for i, u in enumerate(urls)]
         out = np.zeros((len(urls), h, w), np.uint16)
-    else:
-        n = plan["chip"]
-        reads = [
-            _read.WindowRead(urls[k], meta[k], c, r, n, n, index=slot)
-            for slot, k, c, r in chip_reads(plan)
-        ]
-        out = np.zeros((len(reads), n, n), np.uint16)
-    _read.read_into(reads, out)
-    return out
+        windows = np.tile(np.array([col, row, w, h], dtype=np.int64), (len(urls), 1))
+        return _read.read_column_into(urls, meta, windows, out)
+    n = plan["chip"]
+    reads = chip_reads(plan)  # (slot, file, col, row)
+    files = np.array([k for _, k, _, _ in reads], dtype=np.int32)
+    windows = np.array([(c, r, n, n) for _, _, c, r in reads], dtype=np.int64)
+    out = np.zeros((len(reads), n, n), np.uint16)
+    layouts = pa.DictionaryArray.from_arrays(pa.array(files), meta)
+    return _read.read_column_into(
+        pa.array(urls).take(pa.array(files)),
+        layouts,
+        windows,
+        out,
+        slots=np.array([s for s, _, _, _ in reads], dtype=np.int64),
+    )
 
 
 def rasteret_headers(plan: dict[str, Any], timer: _Timer) -> list[Any]:

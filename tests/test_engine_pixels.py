@@ -8,6 +8,8 @@ overview level read pixel-identical to rasterio — from a local path, over HTTP
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pytest
 import rasterio
 from rasteret.core import _read
 from support.corpus import CorpusEntry
@@ -197,3 +199,26 @@ def test_reads_sharing_an_output_slot(cog_corpus, http_server):
     from_first = out[0] == expected[0]
     from_second = out[0] == expected[1]
     assert (from_first | from_second).all()
+
+
+def test_read_column_into_takes_layouts_straight_from_the_header_batch(cog_corpus, http_server):
+    entries = [
+        e
+        for e in cog_corpus.entries
+        if e.dtype == "uint16" and e.count == 1 and e.width >= 200 and "jpeg" not in e.tags
+    ][:3]
+    assert len(entries) == 3
+    urls = [http_server.url(e.path.name) for e in entries]
+    meta = _read.parse_headers(urls).column("metadata")
+    # six windows over three files, through a dictionary column, into shuffled slots
+    files = np.array([0, 1, 2, 2, 1, 0], dtype=np.int32)
+    windows = np.array([(5 * i, 7 * i, 60, 40) for i in range(6)], dtype=np.int64)
+    slots = np.array([3, 0, 5, 1, 4, 2])
+    layouts = pa.DictionaryArray.from_arrays(pa.array(files), meta)
+    out = np.zeros((6, 40, 60), dtype=np.uint16)
+    _read.read_column_into(pa.array(urls).take(pa.array(files)), layouts, windows, out, slots=slots)
+    for i in range(6):
+        expected = rio_read(entries[files[i]].path, tuple(windows[i]), indexes=[1])[0]
+        np.testing.assert_array_equal(out[slots[i]], expected, err_msg=f"window {i}")
+    with pytest.raises(ValueError, match="dtype uint16"):
+        _read.read_column_into(urls, meta, windows[:3], np.zeros((3, 40, 60), np.float32))

@@ -245,6 +245,57 @@ def read_into(
     return out
 
 
+def read_column_into(
+    urls: Sequence[str] | pa.Array,
+    layouts: pa.Array,
+    windows: np.ndarray,
+    out: np.ndarray,
+    *,
+    slots: np.ndarray | None = None,
+    band_index: np.ndarray | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> np.ndarray:
+    """Read window ``i`` (``windows[i] = (col_off, row_off, width, height)``) of ``urls[i]``,
+    laid out as ``layouts[i]`` (a struct or dictionary column straight from a header batch or
+    collection: no per-row conversion), into ``out[slots[i], :height, :width]`` in ONE call.
+
+    ``out`` must be C-contiguous ``(N, H, W)`` of the layouts' dtype; ``slots`` defaults to
+    ``0..n-1``. Pixels outside an image are left as they are in ``out``.
+    """
+    if out.ndim != 3 or not out.flags.c_contiguous:
+        raise ValueError("out must be a C-contiguous (N, H, W) array")
+    n_slots, h, w = out.shape
+    win = np.asarray(windows, dtype=np.int64).reshape(-1, 4)
+    n = len(win)
+    slot = np.arange(n, dtype=np.int64) if slots is None else np.asarray(slots, dtype=np.int64)
+    if n == 0:
+        return out
+    if slot.min() < 0 or slot.max() >= n_slots:
+        raise ValueError(f"output slots must lie in 0..{n_slots - 1}")
+    if (win[:, 2] > w).any() or (win[:, 3] > h).any():
+        raise ValueError(f"a window is larger than the output {w}x{h}")
+    structs = layouts.dictionary if isinstance(layouts, pa.DictionaryArray) else layouts
+    for name in pc.unique(structs.field("dtype")).to_pylist():
+        if name is not None and np.dtype(name) != out.dtype:
+            raise ValueError(f"a layout has dtype {name}, out is {out.dtype}")
+    row_stride = w * out.dtype.itemsize
+    plan = _plan(
+        urls,
+        layouts,
+        np.zeros(n, dtype=np.int32) if band_index is None else band_index,
+        win[:, 0],
+        win[:, 1],
+        win[:, 2],
+        win[:, 3],
+        slot * h * row_stride,
+        np.full(n, row_stride),
+    )
+    flat = out.reshape(-1).view(np.uint8)
+    _core.read_windows(plan, flat, options=options, **_progress_kw(progress))
+    return out
+
+
 def read_window(
     url: str,
     metadata: pa.StructScalar,
@@ -301,20 +352,42 @@ def read_flat(
         strides[i] = w * dt.itemsize
         total += -(-(w * h * dt.itemsize) // 8) * 8
     buffer = np.empty(max(total, 8), dtype=np.uint8)
+    win = np.asarray(windows, dtype=np.int64).reshape(n, 4)
+    # the core writes every pixel of a window inside its image (sparse tiles included): only
+    # windows reaching outside need the fill first (and the rest stay untouched until the
+    # core's threads write them)
+    inside = _inside_image(layouts, win) if n else np.zeros(0, dtype=bool)
     outs: list[np.ndarray] = []
     for i, ((_, _, w, h), dt, fill) in enumerate(zip(windows, dtypes, fills, strict=True)):
         start = int(offsets[i])
         view = buffer[start : start + w * h * dt.itemsize].view(dt).reshape(h, w)
-        view.fill(fill)
+        if not inside[i]:
+            view.fill(fill)
         outs.append(view)
     if n == 0:
         return outs
-    win = np.asarray(windows, dtype=np.int64).reshape(n, 4)
     plan = _plan(
         urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
     _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
     return outs
+
+
+def _inside_image(layouts: pa.Array, win: np.ndarray) -> np.ndarray:
+    """Per window: whether ``(col_off, row_off, width, height)`` lies wholly inside its
+    layout's image (unknown sizes count as outside)."""
+    structs = layouts.dictionary if isinstance(layouts, pa.DictionaryArray) else layouts
+    width = structs.field("image_width").to_numpy(zero_copy_only=False).astype(np.float64)
+    height = structs.field("image_height").to_numpy(zero_copy_only=False).astype(np.float64)
+    if isinstance(layouts, pa.DictionaryArray):
+        idx = layouts.indices.to_numpy(zero_copy_only=False)
+        width, height = width[idx], height[idx]
+    return (
+        (win[:, 0] >= 0)
+        & (win[:, 1] >= 0)
+        & (win[:, 0] + win[:, 2] <= width)
+        & (win[:, 1] + win[:, 3] <= height)
+    )
 
 
 def read_blocks(
