@@ -9,6 +9,8 @@
 
 /// Buffers smaller than this are not worth a thread.
 pub const MIN_PREFAULT_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes populated per `madvise` call (two huge pages).
+const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
 /// Populate `len` bytes at `addr` for writing (Linux; elsewhere nothing). Failures (an old
 /// kernel without `MADV_POPULATE_WRITE`, memory that is not anonymous) are ignored: the
@@ -20,12 +22,18 @@ pub fn populate_for_write(addr: usize, len: usize) {
         let page = 4096usize;
         let start = addr.div_ceil(page) * page;
         let end = (addr + len) / page * page;
-        if end > start {
+        // In chunks: the kernel holds the process's memory-map lock for the whole call, and
+        // other threads' mmap/munmap (allocators growing) must not wait for 100 MiB of pages.
+        let mut at = start;
+        while at < end {
+            let n = CHUNK_BYTES.min(end - at);
             // SAFETY: the range lies inside a live, writable buffer the caller keeps alive
             // until this returns; MADV_POPULATE_WRITE neither reads nor changes its contents.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_WRITE);
+            let rc = unsafe { libc::madvise(at as *mut libc::c_void, n, MADV_POPULATE_WRITE) };
+            if rc != 0 {
+                return; // unsupported here: pages fault in on first write instead
             }
+            at += n;
         }
     }
     #[cfg(not(target_os = "linux"))]
