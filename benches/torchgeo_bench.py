@@ -10,7 +10,8 @@ so both read the same windows). Both loaders get the same chip list; the first b
 case is checked pixel-identical between the two. Every (tool, case, workers) epoch runs in a
 fresh process, so no cache is inherited; within an epoch TorchGeo keeps its file handles and
 GDAL's block cache (decoded tiles, reused when chips overlap), rasteret reads headers from
-its index and fetches + decodes the tiles of every chip (it has no decoded-tile cache).
+its index, keeps its own per-process decoded-tile cache and reads each batch's missing tiles
+in one call (``__getitems__``).
 
 Usage::
 

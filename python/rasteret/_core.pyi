@@ -10,7 +10,7 @@ Options (``options=`` dict, all optional): ``max_concurrent`` (requests in fligh
 ``retry_attempts`` (4), ``retry_backoff_ms`` (100), ``timeout_ms`` (30000),
 ``coalesce_gap_bytes`` (1024), ``max_merged_bytes`` (4 MiB), ``store_options`` (dict of
 object-store keys such as ``aws_endpoint``, ``aws_region``, ``aws_skip_signature``),
-``readahead_bytes`` (65536), ``tiles_per_batch`` (8), ``batches_in_flight`` (16),
+``readahead_bytes`` (65536), ``tiles_per_batch`` (16), ``batches_in_flight`` (16),
 ``backend`` (a :class:`CloudBackend`, whose settings route and sign every request, or any object
 with an async ``get_range(url, start, length)``, which then serves every byte: the core awaits
 its coroutines through ``rasteret._bridge``).
