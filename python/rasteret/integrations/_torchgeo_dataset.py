@@ -16,7 +16,7 @@ from rasteret._backends import implicit_backend, io_options
 from rasteret.core.rio_semantics import MergeGrid
 from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
-from rasteret.integrations._torchgeo_read import Placed, read_chip, read_chips
+from rasteret.integrations._torchgeo_read import ChipReader, Placed
 from rasteret.integrations._torchgeo_tensor import (
     _array_to_image_tensor_torchgeo_compatible,
     _coerce_label_value,
@@ -281,9 +281,8 @@ class RasteretGeoDataset(GeoDataset):
             Every read of the chip failed.
         """
         chip = self._resolve(query)
-        kwargs = self._read_kwargs()
-        placed, failures = read_chip(
-            chip.records, chip.bbox, chip.grid, **kwargs, layout_cache=self._layout_cache
+        placed, failures = self._reader(self._layout_cache).read_chip(
+            chip.records, chip.bbox, chip.grid
         )
         return self._sample(chip, placed, failures)
 
@@ -294,18 +293,19 @@ class RasteretGeoDataset(GeoDataset):
         Samples are exactly those of :meth:`__getitem__`.
         """
         chips = [self._resolve(q) for q in queries]
-        reads = read_chips([(c.records, c.bbox, c.grid) for c in chips], **self._read_kwargs())
+        reads = self._reader().read_chips([(c.records, c.bbox, c.grid) for c in chips])
         return [self._sample(c, p, f) for c, (p, f) in zip(chips, reads, strict=True)]
 
-    def _read_kwargs(self) -> dict[str, Any]:
-        return {
-            "epsg": self.epsg,
-            "multi_crs": self._plan.multi_crs,
-            "layouts": self._plan.layouts,
-            "mask_layouts": self._plan.mask_layouts,
-            "options": io_options(self.backend, max_concurrent=self.max_concurrent),
-            "tile_cache": self._tiles(),
-        }
+    def _reader(self, layout_cache: dict[tuple[int, ...], Any] | None = None) -> ChipReader:
+        return ChipReader(
+            epsg=self.epsg,
+            multi_crs=self._plan.multi_crs,
+            layouts=self._plan.layouts,
+            mask_layouts=self._plan.mask_layouts,
+            options=io_options(self.backend, max_concurrent=self.max_concurrent),
+            layout_cache=layout_cache,
+            tile_cache=self._tiles(),
+        )
 
     def _resolve(self, query: Any) -> _Chip:
         """The records and output grid of ``query`` (IndexError when none overlaps)."""

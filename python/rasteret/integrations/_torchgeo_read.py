@@ -1,5 +1,6 @@
-"""Read one TorchGeo chip: every (record, band) window in one Rust call, then placement on the
-query grid with ``rasterio.merge.merge`` semantics (API.md §7.2, §9.2).
+"""Read TorchGeo chips (:class:`ChipReader`): every (record, band) window of a chip, or of a
+whole DataLoader batch of chips, in one Rust call, then placement on the query grid with
+``rasterio.merge.merge`` semantics (API.md §7.2, §9.2).
 
 Aligned reads (same resolution, whole-pixel offsets, north-up, single CRS) are read straight
 onto the query grid, boundless, which is exactly what ``merge`` produces for them. Others read
@@ -135,108 +136,101 @@ def _plan_chip(
     return jobs
 
 
-def _place_chip(
-    jobs: list[_Job],
-    arrays: dict[int, np.ndarray],
-    records: list[RecordSource],
-    grid: MergeGrid,
-    epsg: int,
-    multi_crs: bool,
-) -> dict[tuple[int, int], Placed]:
-    placed: dict[tuple[int, int], Placed] = {}
-    for j in jobs:
-        arr = arrays.get(j.slot)
-        if arr is None:
-            continue
-        rec = records[j.record]
-        placed[(j.record, j.band)] = _place(j, arr, grid, rec.epsg, epsg, multi_crs)
-    return placed
+@dataclass
+class ChipReader:
+    """How one dataset reads chips: output CRS, layout columns, I/O options and caches.
 
-
-def read_chip(
-    records: list[RecordSource],
-    bbox: tuple[float, float, float, float],
-    grid: MergeGrid,
-    *,
-    epsg: int,
-    multi_crs: bool,
-    layouts: pa.Array,
-    mask_layouts: pa.Array | None,
-    options: dict[str, Any],
-    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
-    tile_cache: TileCache | None = None,
-) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
-    """All (record, band) placements of a chip, and the failures ``(record, error)``.
-
-    Every window is read in one call into the Rust core; when that call fails the reads are
-    retried record by record so one broken file only costs its own record. ``layout_cache``
-    keeps the plan's layout column per distinct set of layout rows (samplers revisit the
-    same records, and ``take`` of nested tile tables is not free). With ``tile_cache``, windows
-    are assembled from cached decoded tiles and only missing tiles are read.
+    ``layout_cache`` keeps the plan's layout column per distinct set of layout rows (samplers
+    revisit the same records, and ``take`` of nested tile tables is not free). With
+    ``tile_cache``, windows are assembled from cached decoded tiles and only missing tiles are
+    read.
     """
-    jobs = _plan_chip(records, bbox, grid, epsg, multi_crs)
-    arrays: dict[int, np.ndarray] = {}
-    failures: list[tuple[int, BaseException]] = []
-    try:
-        arrays.update(_read_jobs(jobs, layouts, mask_layouts, options, layout_cache, tile_cache))
-    except (OSError, RuntimeError, ValueError) as exc:
-        if len({j.record for j in jobs}) <= 1:
-            failures.extend((j.record, exc) for j in jobs[:1])
-        else:
-            for r in sorted({j.record for j in jobs}):
-                group = [j for j in jobs if j.record == r]
-                try:
-                    arrays.update(_read_jobs(group, layouts, mask_layouts, options))
-                except (OSError, RuntimeError, ValueError) as exc2:
-                    failures.append((r, exc2))
-    return _place_chip(jobs, arrays, records, grid, epsg, multi_crs), failures
 
+    epsg: int
+    multi_crs: bool
+    layouts: pa.Array
+    mask_layouts: pa.Array | None
+    options: dict[str, Any]
+    layout_cache: dict[tuple[int, ...], pa.Array] | None = None
+    tile_cache: TileCache | None = None
 
-def read_chips(
-    chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
-    *,
-    epsg: int,
-    multi_crs: bool,
-    layouts: pa.Array,
-    mask_layouts: pa.Array | None,
-    options: dict[str, Any],
-    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
-    tile_cache: TileCache | None = None,
-) -> list[tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]]:
-    """:func:`read_chip` for several ``(records, bbox, grid)`` chips (a DataLoader batch): the
-    windows of all of them are read in ONE call into the Rust core (tiles they share fetched
-    and decoded once, every missing tile in flight at the same time). If that call fails,
-    each chip is read on its own, so failures are reported per chip and record as before.
-    """
-    plans: list[list[_Job]] = []
-    every: list[_Job] = []
-    for records, bbox, grid in chips:
-        jobs = _plan_chip(records, bbox, grid, epsg, multi_crs, first_slot=len(every))
-        plans.append(jobs)
-        every.extend(jobs)
-    try:
-        # no layout_cache: a batch's set of layout rows rarely repeats
-        arrays = _read_jobs(every, layouts, mask_layouts, options, None, tile_cache)
-    except (OSError, RuntimeError, ValueError):
+    def read_chip(
+        self,
+        records: list[RecordSource],
+        bbox: tuple[float, float, float, float],
+        grid: MergeGrid,
+    ) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
+        """All (record, band) placements of a chip, and the failures ``(record, error)``.
+
+        Every window is read in one call into the Rust core; when that call fails the reads
+        are retried record by record so one broken file only costs its own record.
+        """
+        jobs = _plan_chip(records, bbox, grid, self.epsg, self.multi_crs)
+        arrays: dict[int, np.ndarray] = {}
+        failures: list[tuple[int, BaseException]] = []
+        try:
+            arrays.update(self._read(jobs, self.layout_cache))
+        except (OSError, RuntimeError, ValueError) as exc:
+            if len({j.record for j in jobs}) <= 1:
+                failures.extend((j.record, exc) for j in jobs[:1])
+            else:
+                for r in sorted({j.record for j in jobs}):
+                    group = [j for j in jobs if j.record == r]
+                    try:
+                        arrays.update(
+                            _read_jobs(group, self.layouts, self.mask_layouts, self.options)
+                        )
+                    except (OSError, RuntimeError, ValueError) as exc2:
+                        failures.append((r, exc2))
+        return self._place(jobs, arrays, records, grid), failures
+
+    def read_chips(
+        self,
+        chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
+    ) -> list[tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]]:
+        """:meth:`read_chip` for several ``(records, bbox, grid)`` chips (a DataLoader batch):
+        the windows of all of them are read in ONE call into the Rust core (tiles they share
+        fetched and decoded once, every missing tile in flight at the same time). If that call
+        fails, each chip is read on its own, so failures are reported per chip and record.
+        """
+        plans: list[list[_Job]] = []
+        every: list[_Job] = []
+        for records, bbox, grid in chips:
+            jobs = _plan_chip(records, bbox, grid, self.epsg, self.multi_crs, len(every))
+            plans.append(jobs)
+            every.extend(jobs)
+        try:
+            arrays = self._read(every, None)  # a batch's set of layout rows rarely repeats
+        except (OSError, RuntimeError, ValueError):
+            return [self.read_chip(records, bbox, grid) for records, bbox, grid in chips]
         return [
-            read_chip(
-                records,
-                bbox,
-                grid,
-                epsg=epsg,
-                multi_crs=multi_crs,
-                layouts=layouts,
-                mask_layouts=mask_layouts,
-                options=options,
-                layout_cache=layout_cache,
-                tile_cache=tile_cache,
-            )
-            for records, bbox, grid in chips
+            (self._place(jobs, arrays, records, grid), [])
+            for jobs, (records, _, grid) in zip(plans, chips, strict=True)
         ]
-    return [
-        (_place_chip(jobs, arrays, records, grid, epsg, multi_crs), [])
-        for jobs, (records, _, grid) in zip(plans, chips, strict=True)
-    ]
+
+    def _read(
+        self, jobs: list[_Job], layout_cache: dict[tuple[int, ...], pa.Array] | None
+    ) -> dict[int, np.ndarray]:
+        return _read_jobs(
+            jobs, self.layouts, self.mask_layouts, self.options, layout_cache, self.tile_cache
+        )
+
+    def _place(
+        self,
+        jobs: list[_Job],
+        arrays: dict[int, np.ndarray],
+        records: list[RecordSource],
+        grid: MergeGrid,
+    ) -> dict[tuple[int, int], Placed]:
+        placed: dict[tuple[int, int], Placed] = {}
+        for j in jobs:
+            arr = arrays.get(j.slot)
+            if arr is not None:
+                src_epsg = records[j.record].epsg
+                placed[(j.record, j.band)] = _place(
+                    j, arr, grid, src_epsg, self.epsg, self.multi_crs
+                )
+        return placed
 
 
 def _read_jobs(
