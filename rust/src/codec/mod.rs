@@ -18,7 +18,7 @@ mod lerc;
 mod lzma;
 mod lzw;
 mod packbits;
-mod predictor;
+pub mod predictor;
 mod webp;
 mod zstd;
 
@@ -147,6 +147,52 @@ pub fn decode_into(
     rows_needed: u32,
     dst: &mut [u8],
 ) -> Result<()> {
+    decode_impl(src, spec, rows_needed, dst, true)
+}
+
+/// Whether [`decode_into_differenced`] applies: horizontal differencing (Predictor 2) of
+/// single-sample, byte-aligned tiles of a byte-stream codec, whose undoing the caller can fuse
+/// with copying out only the columns it needs.
+pub fn predictor_deferrable(spec: &TileSpec<'_>) -> bool {
+    spec.predictor == 2
+        && spec.samples == 1
+        && matches!(spec.bits_per_sample, 8 | 16 | 32 | 64)
+        && matches!(
+            spec.compression,
+            compression::NONE
+                | compression::LZW
+                | compression::DEFLATE
+                | compression::ADOBE_DEFLATE
+                | compression::PACKBITS
+                | compression::LZMA
+                | compression::ZSTD
+        )
+}
+
+/// [`decode_into`] without undoing the predictor (native-endian, still differenced samples);
+/// only for tiles where [`predictor_deferrable`] holds. Undo it with
+/// [`predictor::horizontal_span`].
+pub fn decode_into_differenced(
+    src: &[u8],
+    spec: &TileSpec<'_>,
+    rows_needed: u32,
+    dst: &mut [u8],
+) -> Result<()> {
+    if !predictor_deferrable(spec) {
+        return Err(Error::internal(
+            "predictor cannot be deferred for this tile",
+        ));
+    }
+    decode_impl(src, spec, rows_needed, dst, false)
+}
+
+fn decode_impl(
+    src: &[u8],
+    spec: &TileSpec<'_>,
+    rows_needed: u32,
+    dst: &mut [u8],
+    undo_predictor: bool,
+) -> Result<()> {
     if rows_needed > spec.rows {
         return Err(Error::invalid(format!(
             "asked for {rows_needed} rows of a tile that stores {}",
@@ -193,7 +239,7 @@ pub fn decode_into(
         | compression::ADOBE_DEFLATE
         | compression::PACKBITS
         | compression::LZMA
-        | compression::ZSTD => decode_bytes_codec(src, spec, rows_needed, dst),
+        | compression::ZSTD => decode_bytes_codec(src, spec, rows_needed, dst, undo_predictor),
         code => {
             let name = compression_name(code).unwrap_or("unknown");
             Err(Error::unsupported(format!(
@@ -231,6 +277,7 @@ fn decode_bytes_codec(
     spec: &TileSpec<'_>,
     rows_needed: u32,
     dst: &mut [u8],
+    undo_predictor: bool,
 ) -> Result<()> {
     let bits = spec.bits_per_sample;
     let elem = element_bytes(bits)?;
@@ -251,6 +298,9 @@ fn decode_bytes_codec(
         let predictor3 = spec.predictor == 3;
         if !predictor3 {
             endian::to_native(dst, elem, spec.little_endian);
+        }
+        if !undo_predictor {
+            return Ok(());
         }
         predictor::undo(dst, spec, elem)
     } else {

@@ -75,6 +75,53 @@ pub(crate) fn undo(buf: &mut [u8], spec: &TileSpec<'_>, elem: usize) -> Result<(
     }
 }
 
+/// Undo horizontal differencing (Predictor 2, one sample per pixel, `elem`-byte integers) of
+/// one native-endian `row`, writing only samples `start..end` into `out`
+/// (`(end - start) * elem` bytes). Samples before `start` are summed but not written, samples
+/// after `end` not even read: a window's columns cost no more than the predictor alone.
+pub fn horizontal_span(
+    row: &[u8],
+    elem: usize,
+    start: usize,
+    end: usize,
+    out: &mut [u8],
+) -> Result<()> {
+    let ok = start <= end
+        && end.checked_mul(elem).is_some_and(|n| n <= row.len())
+        && out.len() == (end - start) * elem;
+    if !ok {
+        return Err(Error::internal("predictor span outside the row"));
+    }
+    match elem {
+        1 => span::<u8>(row, start, end, out),
+        2 => span::<u16>(row, start, end, out),
+        4 => span::<u32>(row, start, end, out),
+        8 => span::<u64>(row, start, end, out),
+        _ => {
+            return Err(Error::internal(
+                "predictor span of an unsupported sample size",
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn span<T: Sample>(row: &[u8], start: usize, end: usize, out: &mut [u8]) {
+    let (head, rest) = row.split_at(start * T::SIZE);
+    let mut acc = T::default();
+    for c in head.chunks_exact(T::SIZE) {
+        acc = T::read(c).wrapping_add(acc);
+    }
+    let wanted = rest.get(..(end - start) * T::SIZE).unwrap_or(&[]);
+    for (c, o) in wanted
+        .chunks_exact(T::SIZE)
+        .zip(out.chunks_exact_mut(T::SIZE))
+    {
+        acc = T::read(c).wrapping_add(acc);
+        acc.write(o);
+    }
+}
+
 /// Horizontal differencing, undone row by row.
 fn horizontal<T: Sample>(buf: &mut [u8], row_len: usize, samples: usize) {
     if samples == 1 {
@@ -161,6 +208,50 @@ fn floating_point(buf: &mut [u8], row_len: usize, samples: usize, elem: usize) {
             if cfg!(target_endian = "little") {
                 out.reverse();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn spec(bits: u16, width: u32) -> TileSpec<'static> {
+        TileSpec {
+            compression: 1,
+            predictor: 2,
+            bits_per_sample: bits,
+            sample_format: 1,
+            samples: 1,
+            width,
+            rows: 1,
+            little_endian: true,
+            photometric: None,
+            jpeg_tables: None,
+            lerc_parameters: None,
+            nodata: None,
+        }
+    }
+
+    #[test]
+    fn span_equals_the_whole_row_undone_then_sliced() {
+        for elem in [1usize, 2, 4, 8] {
+            let width = 37;
+            let row: Vec<u8> = (0..width * elem).map(|i| (i * 31 % 251) as u8).collect();
+            let mut whole = row.clone();
+            undo(&mut whole, &spec(elem as u16 * 8, width as u32), elem).unwrap();
+            for (start, end) in [(0, width), (0, 1), (5, 17), (36, 37), (12, 12)] {
+                let mut out = vec![0u8; (end - start) * elem];
+                horizontal_span(&row, elem, start, end, &mut out).unwrap();
+                assert_eq!(
+                    out,
+                    whole[start * elem..end * elem],
+                    "elem {elem} {start}..{end}"
+                );
+            }
+            let mut out = vec![0u8; 2 * elem];
+            assert!(horizontal_span(&row, elem, 36, 38, &mut out).is_err());
         }
     }
 }

@@ -18,7 +18,8 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::io::{self, IoOptions, Source};
 use crate::read::plan::{
-    fill_bytes, place_fill, place_tile, Placement, ReadPlan, RowSink, TileJob,
+    fill_bytes, place_fill, place_tile, place_tile_differenced, Placement, ReadPlan, RowSink,
+    TileJob,
 };
 use crate::read::prefault;
 
@@ -187,7 +188,15 @@ fn decode_and_place(tile: &Arrived, out: &mut SharedOut, writers: &Writers) -> R
         let data = scratch
             .get_mut(..len)
             .ok_or_else(|| Error::internal("scratch buffer too small"))?;
-        codec::decode_into(&tile.bytes, &spec, job.rows_needed, data).map_err(|e| {
+        // A tile placed once undoes its predictor while being copied out (only the columns
+        // and rows it needs); a tile shared by several placements undoes it once, here.
+        let differenced = tile.places.len() == 1 && codec::predictor_deferrable(&spec);
+        let decoded = if differenced {
+            codec::decode_into_differenced(&tile.bytes, &spec, job.rows_needed, data)
+        } else {
+            codec::decode_into(&tile.bytes, &spec, job.rows_needed, data)
+        };
+        decoded.map_err(|e| {
             e.context(format!(
                 "{}: tile (col {}, row {}) at bytes {}..{}",
                 crate::io::redact(&job.url),
@@ -202,7 +211,11 @@ fn decode_and_place(tile: &Arrived, out: &mut SharedOut, writers: &Writers) -> R
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
         for p in &tile.places {
-            place_tile(data, job.layout.tile_width, job.samples, elem, p, out)?;
+            if differenced {
+                place_tile_differenced(data, job.layout.tile_width, elem, p, out)?;
+            } else {
+                place_tile(data, job.layout.tile_width, job.samples, elem, p, out)?;
+            }
         }
         Ok::<(), Error>(())
     })?;

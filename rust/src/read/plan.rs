@@ -382,6 +382,30 @@ pub fn place_tile<S: RowSink + ?Sized>(
     Ok(())
 }
 
+/// [`place_tile`] for a tile decoded without its predictor
+/// ([`codec::decode_into_differenced`]): each placed row's differencing is undone on the way
+/// out, for the placement's columns only. One sample per pixel.
+pub fn place_tile_differenced<S: RowSink + ?Sized>(
+    decoded: &[u8],
+    tile_width: u32,
+    elem: usize,
+    p: &Placement,
+    dst: &mut S,
+) -> Result<()> {
+    let row_bytes = tile_width as usize * elem;
+    let (c0, c1) = (p.src_col as usize, p.src_col as usize + p.cols as usize);
+    let mut out = vec![0u8; p.cols as usize * elem];
+    for r in 0..p.rows as usize {
+        let start = (p.src_row as usize + r) * row_bytes;
+        let row = decoded
+            .get(start..start + row_bytes)
+            .ok_or_else(|| Error::internal("placement outside the decoded tile"))?;
+        codec::predictor::horizontal_span(row, elem, c0, c1, &mut out)?;
+        dst.put(p.dst_offset_bytes + r * p.dst_row_stride_bytes, &out)?;
+    }
+    Ok(())
+}
+
 /// Fill the placement's rectangle with `fill` (one element's bytes).
 pub fn place_fill(fill: &[u8], p: &Placement, dst: &mut [u8]) -> Result<()> {
     let run = p.cols as usize * fill.len();
