@@ -23,29 +23,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from rasteret._range_server import parse_range  # the test server's Range parsing
+
 _MAX_HEAD = 64 * 1024
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
-    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` -> inclusive (start, end); None: no or
-    unusable header (answer 200); "unsatisfiable": answer 416."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None
-    spec = header[len("bytes=") :].strip()
-    first, _, last = spec.partition("-")
-    try:
-        if first == "":
-            n = int(last)
-            if n <= 0:
-                return "unsatisfiable"
-            return max(0, size - n), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        return None
-    if start >= size or end < start:
-        return "unsatisfiable"
-    return start, min(end, size - 1)
 
 
 class AsyncRangeServer:

@@ -212,8 +212,6 @@ def read_into(
     if out.ndim != 3 or not out.flags.c_contiguous:
         raise ValueError("out must be a C-contiguous (N, H, W) array")
     n, h, w = out.shape
-    item = out.dtype.itemsize
-    row_stride = w * item
     for r in reads:
         if not 0 <= r.index < n:
             raise ValueError(f"output index {r.index} out of range for {n} slots")
@@ -228,21 +226,16 @@ def read_into(
             raise ValueError(f"{r.url}: dtype {dtype_of(r.layout)} differs from out {out.dtype}")
     if not reads:
         return out
-    n_reads = len(reads)
-    plan = _plan(
+    return read_column_into(
         [r.url for r in reads],
         _layout_column(reads),
-        [r.band_index for r in reads],
-        [r.col_off for r in reads],
-        [r.row_off for r in reads],
-        [r.width for r in reads],
-        [r.height for r in reads],
-        [r.index * h * row_stride for r in reads],
-        [row_stride] * n_reads,
+        [(r.col_off, r.row_off, r.width, r.height) for r in reads],
+        out,
+        slots=np.array([r.index for r in reads], dtype=np.int64),
+        band_index=np.array([r.band_index for r in reads], dtype=np.int32),
+        options=options,
+        progress=progress,
     )
-    flat = out.reshape(-1).view(np.uint8)
-    _core.read_windows(plan, flat, options=options, **_progress_kw(progress))
-    return out
 
 
 def read_column_into(

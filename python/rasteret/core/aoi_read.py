@@ -19,7 +19,7 @@ import pyarrow as pa
 from rasteret.core._read import fill_value
 from rasteret.core.aoi import GeometryInputPlan, prepare_geometry_input
 from rasteret.core.progress import TileProgress
-from rasteret.core.raster_accessor import asset_url, resolve_asset_key
+from rasteret.core.raster_accessor import asset_url, resolve_asset_key, unresolved_band
 from rasteret.core.windows import geometry_window, normalize_transform, window_transform
 from rasteret.errors import BandResolutionError, UnsupportedGeometryError
 
@@ -240,10 +240,7 @@ def _job_for(
         meta = metas.get(f"{key}_metadata", [None] * (i + 1))[i]
     url = asset_url(assets.get(key)) if key is not None else None
     if key is None or meta is None or url is None:
-        raise BandResolutionError(
-            f"Band {band!r} of record {rid!r} could not be resolved: available asset keys "
-            f"{sorted(assets)}; data_source={source!r}"
-        )
+        raise unresolved_band(band, rid, assets, source)
     asset = assets.get(key)
     band_index = asset.get("band_index") if isinstance(asset, dict) else None
     if meta.get("transform") is None:

@@ -8,7 +8,13 @@ from typing import Any
 from rasteret.constants import BandRegistry
 from rasteret.errors import BandResolutionError
 
-__all__ = ["BandResolutionError", "RasterAccessor", "asset_url", "resolve_asset_key"]
+__all__ = [
+    "BandResolutionError",
+    "RasterAccessor",
+    "asset_url",
+    "resolve_asset_key",
+    "unresolved_band",
+]
 
 _ALTERNATE_ORDER = ("s3", "aws", "https", "http", "cloudfront")
 
@@ -31,6 +37,16 @@ def asset_url(asset: Any) -> str | None:
         if isinstance(link, dict) and link.get("href"):
             return str(link["href"])
     return None
+
+
+def unresolved_band(
+    band: str, record_id: Any, assets: dict[str, Any], data_source: str | None
+) -> BandResolutionError:
+    """The error for a band a read cannot resolve to an asset URL and tile layout."""
+    return BandResolutionError(
+        f"Band {band!r} of record {record_id!r} could not be resolved: available asset keys "
+        f"{sorted(assets)}; data_source={data_source!r}"
+    )
 
 
 def resolve_asset_key(assets: dict[str, Any], band_code: str, data_source: str) -> str | None:

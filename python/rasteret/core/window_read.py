@@ -24,9 +24,8 @@ import pyarrow.dataset as ds
 
 from rasteret.core._read import fill_value
 from rasteret.core.progress import TileProgress
-from rasteret.core.raster_accessor import asset_url, resolve_asset_key
+from rasteret.core.raster_accessor import asset_url, resolve_asset_key, unresolved_band
 from rasteret.core.windows import normalize_transform
-from rasteret.errors import BandResolutionError
 
 __all__ = ["read_collection_window"]
 
@@ -126,10 +125,7 @@ def _plan_source(
     key = resolve_asset_key(assets, band, source)
     url = asset_url(assets.get(key)) if key is not None else None
     if key is None or meta is None or url is None:
-        raise BandResolutionError(
-            f"Band {band!r} of record {rid!r} could not be resolved: available asset keys "
-            f"{sorted(assets)}; data_source={source!r}"
-        )
+        raise unresolved_band(band, rid, assets, source)
     asset = assets.get(key)
     band_index = int((asset.get("band_index") if isinstance(asset, dict) else None) or 0)
     if meta.get("transform") is None:

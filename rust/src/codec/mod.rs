@@ -157,16 +157,21 @@ pub fn predictor_deferrable(spec: &TileSpec<'_>) -> bool {
     spec.predictor == 2
         && spec.samples == 1
         && matches!(spec.bits_per_sample, 8 | 16 | 32 | 64)
-        && matches!(
-            spec.compression,
-            compression::NONE
-                | compression::LZW
-                | compression::DEFLATE
-                | compression::ADOBE_DEFLATE
-                | compression::PACKBITS
-                | compression::LZMA
-                | compression::ZSTD
-        )
+        && is_byte_codec(spec.compression)
+}
+
+/// Compressions decoded by [`decode_bytes_codec`] (decompress, swap, unpredict, unpack).
+fn is_byte_codec(code: u16) -> bool {
+    matches!(
+        code,
+        compression::NONE
+            | compression::LZW
+            | compression::DEFLATE
+            | compression::ADOBE_DEFLATE
+            | compression::PACKBITS
+            | compression::LZMA
+            | compression::ZSTD
+    )
 }
 
 /// [`decode_into`] without undoing the predictor (native-endian, still differenced samples);
@@ -209,19 +214,11 @@ fn decode_impl(
     if spec.samples == 0 {
         return Err(Error::corrupt("SamplesPerPixel is 0"));
     }
-    let known = matches!(
-        spec.compression,
-        compression::JPEG
-            | compression::LERC
-            | compression::WEBP
-            | compression::NONE
-            | compression::LZW
-            | compression::DEFLATE
-            | compression::ADOBE_DEFLATE
-            | compression::PACKBITS
-            | compression::LZMA
-            | compression::ZSTD
-    );
+    let known = is_byte_codec(spec.compression)
+        || matches!(
+            spec.compression,
+            compression::JPEG | compression::LERC | compression::WEBP
+        );
     if known && dst.is_empty() {
         return Ok(());
     }
@@ -233,13 +230,9 @@ fn decode_impl(
             "TIFF compression 6 (old-style JPEG) is not supported; rewrite the file with \
              compression 7 (JPEG)",
         )),
-        compression::NONE
-        | compression::LZW
-        | compression::DEFLATE
-        | compression::ADOBE_DEFLATE
-        | compression::PACKBITS
-        | compression::LZMA
-        | compression::ZSTD => decode_bytes_codec(src, spec, rows_needed, dst, undo_predictor),
+        code if is_byte_codec(code) => {
+            decode_bytes_codec(src, spec, rows_needed, dst, undo_predictor)
+        }
         code => {
             let name = compression_name(code).unwrap_or("unknown");
             Err(Error::unsupported(format!(
