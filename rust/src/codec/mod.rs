@@ -255,7 +255,7 @@ fn decompress(src: &[u8], spec: &TileSpec<'_>, out: &mut [u8], full_len: usize) 
         }
         compression::DEFLATE | compression::ADOBE_DEFLATE => deflate::decode(src, out, full_len),
         compression::LZW => lzw::decode(src, out),
-        compression::ZSTD => zstd::decode(src, out),
+        compression::ZSTD => zstd::decode(src, out, full_len),
         compression::PACKBITS => packbits::decode(src, out),
         compression::LZMA => lzma::decode(src, out),
         code => Err(Error::internal(format!(

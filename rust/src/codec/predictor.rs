@@ -94,7 +94,7 @@ pub fn horizontal_span(
     }
     match elem {
         1 => span::<u8>(row, start, end, out),
-        2 => span::<u16>(row, start, end, out),
+        2 => span_u16(row, start, end, out),
         4 => span::<u32>(row, start, end, out),
         8 => span::<u64>(row, start, end, out),
         _ => {
@@ -120,6 +120,54 @@ fn span<T: Sample>(row: &[u8], start: usize, end: usize, out: &mut [u8]) {
         acc = T::read(c).wrapping_add(acc);
         acc.write(o);
     }
+}
+
+/// [`span`] for 16-bit samples: eight at a time with an SSE2 prefix sum on x86_64 (the
+/// running sum carries from vector to vector in two shuffles and an add, instead of one
+/// dependent add per sample).
+#[cfg(target_arch = "x86_64")]
+fn span_u16(row: &[u8], start: usize, end: usize, out: &mut [u8]) {
+    use std::arch::x86_64::{
+        _mm_add_epi16, _mm_extract_epi16, _mm_loadu_si128, _mm_set1_epi16, _mm_shufflehi_epi16,
+        _mm_slli_si128, _mm_storeu_si128, _mm_unpackhi_epi64,
+    };
+    let (head, rest) = row.split_at(start * 2);
+    let mut acc = head
+        .chunks_exact(2)
+        .fold(0u16, |a, c| u16::read(c).wrapping_add(a));
+    let wanted = rest.get(..(end - start) * 2).unwrap_or(&[]);
+    let mut src = wanted.chunks_exact(16);
+    let mut dst = out.chunks_exact_mut(16);
+    // SAFETY: SSE2 is part of the x86_64 baseline; every load and store is an unaligned
+    // 16-byte access to a chunk of exactly 16 bytes.
+    unsafe {
+        let mut carry = _mm_set1_epi16(acc as i16);
+        for (s, o) in (&mut src).zip(&mut dst) {
+            let mut v = _mm_loadu_si128(s.as_ptr().cast());
+            v = _mm_add_epi16(v, _mm_slli_si128::<2>(v));
+            v = _mm_add_epi16(v, _mm_slli_si128::<4>(v));
+            v = _mm_add_epi16(v, _mm_slli_si128::<8>(v));
+            v = _mm_add_epi16(v, carry);
+            _mm_storeu_si128(o.as_mut_ptr().cast(), v);
+            // Broadcast the last sample: the carry into the next eight.
+            carry = _mm_shufflehi_epi16::<0xFF>(v);
+            carry = _mm_unpackhi_epi64(carry, carry);
+        }
+        acc = _mm_extract_epi16::<7>(carry) as u16;
+    }
+    for (c, o) in src
+        .remainder()
+        .chunks_exact(2)
+        .zip(dst.into_remainder().chunks_exact_mut(2))
+    {
+        acc = u16::read(c).wrapping_add(acc);
+        acc.write(o);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn span_u16(row: &[u8], start: usize, end: usize, out: &mut [u8]) {
+    span::<u16>(row, start, end, out)
 }
 
 /// Horizontal differencing, undone row by row.
@@ -237,11 +285,11 @@ mod span_tests {
     #[test]
     fn span_equals_the_whole_row_undone_then_sliced() {
         for elem in [1usize, 2, 4, 8] {
-            let width = 37;
+            let width = 53;
             let row: Vec<u8> = (0..width * elem).map(|i| (i * 31 % 251) as u8).collect();
             let mut whole = row.clone();
             undo(&mut whole, &spec(elem as u16 * 8, width as u32), elem).unwrap();
-            for (start, end) in [(0, width), (0, 1), (5, 17), (36, 37), (12, 12)] {
+            for (start, end) in [(0, width), (0, 1), (5, 17), (3, 44), (52, 53), (12, 12)] {
                 let mut out = vec![0u8; (end - start) * elem];
                 horizontal_span(&row, elem, start, end, &mut out).unwrap();
                 assert_eq!(
@@ -251,7 +299,7 @@ mod span_tests {
                 );
             }
             let mut out = vec![0u8; 2 * elem];
-            assert!(horizontal_span(&row, elem, 36, 38, &mut out).is_err());
+            assert!(horizontal_span(&row, elem, 52, 54, &mut out).is_err());
         }
     }
 }

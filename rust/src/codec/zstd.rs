@@ -1,5 +1,6 @@
-//! ZSTD (TIFF code 50000). One-shot into the output when the frame fits exactly, else a
-//! streaming decode that stops once the needed bytes are out. The context is thread-local.
+//! ZSTD (TIFF code 50000). One-shot into the output when the whole tile is wanted (or the
+//! frame says it fits), else a streaming decode that stops once the needed bytes are out.
+//! The context is thread-local.
 
 use std::cell::RefCell;
 
@@ -18,17 +19,24 @@ fn corrupt(code: usize) -> Error {
     Error::corrupt(format!("corrupt ZSTD stream: {}", get_error_name(code)))
 }
 
-/// Fill `out` from the ZSTD frame(s) in `src`, stopping when `out` is full.
-pub(crate) fn decode(src: &[u8], out: &mut [u8]) -> Result<()> {
+/// Fill `out` (the first bytes of a tile whose whole decoded size is `full_len`) from the
+/// ZSTD frame(s) in `src`, stopping when `out` is full.
+///
+/// libtiff (so GDAL) writes ZSTD tiles with the streaming API: the frame does not record its
+/// content size. A whole tile is still decoded in one shot, straight into `out`; only a
+/// partial tile goes through the (buffered, copying) streaming decoder.
+pub(crate) fn decode(src: &[u8], out: &mut [u8], full_len: usize) -> Result<()> {
     if out.is_empty() {
         return Ok(());
     }
     DCTX.with(|c| {
         let mut dctx = c.borrow_mut();
         let _ = dctx.reset(ResetDirective::SessionOnly);
-        // Fast path: the (single) frame says it holds no more than we need.
-        let fits = matches!(get_frame_content_size(src), Ok(Some(n)) if n <= out.len() as u64);
-        if !fits {
+        let one_shot = match get_frame_content_size(src) {
+            Ok(Some(n)) => n <= out.len() as u64,
+            _ => out.len() >= full_len,
+        };
+        if !one_shot {
             return stream(&mut dctx, src, out);
         }
         if let Ok(n) = dctx.decompress(&mut *out, src) {
@@ -37,6 +45,7 @@ pub(crate) fn decode(src: &[u8], out: &mut [u8]) -> Result<()> {
             }
             return Err(short_output(n, out.len()));
         }
+        // More than one frame, or more data than the tile holds: stream what is needed.
         let _ = dctx.reset(ResetDirective::SessionOnly);
         stream(&mut dctx, src, out)
     })
@@ -92,4 +101,44 @@ pub(crate) fn decode_capped(src: &[u8], cap: usize) -> Result<Vec<u8>> {
             }
         }
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A frame written by the streaming API, as libtiff writes ZSTD tiles: no content size.
+    fn streamed(data: &[u8]) -> Vec<u8> {
+        let mut e = ::zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn frames_without_content_size_decode_whole_partial_and_oversized() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let src = streamed(&data);
+        assert!(matches!(get_frame_content_size(&src), Ok(None)));
+
+        let mut whole = vec![0u8; data.len()];
+        decode(&src, &mut whole, data.len()).unwrap();
+        assert_eq!(whole, data);
+
+        let mut first = vec![0u8; 1000];
+        decode(&src, &mut first, data.len()).unwrap();
+        assert_eq!(first, data[..1000]);
+
+        // The stream holds more than the tile: the tile's bytes, as before.
+        let mut tile = vec![0u8; 200_000];
+        decode(&src, &mut tile, 200_000).unwrap();
+        assert_eq!(tile, data[..200_000]);
+
+        let mut too_long = vec![0u8; data.len() + 1];
+        assert!(decode(&src, &mut too_long, data.len() + 1).is_err());
+        let mut out = vec![0u8; data.len()];
+        assert!(decode(&src[..src.len() / 2], &mut out, data.len()).is_err());
+    }
 }

@@ -75,18 +75,16 @@ impl SharedOut {
 }
 
 impl RowSink for SharedOut {
-    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()> {
-        let fits = offset
-            .checked_add(src.len())
-            .is_some_and(|end| end <= self.len);
+    fn span_mut(&mut self, offset: usize, len: usize) -> Result<&mut [u8]> {
+        let fits = offset.checked_add(len).is_some_and(|end| end <= self.len);
         if !fits {
             return Err(Error::internal("placement outside the output buffer"));
         }
-        // SAFETY: `offset..offset + src.len()` lies inside the live output buffer (checked
-        // above; see the `Send`/`Sync` note for why it is live and why no other thread writes
-        // these bytes now). `src` is a decoded tile, never the output itself.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(offset), src.len()) };
-        Ok(())
+        // SAFETY: `offset..offset + len` lies inside the live output buffer (checked above;
+        // see the `Send`/`Sync` note for why it is live and why no other thread touches these
+        // bytes now). The slice is used only while this job places its tile, and never
+        // overlaps a decoded tile (those live in the job's own scratch).
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.add(offset), len) })
     }
 }
 

@@ -328,18 +328,23 @@ pub fn fill_bytes(layout: &ImageLayout, nodata: Option<f64>) -> Result<Vec<u8>> 
 
 /// Where placed rows are written: a plain slice, or the output shared by a parallel read.
 pub trait RowSink {
-    /// Copy `src` to byte `offset` of the output; a span outside it is an internal error.
-    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()>;
+    /// The `len` output bytes from byte `offset`, to write in place; a span outside the
+    /// output is an internal error.
+    fn span_mut(&mut self, offset: usize, len: usize) -> Result<&mut [u8]>;
+
+    /// Copy `src` to byte `offset` of the output.
+    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()> {
+        self.span_mut(offset, src.len())?.copy_from_slice(src);
+        Ok(())
+    }
 }
 
 impl RowSink for [u8] {
-    fn put(&mut self, offset: usize, src: &[u8]) -> Result<()> {
+    fn span_mut(&mut self, offset: usize, len: usize) -> Result<&mut [u8]> {
         offset
-            .checked_add(src.len())
+            .checked_add(len)
             .and_then(|end| self.get_mut(offset..end))
-            .ok_or_else(|| Error::internal("placement outside the output buffer"))?
-            .copy_from_slice(src);
-        Ok(())
+            .ok_or_else(|| Error::internal("placement outside the output buffer"))
     }
 }
 
@@ -394,14 +399,14 @@ pub fn place_tile_differenced<S: RowSink + ?Sized>(
 ) -> Result<()> {
     let row_bytes = tile_width as usize * elem;
     let (c0, c1) = (p.src_col as usize, p.src_col as usize + p.cols as usize);
-    let mut out = vec![0u8; p.cols as usize * elem];
+    let run = p.cols as usize * elem;
     for r in 0..p.rows as usize {
         let start = (p.src_row as usize + r) * row_bytes;
         let row = decoded
             .get(start..start + row_bytes)
             .ok_or_else(|| Error::internal("placement outside the decoded tile"))?;
-        codec::predictor::horizontal_span(row, elem, c0, c1, &mut out)?;
-        dst.put(p.dst_offset_bytes + r * p.dst_row_stride_bytes, &out)?;
+        let out = dst.span_mut(p.dst_offset_bytes + r * p.dst_row_stride_bytes, run)?;
+        codec::predictor::horizontal_span(row, elem, c0, c1, out)?;
     }
     Ok(())
 }
