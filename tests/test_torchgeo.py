@@ -8,8 +8,11 @@ res>, indexes=[1], resampling=bilinear for floats else nearest)`` on the same fi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -455,8 +458,12 @@ def _batches(ds, workers: int, context=None):
     # (worker seeds): seed it and draw the queries before the loader starts.
     torch.manual_seed(5)
     sampler = RandomGeoSampler(ds, size=64, length=16, generator=torch.Generator().manual_seed(5))
-    queries = list(sampler)
-    loader = DataLoader(
+    loader = _loader(ds, list(sampler), workers, context)
+    return [(b["image"].clone(), b["label"].clone()) for b in loader]
+
+
+def _loader(ds, queries, workers: int, context=None) -> DataLoader:
+    return DataLoader(
         ds,
         sampler=queries,
         batch_size=4,
@@ -464,7 +471,6 @@ def _batches(ds, workers: int, context=None):
         collate_fn=stack_samples,
         multiprocessing_context=context,
     )
-    return [(b["image"].clone(), b["label"].clone()) for b in loader]
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])
@@ -481,6 +487,71 @@ def test_pickled_dataset_reads_the_same(dataset):
     query = next(iter(GridGeoSampler(dataset, size=48, stride=48)))
     clone = pickle.loads(pickle.dumps(dataset))
     assert torch.equal(clone[query]["image"], dataset[query]["image"])
+
+
+def _fresh_dataset(collection):
+    with pytest.warns(UserWarning, match="records dropped"):
+        return collection.to_torchgeo_dataset(bands=["B1", "B2"], label_field="label")
+
+
+def _epoch(ds, queries, workers: int) -> list:
+    loader = _loader(ds, queries, workers, "fork" if workers else None)
+    return [b["image"].clone() for b in loader]
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_dataloader_workers_share_decoded_tiles(collection, scene_server, share):
+    ds = _fresh_dataset(collection)
+    ds.share_tiles_between_workers = share
+    sampler = RandomGeoSampler(ds, size=64, length=16, generator=torch.Generator().manual_seed(3))
+    queries = list(sampler)
+    shared_dir = Path(ds._shared_tiles_dir)
+    first = _epoch(ds, queries, 2)
+    # A new loader forks new workers from this process, whose cache never saw these tiles:
+    # with sharing, every tile comes from the files the first workers wrote.
+    scene_server.reset_log()
+    second = _epoch(ds, queries, 2)
+    requests = scene_server.count()
+    serial = _epoch(_fresh_dataset(collection), queries, 0)
+    for a, b, c in zip(first, second, serial, strict=True):
+        assert torch.equal(a, c) and torch.equal(b, c)
+    if share:
+        assert requests == 0
+        assert len(list(shared_dir.glob("*.tile"))) > 0
+        ds.close()  # the owner removes the shared tiles
+        assert not shared_dir.exists()
+    else:
+        assert requests > 0
+        assert not shared_dir.exists()
+    assert ds._tile_cache is None  # the main process itself kept no tiles
+
+
+def test_shared_tiles_of_dead_owners_are_removed(tmp_path):
+    from rasteret.integrations import _shared_tiles
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f"rasteret-tiles-{int(dead.stdout)}-abc"
+    live = tmp_path / f"rasteret-tiles-{os.getpid()}-abc"
+    for d in (stale, live):
+        d.mkdir()
+        (d / "x.tile").write_bytes(b"12")
+    assert _shared_tiles.remove_stale(tmp_path) == 1
+    assert not stale.exists() and live.exists()
+
+    store = _shared_tiles.SharedTileStore(str(tmp_path / "store"), max_bytes=4 * 64 * 64 * 2)
+    tiles = {i: np.full((64, 64), i, np.uint16) for i in range(8)}
+    for i, t in tiles.items():
+        store.put(("u", 0, 0, i), t)
+    kept = [i for i in tiles if store.get(("u", 0, 0, i), (64, 64), np.dtype("uint16")) is not None]
+    assert 0 < len(kept) <= 4 and 7 in kept  # budget honoured, the newest tile kept
+    got = store.get(("u", 0, 0, 7), (64, 64), np.dtype("uint16"))
+    assert got is not None and np.array_equal(got, tiles[7])
+    assert store.get(("u", 0, 0, 7), (32, 64), np.dtype("uint16")) is None  # wrong size: miss
 
 
 def test_tiny_training_loop(dataset):

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret.core import _read
+from rasteret.integrations._shared_tiles import SharedTileStore
 
 #: Default budget of decoded tiles per process (each DataLoader worker has its own).
 DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024
@@ -43,10 +44,14 @@ _Key = tuple[str, int, int, int]  # url, band_index, tile row, tile col
 
 
 class TileCache:
-    """LRU of decoded tiles bounded by ``max_bytes``."""
+    """LRU of decoded tiles bounded by ``max_bytes``, in front of an optional ``shared``
+    store (tiles other processes of the same dataset have read)."""
 
-    def __init__(self, max_bytes: int = DEFAULT_TILE_CACHE_BYTES) -> None:
+    def __init__(
+        self, max_bytes: int = DEFAULT_TILE_CACHE_BYTES, shared: SharedTileStore | None = None
+    ) -> None:
         self.max_bytes = int(max_bytes)
+        self.shared = shared
         self._tiles: OrderedDict[_Key, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # chips may be read from several threads
@@ -111,6 +116,10 @@ class TileCache:
                 if key in got or key in missing:
                     continue
                 tile = self._get(key)
+                if tile is None and self.shared is not None:
+                    tile = self.shared.get(key, (spec.tile_height, spec.tile_width), spec.dtype)
+                    if tile is not None:
+                        self._put(key, tile)
                 if tile is None:
                     missing[key] = spec
                     self.misses += 1
@@ -137,6 +146,8 @@ class TileCache:
                 tile = tile.copy()  # own memory: evicting one tile frees it
                 got[key] = tile
                 self._put(key, tile)
+                if self.shared is not None:
+                    self.shared.put(key, tile)
         return [self._assemble(spec, keys, got) for spec, keys in zip(specs, per_spec, strict=True)]
 
     @staticmethod

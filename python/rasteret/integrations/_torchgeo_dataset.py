@@ -10,10 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import get_worker_info
 from torchgeo.datasets import GeoDataset
 
 from rasteret._backends import implicit_backend, io_options
 from rasteret.core.rio_semantics import MergeGrid
+from rasteret.integrations._shared_tiles import (
+    SharedTileStore,
+    new_shared_dir,
+    owned_by_parent,
+    remove_if_owned,
+)
 from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
 from rasteret.integrations._torchgeo_read import ChipReader, Placed
@@ -68,6 +75,10 @@ class RasteretGeoDataset(GeoDataset):
     #: Budget of decoded tiles kept per process (0 disables the cache); like GDAL's block
     #: cache for TorchGeo's own reader, it serves overlapping chips and revisited scenes.
     tile_cache_bytes: int = DEFAULT_TILE_CACHE_BYTES
+    #: DataLoader workers (``num_workers > 0``) of this dataset also share the tiles they
+    #: decode through files on ``/dev/shm`` (at most ``tile_cache_bytes`` in all), so a tile
+    #: one worker read is not fetched again by the others. The main process does not use it.
+    share_tiles_between_workers: bool = True
 
     def __init__(
         self,
@@ -126,6 +137,7 @@ class RasteretGeoDataset(GeoDataset):
         self._select_cache: tuple[Any, ...] | None = None
         self._layout_cache: dict[tuple[int, ...], Any] = {}
         self._tile_cache: TileCache | None = None
+        self._shared_tiles_dir: str | None = new_shared_dir(self)
         self.index = self._build_geo_index(plan)
         if geometries is not None:
             self._restrict_to(geometries, geometries_crs)
@@ -223,16 +235,34 @@ class RasteretGeoDataset(GeoDataset):
         return state
 
     def close(self) -> None:
-        """Drop the decoded-tile cache (the Rust runtime is per process and shared)."""
+        """Drop the decoded-tile cache, and the workers' shared tiles when called in the
+        process that created the dataset (the Rust runtime is per process and shared)."""
         self._tile_cache = None
+        remove_if_owned(self._shared_tiles_dir)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # A spawned DataLoader worker shares its parent's tiles; any other process that
+        # unpickles the dataset owns a directory of its own.
+        if not owned_by_parent(self._shared_tiles_dir):
+            self._shared_tiles_dir = new_shared_dir(self)
 
     def _tiles(self) -> TileCache | None:
-        """This process's decoded-tile cache (None when ``tile_cache_bytes`` is 0)."""
+        """This process's decoded-tile cache (None when ``tile_cache_bytes`` is 0); in a
+        DataLoader worker it also reads and writes the workers' shared tiles."""
         if self.tile_cache_bytes <= 0:
             return None
         if self._tile_cache is None:
             self._tile_cache = TileCache(self.tile_cache_bytes)
-        return self._tile_cache
+        cache = self._tile_cache
+        if (
+            cache.shared is None
+            and self.share_tiles_between_workers
+            and self._shared_tiles_dir is not None
+            and get_worker_info() is not None
+        ):
+            cache.shared = SharedTileStore(self._shared_tiles_dir, self.tile_cache_bytes)
+        return cache
 
     # -- reads ----------------------------------------------------------------------------
 
