@@ -9,6 +9,7 @@ Parquet; materialising opens only the selected parts; pixels equal rasterio.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -353,3 +354,36 @@ def test_missing_index_names_its_path(published, registry, tmp_path):
     coll = rasteret.load("test/no-index")
     with pytest.raises(FileNotFoundError, match=f"Record index not found at {missing}"):
         len(coll)
+
+
+def test_index_and_collection_on_s3(published, registry, s3_server, monkeypatch):
+    # Both surfaces as public objects in a bucket of a real S3 API (moto): the index is read
+    # anonymously (API.md §2.14), the collection parts with the credential chain; the endpoint
+    # comes from AWS_ENDPOINT_URL, as users of an S3-compatible store set it.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    prefix = "dual-s3"
+    keys = [s3_server.upload(published["index_path"], f"{prefix}/index.parquet")]
+    for f in sorted(published["wide_dir"].rglob("*.parquet")):
+        rel = f.relative_to(published["wide_dir"]).as_posix()
+        keys.append(s3_server.upload(f, f"{prefix}/wide/{rel}"))
+    for key in keys:
+        s3_server.client.put_object_acl(Bucket=s3_server.bucket, Key=key, ACL="public-read")
+    descriptor = _register(published, registry, id="test/dual-s3")
+    registry.register(
+        dataclasses.replace(
+            descriptor,
+            index_uri=s3_server.url(f"{prefix}/index.parquet"),
+            collection_uri=s3_server.url(f"{prefix}/wide"),
+        )
+    )
+    coll = rasteret.load("test/dual-s3")
+    assert coll._ri.path.startswith("s3://")
+    assert len(coll) == len(published["entries"])
+    sub = coll.subset(date_range=("2021-03-01", "2023-12-31"))
+    assert not _wide_opened(sub)
+    expected = sorted(published["records"].column("id").to_pylist()[1:4])
+    assert _ids(sub.to_table()) == expected
+    entry = published["entries"][1]
+    aoi = aoi_in_4326(entry)
+    got = coll.subset(date_range=("2021-01-01", "2021-12-31")).get_numpy(aoi, [BAND])
+    np.testing.assert_array_equal(got[0], oracle_mask(entry, aoi), err_msg=entry.name)

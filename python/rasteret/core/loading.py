@@ -53,7 +53,9 @@ def _load_descriptor(descriptor: Any, name: str) -> Collection:
         from pyarrow.fs import S3FileSystem
 
         region = (descriptor.cloud_config or {}).get("region") or "us-west-2"
-        filesystem = S3FileSystem(anonymous=True, region=region)
+        # A private S3-compatible endpoint, as AWS SDKs and GDAL users set it.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        filesystem = S3FileSystem(anonymous=True, region=region, endpoint_override=endpoint)
     href = descriptor.source_field("href")
     cloud = descriptor.cloud_config or {}
     return Collection.from_parquet(
