@@ -10,8 +10,8 @@ so both read the same windows). Both loaders get the same chip list; the first b
 case is checked pixel-identical between the two. Every (tool, case, workers) epoch runs in a
 fresh process, so no cache is inherited; within an epoch TorchGeo keeps its file handles and
 GDAL's block cache (decoded tiles, reused when chips overlap), rasteret reads headers from
-its index, keeps its own per-process decoded-tile cache and reads each batch's missing tiles
-in one call (``__getitems__``).
+its index, keeps a decoded-tile cache per process (its workers share decoded tiles through
+/dev/shm) and reads each batch's missing tiles in one call (``__getitems__``).
 
 Usage::
 
