@@ -605,19 +605,18 @@ def test_provider_failure_is_reported_without_secret(cog_corpus, http_server):
     assert np.frombuffer(data[0][:2], np.uint8).tolist() in ([73, 73], [77, 77])
 
 
-class _AzureLikeServer:
-    """Blob GETs (``/<account>/<container>/<blob>`` with Range) that require the SAS token a
-    Planetary-Computer-style token endpoint (``/token/<account>/<container>``) hands out."""
+class _BlobServer:
+    """Ranged GETs of files under ``root`` (last path segment) on 127.0.0.1, refused with 403
+    unless :meth:`authorized`; :meth:`other` may answer a request first."""
 
     def __init__(self, root: Path) -> None:
         import http.server
         import threading
+        import urllib.parse
 
         outer = self
         self.root = root
-        self.token_calls = 0
         self.rejected = 0
-        self.token = "sig-" + "7" * 12
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -626,25 +625,15 @@ class _AzureLikeServer:
             def do_GET(self) -> None:  # noqa: N802
                 path, _, query = self.path.partition("?")
                 parts = path.strip("/").split("/")
-                if parts[0] == "token":
-                    outer.token_calls += 1
-                    expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-                    body = json.dumps(
-                        {"msft:expiry": expiry, "token": f"sv=2024-01-01&sig={outer.token}"}
-                    ).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                if outer.other(self, parts):
                     return
-                if f"sig={outer.token}" not in query.split("&"):
+                if not outer.authorized(query, self.headers):
                     outer.rejected += 1
                     self.send_response(403)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                data = (outer.root / parts[-1]).read_bytes()
+                data = (outer.root / urllib.parse.unquote(parts[-1])).read_bytes()
                 start, end = (int(v) for v in self.headers["Range"].split("=")[1].split("-"))
                 chunk = data[start : end + 1]
                 self.send_response(206)
@@ -661,13 +650,107 @@ class _AzureLikeServer:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def other(self, handler: Any, parts: list[str]) -> bool:
+        return False
+
+    def authorized(self, query: str, headers: Any) -> bool:
+        raise NotImplementedError
+
+
+class _AzureLikeServer(_BlobServer):
+    """Blob GETs (``/<account>/<container>/<blob>``) that require the SAS token a
+    Planetary-Computer-style token endpoint (``/token/<account>/<container>``) hands out."""
+
+    def __init__(self, root: Path) -> None:
+        self.token_calls = 0
+        self.token = "sig-" + "7" * 12
+        super().__init__(root)
+
+    def other(self, handler: Any, parts: list[str]) -> bool:
+        if parts[0] != "token":
+            return False
+        self.token_calls += 1
+        expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        body = json.dumps(
+            {"msft:expiry": expiry, "token": f"sv=2024-01-01&sig={self.token}"}
+        ).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    def authorized(self, query: str, headers: Any) -> bool:
+        return f"sig={self.token}" in query.split("&")
+
+
+class _GcsLikeServer(_BlobServer):
+    """GCS object GETs (``/<bucket>/<object>``) that require one OAuth bearer token."""
+
+    token = "ya29." + "g" * 16
+
+    def authorized(self, query: str, headers: Any) -> bool:
+        return headers.get("Authorization") == f"Bearer {self.token}"
+
+
+class _GcsTokenProvider:
+    """An obstore-compatible GCS credential provider (a bearer token; counts its calls)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"token": self.token, "expires_at": datetime.now(UTC) + timedelta(hours=1)}
+
+
+def _assert_signed_reads(server: _BlobServer, backend: Any, url: str, options: dict, path: Path):
+    """Two reads through ``backend`` are served (the provider ran once), a read without it is
+    refused; the server's token never shows in the backend's repr."""
+    from rasteret import _core
+
+    data = path.read_bytes()
+    got = _core.fetch_ranges(url, [(0, 16), (100, 50)], options=options)
+    assert [bytes(g) for g in got] == [data[:16], data[100:150]]
+    got = _core.fetch_ranges(url, [(300, 8)], options=options)
+    assert bytes(got[0]) == data[300:308]
+    assert backend.credential_fetches == 1
+    assert server.rejected == 0
+    assert server.token not in repr(backend)
+    anonymous = dict(options, backend=rasteret.create_backend()._native)
+    with pytest.raises(errors.RemotePermissionError):
+        _core.fetch_ranges(url, [(0, 16)], options=anonymous)
+    assert server.rejected >= 1
+
+
+def test_credential_provider_signs_gcs_reads(cog_corpus):
+    """A GCS bearer-token provider called once by the Rust core signs ``gs://`` reads
+    (endpoint overridden to a local object server that rejects other requests); the token
+    stays out of the backend's repr."""
+
+    entry = eligible(cog_corpus, 1)[0]
+    server = _GcsLikeServer(entry.path.parent)
+    try:
+        provider = _GcsTokenProvider(server.token)
+        backend = rasteret.create_backend(credential_provider=provider)
+        url = f"gs://scenes/{entry.path.name}"
+        options = {
+            "backend": backend._native,
+            "store_options": {"google_base_url": server.base, "google_allow_http": "true"},
+        }
+        _assert_signed_reads(server, backend, url, options, entry.path)
+        assert provider.calls == 1
+    finally:
+        server.server.shutdown()
+
 
 def test_planetary_computer_provider_signs_azure_reads(cog_corpus):
     """obstore's real PlanetaryComputerCredentialProvider (token endpoint on 127.0.0.1) called
     by the Rust core once; its SAS token signs Azure blob reads (endpoint overridden to a local
     blob server that rejects unsigned requests)."""
     from obstore.auth.planetary_computer import PlanetaryComputerCredentialProvider
-    from rasteret import _core
 
     entry = eligible(cog_corpus, 1)[0]
     server = _AzureLikeServer(entry.path.parent)
@@ -684,18 +767,7 @@ def test_planetary_computer_provider_signs_azure_reads(cog_corpus):
                 "azure_allow_http": "true",
             },
         }
-        data = entry.path.read_bytes()
-        got = _core.fetch_ranges(url, [(0, 16), (100, 50)], options=options)
-        assert [bytes(g) for g in got] == [data[:16], data[100:150]]
-        got = _core.fetch_ranges(url, [(200, 8)], options=options)
-        assert bytes(got[0]) == data[200:208]
-        assert server.token_calls == 1 and backend.credential_fetches == 1
-        assert server.rejected == 0
-        assert server.token not in repr(backend)
-        # the blob server does refuse unsigned reads
-        anonymous = dict(options, backend=rasteret.create_backend()._native)
-        with pytest.raises(errors.RemotePermissionError):
-            _core.fetch_ranges(url, [(0, 16)], options=anonymous)
-        assert server.rejected >= 1
+        _assert_signed_reads(server, backend, url, options, entry.path)
+        assert server.token_calls == 1
     finally:
         server.server.shutdown()
