@@ -45,6 +45,8 @@ def _base_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: assume alive
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -95,9 +97,13 @@ def remove_if_owned(path: str | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def owned_by_parent(path: str | None) -> bool:
-    """Whether ``path`` belongs to this process's parent (a spawned DataLoader worker)."""
-    return path is not None and _owner_pid(Path(path)) == os.getppid()
+def owner_alive(path: str | None) -> bool:
+    """Whether the process that owns ``path`` still runs (the parent of a spawned DataLoader
+    worker, say): then this process shares its tiles."""
+    if path is None:
+        return False
+    pid = _owner_pid(Path(path))
+    return pid is not None and _alive(pid)
 
 
 class SharedTileStore:

@@ -18,7 +18,7 @@ from rasteret.core.rio_semantics import MergeGrid
 from rasteret.integrations._shared_tiles import (
     SharedTileStore,
     new_shared_dir,
-    owned_by_parent,
+    owner_alive,
     remove_if_owned,
 )
 from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
@@ -242,9 +242,9 @@ class RasteretGeoDataset(GeoDataset):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        # A spawned DataLoader worker shares its parent's tiles; any other process that
-        # unpickles the dataset owns a directory of its own.
-        if not owned_by_parent(self._shared_tiles_dir):
+        # A spawned DataLoader worker shares the tiles of the process that created the
+        # dataset; once that process is gone, whoever unpickles it owns a directory of its own.
+        if not owner_alive(getattr(self, "_shared_tiles_dir", None)):
             self._shared_tiles_dir = new_shared_dir(self)
 
     def _tiles(self) -> TileCache | None:
