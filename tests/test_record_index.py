@@ -361,19 +361,21 @@ def test_index_and_collection_on_s3(published, registry, s3_server, monkeypatch)
     # anonymously (API.md §2.14), the collection parts with the credential chain; the endpoint
     # comes from AWS_ENDPOINT_URL, as users of an S3-compatible store set it.
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
-    prefix = "dual-s3"
-    keys = [s3_server.upload(published["index_path"], f"{prefix}/index.parquet")]
+    bucket = "rasteret-dual"  # its own bucket: the session bucket holds exactly the corpus
+    client = s3_server.client
+    client.create_bucket(Bucket=bucket)
+    uploads = {"index.parquet": published["index_path"]}
     for f in sorted(published["wide_dir"].rglob("*.parquet")):
-        rel = f.relative_to(published["wide_dir"]).as_posix()
-        keys.append(s3_server.upload(f, f"{prefix}/wide/{rel}"))
-    for key in keys:
-        s3_server.client.put_object_acl(Bucket=s3_server.bucket, Key=key, ACL="public-read")
+        uploads[f"wide/{f.relative_to(published['wide_dir']).as_posix()}"] = f
+    for key, path in uploads.items():
+        client.upload_file(str(path), bucket, key)
+        client.put_object_acl(Bucket=bucket, Key=key, ACL="public-read")
     descriptor = _register(published, registry, id="test/dual-s3")
     registry.register(
         dataclasses.replace(
             descriptor,
-            index_uri=s3_server.url(f"{prefix}/index.parquet"),
-            collection_uri=s3_server.url(f"{prefix}/wide"),
+            index_uri=f"s3://{bucket}/index.parquet",
+            collection_uri=f"s3://{bucket}/wide",
         )
     )
     coll = rasteret.load("test/dual-s3")
