@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -96,6 +99,34 @@ def test_cached_build_skips_io(cog_corpus, http_server, tmp_path):
     assert http_server.count() == 0 and again.name == "fields" and again.bands == ["B1"]
     forced = rasteret.build_from_table(src, force=True, **kwargs)
     assert http_server.count() > 0 and len(forced) == 2
+
+
+def test_ctrl_c_stops_the_header_parse_without_writing(cog_corpus, http_server, tmp_path):
+    # Builds parse headers inside asyncio.run, whose own SIGINT handler only cancels its task
+    # (and a task busy in the Rust core never yields): Ctrl-C must still stop the parse at
+    # once, not after every header arrived, and leave no collection behind.
+    entries = _single_band(cog_corpus, 3)
+    table = _footprint_table(entries, [http_server.url(e.path.name) for e in entries])
+    http_server.latency_ms = 8000  # each header read would take 8 s
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rasteret.build_from_table(
+                table,
+                name="intr",
+                workspace_dir=tmp_path,
+                column_map={"fid": "id", "geom": "geometry"},
+                href_column="path",
+                band_index_map={"B1": 0},
+                enrich_cog=True,
+            )
+        stopped_after = time.monotonic() - started
+    finally:
+        timer.cancel()
+    assert stopped_after < 6.0, f"the interrupt waited for the headers ({stopped_after:.1f} s)"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_one_bad_asset_is_reported_not_fatal(cog_corpus, http_server):

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rasteret import _core, errors
+from rasteret._sigint import interruptible
 
 _ERROR_CLASSES: dict[str, type[BaseException]] = {
     "RemoteNotFoundError": errors.RemoteNotFoundError,
@@ -35,8 +36,10 @@ def parse_headers(
     options: dict[str, Any] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> pa.RecordBatch:
-    """Parse many COG headers concurrently (see ``rasteret._core.parse_headers``)."""
-    return _core.parse_headers(list(urls), options=options, **_progress_kw(progress))
+    """Parse many COG headers concurrently (see ``rasteret._core.parse_headers``); Ctrl-C
+    stops it promptly, also inside ``asyncio.run`` (builds run there)."""
+    with interruptible():
+        return _core.parse_headers(list(urls), options=options, **_progress_kw(progress))
 
 
 def header_error(batch: pa.RecordBatch, row: int) -> BaseException | None:
