@@ -42,6 +42,17 @@ def parse_headers(
         return _core.parse_headers(list(urls), options=options, **_progress_kw(progress))
 
 
+def _read_windows(
+    plan: pa.RecordBatch,
+    buffer: np.ndarray,
+    options: dict[str, Any] | None,
+    progress: Callable[[int, int], object] | None,
+) -> None:
+    """One ``_core.read_windows`` call; Ctrl-C stops it promptly (also in ``asyncio.run``)."""
+    with interruptible():
+        _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
+
+
 def header_error(batch: pa.RecordBatch, row: int) -> BaseException | None:
     """The exception for a failed row of :func:`parse_headers` (None when it succeeded)."""
     message = batch.column("error")[row].as_py()
@@ -288,7 +299,7 @@ def read_column_into(
         np.full(n, row_stride),
     )
     flat = out.reshape(-1).view(np.uint8)
-    _core.read_windows(plan, flat, options=options, **_progress_kw(progress))
+    _read_windows(plan, flat, options, progress)
     return out
 
 
@@ -365,7 +376,7 @@ def read_flat(
     plan = _plan(
         urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
-    _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
+    _read_windows(plan, buffer, options, progress)
     return outs
 
 
@@ -422,5 +433,5 @@ def read_blocks(
         np.full(n, size * item),
     )
     flat = out.reshape(-1).view(np.uint8)
-    _core.read_windows(plan, flat, options=options, **_progress_kw(progress))
+    _read_windows(plan, flat, options, progress)
     return out
