@@ -11,6 +11,7 @@ HTTP server over it, and moto's S3 server holding the same files.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,16 @@ def http_server(cog_corpus: Corpus) -> Iterator[RangeServer]:
     """A Range-capable HTTP/1.1 server on 127.0.0.1 serving the corpus directory."""
     with RangeServer(cog_corpus.root) as server:
         yield server
+
+
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for one test that simulates Ctrl-C
+    (``_thread.interrupt_main`` does nothing when the process inherited SIGINT ignored, as the
+    background jobs of a script do)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

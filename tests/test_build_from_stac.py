@@ -141,7 +141,7 @@ def test_stac_errors(stac_api, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupted_rebuild_leaves_workspace_as_it_was(stac_api, tmp_path):
+def test_interrupted_rebuild_leaves_workspace_as_it_was(stac_api, tmp_path, python_sigint):
     kwargs = dict(
         name="intr",
         stac_api=stac_api.url,

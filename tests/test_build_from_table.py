@@ -101,7 +101,9 @@ def test_cached_build_skips_io(cog_corpus, http_server, tmp_path):
     assert http_server.count() > 0 and len(forced) == 2
 
 
-def test_ctrl_c_stops_the_header_parse_without_writing(cog_corpus, http_server, tmp_path):
+def test_ctrl_c_stops_the_header_parse_without_writing(
+    cog_corpus, http_server, tmp_path, python_sigint
+):
     # Builds parse headers inside asyncio.run, whose own SIGINT handler only cancels its task
     # (and a task busy in the Rust core never yields): Ctrl-C must still stop the parse at
     # once, not after every header arrived, and leave no collection behind.

@@ -45,7 +45,9 @@ def test_two_503s_then_success_gives_right_pixels(http_server, deflate_entry):
 
 
 @pytest.mark.parametrize("under_asyncio", [False, True])
-def test_ctrl_c_stops_a_slow_read_promptly(http_server, deflate_entry, under_asyncio):
+def test_ctrl_c_stops_a_slow_read_promptly(
+    http_server, deflate_entry, under_asyncio, python_sigint
+):
     # A read waiting on a slow server stops at Ctrl-C (KeyboardInterrupt), also when called
     # from a coroutine under asyncio.run (whose SIGINT handler only cancels its task); the
     # next read of the same file works and is right.
