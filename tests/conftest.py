@@ -10,10 +10,14 @@ HTTP server over it, and moto's S3 server holding the same files.
 
 from __future__ import annotations
 
+import _thread
 import importlib.util
 import signal
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,14 +48,35 @@ def http_server(cog_corpus: Corpus) -> Iterator[RangeServer]:
         yield server
 
 
+class _Interrupted:
+    """Seconds from arming the simulated Ctrl-C to the ``KeyboardInterrupt`` it raised."""
+
+    seconds: float = float("nan")
+
+
 @pytest.fixture
-def python_sigint() -> Iterator[None]:
-    """Python's own SIGINT handler for one test that simulates Ctrl-C
-    (``_thread.interrupt_main`` does nothing when the process inherited SIGINT ignored, as the
-    background jobs of a script do)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
+def ctrl_c() -> Callable[[float], AbstractContextManager[_Interrupted]]:
+    """``with ctrl_c(after=0.5) as got:`` simulates Ctrl-C ``after`` seconds into the block,
+    which must raise ``KeyboardInterrupt``; ``got.seconds`` is when it did. Python's own SIGINT
+    handler is installed meanwhile (``_thread.interrupt_main`` does nothing when the process
+    inherited SIGINT ignored, as the background jobs of a script do)."""
+
+    @contextmanager
+    def interrupt(after: float) -> Iterator[_Interrupted]:
+        got = _Interrupted()
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        timer = threading.Timer(after, _thread.interrupt_main)
+        started = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                yield got
+            got.seconds = time.monotonic() - started
+        finally:
+            timer.cancel()
+            signal.signal(signal.SIGINT, previous)
+
+    return interrupt
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import _thread
 import datetime as dt
-import threading
-import time
 import warnings
 
 import numpy as np
@@ -31,6 +28,15 @@ def _footprint_table(entries, urls, *, href="path") -> pa.Table:
             href: urls,
         }
     )
+
+
+#: Build arguments for `_footprint_table` tables of single-band entries.
+FOOTPRINT_BUILD = dict(
+    column_map={"fid": "id", "geom": "geometry"},
+    href_column="path",
+    band_index_map={"B1": 0},
+    enrich_cog=True,
+)
 
 
 def _single_band(cog_corpus, n=4):
@@ -101,33 +107,16 @@ def test_cached_build_skips_io(cog_corpus, http_server, tmp_path):
     assert http_server.count() > 0 and len(forced) == 2
 
 
-def test_ctrl_c_stops_the_header_parse_without_writing(
-    cog_corpus, http_server, tmp_path, python_sigint
-):
+def test_ctrl_c_stops_the_header_parse_without_writing(cog_corpus, http_server, tmp_path, ctrl_c):
     # Builds parse headers inside asyncio.run, whose own SIGINT handler only cancels its task
     # (and a task busy in the Rust core never yields): Ctrl-C must still stop the parse at
     # once, not after every header arrived, and leave no collection behind.
     entries = _single_band(cog_corpus, 3)
     table = _footprint_table(entries, [http_server.url(e.path.name) for e in entries])
     http_server.latency_ms = 8000  # each header read would take 8 s
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    started = time.monotonic()
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            rasteret.build_from_table(
-                table,
-                name="intr",
-                workspace_dir=tmp_path,
-                column_map={"fid": "id", "geom": "geometry"},
-                href_column="path",
-                band_index_map={"B1": 0},
-                enrich_cog=True,
-            )
-        stopped_after = time.monotonic() - started
-    finally:
-        timer.cancel()
-    assert stopped_after < 6.0, f"the interrupt waited for the headers ({stopped_after:.1f} s)"
+    with ctrl_c(after=0.5) as stopped:
+        rasteret.build_from_table(table, name="intr", workspace_dir=tmp_path, **FOOTPRINT_BUILD)
+    assert stopped.seconds < 6.0, f"the interrupt waited for the headers ({stopped.seconds:.1f} s)"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -136,13 +125,7 @@ def test_one_bad_asset_is_reported_not_fatal(cog_corpus, http_server):
     urls = [http_server.url(e.path.name) for e in entries]
     urls[1] = http_server.url("missing_scene.tif")
     with pytest.warns(UserWarning, match="1 of 3 assets could not be read") as caught:
-        coll = rasteret.build_from_table(
-            _footprint_table(entries, urls),
-            column_map={"fid": "id", "geom": "geometry"},
-            href_column="path",
-            band_index_map={"B1": 0},
-            enrich_cog=True,
-        )
+        coll = rasteret.build_from_table(_footprint_table(entries, urls), **FOOTPRINT_BUILD)
     assert "missing_scene.tif" in str(caught[0].message)
     metas = coll.to_table().column("B1_metadata").to_pylist()
     assert metas[1] is None and metas[0] is not None and metas[2] is not None
@@ -151,15 +134,7 @@ def test_one_bad_asset_is_reported_not_fatal(cog_corpus, http_server):
 def test_all_assets_failing_leaves_no_workspace(http_server, tmp_path):
     table = _footprint_table([0, 1], [http_server.url("nope1.tif"), http_server.url("nope2.tif")])
     with pytest.raises(ValueError, match="COG header enrichment failed for all assets"):
-        rasteret.build_from_table(
-            table,
-            name="broken",
-            workspace_dir=tmp_path,
-            column_map={"fid": "id", "geom": "geometry"},
-            href_column="path",
-            band_index_map={"B1": 0},
-            enrich_cog=True,
-        )
+        rasteret.build_from_table(table, name="broken", workspace_dir=tmp_path, **FOOTPRINT_BUILD)
     assert list(tmp_path.iterdir()) == []
 
 
