@@ -74,9 +74,9 @@ def remove_stale(base: Path | None = None) -> int:
     return removed
 
 
-def _remove_if_owner(path: str, owner: int) -> None:
-    # Forked workers inherit the finalizer with the dataset: only the owner removes.
-    if os.getpid() == owner:
+def remove_if_owned(path: str | None) -> None:
+    """Remove ``path`` now if this process owns it (``close()`` of the owner's dataset)."""
+    if path is not None and _owner_pid(Path(path)) == os.getpid():
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -87,14 +87,9 @@ def new_shared_dir(owner: Any) -> str:
     with contextlib.suppress(OSError):
         remove_stale(base)
     path = str(base / f"{_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}")
-    weakref.finalize(owner, _remove_if_owner, path, os.getpid())
+    # Forked workers inherit the finalizer with the dataset: only the owner removes.
+    weakref.finalize(owner, remove_if_owned, path)
     return path
-
-
-def remove_if_owned(path: str | None) -> None:
-    """Remove ``path`` now if this process owns it (``close()`` of the owner's dataset)."""
-    if path is not None and _owner_pid(Path(path)) == os.getpid():
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def owner_alive(path: str | None) -> bool:
@@ -115,7 +110,6 @@ class SharedTileStore:
         self._written_since_check = 0
         self._tmp_names = itertools.count()
         self.hits = 0
-        self.writes = 0
 
     def _file(self, key: tuple[Any, ...]) -> Path:
         digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
@@ -150,7 +144,6 @@ class SharedTileStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             return
-        self.writes += 1
         self._written_since_check += tile.nbytes
         if self._written_since_check >= min(_CHECK_EVERY_BYTES, self.max_bytes // 4 or 1):
             self._written_since_check = 0
