@@ -607,9 +607,19 @@ def test_missing_file_is_skipped_in_mosaic_and_fatal_alone(scenes, tmp_path):
     with RangeServer(root) as server:
         coll = rasteret.build_from_table(local.table(server), enrich_cog=True)
         ds = coll.to_torchgeo_dataset(bands=["B1"])
-        (root / "S0_B1.tif").unlink()
+        batched = coll.to_torchgeo_dataset(bands=["B1"])
         t = slice(DATES[0] - dt.timedelta(days=1), DATES[1])
         query = (slice(ORIGIN_X + 800, ORIGIN_X + 1440), slice(ORIGIN_Y - 1500, ORIGIN_Y - 860), t)
+        cached = batched[query]["image"]  # tiles (0, 0) of S0 and S1 now cached
+        (root / "S0_B1.tif").unlink()
+        # a batch: the cached chip is built from tiles at hand, the other one (tiles (0, 1),
+        # not cached) loses S0 and shows S1 alone
+        other = (slice(ORIGIN_X + 3000, ORIGIN_X + 3640), query[1], t)
+        with pytest.warns(RuntimeWarning, match="skipped failed COG reads"):
+            samples = batched.__getitems__([other, query])
+        assert torch.equal(samples[1]["image"], cached)
+        expected = _merge([local.records[1]["assets"]["B1"]], _bbox(other), ds.res)
+        np.testing.assert_array_equal(samples[0]["image"][0].numpy(), expected.astype(np.int32))
         with pytest.warns(RuntimeWarning, match="skipped failed COG reads"):
             image = ds[query]["image"][0].numpy()
         expected = _merge([local.records[1]["assets"]["B1"]], _bbox(query), ds.res)
@@ -726,6 +736,46 @@ def test_tile_cache_serves_revisits_and_matches_direct_reads(collection, scenes)
     assert tiles.misses == again  # a revisit reads nothing
     cached.close()
     assert cached._tile_cache is None
+
+
+def test_batch_builds_cached_chips_while_missing_tiles_are_fetched(collection, scene_server):
+    """In a batch, the chips whose tiles are all cached are finished while the missing tiles
+    of the others are in flight (the server holds every answer 0.8 s); samples come back in
+    batch order, equal to reads without a tile cache."""
+    answered_at_build: list[int] = []
+
+    def note(sample):
+        answered_at_build.append(len(scene_server.requests))
+        return sample
+
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1", "B2"], transforms=note)
+    with pytest.warns(UserWarning, match="records dropped"):
+        direct = collection.to_torchgeo_dataset(bands=["B1", "B2"])
+    direct.tile_cache_bytes = 0
+    t = slice(DATES[0] - dt.timedelta(hours=1), DATES[0] + dt.timedelta(hours=1))
+
+    def chip(col: int, row: int):  # 64 x 64 pixels at 10 m
+        x, y = ORIGIN_X + 10 * col, ORIGIN_Y - 10 * row
+        return (slice(x, x + 640), slice(y - 640, y), t)
+
+    cached = [chip(10, 10), chip(100, 20)]  # tile (0, 0)
+    fresh = chip(500, 440)  # tiles (1, 1) / (1, 2): not read before
+    ds.__getitems__(cached)
+    before = len(scene_server.requests)
+    answered_at_build.clear()
+    scene_server.latency_ms = 800
+    try:
+        samples = ds.__getitems__([fresh, *cached])
+    finally:
+        scene_server.latency_ms = 0
+    assert len(scene_server.requests) > before  # the fresh chip's tiles were fetched
+    # built while no answer had arrived: the two cached chips first, then the fresh one
+    assert answered_at_build[:2] == [before, before]
+    assert answered_at_build[2] > before
+    for query, sample in zip([fresh, *cached], samples, strict=True):
+        assert torch.equal(sample["image"], direct[query]["image"]), query
+    ds.close()
 
 
 def test_threads_share_one_dataset(dataset):

@@ -4,6 +4,8 @@ instead of fetching and decoding them again.
 
 Missing tiles of one request are read in ONE call into the Rust core (whole tiles, pixels
 outside the image pre-filled with the fill value), then every window is assembled from tiles.
+``lookup`` / ``fetch`` / ``assemble`` are the three steps, so a caller can serve the windows
+whose tiles are all cached while the missing ones are fetched on another thread.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,20 @@ class WindowSpec:
 
 
 _Key = tuple[str, int, int, int]  # url, band_index, tile row, tile col
+
+
+@dataclass
+class TileLookup:
+    """What :meth:`TileCache.lookup` found for a list of windows: per window its tile keys,
+    the tiles at hand and the tiles still to fetch (with a window that needs each)."""
+
+    got: dict[_Key, np.ndarray] = field(default_factory=dict)
+    missing: dict[_Key, WindowSpec] = field(default_factory=dict)
+    keys: list[list[_Key]] = field(default_factory=list)
+
+    def ready(self, window: int) -> bool:
+        """Whether every tile of window ``window`` is at hand."""
+        return all(k in self.got for k in self.keys[window])
 
 
 class TileCache:
@@ -105,15 +121,23 @@ class TileCache:
 
         ``take(rows)`` returns the plan's layout column for those layout rows.
         """
-        got: dict[_Key, np.ndarray] = {}
-        missing: dict[_Key, WindowSpec] = {}
-        per_spec: list[list[_Key]] = []
+        found = self.lookup(specs)
+        self.fetch(found, take, options)
+        return [
+            self.assemble(spec, keys, found.got)
+            for spec, keys in zip(specs, found.keys, strict=True)
+        ]
+
+    def lookup(self, specs: list[WindowSpec]) -> TileLookup:
+        """The tiles ``specs`` need: those this process (or the shared store) already has,
+        and those still to :meth:`fetch`."""
+        found = TileLookup()
         for spec in specs:
             keys = []
             for ty, tx in self._tiles_of(spec):
                 key = (spec.url, spec.band_index, ty, tx)
                 keys.append(key)
-                if key in got or key in missing:
+                if key in found.got or key in found.missing:
                     continue
                 tile = self._get(key)
                 if tile is None and self.shared is not None:
@@ -121,37 +145,52 @@ class TileCache:
                     if tile is not None:
                         self._put(key, tile)
                 if tile is None:
-                    missing[key] = spec
+                    found.missing[key] = spec
                     self.misses += 1
                 else:
-                    got[key] = tile
+                    found.got[key] = tile
                     self.hits += 1
-            per_spec.append(keys)
-        if missing:
-            keys = list(missing)
-            sources = [missing[k] for k in keys]
-            tiles = _read.read_flat(
-                [s.url for s in sources],
-                take(tuple(s.layout_row for s in sources)),
-                [s.band_index for s in sources],
-                [
-                    (k[3] * s.tile_width, k[2] * s.tile_height, s.tile_width, s.tile_height)
-                    for k, s in zip(keys, sources, strict=True)
-                ],
-                [s.dtype for s in sources],
-                [s.fill for s in sources],
-                options=options,
-            )
-            for key, tile in zip(keys, tiles, strict=True):
-                tile = tile.copy()  # own memory: evicting one tile frees it
-                got[key] = tile
-                self._put(key, tile)
-                if self.shared is not None:
-                    self.shared.put(key, tile)
-        return [self._assemble(spec, keys, got) for spec, keys in zip(specs, per_spec, strict=True)]
+            found.keys.append(keys)
+        return found
+
+    def fetch(
+        self,
+        found: TileLookup,
+        take: Callable[[tuple[int, ...]], pa.Array],
+        options: dict[str, Any],
+    ) -> None:
+        """Read every missing tile of ``found`` in ONE call into the Rust core, add them to
+        ``found.got`` and to the cache (and the shared store). Safe to run on another thread
+        while :meth:`assemble` serves windows whose tiles were all found."""
+        if not found.missing:
+            return
+        keys = list(found.missing)
+        sources = [found.missing[k] for k in keys]
+        tiles = _read.read_flat(
+            [s.url for s in sources],
+            take(tuple(s.layout_row for s in sources)),
+            [s.band_index for s in sources],
+            [
+                (k[3] * s.tile_width, k[2] * s.tile_height, s.tile_width, s.tile_height)
+                for k, s in zip(keys, sources, strict=True)
+            ],
+            [s.dtype for s in sources],
+            [s.fill for s in sources],
+            options=options,
+        )
+        fetched = {}
+        for key, tile in zip(keys, tiles, strict=True):
+            tile = tile.copy()  # own memory: evicting one tile frees it
+            fetched[key] = tile
+            self._put(key, tile)
+            if self.shared is not None:
+                self.shared.put(key, tile)
+        found.got.update(fetched)
+        found.missing.clear()
 
     @staticmethod
-    def _assemble(spec: WindowSpec, keys: list[_Key], got: dict[_Key, np.ndarray]) -> np.ndarray:
+    def assemble(spec: WindowSpec, keys: list[_Key], got: dict[_Key, np.ndarray]) -> np.ndarray:
+        """The window of ``spec`` from its tiles ``keys`` (all in ``got``)."""
         c0, r0, w, h = spec.window
         out = np.full((h, w), spec.fill, dtype=spec.dtype)
         tw, th = spec.tile_width, spec.tile_height

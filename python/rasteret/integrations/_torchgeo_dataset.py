@@ -319,12 +319,15 @@ class RasteretGeoDataset(GeoDataset):
     def __getitems__(self, queries: list[Any]) -> list[dict[str, Any]]:
         """The samples of a batch of queries (PyTorch's ``DataLoader`` calls this with each
         batch's indices): the tiles all of them still need are fetched and decoded in ONE call
-        into the Rust core, so a batch costs one round of requests, not one per chip.
-        Samples are exactly those of :meth:`__getitem__`.
+        into the Rust core, so a batch costs one round of requests, not one per chip; the
+        samples whose tiles are all cached are built while those tiles are fetched. Samples
+        are exactly those of :meth:`__getitem__`.
         """
         chips = [self._resolve(q) for q in queries]
-        reads = self._reader().read_chips([(c.records, c.bbox, c.grid) for c in chips])
-        return [self._sample(c, p, f) for c, (p, f) in zip(chips, reads, strict=True)]
+        return self._reader().read_chips(
+            [(c.records, c.bbox, c.grid) for c in chips],
+            lambda i, placed, failures: self._sample(chips[i], placed, failures),
+        )
 
     def _reader(self, layout_cache: dict[tuple[int, ...], Any] | None = None) -> ChipReader:
         return ChipReader(

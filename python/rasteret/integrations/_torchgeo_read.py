@@ -11,9 +11,10 @@ or ``rasterio.warp.reproject`` (multi-CRS, float32 with NaN).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,7 @@ from rasteret.integrations._tile_cache import TileCache, WindowSpec
 from rasteret.integrations._torchgeo_index import BandSource, RecordSource
 
 _TOL = 1e-9
+T = TypeVar("T")
 
 
 class Placed:
@@ -187,11 +189,17 @@ class ChipReader:
     def read_chips(
         self,
         chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
-    ) -> list[tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]]:
-        """:meth:`read_chip` for several ``(records, bbox, grid)`` chips (a DataLoader batch):
-        the windows of all of them are read in ONE call into the Rust core (tiles they share
-        fetched and decoded once, every missing tile in flight at the same time). If that call
-        fails, each chip is read on its own, so failures are reported per chip and record.
+        finish: Callable[[int, dict[tuple[int, int], Placed], list[tuple[int, BaseException]]], T],
+    ) -> list[T]:
+        """:meth:`read_chip` for several ``(records, bbox, grid)`` chips (a DataLoader batch),
+        each result handed to ``finish(chip_index, placed, failures)``; returns what ``finish``
+        returned, in chip order.
+
+        The windows of all chips are read in ONE call into the Rust core (tiles they share
+        fetched and decoded once, every missing tile in flight at the same time). With a tile
+        cache, that call runs on a helper thread while the chips whose tiles are all cached are
+        finished, so their work overlaps the round trip. If the call fails, each chip that
+        needed it is read on its own, so failures are reported per chip and record.
         """
         plans: list[list[_Job]] = []
         every: list[_Job] = []
@@ -199,14 +207,57 @@ class ChipReader:
             jobs = _plan_chip(records, bbox, grid, self.epsg, self.multi_crs, len(every))
             plans.append(jobs)
             every.extend(jobs)
+        if _tiled(every, self.tile_cache) and not any(j.source.mask_row is not None for j in every):
+            return self._read_chips_overlapped(chips, plans, every, finish)
         try:
             arrays = self._read(every, None)  # a batch's set of layout rows rarely repeats
         except (OSError, RuntimeError, ValueError):
-            return [self.read_chip(records, bbox, grid) for records, bbox, grid in chips]
+            return [finish(i, *self.read_chip(*chip)) for i, chip in enumerate(chips)]
         return [
-            (self._place(jobs, arrays, records, grid), [])
-            for jobs, (records, _, grid) in zip(plans, chips, strict=True)
+            finish(i, self._place(jobs, arrays, records, grid), [])
+            for i, (jobs, (records, _, grid)) in enumerate(zip(plans, chips, strict=True))
         ]
+
+    def _read_chips_overlapped(
+        self,
+        chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
+        plans: list[list[_Job]],
+        every: list[_Job],
+        finish: Callable[[int, dict[tuple[int, int], Placed], list[tuple[int, BaseException]]], T],
+    ) -> list[T]:
+        cache: TileCache = self.tile_cache  # type: ignore[assignment]
+        specs = [_window_spec(j) for j in every]  # job.slot is its position in ``every``
+        found = cache.lookup(specs)
+        cached = [all(found.ready(j.slot) for j in jobs) for jobs in plans]
+        fetch = None
+        if found.missing:
+            fetch = _Helper(cache.fetch, found, _take(self.layouts, None), self.options)
+        results: list[Any] = [None] * len(chips)
+
+        def place(i: int) -> dict[tuple[int, int], Placed]:
+            arrays = {
+                j.slot: cache.assemble(specs[j.slot], found.keys[j.slot], found.got)
+                for j in plans[i]
+            }
+            return self._place(plans[i], arrays, chips[i][0], chips[i][2])
+
+        try:
+            for i in range(len(chips)):
+                if cached[i]:
+                    results[i] = finish(i, place(i), [])
+            error = fetch.wait() if fetch is not None else None
+            if error is not None and not isinstance(error, (OSError, RuntimeError, ValueError)):
+                raise error
+            for i in range(len(chips)):
+                if not cached[i]:
+                    if error is None:
+                        results[i] = finish(i, place(i), [])
+                    else:
+                        results[i] = finish(i, *self.read_chip(*chips[i]))
+        finally:
+            if fetch is not None:
+                fetch.wait()  # never leave a thread filling the cache behind
+        return results
 
     def _read(
         self, jobs: list[_Job], layout_cache: dict[tuple[int, ...], pa.Array] | None
@@ -244,33 +295,9 @@ def _read_jobs(
     if not jobs:
         return {}
 
-    def take(rows: tuple[int, ...]) -> pa.Array:
-        column = None if layout_cache is None else layout_cache.get(rows)
-        if column is None:
-            column = layouts.take(pa.array(rows, pa.int64()))
-            if layout_cache is not None:
-                if len(layout_cache) >= 512:
-                    layout_cache.clear()
-                layout_cache[rows] = column
-        return column
-
-    tiled = tile_cache is not None and all(j.source.tile_width > 0 for j in jobs)
-    if tiled:
-        specs = [
-            WindowSpec(
-                url=j.source.url,
-                band_index=j.source.band_index,
-                layout_row=j.source.layout_row,
-                window=j.window,
-                dtype=j.source.dtype,
-                fill=j.fill,
-                tile_width=j.source.tile_width,
-                tile_height=j.source.tile_height,
-                width=j.source.width,
-                height=j.source.height,
-            )
-            for j in jobs
-        ]
+    take = _take(layouts, layout_cache)
+    if _tiled(jobs, tile_cache):
+        specs = [_window_spec(j) for j in jobs]
         outs = tile_cache.read(specs, take, options)  # type: ignore[union-attr]
     else:
         outs = _read.read_flat(
@@ -298,6 +325,68 @@ def _read_jobs(
             result[j.slot] = result[j.slot].copy()
             result[j.slot][m == 0] = j.fill
     return result
+
+
+def _take(
+    layouts: pa.Array, layout_cache: dict[tuple[int, ...], pa.Array] | None
+) -> Callable[[tuple[int, ...]], pa.Array]:
+    """``take(rows)``: the layout column of those plan rows (kept in ``layout_cache``)."""
+
+    def take(rows: tuple[int, ...]) -> pa.Array:
+        column = None if layout_cache is None else layout_cache.get(rows)
+        if column is None:
+            column = layouts.take(pa.array(rows, pa.int64()))
+            if layout_cache is not None:
+                if len(layout_cache) >= 512:
+                    layout_cache.clear()
+                layout_cache[rows] = column
+        return column
+
+    return take
+
+
+def _tiled(jobs: list[_Job], tile_cache: TileCache | None) -> bool:
+    """Whether ``jobs`` can be served through ``tile_cache`` (every source is tiled)."""
+    return tile_cache is not None and bool(jobs) and all(j.source.tile_width > 0 for j in jobs)
+
+
+def _window_spec(job: _Job) -> WindowSpec:
+    src = job.source
+    return WindowSpec(
+        url=src.url,
+        band_index=src.band_index,
+        layout_row=src.layout_row,
+        window=job.window,
+        dtype=src.dtype,
+        fill=job.fill,
+        tile_width=src.tile_width,
+        tile_height=src.tile_height,
+        width=src.width,
+        height=src.height,
+    )
+
+
+class _Helper:
+    """``fn(*args)`` on a new daemon thread (the Rust core releases the GIL while it reads);
+    :meth:`wait` joins it and returns the exception it raised, if any. A thread per call,
+    not a pool: nothing to re-create after ``fork``."""
+
+    def __init__(self, fn: Callable[..., object], *args: Any) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(fn, args), name="rasteret-tile-fetch", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # handed to the waiting thread
+            self._error = exc
+
+    def wait(self) -> BaseException | None:
+        self._thread.join()
+        return self._error
 
 
 def _coverage(job: _Job, shape: tuple[int, int]) -> np.ndarray:
