@@ -685,6 +685,23 @@ def test_label_and_tensor_conversions():
     assert t.dtype == torch.int16 and t.tolist() == [[0, 1], [2, 3]]
 
 
+def test_uint16_samples_are_int32_tensors_warned_once_per_dataset(collection, scenes):
+    t = slice(DATES[0] - dt.timedelta(days=1), DATES[-1])
+    query = (slice(ORIGIN_X + 100, ORIGIN_X + 740), slice(ORIGIN_Y - 900, ORIGIN_Y - 260), t)
+    for time_series in (False, True):
+        with pytest.warns(UserWarning, match="records dropped"):
+            ds = collection.to_torchgeo_dataset(bands=["B1"], time_series=time_series)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            images = [ds[query]["image"]] + [s["image"] for s in ds.__getitems__([query] * 2)]
+        widened = [w for w in caught if "uint16 pixels are returned as int32" in str(w.message)]
+        assert len(widened) == 1, time_series
+        assert all(i.dtype == torch.int32 and torch.equal(i, images[0]) for i in images)
+        if time_series:  # date 0 of the stack is S0's window
+            expected = _merge([scenes.path("S0", "B1")], _bbox(query), ds.res)
+            np.testing.assert_array_equal(images[0][0, 0].numpy(), expected.astype(np.int32))
+
+
 def test_intersection_with_another_crs_reprojects_the_second_dataset(collection, scenes):
     with pytest.warns(UserWarning, match="records dropped"):
         utm33 = collection.to_torchgeo_dataset(bands=["B1"])

@@ -192,7 +192,10 @@ class TileCache:
     def assemble(spec: WindowSpec, keys: list[_Key], got: dict[_Key, np.ndarray]) -> np.ndarray:
         """The window of ``spec`` from its tiles ``keys`` (all in ``got``)."""
         c0, r0, w, h = spec.window
-        out = np.full((h, w), spec.fill, dtype=spec.dtype)
+        if c0 >= 0 and r0 >= 0 and c0 + w <= spec.width and r0 + h <= spec.height:
+            out = np.empty((h, w), dtype=spec.dtype)  # the tiles cover every pixel
+        else:
+            out = np.full((h, w), spec.fill, dtype=spec.dtype)
         tw, th = spec.tile_width, spec.tile_height
         for key in keys:
             ty, tx = key[2], key[3]

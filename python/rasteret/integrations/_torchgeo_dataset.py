@@ -27,6 +27,7 @@ from rasteret.integrations._torchgeo_read import ChipReader, Placed
 from rasteret.integrations._torchgeo_tensor import (
     _array_to_image_tensor_torchgeo_compatible,
     _coerce_label_value,
+    tensor_dtype,
 )
 
 __all__ = ["RasteretGeoDataset"]
@@ -362,7 +363,7 @@ class RasteretGeoDataset(GeoDataset):
             data = self._stack_time(records, placed, failures, grid)
         else:
             data = self._mosaic(records, placed, failures, grid)
-        tensor = _array_to_image_tensor_torchgeo_compatible(data, self._warned_dtypes)
+        tensor = _array_to_image_tensor_torchgeo_compatible(data)  # already the tensor dtype
         sample: dict[str, Any] = {"bounds": self._bounds_value(chip.query)}
         if not hasattr(self, "_slice_to_tensor"):  # TorchGeo 0.8: keys of its RasterDataset
             sample = {"crs": self.crs, **sample}
@@ -390,6 +391,11 @@ class RasteretGeoDataset(GeoDataset):
             return np.dtype("float32")
         return np.result_type(*[b.dtype for r in records for b in r.bands])
 
+    def _tensor_dtype(self, dtype: np.dtype) -> np.dtype:
+        """Samples of ``dtype`` pixels are assembled in their tensor dtype (uint16 -> int32,
+        uint32 -> int64, warned once per dataset), so no second copy converts them."""
+        return tensor_dtype(dtype, self._warned_dtypes)
+
     def _fill(self, dtype: np.dtype, records: list[Any], band: int) -> Any:
         from rasteret.core.rio_semantics import representable_fill
 
@@ -413,7 +419,7 @@ class RasteretGeoDataset(GeoDataset):
         if failed:
             self._warn_partial(failures)
         dtype = self._dtype(records)
-        out = np.empty((len(self.bands), *grid.shape), dtype=dtype)
+        out = np.empty((len(self.bands), *grid.shape), dtype=self._tensor_dtype(dtype))
         for b in range(len(self.bands)):
             fill = self._fill(dtype, records, b)
             only = placed.get((0, b)) if len(records) == 1 else None
@@ -458,7 +464,9 @@ class RasteretGeoDataset(GeoDataset):
                 f"{failed} of {n} COG reads failed for time series sample: {failures[0][1]}"
             ) from failures[0][1]
         dtype = self._dtype(records)
-        out = np.empty((len(records), len(self.bands), *grid.shape), dtype=dtype)
+        out = np.empty(
+            (len(records), len(self.bands), *grid.shape), dtype=self._tensor_dtype(dtype)
+        )
         for r in range(len(records)):
             for b in range(len(self.bands)):
                 p = placed.get((r, b))

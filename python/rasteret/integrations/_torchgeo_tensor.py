@@ -9,7 +9,30 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["_array_to_image_tensor_torchgeo_compatible", "_coerce_label_value"]
+__all__ = ["_array_to_image_tensor_torchgeo_compatible", "_coerce_label_value", "tensor_dtype"]
+
+
+_WIDEN = {np.dtype("uint16"): np.dtype("int32"), np.dtype("uint32"): np.dtype("int64")}
+
+
+def tensor_dtype(dtype: np.dtype, warned: set[tuple[str, str]] | None = None) -> np.dtype:
+    """The dtype ``array_to_tensor`` gives ``dtype`` pixels (``uint16 -> int32``,
+    ``uint32 -> int64``, others unchanged); one ``UserWarning`` per widened pair when
+    ``warned`` is given. Samples are assembled in this dtype, so no second copy converts
+    them."""
+    dtype = np.dtype(dtype)
+    target = _WIDEN.get(dtype)
+    if target is None:
+        return dtype
+    pair = (dtype.name, target.name)
+    if warned is not None and pair not in warned:
+        warned.add(pair)
+        warnings.warn(
+            f"{pair[0]} pixels are returned as {pair[1]} tensors (torch has no {pair[0]}).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return target
 
 
 def _array_to_image_tensor_torchgeo_compatible(
@@ -18,17 +41,8 @@ def _array_to_image_tensor_torchgeo_compatible(
     """A tensor like ``torchgeo.datasets.utils.array_to_tensor``: ``uint16 -> int32``,
     ``uint32 -> int64`` (one ``UserWarning`` per dtype pair when ``warned`` is given),
     otherwise zero-copy ``torch.from_numpy`` of the C-contiguous array."""
-    widen = {np.dtype("uint16"): np.dtype("int32"), np.dtype("uint32"): np.dtype("int64")}
-    target = widen.get(array.dtype)
-    if target is not None:
-        pair = (array.dtype.name, target.name)
-        if warned is not None and pair not in warned:
-            warned.add(pair)
-            warnings.warn(
-                f"{pair[0]} pixels are returned as {pair[1]} tensors (torch has no {pair[0]}).",
-                UserWarning,
-                stacklevel=3,
-            )
+    target = tensor_dtype(array.dtype, warned)
+    if target != array.dtype:
         array = array.astype(target)
     return torch.from_numpy(np.ascontiguousarray(array))
 
