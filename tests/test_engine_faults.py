@@ -140,6 +140,124 @@ def test_server_ignoring_range_still_gives_right_pixels(http_server, deflate_ent
     np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, window))
 
 
+def _test_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA (what the client is told to trust) and a server certificate for
+    127.0.0.1 it signed: ``(ca.pem, server.pem, server-key.pem)``."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def build(subject: str, issuer: x509.Name, key, signer, ca: bool, san: bool):
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            ip = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+            b = b.add_extension(x509.SubjectAlternativeName([ip]), critical=False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rasteret test CA")])
+    ca = build("rasteret test CA", ca_name, ca_key, ca_key, ca=True, san=False)
+    server = build("127.0.0.1", ca_name, server_key, ca_key, ca=False, san=True)
+    pem = serialization.Encoding.PEM
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(server.public_bytes(pem))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+def test_plain_http_redirect_to_https_is_followed_with_verified_tls(
+    tmp_path, cog_corpus, deflate_entry
+):
+    """``http://`` sources use a client without TLS roots; a redirect to ``https://`` is
+    followed by the TLS client, which verifies the server (trusted here through
+    ``SSL_CERT_FILE``, refused without it). Fresh processes: clients are per process."""
+    import ssl
+
+    from support.range_server import RangeServer
+
+    ca, cert, key = _test_ca_and_server_cert(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from rasteret.core import _read
+        url, window = sys.argv[1], (10, 20, 100, 90)
+        try:
+            meta = _read.read_header(url, options={"retry_attempts": 1})
+        except Exception as exc:
+            print("ERROR", type(exc).__name__, exc)
+            raise SystemExit(0)
+        np.save(sys.argv[2], _read.read_window(url, meta, window))
+        print("OK")
+        """
+    )
+    with (
+        RangeServer(cog_corpus.root, ssl_context=context) as tls_server,
+        RangeServer(cog_corpus.root) as redirector,
+    ):
+        redirector.redirect_to = tls_server.base_url
+        url = redirector.url(deflate_entry.path.name)
+        out = tmp_path / "window.npy"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSL_CERT")}
+        trusted = subprocess.run(
+            [sys.executable, "-c", script, url, str(out)],
+            env={**env, "SSL_CERT_FILE": str(ca)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert trusted.stdout.strip() == "OK", trusted.stdout + trusted.stderr
+        np.testing.assert_array_equal(np.load(out), rio_read(deflate_entry.path, (10, 20, 100, 90)))
+        assert any(r.status == 302 for r in redirector.requests)
+        assert any(r.status == 206 for r in tls_server.requests)
+        untrusted = subprocess.run(
+            [sys.executable, "-c", script, url, str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert untrusted.stdout.startswith("ERROR"), untrusted.stdout + untrusted.stderr
+    assert "certificate" in untrusted.stdout.lower() or "unknownissuer" in untrusted.stdout.lower()
+
+
+def test_plain_http_redirect_to_http_is_followed(http_server, cog_corpus, deflate_entry):
+    from support.range_server import RangeServer
+
+    with RangeServer(cog_corpus.root) as redirector:
+        redirector.redirect_to = http_server.base_url
+        url = redirector.url(deflate_entry.path.name)
+        meta = _read.read_header(url)
+        ours = _read.read_window(url, meta, (10, 20, 100, 90))
+        assert all(r.status == 302 for r in redirector.requests) and redirector.requests
+    np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, (10, 20, 100, 90)))
+
+
 def test_typical_cog_header_costs_one_request(http_server, cog_corpus):
     # not the file other tests serve with ignore_range (its whole body may be cached)
     entry = next(e for e in cog_corpus.entries if e.path.name.startswith("deflate_pred2"))

@@ -22,6 +22,7 @@ import email.utils
 import fnmatch
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -152,6 +153,13 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self._fault
         if owner.latency_ms > 0:
             time.sleep(owner.latency_ms / 1000.0)
+        if owner.redirect_to is not None:
+            self._record(302, 0)
+            self.send_response(302)
+            self.send_header("Location", f"{owner.redirect_to.rstrip('/')}/{rel}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         try:
             if fault is not None and fault.mode == "reset":
                 self._record(0, 0)
@@ -280,11 +288,23 @@ class RangeServer:
         latency_ms: Milliseconds slept before answering each request.
         ignore_range: When true, ``Range`` headers are ignored and full bodies sent (200).
         requests: Every answered request, in completion order (see :class:`RequestLog`).
+        redirect_to: When set (a base URL such as ``https://127.0.0.1:8443``), every request
+            is answered ``302 Found`` with ``Location: <redirect_to>/<path>``.
+
+    ``ssl_context`` (a server-side :class:`ssl.SSLContext`) serves HTTPS instead of HTTP.
     """
 
-    def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.root = Path(root).resolve()
         self.host = host
+        self.ssl_context = ssl_context
+        self.redirect_to: str | None = None
         self.latency_ms: float = 0.0
         self.ignore_range: bool = False
         self.requests: list[RequestLog] = []
@@ -301,6 +321,10 @@ class RangeServer:
         """Bind and start serving in a background thread (no-op when already running)."""
         if self._server is None:
             self._server = _Server((self.host, self._requested_port), self)
+            if self.ssl_context is not None:
+                self._server.socket = self.ssl_context.wrap_socket(
+                    self._server.socket, server_side=True
+                )
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -355,8 +379,9 @@ class RangeServer:
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT`` without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        """``http://HOST:PORT`` (``https://`` with an SSL context) without a trailing slash."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def url(self, name: str | os.PathLike[str]) -> str:
         """The URL of ``name``, a path relative to :attr:`root` (may contain subdirs)."""

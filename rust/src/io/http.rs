@@ -31,10 +31,35 @@ pub const FULL_BODY_TTL: Duration = Duration::from_secs(60);
 /// Entries of the "does this URL honour Range?" memo before it is cleared.
 const RANGE_MEMO_CAP: usize = 10_000;
 
-static CLIENTS: Mutex<Option<(u32, HashMap<u64, reqwest::Client>)>> = Mutex::new(None);
+/// Clients by (TLS roots loaded, timeout), owned by one process id (rebuilt after `fork`).
+type ClientMap = HashMap<(bool, u64), reqwest::Client>;
+static CLIENTS: Mutex<Option<(u32, ClientMap)>> = Mutex::new(None);
+/// Timeout of the client that follows a plain-HTTP redirect to `https://`.
+const REDIRECT_CLIENT_TIMEOUT_MS: u64 = 30_000;
 
-/// This process's HTTP client for `timeout_ms` (connection pools are shared by all sources).
+/// This process's HTTP(S) client for `timeout_ms` (connection pools are shared by all
+/// sources). Building it loads the system's TLS roots.
 pub fn client(timeout_ms: u64) -> Result<reqwest::Client> {
+    cached_client(true, timeout_ms)
+}
+
+/// This process's client for `http://` URLs: the same, without the TLS roots (loading them
+/// reads every file of the system's certificate directory: milliseconds before the first
+/// request of every process). A redirect to an `https://` URL is not followed by it but
+/// returned to [`fetch_once`], which repeats the request there with [`client`].
+pub fn plain_client(timeout_ms: u64) -> Result<reqwest::Client> {
+    cached_client(proxy_needs_tls(), timeout_ms)
+}
+
+/// Whether plain-HTTP requests go through an `https://` proxy (which needs the TLS roots).
+fn proxy_needs_tls() -> bool {
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .any(|v| v.trim().to_ascii_lowercase().starts_with("https://"))
+}
+
+fn cached_client(tls: bool, timeout_ms: u64) -> Result<reqwest::Client> {
     let pid = std::process::id();
     let mut slot = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
     if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
@@ -43,19 +68,47 @@ pub fn client(timeout_ms: u64) -> Result<reqwest::Client> {
     let Some((_, map)) = slot.as_mut() else {
         return Err(Error::internal("HTTP client cache missing"));
     };
-    if let Some(c) = map.get(&timeout_ms) {
+    if let Some(c) = map.get(&(tls, timeout_ms)) {
         return Ok(c.clone());
     }
     let connect = Duration::from_millis(timeout_ms.clamp(1, 10_000));
-    let c = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(connect)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
-        .user_agent(concat!("rasteret/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("rasteret/", env!("CARGO_PKG_VERSION")));
+    if !tls {
+        builder = builder
+            .tls_certs_only(Vec::<reqwest::Certificate>::new())
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.url().scheme() != "http" {
+                    attempt.stop() // handed back: fetch_once follows it with the TLS client
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }));
+    }
+    let c = builder
         .build()
         .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-    map.insert(timeout_ms, c.clone());
+    map.insert((tls, timeout_ms), c.clone());
     Ok(c)
+}
+
+/// The absolute target of a redirect that leaves plain HTTP (see [`plain_client`]).
+fn redirect_off_http(resp: &reqwest::Response) -> Option<String> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let target = resp.url().join(location).ok()?;
+    (target.scheme() != "http").then(|| target.to_string())
 }
 
 /// Bounded, short-lived cache of whole bodies of servers that ignore `Range`, plus a memo of
@@ -260,6 +313,11 @@ pub async fn fetch_once(
         .send()
         .await
         .map_err(|e| transport(&e))?;
+    if let Some(target) = redirect_off_http(&resp) {
+        let tls = self::client(REDIRECT_CLIENT_TIMEOUT_MS)
+            .map_err(|e| AttemptError::fatal(e.kind(), e.message().to_string()))?;
+        return Box::pin(fetch_once(&tls, &target, range, allow_short)).await;
+    }
     let status = resp.status();
     let st = status_text(status);
     let content_range = resp

@@ -205,7 +205,12 @@ impl Source {
                         .as_ref()
                         .and_then(|c| c.credentials_for(cloud::StoreKind::Http))
                         .filter(|_| !u.contains('?'));
-                    Backend::Http(http::client(opts.timeout_ms)?, creds)
+                    let client = if u.starts_with("http://") {
+                        http::plain_client(opts.timeout_ms)?
+                    } else {
+                        http::client(opts.timeout_ms)?
+                    };
+                    Backend::Http(client, creds)
                 }
                 _ => match store::store_for(&routed, opts)? {
                     Some((s, p, advice)) => {
