@@ -230,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="32 / 32 chips")
     p.add_argument("--chips", type=int, default=96, help="chips per single-scene case")
+    p.add_argument(
+        "--series-chips",
+        type=int,
+        default=None,
+        help="chips per time-series case (default: a third of --chips, at least 4 batches)",
+    )
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "torchgeo.json")
     p.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         child(tool, case, int(workers), int(n), base, Path(dump))
         return 0
     n_single = 32 if args.quick else args.chips
-    n_series = max(4 * BATCH, n_single // 3)
+    n_series = args.series_chips or max(4 * BATCH, n_single // 3)
 
     import subprocess
     import tempfile
