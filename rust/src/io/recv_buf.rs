@@ -90,7 +90,7 @@ pub fn into_bytes(buf: Vec<u8>) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]
@@ -111,5 +111,50 @@ mod tests {
         }
         give(b);
         assert!(take(2000).capacity() >= 2000);
+    }
+
+    /// A process forked while the pool's lock is held (DataLoader workers fork at any time)
+    /// inherits it locked forever: taking and returning buffers there must neither wait nor
+    /// fail.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_forked_while_the_pool_is_locked_neither_waits_nor_fails() {
+        use std::time::{Duration, Instant};
+
+        let held = POOL.lock().unwrap();
+        // SAFETY: the child only allocates, touches the pool (try_lock) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let mut buf = take(4096);
+            let ok = buf.capacity() >= 4096;
+            buf.extend_from_slice(&[1u8; 4096]);
+            let body = into_bytes(buf); // its drop returns the buffer: the pool is locked
+            let ok = ok && body.len() == 4096;
+            drop(body);
+            let ok = ok && take(16).capacity() >= 16;
+            // SAFETY: leave the child without running the test harness's exit path.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        drop(held);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if Instant::now() > deadline {
+                // SAFETY: our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("the forked child is stuck on the pool's lock");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child failed"
+        );
     }
 }
