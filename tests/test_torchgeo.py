@@ -795,6 +795,23 @@ def test_batch_builds_cached_chips_while_missing_tiles_are_fetched(collection, s
     ds.close()
 
 
+def test_ctrl_c_during_a_batch_fetch_is_prompt(collection, scene_server, ctrl_c):
+    """Ctrl-C while a batch's missing tiles are fetched on the helper thread raises at once,
+    without waiting for the (8 s) answer."""
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1"])
+    t = slice(DATES[0] - dt.timedelta(hours=1), DATES[0] + dt.timedelta(hours=1))
+    query = (slice(ORIGIN_X + 3000, ORIGIN_X + 3640), slice(ORIGIN_Y - 4000, ORIGIN_Y - 3360), t)
+    scene_server.latency_ms = 8000
+    try:
+        with ctrl_c(after=0.5) as got:
+            ds.__getitems__([query])
+    finally:
+        scene_server.latency_ms = 0
+    assert got.seconds < 4.0
+    ds.close()
+
+
 def test_threads_share_one_dataset(dataset):
     from concurrent.futures import ThreadPoolExecutor
 

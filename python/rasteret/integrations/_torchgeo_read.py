@@ -254,9 +254,12 @@ class ChipReader:
                         results[i] = finish(i, place(i), [])
                     else:
                         results[i] = finish(i, *self.read_chip(*chips[i]))
+        except KeyboardInterrupt:
+            fetch = None  # Ctrl-C does not wait for the read: the helper ends on its own
+            raise
         finally:
             if fetch is not None:
-                fetch.wait()  # never leave a thread filling the cache behind
+                fetch.wait()  # otherwise no thread is left filling the cache behind
         return results
 
     def _read(
@@ -385,7 +388,8 @@ class _Helper:
             self._error = exc
 
     def wait(self) -> BaseException | None:
-        self._thread.join()
+        while self._thread.is_alive():
+            self._thread.join(0.1)  # in slices, so Ctrl-C is handled in between
         return self._error
 
 
