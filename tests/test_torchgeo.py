@@ -760,13 +760,21 @@ def test_batch_builds_cached_chips_while_missing_tiles_are_fetched(collection, s
     of the others are in flight (the server holds every answer 0.8 s); samples come back in
     batch order, equal to reads without a tile cache."""
     answered_at_build: list[int] = []
+    transformed: list[float] = []
 
-    def note(sample):
-        answered_at_build.append(len(scene_server.requests))
+    def note(sample):  # transforms run in batch order
+        transformed.append(float(sample["transform"][2]))  # west edge
         return sample
 
     with pytest.warns(UserWarning, match="records dropped"):
         ds = collection.to_torchgeo_dataset(bands=["B1", "B2"], transforms=note)
+
+    class Probe(type(ds)):  # when each sample is built: answers the server had sent by then
+        def _sample(self, *args, **kwargs):
+            answered_at_build.append(len(scene_server.requests))
+            return super()._sample(*args, **kwargs)
+
+    ds.__class__ = Probe
     with pytest.warns(UserWarning, match="records dropped"):
         direct = collection.to_torchgeo_dataset(bands=["B1", "B2"])
     direct.tile_cache_bytes = 0
@@ -781,6 +789,7 @@ def test_batch_builds_cached_chips_while_missing_tiles_are_fetched(collection, s
     ds.__getitems__(cached)
     before = len(scene_server.requests)
     answered_at_build.clear()
+    transformed.clear()
     scene_server.latency_ms = 800
     try:
         samples = ds.__getitems__([fresh, *cached])
@@ -790,6 +799,7 @@ def test_batch_builds_cached_chips_while_missing_tiles_are_fetched(collection, s
     # built while no answer had arrived: the two cached chips first, then the fresh one
     assert answered_at_build[:2] == [before, before]
     assert answered_at_build[2] > before
+    assert transformed == [q[0].start for q in (fresh, *cached)]
     for query, sample in zip([fresh, *cached], samples, strict=True):
         assert torch.equal(sample["image"], direct[query]["image"]), query
     ds.close()

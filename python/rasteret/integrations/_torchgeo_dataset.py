@@ -325,10 +325,13 @@ class RasteretGeoDataset(GeoDataset):
         are exactly those of :meth:`__getitem__`.
         """
         chips = [self._resolve(q) for q in queries]
-        return self._reader().read_chips(
+        samples = self._reader().read_chips(
             [(c.records, c.bbox, c.grid) for c in chips],
-            lambda i, placed, failures: self._sample(chips[i], placed, failures),
+            lambda i, placed, failures: self._sample(chips[i], placed, failures, False),
         )
+        if self.transforms is not None:  # in batch order, whatever order samples were built
+            samples = [self.transforms(s) for s in samples]
+        return samples
 
     def _reader(self, layout_cache: dict[tuple[int, ...], Any] | None = None) -> ChipReader:
         return ChipReader(
@@ -357,6 +360,7 @@ class RasteretGeoDataset(GeoDataset):
         chip: _Chip,
         placed: dict[tuple[int, int], Placed],
         failures: list[tuple[int, BaseException]],
+        transform: bool = True,
     ) -> dict[str, Any]:
         records, grid, bbox, x, y = chip.records, chip.grid, chip.bbox, chip.x, chip.y
         if self.time_series:
@@ -378,7 +382,7 @@ class RasteretGeoDataset(GeoDataset):
             label = _coerce_label_value(records[0].label)
             if label is not None:
                 sample["label"] = label
-        if self.transforms is not None:
+        if transform and self.transforms is not None:
             sample = self.transforms(sample)
         return sample
 
