@@ -258,6 +258,48 @@ def test_plain_http_redirect_to_http_is_followed(http_server, cog_corpus, deflat
     np.testing.assert_array_equal(ours, rio_read(deflate_entry.path, (10, 20, 100, 90)))
 
 
+def test_compressed_bytes_in_flight_stay_within_the_budget(cog_corpus):
+    """``max_bytes_in_flight`` bounds the bytes of the batches being fetched at once (what a
+    read holds for responses); with the server holding every answer 0.2 s, all the budget is
+    in flight. Pixels stay exact."""
+    import numpy as np
+    from support.range_server import RangeServer
+
+    entries = [
+        e
+        for e in cog_corpus.entries
+        if {"tiled", "t256", "single_band"} <= e.tags
+        and not ({"overviews", "sparse"} & e.tags)
+        and not e.lossy
+    ][:6]
+    assert len(entries) >= 4
+    server = RangeServer(cog_corpus.root).start()  # its own: no other test's slow answers
+    urls = [server.url(e.path.name) for e in entries]
+    headers = _read.parse_headers(urls)
+    layouts = headers.column("metadata")
+    counts = [c for m in layouts for c in m["tile_byte_counts"].as_py()]
+    windows = [(0, 0, e.width, e.height) for e in entries]
+    dtypes = [np.dtype(e.dtype) for e in entries]
+
+    def read(options):
+        server.peak_bytes_in_flight = 0
+        got = _read.read_flat(
+            urls, layouts, [0] * len(urls), windows, dtypes, [0] * len(urls), options=options
+        )
+        return got, server.peak_bytes_in_flight
+
+    server.latency_ms = 200
+    budget = max(max(counts), sum(counts) // 4)  # a quarter of the read at a time
+    try:
+        bounded, peak = read({"max_bytes_in_flight": budget, "tiles_per_batch": 1})
+        _, unbounded_peak = read({"tiles_per_batch": 1})
+    finally:
+        server.stop()
+    assert 0 < peak <= budget < unbounded_peak, (peak, budget, unbounded_peak)
+    for entry, window, ours in zip(entries, windows, bounded, strict=True):
+        np.testing.assert_array_equal(ours, rio_read(entry.path, window)[0], err_msg=entry.name)
+
+
 def test_typical_cog_header_costs_one_request(http_server, cog_corpus):
     # not the file other tests serve with ignore_range (its whole body may be cached)
     entry = next(e for e in cog_corpus.entries if e.path.name.startswith("deflate_pred2"))

@@ -11,8 +11,9 @@ Options (``options=`` dict, all optional): ``max_concurrent`` (requests in fligh
 ``coalesce_gap_bytes`` (1024), ``max_merged_bytes`` (4 MiB), ``store_options`` (dict of
 object-store keys such as ``aws_endpoint``, ``aws_region``, ``aws_skip_signature``),
 ``readahead_bytes`` (65536), ``tiles_per_batch`` (16), ``batches_in_flight`` (16),
-``backend`` (a :class:`CloudBackend`, whose settings route and sign every request, or any object
-with an async ``get_range(url, start, length)``, which then serves every byte: the core awaits
+``max_bytes_in_flight`` (compressed bytes of the batches in flight, 128 MiB), ``backend``
+(a :class:`CloudBackend`, whose settings route and sign every request, or any object with an
+async ``get_range(url, start, length)``, which then serves every byte: the core awaits
 its coroutines through ``rasteret._bridge``).
 """
 

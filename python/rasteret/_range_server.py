@@ -113,6 +113,18 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
     return start, min(end, size - 1)
 
 
+def _asked_bytes(range_header: str | None) -> int:
+    """Bytes a ``Range: bytes=a-b`` header asks for (0 when absent or open-ended)."""
+    if not range_header or not range_header.startswith("bytes="):
+        return 0
+    total = 0
+    for part in range_header[6:].split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit() and last.isdigit():
+            total += int(last) - int(first) + 1
+    return total
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Serves one connection; all state lives on :attr:`server` (a ``_Server``)."""
 
@@ -151,6 +163,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._fault = owner._take_fault(rel)
         self._recorded = False
         fault = self._fault
+        asked = _asked_bytes(self._range_header)
+        owner._in_flight(asked)
+        try:
+            self._answer(owner, fault, send_body)
+        finally:
+            owner._in_flight(-asked)
+
+    def _answer(self, owner: RangeServer, fault: Fault | None, send_body: bool) -> None:
+        rel = self._rel
         if owner.latency_ms > 0:
             time.sleep(owner.latency_ms / 1000.0)
         if owner.redirect_to is not None:
@@ -288,6 +309,8 @@ class RangeServer:
         latency_ms: Milliseconds slept before answering each request.
         ignore_range: When true, ``Range`` headers are ignored and full bodies sent (200).
         requests: Every answered request, in completion order (see :class:`RequestLog`).
+        peak_bytes_in_flight: The most bytes that requests being answered at the same time
+            asked for (``Range`` lengths), since start or the last reset to 0.
         redirect_to: When set (a base URL such as ``https://127.0.0.1:8443``), every request
             is answered ``302 Found`` with ``Location: <redirect_to>/<path>``.
 
@@ -305,6 +328,8 @@ class RangeServer:
         self.host = host
         self.ssl_context = ssl_context
         self.redirect_to: str | None = None
+        self.peak_bytes_in_flight = 0  # most bytes requested by requests being answered at once
+        self._bytes_in_flight = 0
         self.latency_ms: float = 0.0
         self.ignore_range: bool = False
         self.requests: list[RequestLog] = []
@@ -456,6 +481,11 @@ class RangeServer:
                         self._faults.remove(fault)
                     return Fault(fault.glob, fault.status, fault.mode, 1)
         return None
+
+    def _in_flight(self, delta: int) -> None:
+        with self._lock:
+            self._bytes_in_flight += delta
+            self.peak_bytes_in_flight = max(self.peak_bytes_in_flight, self._bytes_in_flight)
 
     def _log(self, entry: RequestLog) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ const KEYS: &[&str] = &[
     "readahead_bytes",
     "tiles_per_batch",
     "batches_in_flight",
+    "max_bytes_in_flight",
     "backend",
 ];
 
@@ -78,6 +79,9 @@ pub(crate) fn call_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<Call
             "tiles_per_batch" => o.read.tiles_per_batch = positive(&key, v.extract::<usize>()?)?,
             "batches_in_flight" => {
                 o.read.batches_in_flight = positive(&key, v.extract::<usize>()?)?;
+            }
+            "max_bytes_in_flight" => {
+                o.read.max_bytes_in_flight = positive(&key, v.extract::<u64>()?)?;
             }
             other => {
                 return Err(PyValueError::new_err(format!(

@@ -31,6 +31,9 @@ pub struct ReadOptions {
     pub tiles_per_batch: usize,
     /// Batches in flight at once (bounds memory: their compressed bytes are held until decoded).
     pub batches_in_flight: usize,
+    /// Compressed bytes of the batches in flight at most (a batch bigger than this runs
+    /// alone): the memory a read holds for responses, whatever the tile size.
+    pub max_bytes_in_flight: u64,
 }
 
 impl Default for ReadOptions {
@@ -39,9 +42,14 @@ impl Default for ReadOptions {
             io: IoOptions::default(),
             tiles_per_batch: 16,
             batches_in_flight: 16,
+            max_bytes_in_flight: DEFAULT_MAX_BYTES_IN_FLIGHT,
         }
     }
 }
+
+/// Default [`ReadOptions::max_bytes_in_flight`]: 16 batches of 16 typical 512-px tiles fit
+/// (about 50 MiB); 1024-px float tiles are held to this instead of hundreds of MiB.
+pub const DEFAULT_MAX_BYTES_IN_FLIGHT: u64 = 128 * 1024 * 1024;
 
 /// Scratch buffers above this size are freed after use instead of kept for the next tile.
 const SCRATCH_KEEP_BYTES: usize = 16 * 1024 * 1024;
@@ -164,6 +172,46 @@ fn batches(plan: &ReadPlan, per_batch: usize) -> Vec<Vec<usize>> {
         }
     }
     out
+}
+
+/// Compressed bytes of a batch's tiles.
+fn batch_bytes(plan: &ReadPlan, batch: &[usize]) -> u64 {
+    batch
+        .iter()
+        .filter_map(|&j| plan.jobs.get(j))
+        .map(|t| t.byte_count)
+        .sum()
+}
+
+/// Bytes of the batches in flight, bounded: a batch waits (in order) until its bytes fit.
+struct ByteBudget {
+    permits: tokio::sync::Semaphore,
+    /// Bytes per permit (the semaphore counts in `u32`s).
+    unit: u64,
+    max_permits: u32,
+}
+
+impl ByteBudget {
+    fn new(max_bytes: u64) -> Self {
+        let unit = (max_bytes / u64::from(u32::MAX / 2)).max(1024);
+        let max_permits = u32::try_from((max_bytes / unit).max(1)).unwrap_or(u32::MAX / 2);
+        Self {
+            permits: tokio::sync::Semaphore::new(max_permits as usize),
+            unit,
+            max_permits,
+        }
+    }
+
+    /// Hold room for `bytes` (at most the whole budget) until the permit is dropped.
+    async fn acquire(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        let want = u32::try_from(bytes.div_ceil(self.unit))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.max_permits);
+        self.permits
+            .acquire_many(want)
+            .await
+            .map_err(|_| Error::internal("the in-flight byte budget was closed"))
+    }
 }
 
 /// A fetched tile with where its pixels go.
@@ -362,8 +410,13 @@ pub async fn execute_with_progress(
     let _wait = WaitForWriters(writers.clone());
     let writers = &writers;
     let prefault = spawn_prefault(out, plan.required_output_bytes, writers);
+    let budget = ByteBudget::new(opts.max_bytes_in_flight);
+    let budget = &budget;
     let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
-        .map(|b| fetch_and_place(plan, b, sources, out, writers))
+        .map(|b| async move {
+            let _held = budget.acquire(batch_bytes(plan, &b)).await?;
+            fetch_and_place(plan, b, sources, out, writers).await
+        })
         .buffer_unordered(opts.batches_in_flight.max(1));
     while let Some(placed) = pending.next().await {
         let placed = placed?;
