@@ -114,15 +114,16 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
 
 def _asked_bytes(range_header: str | None) -> int:
-    """Bytes a ``Range: bytes=a-b`` header asks for (0 when absent or open-ended)."""
-    if not range_header or not range_header.startswith("bytes="):
+    """Bytes a ``Range`` header asks for, as :func:`parse_range` reads it (0 when absent or
+    open-ended: the file's size is not known yet)."""
+    rng = parse_range(range_header, _UNKNOWN_SIZE)
+    if not isinstance(rng, tuple) or rng[1] >= _UNKNOWN_SIZE - 1:
         return 0
-    total = 0
-    for part in range_header[6:].split(","):
-        first, _, last = part.strip().partition("-")
-        if first.isdigit() and last.isdigit():
-            total += int(last) - int(first) + 1
-    return total
+    return rng[1] - rng[0] + 1
+
+
+#: A size no served file reaches: ranges read against it before the file is looked up.
+_UNKNOWN_SIZE = 1 << 62
 
 
 class _Handler(BaseHTTPRequestHandler):

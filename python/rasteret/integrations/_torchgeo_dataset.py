@@ -395,11 +395,6 @@ class RasteretGeoDataset(GeoDataset):
             return np.dtype("float32")
         return np.result_type(*[b.dtype for r in records for b in r.bands])
 
-    def _tensor_dtype(self, dtype: np.dtype) -> np.dtype:
-        """Samples of ``dtype`` pixels are assembled in their tensor dtype (uint16 -> int32,
-        uint32 -> int64, warned once per dataset), so no second copy converts them."""
-        return tensor_dtype(dtype, self._warned_dtypes)
-
     def _fill(self, dtype: np.dtype, records: list[Any], band: int) -> Any:
         from rasteret.core.rio_semantics import representable_fill
 
@@ -423,7 +418,8 @@ class RasteretGeoDataset(GeoDataset):
         if failed:
             self._warn_partial(failures)
         dtype = self._dtype(records)
-        out = np.empty((len(self.bands), *grid.shape), dtype=self._tensor_dtype(dtype))
+        store = tensor_dtype(dtype, self._warned_dtypes)  # uint16 pixels go straight to int32
+        out = np.empty((len(self.bands), *grid.shape), dtype=store)
         for b in range(len(self.bands)):
             fill = self._fill(dtype, records, b)
             only = placed.get((0, b)) if len(records) == 1 else None
@@ -468,9 +464,8 @@ class RasteretGeoDataset(GeoDataset):
                 f"{failed} of {n} COG reads failed for time series sample: {failures[0][1]}"
             ) from failures[0][1]
         dtype = self._dtype(records)
-        out = np.empty(
-            (len(records), len(self.bands), *grid.shape), dtype=self._tensor_dtype(dtype)
-        )
+        store = tensor_dtype(dtype, self._warned_dtypes)  # uint16 pixels go straight to int32
+        out = np.empty((len(records), len(self.bands), *grid.shape), dtype=store)
         for r in range(len(records)):
             for b in range(len(self.bands)):
                 p = placed.get((r, b))
