@@ -164,17 +164,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._fault = owner._take_fault(rel)
         self._recorded = False
         fault = self._fault
-        asked = _asked_bytes(self._range_header)
-        owner._in_flight(asked)
+        self._asked = _asked_bytes(self._range_header)
+        owner._in_flight(self._asked)
         try:
             self._answer(owner, fault, send_body)
         finally:
-            owner._in_flight(-asked)
+            self._answering(owner)
+
+    def _answering(self, owner: RangeServer) -> None:
+        """The request stops counting as in flight once its answer starts (before any byte
+        of it can reach the client, which may then send its next request at once)."""
+        owner._in_flight(-self._asked)
+        self._asked = 0
 
     def _answer(self, owner: RangeServer, fault: Fault | None, send_body: bool) -> None:
         rel = self._rel
         if owner.latency_ms > 0:
             time.sleep(owner.latency_ms / 1000.0)
+        self._answering(owner)
         if owner.redirect_to is not None:
             self._record(302, 0)
             self.send_response(302)
@@ -310,8 +317,9 @@ class RangeServer:
         latency_ms: Milliseconds slept before answering each request.
         ignore_range: When true, ``Range`` headers are ignored and full bodies sent (200).
         requests: Every answered request, in completion order (see :class:`RequestLog`).
-        peak_bytes_in_flight: The most bytes that requests being answered at the same time
-            asked for (``Range`` lengths), since start or the last reset to 0.
+        peak_bytes_in_flight: The most bytes (``Range`` lengths) asked for at the same time
+            by requests received and not yet being answered, since start or the last reset
+            to 0.
         redirect_to: When set (a base URL such as ``https://127.0.0.1:8443``), every request
             is answered ``302 Found`` with ``Location: <redirect_to>/<path>``.
 
@@ -329,7 +337,7 @@ class RangeServer:
         self.host = host
         self.ssl_context = ssl_context
         self.redirect_to: str | None = None
-        self.peak_bytes_in_flight = 0  # most bytes requested by requests being answered at once
+        self.peak_bytes_in_flight = 0  # most bytes asked for by requests waiting at once
         self._bytes_in_flight = 0
         self.latency_ms: float = 0.0
         self.ignore_range: bool = False
