@@ -21,7 +21,6 @@ use crate::read::plan::{
     fill_bytes, place_fill, place_tile, place_tile_differenced, Placement, ReadPlan, RowSink,
     TileJob,
 };
-use crate::read::prefault;
 
 /// Knobs of one read.
 #[derive(Debug, Clone)]
@@ -409,7 +408,6 @@ pub async fn execute_with_progress(
     let writers = Writers::new(!plan.outputs_disjoint);
     let _wait = WaitForWriters(writers.clone());
     let writers = &writers;
-    let prefault = spawn_prefault(out, plan.required_output_bytes, writers);
     let budget = ByteBudget::new(opts.max_bytes_in_flight);
     let budget = &budget;
     let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
@@ -424,29 +422,5 @@ pub async fn execute_with_progress(
             counter.fetch_add(placed, Ordering::Relaxed);
         }
     }
-    if let Some(task) = prefault {
-        let _ = task.await;
-    }
     Ok(())
-}
-
-/// Populate the output's pages on a blocking thread while the first requests are in flight
-/// (see [`prefault`](crate::read::prefault)); the job counts as a writer, so the output
-/// outlives it whatever happens to the read.
-fn spawn_prefault(
-    out: SharedOut,
-    len: usize,
-    writers: &Arc<Writers>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    if len < prefault::MIN_PREFAULT_BYTES {
-        return None;
-    }
-    let token = writers.enter();
-    let addr = out.ptr as usize;
-    let len = len.min(out.len);
-    let rt = io::runtime().ok()?;
-    Some(rt.spawn_blocking(move || {
-        prefault::populate_for_write(addr, len);
-        drop(token);
-    }))
 }

@@ -3,7 +3,6 @@
 pub mod arrow;
 pub mod execute;
 pub mod plan;
-pub mod prefault;
 
 pub use execute::{execute, execute_with_progress, tiles_to_fetch, ReadOptions};
 pub use plan::{plan_reads, ReadPlan, Window, WindowRequest};
