@@ -300,6 +300,48 @@ def test_compressed_bytes_in_flight_stay_within_the_budget(cog_corpus):
         np.testing.assert_array_equal(ours, rio_read(entry.path, window)[0], err_msg=entry.name)
 
 
+def test_a_tiny_receive_gate_still_reads_every_tile_exactly(http_server, cog_corpus):
+    """``max_bytes_received`` (bodies received but not yet decoded) admits a body only when
+    the bodies before it are decoded. At its smallest (a 4 KiB gate: one KiB-permit per body,
+    at most four bodies) a read of several files, with batches of merged ranges in flight,
+    must neither stall nor lose a tile."""
+    import numpy as np
+
+    entries = [
+        e
+        for e in cog_corpus.entries
+        if {"tiled", "single_band"} <= e.tags
+        and not ({"overviews", "sparse"} & e.tags)
+        and not e.lossy
+    ][:8]
+    assert len(entries) >= 4
+    urls = [http_server.url(e.path.name) for e in entries]
+    layouts = _read.parse_headers(urls).column("metadata")
+    windows = [(0, 0, e.width, e.height) for e in entries]
+    dtypes = [np.dtype(e.dtype) for e in entries]
+    got = _read.read_flat(
+        urls,
+        layouts,
+        [0] * len(urls),
+        windows,
+        dtypes,
+        [0] * len(urls),
+        options={"max_bytes_received": 4096, "tiles_per_batch": 3, "batches_in_flight": 8},
+    )
+    for entry, window, ours in zip(entries, windows, got, strict=True):
+        np.testing.assert_array_equal(ours, rio_read(entry.path, window)[0], err_msg=entry.name)
+    with pytest.raises(ValueError, match="max_bytes_received must be > 0"):
+        _read.read_flat(
+            urls[:1],
+            layouts[:1],
+            [0],
+            windows[:1],
+            dtypes[:1],
+            [0],
+            options={"max_bytes_received": 0},
+        )
+
+
 def test_typical_cog_header_costs_one_request(http_server, cog_corpus):
     # not the file other tests serve with ignore_range (its whole body may be cached)
     entry = next(e for e in cog_corpus.entries if e.path.name.startswith("deflate_pred2"))

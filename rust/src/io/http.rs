@@ -20,6 +20,7 @@ use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use crate::error::{Error, Kind, Result};
+use crate::io::recv_buf::ReceiveGate;
 use crate::io::retry::AttemptError;
 
 /// Largest object kept whole after a 200 response.
@@ -296,12 +297,14 @@ fn slice_full(body: &Bytes, range: &Range<u64>, allow_short: bool) -> Result<Byt
     Ok(body.slice(range.start as usize..end as usize))
 }
 
-/// One attempt at `range` of `url` (`range` is non-empty).
+/// One attempt at `range` of `url` (`range` is non-empty). With a `gate`, a partial
+/// response's body is read only once the gate admits it (see [`ReceiveGate`]).
 pub async fn fetch_once(
     client: &reqwest::Client,
     url: &str,
     range: Range<u64>,
     allow_short: bool,
+    gate: Option<&ReceiveGate>,
 ) -> Result<Bytes, AttemptError> {
     if let Some(body) = cached_body(url) {
         return slice_full(&body, &range, allow_short);
@@ -316,7 +319,7 @@ pub async fn fetch_once(
     if let Some(target) = redirect_off_http(&resp) {
         let tls = self::client(REDIRECT_CLIENT_TIMEOUT_MS)
             .map_err(|e| AttemptError::fatal(e.kind(), e.message().to_string()))?;
-        return Box::pin(fetch_once(&tls, &target, range, allow_short)).await;
+        return Box::pin(fetch_once(&tls, &target, range, allow_short, gate)).await;
     }
     let status = resp.status();
     let st = status_text(status);
@@ -338,8 +341,12 @@ pub async fn fetch_once(
             }
             let skip = range.start - span_start;
             let limit = skip.saturating_add(want);
+            let admitted = match gate {
+                Some(g) => g.admit(limit).await,
+                None => None,
+            };
             let (buf, _) = read_body(&mut resp, limit, &st).await?;
-            let body = crate::io::recv_buf::into_bytes(buf);
+            let body = crate::io::recv_buf::into_bytes_admitted(buf, admitted);
             let got_end = span_start + body.len() as u64;
             if got_end >= range.end {
                 return Ok(body.slice(skip as usize..(skip + want) as usize));

@@ -33,6 +33,7 @@ pub mod route;
 pub mod runtime;
 pub mod store;
 
+pub use recv_buf::ReceiveGate;
 pub use route::redact;
 pub use runtime::runtime;
 
@@ -246,11 +247,20 @@ impl Source {
         &self.display
     }
 
-    async fn attempt(&self, range: Range<u64>, allow_short: bool) -> Result<Bytes, AttemptError> {
+    async fn attempt(
+        &self,
+        range: Range<u64>,
+        allow_short: bool,
+        gate: Option<&ReceiveGate>,
+    ) -> Result<Bytes, AttemptError> {
         match &self.backend {
             Backend::Local(p) => local::read_range(p.clone(), range, allow_short).await,
-            Backend::Http(c, None) => http::fetch_once(c, &self.url, range, allow_short).await,
-            Backend::Http(c, Some(creds)) => self.signed_http(c, creds, range, allow_short).await,
+            Backend::Http(c, None) => {
+                http::fetch_once(c, &self.url, range, allow_short, gate).await
+            }
+            Backend::Http(c, Some(creds)) => {
+                self.signed_http(c, creds, range, allow_short, gate).await
+            }
             Backend::Store(cell) => self.store_attempt(cell, range, allow_short).await,
             Backend::Reader(r) => {
                 let body = r.get_range(&self.url, range.clone()).await?;
@@ -334,6 +344,7 @@ impl Source {
         creds: &Arc<CredentialCache>,
         range: Range<u64>,
         allow_short: bool,
+        gate: Option<&ReceiveGate>,
     ) -> Result<Bytes, AttemptError> {
         let provider_err = |e: Error| AttemptError::fatal(e.kind(), e.message().to_string());
         let mut refreshed = false;
@@ -341,11 +352,11 @@ impl Source {
             let cred = creds.get().await.map_err(provider_err)?;
             let Some(query) = cred.query() else {
                 // not a URL-signing credential: plain request
-                return http::fetch_once(client, &self.url, range, allow_short).await;
+                return http::fetch_once(client, &self.url, range, allow_short, gate).await;
             };
             let sep = if self.url.contains('?') { '&' } else { '?' };
             let signed = format!("{}{sep}{query}", self.url);
-            match http::fetch_once(client, &signed, range.clone(), allow_short).await {
+            match http::fetch_once(client, &signed, range.clone(), allow_short, gate).await {
                 Err(e) if e.kind == Kind::Forbidden && !refreshed => {
                     creds.invalidate(&cred).await;
                     refreshed = true;
@@ -365,10 +376,15 @@ impl Source {
     }
 
     /// Fetch with retries on the current runtime.
-    async fn fetch(&self, range: Range<u64>, allow_short: bool) -> Result<Bytes> {
+    async fn fetch(
+        &self,
+        range: Range<u64>,
+        allow_short: bool,
+        gate: Option<&ReceiveGate>,
+    ) -> Result<Bytes> {
         let what = format!("{}: range {}..{}", self.display, range.start, range.end);
         retry::run(self.policy, &what, || {
-            self.attempt(range.clone(), allow_short)
+            self.attempt(range.clone(), allow_short, gate)
         })
         .await
     }
@@ -391,7 +407,7 @@ impl Source {
             return Ok(Bytes::new());
         }
         let this = self.clone();
-        on_io_runtime(async move { this.fetch(range, allow_short).await }).await
+        on_io_runtime(async move { this.fetch(range, allow_short, None).await }).await
     }
 
     /// One `Bytes` per input range, in input order (duplicates and overlaps allowed). Nearby
@@ -399,7 +415,7 @@ impl Source {
     /// process-wide limit; results are zero-copy slices of the merged bodies.
     pub async fn get_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let mut out: Vec<Bytes> = vec![Bytes::new(); ranges.len()];
-        let mut arriving = self.get_ranges_as_ready(ranges)?;
+        let mut arriving = self.get_ranges_as_ready(ranges, None)?;
         while let Some(part) = arriving.next().await {
             for (i, bytes) in part? {
                 if let Some(slot) = out.get_mut(i) {
@@ -413,10 +429,14 @@ impl Source {
     /// [`get_ranges`](Self::get_ranges), yielding each merged request's ranges as soon as its
     /// response is in: `(index into ranges, bytes)` pairs, merged requests in completion order.
     /// Empty ranges are never yielded (their bytes are empty). All requests start when the
-    /// stream is first polled; dropping it cancels the ones still running.
+    /// stream is first polled; dropping it cancels the ones still running. With a `gate`, HTTP
+    /// bodies are read as it admits them; the caller must then drop each yielded part once it
+    /// is done with it (the parts hold the gate), never wait for a later part while holding
+    /// one.
     pub fn get_ranges_as_ready(
         &self,
         ranges: &[Range<u64>],
+        gate: Option<ReceiveGate>,
     ) -> Result<FuturesUnordered<impl Future<Output = Result<RangeParts>> + Send>> {
         for r in ranges {
             self.check_range(r)?;
@@ -435,11 +455,14 @@ impl Source {
                     .filter_map(|&i| ranges.get(i).map(|r| (i, r.clone())))
                     .collect();
                 let span = m.range;
+                let gate = gate.clone();
                 async move {
                     let fetch_span = span.clone();
                     let fetcher = this.clone();
-                    let body = on_io_runtime(async move { fetcher.fetch(fetch_span, false).await })
-                        .await?;
+                    let body = on_io_runtime(async move {
+                        fetcher.fetch(fetch_span, false, gate.as_ref()).await
+                    })
+                    .await?;
                     this.split_merged(&span, &body, members)
                 }
             })

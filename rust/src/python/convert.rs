@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
     "tiles_per_batch",
     "batches_in_flight",
     "max_bytes_in_flight",
+    "max_bytes_received",
     "backend",
 ];
 
@@ -79,6 +80,9 @@ pub(crate) fn call_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<Call
             "tiles_per_batch" => o.read.tiles_per_batch = positive(&key, v.extract::<usize>()?)?,
             "batches_in_flight" => {
                 o.read.batches_in_flight = positive(&key, v.extract::<usize>()?)?;
+            }
+            "max_bytes_received" => {
+                o.read.max_bytes_received = positive(&key, v.extract::<u64>()?)?;
             }
             "max_bytes_in_flight" => {
                 o.read.max_bytes_in_flight = positive(&key, v.extract::<u64>()?)?;
