@@ -5,13 +5,17 @@ Samples per second for 256x256 chips through a ``DataLoader`` (``num_workers`` 0
 persistent workers): a cold warm-up epoch (worker start-up, opens, connections; its rate is
 reported too), then the measured epoch over a different chip list of the same size,
 single-scene (one date per chip, 3 bands) and time-series (every date per chip: rasteret
-returns ``[T, C, H, W]``; TorchGeo's ``RasterDataset`` merges the same T x C files per chip,
-so both read the same windows). Both loaders get the same chip list; the first batch of each
-case is checked pixel-identical between the two. Every (tool, case, workers) epoch runs in a
-fresh process, so no cache is inherited; within an epoch TorchGeo keeps its file handles and
-GDAL's block cache (decoded tiles, reused when chips overlap), rasteret reads headers from
-its index, keeps a decoded-tile cache per process (its workers share decoded tiles through
-/dev/shm) and reads each batch's missing tiles in one call (``__getitems__``).
+returns ``[T, C, H, W]``). TorchGeo's ``RasterDataset`` has no time-series sample, so the
+time-series case measures it two ways over the same T x C files per chip: ``torchgeo`` (one
+query over all dates: TorchGeo merges them into one ``[C, H, W]`` mosaic, a quarter of the
+sample) and ``torchgeo-stack`` (one query per date, stacked into ``[T, C, H, W]``: the sample
+rasteret returns, so the DataLoader moves the same bytes). Every loader gets the same chip
+list; the first batch of each case is checked pixel-identical. Every (tool, case, workers)
+epoch runs in a fresh process, so no cache is inherited; within an epoch TorchGeo keeps its
+file handles and GDAL's block cache (decoded tiles, reused when chips overlap), rasteret
+reads headers from its index, keeps a decoded-tile cache per process (its workers share
+decoded tiles through /dev/shm) and reads each batch's missing tiles in one call
+(``__getitems__``).
 
 Usage::
 
@@ -130,9 +134,30 @@ def rasteret_dataset(base_url: str, time_series: bool) -> Any:
     return coll.to_torchgeo_dataset(bands=list(BANDS), time_series=time_series)
 
 
-def torchgeo_dataset(base_url: str) -> Any:
+class SceneSeries(Scenes):
+    """TorchGeo's reader giving rasteret's time-series sample: one query per date of the
+    chip's time range, the ``[C, H, W]`` images stacked into ``[T, C, H, W]`` (what a TorchGeo
+    user writes to get a time series from a ``RasterDataset``)."""
+
+    def __getitem__(self, query: Any) -> dict[str, Any]:
+        import pandas as pd
+        import torch
+
+        x, y, t = query
+        samples = []
+        for date in DATES:
+            day = pd.Timestamp(date)
+            if t.start <= day <= t.stop:
+                hour = pd.Timedelta(hours=1)
+                samples.append(super().__getitem__((x, y, slice(day - hour, day + hour))))
+        out = dict(samples[0])
+        out["image"] = torch.stack([s["image"] for s in samples])
+        return out
+
+
+def torchgeo_dataset(base_url: str, stack_dates: bool = False) -> Any:
     paths = [f"/vsicurl/{base_url}/T{date}_B1.tif" for date in DATES]
-    return Scenes(paths=paths, bands=list(BANDS))
+    return (SceneSeries if stack_dates else Scenes)(paths=paths, bands=list(BANDS))
 
 
 def chip_queries(ds: Any, n: int, time_series: bool, seed: int) -> list[Any]:
@@ -204,7 +229,7 @@ def child(tool: str, case: str, workers: int, n: int, base: str, dump: Path) -> 
         ds = rs
     else:
         t0 = time.perf_counter()
-        ds = torchgeo_dataset(base)  # opens every file to index it
+        ds = torchgeo_dataset(base, stack_dates=tool == "torchgeo-stack")  # opens every file
     index_s = time.perf_counter() - t0
     warmup = chip_queries(rs, n, time_series, seed=41)
     queries = chip_queries(rs, n, time_series, seed=42)
@@ -218,7 +243,7 @@ def child(tool: str, case: str, workers: int, n: int, base: str, dump: Path) -> 
 
 
 def _first_batches_agree(case: str, tg: np.ndarray, rs: np.ndarray) -> bool:
-    if case == "single-scene":
+    if case == "single-scene" or tg.shape == rs.shape:  # also TorchGeo's stacked series
         return bool(np.array_equal(tg, rs))
     # TorchGeo merges the T dates (first valid pixel wins); rasteret stacks them: where
     # rasteret's first date is valid, TorchGeo's mosaic shows that date.
@@ -261,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         for case, n in (("single-scene", n_single), ("time-series", n_series)):
             for workers in (0, 2):
                 runs: dict[str, dict[str, Any]] = {}
-                for tool in ("torchgeo", "rasteret"):
+                tools = ("torchgeo", "rasteret")
+                if case == "time-series":
+                    tools = ("torchgeo", "torchgeo-stack", "rasteret")
+                for tool in tools:
                     dump = Path(tmp) / f"{tool}.npy"
                     out = subprocess.run(
                         [
@@ -300,6 +328,14 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     "index_seconds": {t: runs[t]["index_seconds"] for t in runs},
                 }
+                if "torchgeo-stack" in runs:
+                    st = runs["torchgeo-stack"]
+                    row["torchgeo_stack_samples_per_s"] = n / st["seconds"]
+                    row["speedup_vs_stack"] = st["seconds"] / rs["seconds"]
+                    row["cold_epoch_samples_per_s"]["torchgeo-stack"] = n / st["cold_seconds"]
+                    row["first_batch_identical_stack"] = _first_batches_agree(
+                        case, st["first"], rs["first"]
+                    )
                 results.append(row)
                 _log(json.dumps(row))
     load_end = os.getloadavg()
@@ -325,12 +361,23 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cold = r["cold_epoch_samples_per_s"]
-        print(
-            f"| {r['case']} | {r['num_workers']} | {r['chips']} | "
-            f"{r['torchgeo_samples_per_s']:.1f} | {r['rasteret_samples_per_s']:.1f} | "
-            f"{r['speedup']:.1f}x | {cold['torchgeo']:.1f} | {cold['rasteret']:.1f} | "
-            f"{cold['rasteret'] / cold['torchgeo']:.1f}x |"
-        )
+        rows = [("", r["torchgeo_samples_per_s"], r["speedup"], cold["torchgeo"])]
+        if "torchgeo_stack_samples_per_s" in r:
+            rows[0] = (" (mosaic)", *rows[0][1:])
+            rows.append(
+                (
+                    " (per-date stack)",
+                    r["torchgeo_stack_samples_per_s"],
+                    r["speedup_vs_stack"],
+                    cold["torchgeo-stack"],
+                )
+            )
+        for label, tg_rate, speedup, tg_cold in rows:
+            print(
+                f"| {r['case']}{label} | {r['num_workers']} | {r['chips']} | "
+                f"{tg_rate:.1f} | {r['rasteret_samples_per_s']:.1f} | {speedup:.1f}x | "
+                f"{tg_cold:.1f} | {cold['rasteret']:.1f} | {cold['rasteret'] / tg_cold:.1f}x |"
+            )
     print(f"load average start {load_start}, end {load_end}; results in {args.out}")
     return 0
 

@@ -11,7 +11,9 @@ Options (``options=`` dict, all optional): ``max_concurrent`` (requests in fligh
 ``coalesce_gap_bytes`` (1024), ``max_merged_bytes`` (4 MiB), ``store_options`` (dict of
 object-store keys such as ``aws_endpoint``, ``aws_region``, ``aws_skip_signature``),
 ``readahead_bytes`` (65536), ``tiles_per_batch`` (16), ``batches_in_flight`` (16),
-``max_bytes_in_flight`` (compressed bytes of the batches in flight, 128 MiB), ``backend``
+``max_bytes_in_flight`` (compressed bytes of the batches in flight, 128 MiB),
+``max_bytes_received`` (HTTP response bytes received but not yet decoded, per read, 16 MiB;
+further bodies wait in the socket buffers), ``backend``
 (a :class:`CloudBackend`, whose settings route and sign every request, or any object with an
 async ``get_range(url, start, length)``, which then serves every byte: the core awaits
 its coroutines through ``rasteret._bridge``).
