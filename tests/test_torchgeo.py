@@ -612,9 +612,14 @@ def test_missing_file_is_skipped_in_mosaic_and_fatal_alone(scenes, tmp_path):
         query = (slice(ORIGIN_X + 800, ORIGIN_X + 1440), slice(ORIGIN_Y - 1500, ORIGIN_Y - 860), t)
         cached = batched[query]["image"]  # tiles (0, 0) of S0 and S1 now cached
         (root / "S0_B1.tif").unlink()
-        # a batch: the cached chip is built from tiles at hand, the other one (tiles (0, 1),
-        # not cached) loses S0 and shows S1 alone
-        other = (slice(ORIGIN_X + 3000, ORIGIN_X + 3640), query[1], t)
+        # a batch: the cached chip is built from tiles at hand, the other one (tile (1, 1),
+        # not cached: a miss brings its tile row along, and this is the next row) loses S0
+        # and shows S1 alone
+        other = (
+            slice(ORIGIN_X + 3000, ORIGIN_X + 3640),
+            slice(ORIGIN_Y - 3640, ORIGIN_Y - 3000),
+            t,
+        )
         with pytest.warns(RuntimeWarning, match="skipped failed COG reads"):
             samples = batched.__getitems__([other, query])
         assert torch.equal(samples[1]["image"], cached)
@@ -753,6 +758,42 @@ def test_tile_cache_serves_revisits_and_matches_direct_reads(collection, scenes)
     assert tiles.misses == again  # a revisit reads nothing
     cached.close()
     assert cached._tile_cache is None
+
+
+@pytest.mark.parametrize("fits", [True, False])
+def test_a_miss_reads_its_tile_row_when_the_dataset_fits_the_cache(collection, scene_server, fits):
+    """When every decoded tile of the dataset fits in half the tile cache, a missing tile
+    brings the rest of its tile row (the same requests: those tiles follow it in the file),
+    so a chip further along the row makes no request; otherwise only the chip's tiles are
+    read. Pixels equal cache-less reads either way."""
+    from rasteret.integrations._tile_cache import decoded_tile_bytes
+
+    with pytest.warns(UserWarning, match="records dropped"):
+        ds = collection.to_torchgeo_dataset(bands=["B1"])
+    with pytest.warns(UserWarning, match="records dropped"):
+        direct = collection.to_torchgeo_dataset(bands=["B1"])
+    direct.tile_cache_bytes = 0
+    need = decoded_tile_bytes(ds._plan.layouts)
+    assert need > 0
+    ds.tile_cache_bytes = 2 * need if fits else 2 * need - 1
+    t = slice(DATES[0] - dt.timedelta(hours=1), DATES[0] + dt.timedelta(hours=1))
+
+    def chip(col: int, row: int):  # 64 x 64 pixels at 10 m
+        x, y = ORIGIN_X + 10 * col, ORIGIN_Y - 10 * row
+        return (slice(x, x + 640), slice(y - 640, y), t)
+
+    first, along_row = chip(20, 20), chip(520, 40)  # tiles (0, 0), then (0, 2)
+    scene_server.reset_log()
+    got = [ds[first]["image"]]
+    first_requests = scene_server.count()
+    scene_server.reset_log()
+    got.append(ds[along_row]["image"])
+    assert (scene_server.count() == 0) is fits
+    assert ds._tile_cache.readahead_rows is fits
+    assert first_requests == 1  # the row's tiles are contiguous: one merged request
+    for query, image in zip([first, along_row], got, strict=True):
+        assert torch.equal(image, direct[query]["image"]), query
+    ds.close()
 
 
 def test_batch_builds_cached_chips_while_missing_tiles_are_fetched(collection, scene_server):

@@ -4,6 +4,9 @@ instead of fetching and decoding them again.
 
 Missing tiles of one request are read in ONE call into the Rust core (whole tiles, pixels
 outside the image pre-filled with the fill value), then every window is assembled from tiles.
+With ``readahead_rows`` (set by the dataset when all its decoded tiles fit in half the
+cache), a missing tile brings the rest of its tile row along: those tiles follow it in the
+file, so they come in the same requests, and later chips in that row need no round trip.
 ``lookup`` / ``fetch`` / ``assemble`` are the three steps, so a caller can serve the windows
 whose tiles are all cached while the missing ones are fetched on another thread.
 """
@@ -24,6 +27,26 @@ from rasteret.integrations._shared_tiles import SharedTileStore
 
 #: Default budget of decoded tiles per process (each DataLoader worker has its own).
 DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024
+
+
+def decoded_tile_bytes(layouts: pa.Array) -> int:
+    """Bytes of every tile of every layout in ``layouts`` (a layout struct column), decoded:
+    what a tile cache holding all of them would take (untiled or unknown layouts count 0)."""
+    total = 0
+    for w, h, tw, th, dtype in zip(
+        *(layouts.field(k).to_pylist() for k in _GRID_FIELDS), strict=True
+    ):
+        if not (w and h and tw and th and dtype):
+            continue
+        try:
+            size = np.dtype(dtype).itemsize
+        except TypeError:
+            continue
+        total += -(-w // tw) * -(-h // th) * tw * th * size
+    return total
+
+
+_GRID_FIELDS = ("image_width", "image_height", "tile_width", "tile_height", "dtype")
 
 
 @dataclass(frozen=True)
@@ -64,10 +87,14 @@ class TileCache:
     store (tiles other processes of the same dataset have read)."""
 
     def __init__(
-        self, max_bytes: int = DEFAULT_TILE_CACHE_BYTES, shared: SharedTileStore | None = None
+        self,
+        max_bytes: int = DEFAULT_TILE_CACHE_BYTES,
+        shared: SharedTileStore | None = None,
+        readahead_rows: bool = False,
     ) -> None:
         self.max_bytes = int(max_bytes)
         self.shared = shared
+        self.readahead_rows = readahead_rows
         self._tiles: OrderedDict[_Key, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # chips may be read from several threads
@@ -164,6 +191,8 @@ class TileCache:
         while :meth:`assemble` serves windows whose tiles were all found."""
         if not found.missing:
             return
+        if self.readahead_rows:
+            self._add_rows(found)
         keys = list(found.missing)
         sources = [found.missing[k] for k in keys]
         tiles = _read.read_flat(
@@ -187,6 +216,18 @@ class TileCache:
                 self.shared.put(key, tile)
         found.got.update(fetched)
         found.missing.clear()
+
+    def _add_rows(self, found: TileLookup) -> None:
+        """Add the uncached tiles of every missing tile's row to ``found.missing``."""
+        for (url, band, ty, _), spec in list(found.missing.items()):
+            for tx in range(-(-spec.width // spec.tile_width)):
+                key = (url, band, ty, tx)
+                if key in found.missing or key in found.got:
+                    continue
+                with self._lock:
+                    cached = key in self._tiles
+                if not cached:
+                    found.missing[key] = spec
 
     @staticmethod
     def assemble(spec: WindowSpec, keys: list[_Key], got: dict[_Key, np.ndarray]) -> np.ndarray:

@@ -21,7 +21,11 @@ from rasteret.integrations._shared_tiles import (
     owner_alive,
     remove_if_owned,
 )
-from rasteret.integrations._tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache
+from rasteret.integrations._tile_cache import (
+    DEFAULT_TILE_CACHE_BYTES,
+    TileCache,
+    decoded_tile_bytes,
+)
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
 from rasteret.integrations._torchgeo_read import ChipReader, Placed
 from rasteret.integrations._torchgeo_tensor import (
@@ -254,7 +258,9 @@ class RasteretGeoDataset(GeoDataset):
         if self.tile_cache_bytes <= 0:
             return None
         if self._tile_cache is None:
-            self._tile_cache = TileCache(self.tile_cache_bytes)
+            # a dataset whose decoded tiles fit in half the cache is read a tile row at a time
+            small = decoded_tile_bytes(self._plan.layouts) <= self.tile_cache_bytes // 2
+            self._tile_cache = TileCache(self.tile_cache_bytes, readahead_rows=small)
         cache = self._tile_cache
         if (
             cache.shared is None
