@@ -15,6 +15,7 @@ from torchgeo.datasets import GeoDataset
 
 from rasteret._backends import implicit_backend, io_options
 from rasteret.core.rio_semantics import MergeGrid
+from rasteret.integrations._malloc_tuning import keep_freed_memory
 from rasteret.integrations._shared_tiles import (
     SharedTileStore,
     new_shared_dir,
@@ -84,6 +85,11 @@ class RasteretGeoDataset(GeoDataset):
     #: decode through files on ``/dev/shm`` (at most ``tile_cache_bytes`` in all), so a tile
     #: one worker read is not fetched again by the others. The main process does not use it.
     share_tiles_between_workers: bool = True
+    #: Each process that reads samples keeps the memory of freed samples for the next ones
+    #: (glibc's mmap threshold raised to 32 MiB and trim threshold to 512 MiB, once per
+    #: process; see ``rasteret.integrations._malloc_tuning``), instead of faulting fresh
+    #: pages in for every batch. Set to False before the first read to leave glibc as it is.
+    keep_freed_sample_memory: bool = True
 
     def __init__(
         self,
@@ -317,6 +323,8 @@ class RasteretGeoDataset(GeoDataset):
         ValueError
             Every read of the chip failed.
         """
+        if self.keep_freed_sample_memory:
+            keep_freed_memory()
         chip = self._resolve(query)
         placed, failures = self._reader(self._layout_cache).read_chip(
             chip.records, chip.bbox, chip.grid
@@ -330,6 +338,8 @@ class RasteretGeoDataset(GeoDataset):
         samples whose tiles are all cached are built while those tiles are fetched. Samples
         are exactly those of :meth:`__getitem__`.
         """
+        if self.keep_freed_sample_memory:
+            keep_freed_memory()
         chips = [self._resolve(q) for q in queries]
         samples = self._reader().read_chips(
             [(c.records, c.bbox, c.grid) for c in chips],
