@@ -20,7 +20,7 @@ use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use crate::error::{Error, Kind, Result};
-use crate::io::recv_buf::ReceiveGate;
+use crate::io::budget::ByteBudget;
 use crate::io::retry::AttemptError;
 
 /// Largest object kept whole after a 200 response.
@@ -297,14 +297,16 @@ fn slice_full(body: &Bytes, range: &Range<u64>, allow_short: bool) -> Result<Byt
     Ok(body.slice(range.start as usize..end as usize))
 }
 
-/// One attempt at `range` of `url` (`range` is non-empty). With a `gate`, a partial
-/// response's body is read only once the gate admits it (see [`ReceiveGate`]).
+/// One attempt at `range` of `url` (`range` is non-empty). With a `gate` (a budget of
+/// received, undecoded bytes), a partial response's body is read only once the gate admits it;
+/// the wait is part of the attempt (and its timeout), bounded by the decode of the bodies
+/// admitted before.
 pub async fn fetch_once(
     client: &reqwest::Client,
     url: &str,
     range: Range<u64>,
     allow_short: bool,
-    gate: Option<&ReceiveGate>,
+    gate: Option<&ByteBudget>,
 ) -> Result<Bytes, AttemptError> {
     if let Some(body) = cached_body(url) {
         return slice_full(&body, &range, allow_short);
@@ -342,7 +344,7 @@ pub async fn fetch_once(
             let skip = range.start - span_start;
             let limit = skip.saturating_add(want);
             let admitted = match gate {
-                Some(g) => g.admit(limit).await,
+                Some(g) => g.acquire(limit).await.ok(),
                 None => None,
             };
             let (buf, _) = read_body(&mut resp, limit, &st).await?;

@@ -21,6 +21,7 @@
 //!   in [`creds`] and signed into requests here) or [`IoOptions::reader`] (an external reader
 //!   such as a user's Python object; it then replaces routing for every URL).
 
+pub mod budget;
 pub mod cloud;
 pub mod coalesce;
 pub mod creds;
@@ -33,7 +34,7 @@ pub mod route;
 pub mod runtime;
 pub mod store;
 
-pub use recv_buf::ReceiveGate;
+pub use budget::ByteBudget;
 pub use route::redact;
 pub use runtime::runtime;
 
@@ -251,7 +252,7 @@ impl Source {
         &self,
         range: Range<u64>,
         allow_short: bool,
-        gate: Option<&ReceiveGate>,
+        gate: Option<&ByteBudget>,
     ) -> Result<Bytes, AttemptError> {
         match &self.backend {
             Backend::Local(p) => local::read_range(p.clone(), range, allow_short).await,
@@ -344,7 +345,7 @@ impl Source {
         creds: &Arc<CredentialCache>,
         range: Range<u64>,
         allow_short: bool,
-        gate: Option<&ReceiveGate>,
+        gate: Option<&ByteBudget>,
     ) -> Result<Bytes, AttemptError> {
         let provider_err = |e: Error| AttemptError::fatal(e.kind(), e.message().to_string());
         let mut refreshed = false;
@@ -380,7 +381,7 @@ impl Source {
         &self,
         range: Range<u64>,
         allow_short: bool,
-        gate: Option<&ReceiveGate>,
+        gate: Option<&ByteBudget>,
     ) -> Result<Bytes> {
         let what = format!("{}: range {}..{}", self.display, range.start, range.end);
         retry::run(self.policy, &what, || {
@@ -429,14 +430,14 @@ impl Source {
     /// [`get_ranges`](Self::get_ranges), yielding each merged request's ranges as soon as its
     /// response is in: `(index into ranges, bytes)` pairs, merged requests in completion order.
     /// Empty ranges are never yielded (their bytes are empty). All requests start when the
-    /// stream is first polled; dropping it cancels the ones still running. With a `gate`, HTTP
-    /// bodies are read as it admits them; the caller must then drop each yielded part once it
+    /// stream is first polled; dropping it cancels the ones still running. With a `gate`
+    /// (a budget of received, undecoded bytes), HTTP bodies are read as it admits them; the caller must then drop each yielded part once it
     /// is done with it (the parts hold the gate), never wait for a later part while holding
     /// one.
     pub fn get_ranges_as_ready(
         &self,
         ranges: &[Range<u64>],
-        gate: Option<ReceiveGate>,
+        gate: Option<ByteBudget>,
     ) -> Result<FuturesUnordered<impl Future<Output = Result<RangeParts>> + Send>> {
         for r in ranges {
             self.check_range(r)?;

@@ -11,16 +11,14 @@
 //! child) just means a fresh allocation or a dropped buffer, never a wait or a deadlock.
 //!
 //! Capacities are rounded up to size classes (four per power of two) so that a returned body
-//! fits the next one of about the same size. A [`ReceiveGate`] bounds the bytes a read has
-//! received but not yet decoded: a response's body is read off its socket only once the gate
-//! admits it, so the rest waits in the kernel's socket buffers (and, past them, on the
-//! server) instead of in fresh user memory, and what is received is decoded while it is still
-//! in cache.
+//! fits the next one of about the same size. A body may hold a permit of a read's
+//! [`ByteBudget`](crate::io::budget::ByteBudget) of received, undecoded bytes until its last
+//! slice drops.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Upper bound of the bytes kept for reuse.
 const POOL_LIMIT_BYTES: usize = 64 * 1024 * 1024;
@@ -108,51 +106,13 @@ pub fn into_bytes(buf: Vec<u8>) -> Bytes {
     into_bytes_admitted(buf, None)
 }
 
-/// [`into_bytes`], holding `admitted` (a [`ReceiveGate`] permit) until the last slice drops.
+/// [`into_bytes`], holding `admitted` (a byte-budget permit) until the last slice drops.
 pub fn into_bytes_admitted(buf: Vec<u8>, admitted: Option<OwnedSemaphorePermit>) -> Bytes {
     if buf.is_empty() {
         give(buf);
         return Bytes::new();
     }
     Bytes::from_owner(RecvBuf(buf, admitted))
-}
-
-/// Bound on the bytes one read has received but not yet decoded (see the module docs).
-///
-/// Permits count KiB. A body takes at most a quarter of the gate, so that a few big merged
-/// bodies can still be received while one is decoded. Waiting for the gate is part of a
-/// request's attempt (and its timeout); the wait is bounded by the decode of the bodies
-/// admitted before, which the read's in-flight byte budget bounds.
-#[derive(Clone, Debug)]
-pub struct ReceiveGate {
-    permits: Arc<Semaphore>,
-    per_body_max: u32,
-}
-
-impl ReceiveGate {
-    /// A gate admitting about `bytes` of bodies at once (at least 4 KiB).
-    pub fn new(bytes: u64) -> Self {
-        let kib = u32::try_from(bytes / 1024)
-            .unwrap_or(u32::MAX)
-            .clamp(4, u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
-        Self {
-            permits: Arc::new(Semaphore::new(kib as usize)),
-            per_body_max: (kib / 4).max(1),
-        }
-    }
-
-    /// Wait until a body of `bytes` may be received; the permit goes back when it drops.
-    pub async fn admit(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
-        let kib = u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.per_body_max);
-        self.permits.clone().acquire_many_owned(kib).await.ok()
-    }
-
-    /// KiB not currently held by admitted bodies.
-    pub fn available_kib(&self) -> usize {
-        self.permits.available_permits()
-    }
 }
 
 #[cfg(test)]
@@ -179,44 +139,6 @@ mod tests {
         }
         // bodies of about the same size share a class
         assert_eq!(size_class(820_000), size_class(880_000));
-    }
-
-    #[test]
-    fn the_gate_holds_a_body_until_its_last_slice_drops() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let gate = ReceiveGate::new(64 * 1024); // 64 KiB, 16 KiB per body at most
-            let permit = gate.admit(10_000).await;
-            assert_eq!(gate.available_kib(), 64 - 10);
-            let mut buf = take(10_000);
-            buf.extend_from_slice(&[3u8; 10_000]);
-            let body = into_bytes_admitted(buf, permit);
-            let part = body.slice(0..10);
-            drop(body);
-            assert_eq!(
-                gate.available_kib(),
-                64 - 10,
-                "a slice still holds the body"
-            );
-            drop(part);
-            assert_eq!(gate.available_kib(), 64);
-            // a body bigger than a quarter of the gate takes a quarter
-            let big = gate.admit(10 << 20).await;
-            assert_eq!(gate.available_kib(), 64 - 16);
-            drop(big);
-            // a full gate makes the next body wait
-            let held: Vec<_> =
-                futures::future::join_all((0..4).map(|_| gate.admit(16 * 1024))).await;
-            assert_eq!(gate.available_kib(), 0);
-            let waiting =
-                tokio::time::timeout(std::time::Duration::from_millis(50), gate.admit(1)).await;
-            assert!(waiting.is_err(), "admitted past a full gate");
-            drop(held);
-            assert!(gate.admit(1).await.is_some());
-        });
     }
 
     #[test]

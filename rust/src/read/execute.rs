@@ -34,7 +34,8 @@ pub struct ReadOptions {
     /// alone): the memory a read holds for responses, whatever the tile size.
     pub max_bytes_in_flight: u64,
     /// Bytes of HTTP responses received but not yet decoded at most: further bodies wait in
-    /// the socket buffers (see [`ReceiveGate`](crate::io::ReceiveGate)).
+    /// the socket buffers (see [`ByteBudget`](crate::io::ByteBudget)); one body takes at most
+    /// a quarter of it.
     pub max_bytes_received: u64,
 }
 
@@ -193,37 +194,6 @@ fn batch_bytes(plan: &ReadPlan, batch: &[usize]) -> u64 {
         .sum()
 }
 
-/// Bytes of the batches in flight, bounded: a batch waits (in order) until its bytes fit.
-struct ByteBudget {
-    permits: tokio::sync::Semaphore,
-    /// Bytes per permit (the semaphore counts in `u32`s).
-    unit: u64,
-    max_permits: u32,
-}
-
-impl ByteBudget {
-    fn new(max_bytes: u64) -> Self {
-        let unit = (max_bytes / u64::from(u32::MAX / 2)).max(1024);
-        let max_permits = u32::try_from((max_bytes / unit).max(1)).unwrap_or(u32::MAX / 2);
-        Self {
-            permits: tokio::sync::Semaphore::new(max_permits as usize),
-            unit,
-            max_permits,
-        }
-    }
-
-    /// Hold room for `bytes` (at most the whole budget) until the permit is dropped.
-    async fn acquire(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        let want = u32::try_from(bytes.div_ceil(self.unit))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.max_permits);
-        self.permits
-            .acquire_many(want)
-            .await
-            .map_err(|_| Error::internal("the in-flight byte budget was closed"))
-    }
-}
-
 /// A fetched tile with where its pixels go.
 struct Arrived {
     job: TileJob,
@@ -322,7 +292,7 @@ async fn fetch_and_place(
     sources: &HashMap<Arc<str>, Source>,
     out: SharedOut,
     writers: &Arc<Writers>,
-    gate: &io::ReceiveGate,
+    gate: &io::ByteBudget,
 ) -> Result<usize> {
     let first = batch
         .first()
@@ -422,9 +392,8 @@ pub async fn execute_with_progress(
     let writers = Writers::new(!plan.outputs_disjoint);
     let _wait = WaitForWriters(writers.clone());
     let writers = &writers;
-    let budget = ByteBudget::new(opts.max_bytes_in_flight);
-    let budget = &budget;
-    let gate = &io::ReceiveGate::new(opts.max_bytes_received);
+    let budget = &io::ByteBudget::new(opts.max_bytes_in_flight, 1);
+    let gate = &io::ByteBudget::new(opts.max_bytes_received, 4);
     let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
         .map(|b| async move {
             let _held = budget.acquire(batch_bytes(plan, &b)).await?;
