@@ -24,15 +24,20 @@ MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 512 * 1024 * 1024
 
 _tuned_pid: int | None = None
+_applied = False
 
 
 def keep_freed_memory() -> bool:
     """Apply the thresholds in this process (once per process; a forked child applies
     them again). Returns whether glibc accepted them."""
-    global _tuned_pid
-    if _tuned_pid == os.getpid():
-        return True
-    _tuned_pid = os.getpid()
+    global _tuned_pid, _applied
+    if _tuned_pid != os.getpid():
+        _tuned_pid = os.getpid()
+        _applied = _apply()
+    return _applied
+
+
+def _apply() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:

@@ -219,15 +219,12 @@ class TileCache:
 
     def _add_rows(self, found: TileLookup) -> None:
         """Add the uncached tiles of every missing tile's row to ``found.missing``."""
-        for (url, band, ty, _), spec in list(found.missing.items()):
-            for tx in range(-(-spec.width // spec.tile_width)):
-                key = (url, band, ty, tx)
-                if key in found.missing or key in found.got:
-                    continue
-                with self._lock:
-                    cached = key in self._tiles
-                if not cached:
-                    found.missing[key] = spec
+        with self._lock:
+            for (url, band, ty, _), spec in list(found.missing.items()):
+                for tx in range(-(-spec.width // spec.tile_width)):
+                    key = (url, band, ty, tx)
+                    if key not in found.got and key not in self._tiles:
+                        found.missing.setdefault(key, spec)
 
     @staticmethod
     def assemble(spec: WindowSpec, keys: list[_Key], got: dict[_Key, np.ndarray]) -> np.ndarray:
