@@ -21,8 +21,9 @@ lint:  ## formatting and lint gates (Rust and Python)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	@! grep -rlw pyo3 rust/src | grep -v '^rust/src/python/' || (echo "pyo3 used outside rust/src/python" && false)
-	$(PYTHON) -m ruff check python tests benches docs/hooks
-	$(PYTHON) -m ruff format --check python tests benches docs/hooks
+	$(PYTHON) -m ruff check python tests benches docs/hooks scripts
+	$(PYTHON) -m ruff format --check python tests benches docs/hooks scripts
+	$(PYTHON) scripts/check_layers.py python/rasteret
 	$(PYTHON) -m mypy.stubtest rasteret._core --mypy-config-file pyproject.toml
 
 docs:  ## build the documentation site (mkdocs, --strict) into site/
@@ -38,8 +39,8 @@ test: install lint docs rust-test py-test  ## everything CI runs
 
 fmt:  ## format Rust and Python
 	cargo fmt --all
-	$(PYTHON) -m ruff format python tests benches docs/hooks
-	$(PYTHON) -m ruff check --fix python tests benches docs/hooks
+	$(PYTHON) -m ruff format python tests benches docs/hooks scripts
+	$(PYTHON) -m ruff check --fix python tests benches docs/hooks scripts
 
 torchgeo-latest:  ## optional: TorchGeo tests on Python 3.12 + newest TorchGeo (after make install)
 	bash scripts/test-torchgeo-latest.sh

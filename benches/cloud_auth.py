@@ -44,7 +44,7 @@ from support.sas_server import TokenProvider, start_sas_server  # noqa: E402
 
 
 def _read_all(urls: list[str], meta: Any, options: dict[str, Any]) -> np.ndarray:
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     col, row, w, h = workloads.AOI
     reads = [_read.WindowRead(u, meta[i], col, row, w, h, index=i) for i, u in enumerate(urls)]
@@ -109,7 +109,7 @@ def _s3_provider() -> dict[str, Any]:
 def _run_moto(root: Path, names: list[str], reps: int) -> dict[str, Any]:
     import rasteret
     from rasteret._backends import io_options
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     with _moto_bucket(root, names) as (urls, config):
         anon_backend = rasteret.create_backend(default_s3_config=config)
@@ -168,7 +168,7 @@ def _time(fn: Any) -> float:
 def main(argv: list[str] | None = None) -> int:
     import rasteret
     from rasteret._backends import io_options
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenes", type=int, default=workloads.QUICK_SCENES)

@@ -354,7 +354,7 @@ def _summary_row(w: int, h: int, tw: int, th: int, dtype: Any, nodata: Any) -> l
 
 # ---- rasteret -------------------------------------------------------------------------------
 def _rasteret_headers(urls: list[str]):
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     batch = _read.parse_headers(urls)
     for i in range(batch.num_rows):
@@ -375,7 +375,7 @@ def _rasteret_read(plan: dict[str, Any], batch) -> np.ndarray:
     """One ``read_column_into`` call with the header batch's layout column (what a collection
     hands the core: no per-row conversion); chips index it through a dictionary array."""
     import pyarrow as pa
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     meta = batch.column("metadata")
     urls = plan["urls"]
@@ -425,7 +425,7 @@ def _rasteret_import() -> None:
     than inside the timed read.
     """
     import pyarrow as pa
-    from rasteret.core import _read  # noqa: F401
+    from rasteret.read import engine as _read  # noqa: F401
 
     pa.array([0])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rasteret import errors
-from rasteret.core import _read
+from rasteret.read import engine as _read
 from support.oracle import read_window as rio_read
 
 FAST_RETRY = {"retry_attempts": 3, "retry_backoff_ms": 5, "timeout_ms": 5000}
@@ -205,7 +205,7 @@ def test_plain_http_redirect_to_https_is_followed_with_verified_tls(
         """
         import sys
         import numpy as np
-        from rasteret.core import _read
+        from rasteret.read import engine as _read
         url, window = sys.argv[1], (10, 20, 100, 90)
         try:
             meta = _read.read_header(url, options={"retry_attempts": 1})
@@ -506,7 +506,7 @@ def test_reads_work_in_a_forked_child(deflate_entry):
         f"""
         import os, sys
         import numpy as np
-        from rasteret.core import _read
+        from rasteret.read import engine as _read
         path = {str(deflate_entry.path)!r}
         meta = _read.read_header(path)
         parent = _read.read_window(path, meta, (0, 0, 32, 32))

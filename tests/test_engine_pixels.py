@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import rasterio
-from rasteret.core import _read
+from rasteret.read import engine as _read
 from support.corpus import CorpusEntry
 from support.oracle import describe, standard_windows
 from support.oracle import read_window as rio_read

@@ -126,7 +126,7 @@ def test_progress_bars_follow_the_options_switch(aoi_collection, capsys):  # noq
 def test_dictionary_layout_plan_matches_struct_plan(aoi_collection):  # noqa: F811
     """read_windows parses a dictionary-encoded layout column once per distinct layout; pixels
     equal the plain struct plan, and a null layout names the URL."""
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     coll, entries = aoi_collection
     first, _ = _pair(entries)

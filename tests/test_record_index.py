@@ -119,8 +119,13 @@ def _register(published, registry, wide_dir=None, **extra):
     return descriptor
 
 
+def _index(coll):
+    """The record index planning ``coll`` (None when the view filters wide records only)."""
+    return getattr(coll._source, "index", None)
+
+
 def _wide_opened(coll) -> bool:
-    return coll._dataset is not None or "wide" in coll._ri._cache
+    return "wide" in _index(coll)._cache
 
 
 def _ids(table: pa.Table) -> list[str]:
@@ -130,8 +135,8 @@ def _ids(table: pa.Table) -> list[str]:
 def test_descriptor_load_is_a_record_index_collection(published, registry):
     _register(published, registry)
     coll = rasteret.load("test/dual")
-    assert coll._ri is not None
-    assert coll._ri.path == str(published["index_path"])
+    assert _index(coll) is not None
+    assert _index(coll).path == str(published["index_path"])
     assert coll.name == "Dual-surface test collection"
     assert coll.data_source == "test/dual"
     assert not _wide_opened(coll)
@@ -185,18 +190,21 @@ def test_subset_compiles_for_both_surfaces_and_opens_only_selected_parts(publish
     coll = rasteret.load("test/dual")
     sub = coll.subset(date_range=("2021-03-01", "2023-12-31"))
     # integer-year index column: both surfaces compare whole years (2021..2023)
-    assert "year" in str(sub._ri_expr)
-    wide_expr = str(sub._wide_expr)
+    assert "year" in str(sub._source.index_expr)
+    wide_expr = str(sub._source.wide_expr)
     assert "year" in wide_expr and "datetime" not in wide_expr
     assert not _wide_opened(sub)
     expected = sorted(published["records"].column("id").to_pylist()[1:4])
     table = sub.to_table()
     assert _ids(table) == expected
     # materialised from exactly the three parts holding those records
-    files = {Path(f).relative_to(published["wide_dir"]).as_posix() for f in sub.dataset.files}
+    files = {
+        Path(f).relative_to(published["wide_dir"]).as_posix()
+        for f in sub._source.to_dataset().files
+    }
     assert files == {published["part_of"][r] for r in expected}
     assert f"{BAND}_metadata" in table.column_names
-    assert coll._dataset is None  # the parent view is untouched
+    assert coll.dataset is None  # the parent view is untouched
 
 
 def test_bbox_and_geometries_filters_on_the_index(published, registry):
@@ -215,7 +223,7 @@ def test_bbox_and_geometries_filters_on_the_index(published, registry):
     b0 = bboxes[0]
     query = (b0[0], b0[1], (b0[0] + b0[2]) / 2, (b0[1] + b0[3]) / 2)
     sub = coll.subset(bbox=query)
-    assert "extent" in str(sub._ri_expr)
+    assert "extent" in str(sub._source.index_expr)
     assert len(sub) == len(overlapping(query))
     assert _ids(sub.to_table(columns=["id"])) == overlapping(query)
     b5 = bboxes[5]
@@ -251,12 +259,12 @@ def test_fallbacks_filter_the_wide_collection(published, registry):
     ids = published["records"].column("id").to_pylist()
     # the index has no cloud cover: the wide dataset is filtered directly, index dropped
     cloudy = coll.subset(date_range=("2020-01-01", "2024-12-31")).subset(cloud_cover_lt=35)
-    assert cloudy._ri is None
+    assert _index(cloudy) is None
     assert _ids(cloudy.to_table(columns=["id"])) == sorted(ids[:3])
     assert len(cloudy) == 3
     # nor a split column
     test_split = coll.subset(split="test")
-    assert test_split._ri is None
+    assert _index(test_split) is None
     assert _ids(test_split.to_table(columns=["id"])) == sorted(ids[1::2])
     with pytest.raises(ValueError, match="Collection has no split column: 'fold'"):
         coll.subset(split="a", split_column="fold")
@@ -316,7 +324,7 @@ def test_same_index_and_collection_uri_is_a_plain_collection(published, registry
         )
     )
     coll = rasteret.load("test/plain")
-    assert coll._ri is None
+    assert _index(coll) is None
     assert len(coll) == len(published["entries"])
 
 
@@ -329,7 +337,7 @@ def test_from_parquet_with_an_index_opens_and_validates_the_wide_collection_now(
         record_index_field_roles=ROLES,
         record_index_band_index_map={BAND: 0},
     )
-    assert "wide" in coll._ri._cache  # not deferred: opened (and validated) up front
+    assert "wide" in _index(coll)._cache  # not deferred: opened (and validated) up front
     assert len(coll) == len(published["entries"])
     sub = coll.subset(date_range=("2027-01-01", "2027-12-31"))
     ids = published["records"].column("id").to_pylist()
@@ -379,7 +387,7 @@ def test_index_and_collection_on_s3(published, registry, s3_server, monkeypatch)
         )
     )
     coll = rasteret.load("test/dual-s3")
-    assert coll._ri.path.startswith("s3://")
+    assert _index(coll).path.startswith("s3://")
     assert len(coll) == len(published["entries"])
     sub = coll.subset(date_range=("2021-03-01", "2023-12-31"))
     assert not _wide_opened(sub)

@@ -527,7 +527,7 @@ def test_dataloader_workers_share_decoded_tiles(collection, scene_server, share)
 
 
 def test_shared_tiles_of_dead_owners_are_removed(tmp_path):
-    from rasteret.integrations import _shared_tiles
+    from rasteret.read import shared_tiles as _shared_tiles
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -766,7 +766,7 @@ def test_a_miss_reads_its_tile_row_when_the_dataset_fits_the_cache(collection, s
     brings the rest of its tile row (the same requests: those tiles follow it in the file),
     so a chip further along the row makes no request; otherwise only the chip's tiles are
     read. Pixels equal cache-less reads either way."""
-    from rasteret.integrations._tile_cache import decoded_tile_bytes
+    from rasteret.read.tile_cache import decoded_tile_bytes
 
     with pytest.warns(UserWarning, match="records dropped"):
         ds = collection.to_torchgeo_dataset(bands=["B1"])

@@ -10,20 +10,9 @@ import os
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rasteret.options import get_options, options, set_options
-
-if TYPE_CHECKING:
-    from rasteret._backends import create_backend
-    from rasteret._build import build, build_from_stac, build_from_table
-    from rasteret._register import register_local
-    from rasteret.catalog import DatasetDescriptor, DatasetRegistry
-    from rasteret.cloud import CloudConfig
-    from rasteret.constants import BandRegistry
-    from rasteret.core.collection import Collection
-    from rasteret.core.loading import load
-    from rasteret.ingest.normalize import as_collection
 
 logging.getLogger("rasteret").addHandler(logging.NullHandler())
 
@@ -62,7 +51,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 
-def register(descriptor: DatasetDescriptor) -> None:
+def register(descriptor: Any) -> None:
     """Register a dataset descriptor (same as ``DatasetRegistry.register``)."""
     from rasteret.catalog import DatasetRegistry
 

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["create_backend", "implicit_backend", "io_options"]
+__all__ = ["AutoRoutingBackend", "create_backend", "implicit_backend", "io_options"]
 
 
-class _AutoObstoreBackend:
+class AutoRoutingBackend:
     """The auto-routing backend (``create_backend``): URL rewriting, per-bucket S3 settings and
     an optional credential provider, all applied by the Rust I/O core.
 
@@ -59,7 +59,7 @@ class _AutoObstoreBackend:
         )
 
     def __repr__(self) -> str:
-        return f"_AutoObstoreBackend({self._native!r})"
+        return f"AutoRoutingBackend({self._native!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the settings only (DataLoader workers, multiprocessing): the receiving
@@ -118,8 +118,8 @@ def _provider_scope(provider: Any) -> str | None:
     return None
 
 
-def _rebuild_auto_backend(settings: dict[str, Any]) -> _AutoObstoreBackend:
-    return _AutoObstoreBackend(**settings)
+def _rebuild_auto_backend(settings: dict[str, Any]) -> AutoRoutingBackend:
+    return AutoRoutingBackend(**settings)
 
 
 class _Boto3CredentialProvider:
@@ -173,7 +173,7 @@ def _create_obstore_backend(
     credential_provider: Any = None,
     default_s3_config: dict[str, str] | None = None,
     url_patterns: dict[str, str] | None = None,
-) -> _AutoObstoreBackend:
+) -> AutoRoutingBackend:
     """The auto-routing backend (§5.4); requester-pays without a provider uses boto3's."""
     if credential_provider is None and _requester_pays(default_s3_config, s3_overrides):
         credential_provider = _try_boto3_credential_provider()
@@ -184,7 +184,7 @@ def _create_obstore_backend(
                 "unconfigured, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset): reads from those "
                 "buckets will be refused; pass create_backend(credential_provider=...)"
             )
-    return _AutoObstoreBackend(
+    return AutoRoutingBackend(
         s3_overrides=s3_overrides,
         credential_provider=credential_provider,
         default_s3_config=default_s3_config,
@@ -243,7 +243,7 @@ def create_backend(
     )
 
 
-_IMPLICIT: dict[str, _AutoObstoreBackend] = {}
+_IMPLICIT: dict[str, AutoRoutingBackend] = {}
 _IMPLICIT_LOCK = threading.Lock()
 
 

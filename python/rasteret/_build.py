@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow.dataset as ds
 
 from rasteret.core.collection import Collection
-from rasteret.core.persistence import _is_cloud_uri
+from rasteret.records.persistence import is_cloud_uri
 
 __all__ = [
     "build",
@@ -30,10 +30,10 @@ def resolve_workspace(
     if workspace_dir is not None:
         ws = str(workspace_dir)
         if ws.rstrip("/").endswith(_SUFFIXES):
-            return ws if _is_cloud_uri(ws) else Path(ws).expanduser()
+            return ws if is_cloud_uri(ws) else Path(ws).expanduser()
         if not name:
-            return ws if _is_cloud_uri(ws) else Path(ws).expanduser()
-        if _is_cloud_uri(ws):
+            return ws if is_cloud_uri(ws) else Path(ws).expanduser()
+        if is_cloud_uri(ws):
             return f"{ws.rstrip('/')}/{name}{suffix}"
         return Path(ws).expanduser() / f"{name}{suffix}"
     if name:
@@ -433,8 +433,8 @@ def build(
     if workspace_dir is not None:
         ws = str(workspace_dir)
         if ws.rstrip("/").endswith(_SUFFIXES):
-            workspace = ws if _is_cloud_uri(ws) else Path(ws)
-        elif _is_cloud_uri(ws):
+            workspace = ws if is_cloud_uri(ws) else Path(ws)
+        elif is_cloud_uri(ws):
             workspace = f"{ws.rstrip('/')}/{name}_records"
         else:
             workspace = Path(ws) / f"{name}_records"

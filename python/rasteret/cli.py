@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rasteret._build import build, build_from_stac
+from rasteret._cli.args import EntryPoints
 from rasteret._register import register_local
 
 __all__ = ["build", "build_from_stac", "build_parser", "main", "register_local"]
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # no sub-command (or a group such as "collections" without its command): show help
         getattr(args, "help_parser", parser).print_help()
         return 0
+    args.entry_points = EntryPoints(
+        build=build, build_from_stac=build_from_stac, register_local=register_local
+    )
     return int(args.func(args))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,14 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print machine-readable JSON instead of text"
     )
+
+
+@dataclass(frozen=True)
+class EntryPoints:
+    """The library calls the sub-commands make (``rasteret.cli`` hands its own module-level
+    ``build``, ``build_from_stac`` and ``register_local`` to each command as
+    ``args.entry_points``, so a replacement set on ``rasteret.cli`` is the one called)."""
+
+    build: Callable[..., Any]
+    build_from_stac: Callable[..., Any]
+    register_local: Callable[..., Any]

@@ -22,11 +22,9 @@ _LIST_HEADERS = ("name", "kind", "data_source", "size", "date_start", "date_end"
 
 
 def _build(args: argparse.Namespace) -> int:
-    from rasteret import cli
-
     workspace = args.workspace_dir
     workspace.mkdir(parents=True, exist_ok=True)
-    collection = cli.build_from_stac(
+    collection = args.entry_points.build_from_stac(
         name=args.name,
         stac_api=args.stac_api,
         collection=args.collection,

@@ -102,7 +102,6 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from rasteret import cli
     from rasteret.catalog import DatasetRegistry
 
     workspace = args.workspace_dir
@@ -116,7 +115,7 @@ def _build(args: argparse.Namespace) -> int:
             print("STAC datasets require --bbox and --date-range.")
             return 1
     try:
-        collection = cli.build(
+        collection = args.entry_points.build(
             args.dataset_id,
             name=args.name,
             bbox=args.bbox,
@@ -136,8 +135,6 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _register_local(args: argparse.Namespace) -> int:
-    from rasteret import cli
-
     path = Path(args.path).expanduser()
     if not path.exists():
         try:
@@ -145,7 +142,7 @@ def _register_local(args: argparse.Namespace) -> int:
         except FileNotFoundError as exc:
             print(exc)
             return 1
-    descriptor = cli.register_local(
+    descriptor = args.entry_points.register_local(
         args.dataset_id,
         path,
         name=args.name or None,

@@ -1,5 +1,5 @@
 """Collection-level polygon reads: NumPy stacks, GeoDataFrames and xarray Datasets
-(API contract §2.9–2.11), built on :mod:`rasteret.core.aoi_read`."""
+(API contract §2.9–2.11), built on :mod:`rasteret.read.aoi`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rasteret.core.aoi_read import AoiRead, AoiReadResult, read_aoi
+from rasteret.read.aoi import AoiRead, AoiReadResult, read_aoi
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +18,10 @@ __all__ = ["get_collection_gdf", "get_collection_numpy", "get_collection_xarray"
 
 def _read(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> AoiReadResult:
     from rasteret._backends import implicit_backend
-    from rasteret.core.progress import resolve_progress
+    from rasteret.read.progress import resolve_progress
 
-    filters = kw.pop("filters")
+    subset_keys = ("cloud_cover_lt", "date_range", "bbox", "geometries", "split", "split_column")
+    filters = {k: kw.pop(k) for k in subset_keys if k in kw}
     kw["progress"] = resolve_progress(kw.get("progress"))
     source = kw.get("data_source") or getattr(collection, "data_source", None) or ""
     backend = implicit_backend(kw.pop("backend", None), kw.pop("cloud_config", None), source)
@@ -61,7 +62,7 @@ def get_collection_numpy(collection: Any, geometries: Any, bands: list[str], **k
 
 
 def _output_geometries(result: AoiReadResult, target_crs: Any) -> tuple[np.ndarray, Any]:
-    from rasteret.core.aoi_read import _reproject_geometry
+    from rasteret.read.aoi import _reproject_geometry
 
     geoms = result.plan.geometries
     crs = result.plan.crs

@@ -18,10 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret.core.aoi import AUTO_CRS, resolve_geometry_column
-from rasteret.core.progress import TileProgress
-from rasteret.core.raster_accessor import asset_url, resolve_asset_key
-from rasteret.core.windows import normalize_transform
 from rasteret.errors import UnsupportedGeometryError
+from rasteret.read.grid import normalize_transform
+from rasteret.read.progress import TileProgress, resolve_progress
+from rasteret.records.bands import asset_url, resolve_asset_key
 from rasteret.types import POINT_SAMPLES_NEIGHBORHOOD_SCHEMA, POINT_SAMPLES_SCHEMA
 
 __all__ = ["get_collection_point_samples"]
@@ -112,7 +112,7 @@ def _points_from_input(
 def _transform_xy(x: np.ndarray, y: np.ndarray, src: Any, dst: Any) -> tuple[Any, Any]:
     if src is None or dst is None or src == dst:
         return x, y
-    from rasteret.core.aoi_read import _transformer
+    from rasteret.read.aoi import _transformer
 
     return _transformer(src, dst).transform(x, y)
 
@@ -166,8 +166,8 @@ def get_collection_point_samples(
     match: str = "all",
     max_distance_pixels: int = 0,
     return_neighbourhood: str = "off",
-    filters: dict[str, Any] | None = None,
     backend: Any = None,
+    **filters: Any,
 ) -> pa.Table:
     """Sample every band at every point of every matching record (see the API contract).
 
@@ -206,7 +206,8 @@ def get_collection_point_samples(
             raise ValueError(f"Input point columns collide with output columns: {clash}")
     lon, lat = _transform_xy(x, y, crs, 4326)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    filters = dict(filters or {})
+    filters = dict(filters)
+    progress = resolve_progress(progress)
     if not len(lon):
         return _empty(schema, meta)
     env = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
@@ -407,7 +408,7 @@ def _read_segments(
     When that call fails, each (record, band) is retried alone so the failure is attributed
     to its record (id, band and URL in the message) and the others still return samples.
     """
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     def read(segs: list[_Segment]) -> np.ndarray:
         counts = np.array([len(s.points) for s in segs])
@@ -447,7 +448,7 @@ def _read_segments(
 
 
 def _wrap(exc: BaseException, seg: _Segment, table: pa.Table) -> RuntimeError:
-    from rasteret.core.aoi_read import read_failure
+    from rasteret.read.aoi import read_failure
 
     rid = str(table.column("id")[seg.record].as_py())
     return read_failure(exc, seg.band, rid, seg.url)

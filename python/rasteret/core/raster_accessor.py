@@ -1,65 +1,26 @@
-"""Band resolution for one record: band code -> (tile layout, asset URL, sample index)."""
+"""``RasterAccessor``: one record of a collection, its bands resolved to tile layouts and URLs."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from rasteret.constants import BandRegistry
 from rasteret.errors import BandResolutionError
+from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
 __all__ = [
     "BandResolutionError",
     "RasterAccessor",
+    "accessor_columns",
+    "accessors_of_batch",
     "asset_url",
     "resolve_asset_key",
     "unresolved_band",
 ]
-
-_ALTERNATE_ORDER = ("s3", "aws", "https", "http", "cloudfront")
-
-
-def asset_url(asset: Any) -> str | None:
-    """The URL of an asset value: ``href``, else an alternate href, else the first link."""
-    if asset is None:
-        return None
-    if not isinstance(asset, dict):
-        return str(asset)
-    if asset.get("href"):
-        return str(asset["href"])
-    alternates = asset.get("alternate") or {}
-    if isinstance(alternates, dict):
-        for key in (*_ALTERNATE_ORDER, *alternates):
-            alt = alternates.get(key)
-            if isinstance(alt, dict) and alt.get("href"):
-                return str(alt["href"])
-    for link in asset.get("links") or []:
-        if isinstance(link, dict) and link.get("href"):
-            return str(link["href"])
-    return None
-
-
-def unresolved_band(
-    band: str, record_id: Any, assets: dict[str, Any], data_source: str | None
-) -> BandResolutionError:
-    """The error for a band a read cannot resolve to an asset URL and tile layout."""
-    return BandResolutionError(
-        f"Band {band!r} of record {record_id!r} could not be resolved: available asset keys "
-        f"{sorted(assets)}; data_source={data_source!r}"
-    )
-
-
-def resolve_asset_key(assets: dict[str, Any], band_code: str, data_source: str) -> str | None:
-    """First of: the band code, its mapped asset key, or the reverse mapping, found in assets."""
-    band_map = BandRegistry.get(data_source) if data_source else {}
-    candidates = [band_code]
-    if band_code in band_map:
-        candidates.append(band_map[band_code])
-    candidates += [code for code, key in band_map.items() if code == band_code or key == band_code]
-    for c in candidates:
-        if c in assets and assets[c] is not None:
-            return c
-    return None
+logger = logging.getLogger("rasteret.core.collection")
 
 
 @dataclass
@@ -76,8 +37,9 @@ class RasterAccessor:
     band_metadata: dict[str, Any]
     collection: str
     data_source: str = ""
-    #: the record as a one-row Arrow batch (set by ``Collection.iterate_rasters``)
-    _row: Any = field(default=None, repr=False, compare=False)
+    #: a one-record ``Collection`` of this row, made on demand (set by
+    #: ``Collection.iterate_rasters``); the pixel reads of this accessor go through it
+    record_view: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def geometry(self) -> Any:
@@ -134,18 +96,11 @@ class RasterAccessor:
         return meta, url, index
 
     def _collection(self) -> Any:
-        import pyarrow as pa
-        import pyarrow.dataset as ds
-
-        from rasteret.core.collection import Collection
-
-        if self._row is None:
+        if self.record_view is None:
             raise ValueError(
                 "this RasterAccessor carries no record row (create it via iterate_rasters)"
             )
-        return Collection(
-            dataset=ds.dataset(pa.Table.from_batches([self._row])), data_source=self.data_source
-        )
+        return self.record_view()
 
     async def load_bands(
         self,
@@ -204,3 +159,56 @@ class RasterAccessor:
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
         )
+
+
+_ACCESSOR_REQUIRED = ("id", "datetime", "geometry", "assets", "bbox")
+
+
+def accessor_columns(schema: Any, bands: list[str] | None) -> list[str]:
+    """The record columns :func:`accessors_of_batch` reads (``bands``: their metadata only).
+
+    Raises
+    ------
+    ValueError
+        A required record column is missing.
+    """
+    names = schema.names
+    missing = set(_ACCESSOR_REQUIRED) - set(names)
+    if missing:
+        raise ValueError(f"Missing required fields: {missing}")
+    meta_cols = [n for n in names if n.endswith("_metadata")]
+    if bands:
+        meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
+    optional = [c for c in ("proj:epsg", "eo:cloud_cover", "collection") if c in names]
+    return [*_ACCESSOR_REQUIRED, *optional, *meta_cols]
+
+
+def accessors_of_batch(
+    batch: Any, data_source: str, record_view: Callable[[Any], Callable[[], Any]]
+) -> Iterator[RasterAccessor]:
+    """A :class:`RasterAccessor` per row of ``batch``; ``record_view(row)`` makes the
+    one-record collection its reads go through. Rows that cannot be read are skipped with a
+    warning."""
+    meta_cols = [n for n in batch.schema.names if n.endswith("_metadata")]
+    for i, row in enumerate(batch.to_pylist()):
+        try:
+            bbox = row["bbox"]
+            if isinstance(bbox, dict):
+                bbox = [bbox["xmin"], bbox["ymin"], bbox["xmax"], bbox["ymax"]]
+            accessor = RasterAccessor(
+                id=str(row["id"]),
+                datetime=row["datetime"],
+                bbox=list(bbox) if bbox else [],
+                footprint=row["geometry"],
+                crs=row.get("proj:epsg"),
+                cloud_cover=row.get("eo:cloud_cover") or 0,
+                assets=dict(row["assets"] or {}),
+                band_metadata={c: row[c] for c in meta_cols if row.get(c) is not None},
+                collection=row.get("collection") or data_source,
+                data_source=data_source,
+                record_view=record_view(batch.slice(i, 1)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning("skipping record %r: %s", row.get("id"), exc)
+            continue
+        yield accessor

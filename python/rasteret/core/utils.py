@@ -7,6 +7,9 @@ import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from rasteret.records.source import DatasetSource
+from rasteret.records.summary import data_source_of
+
 T = TypeVar("T")
 
 __all__ = [
@@ -29,34 +32,18 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def infer_data_source(collection: Any) -> str:
-    """A collection's data source: its attribute, schema metadata, or ``collection`` column."""
+    """A collection's data source: its attribute, else its records' schema metadata
+    ``data_source``, else the first non-empty ``collection`` value."""
     source = getattr(collection, "data_source", "") or ""
     if source:
         return source
-    hf = getattr(collection, "_hf", None)
-    if hf is not None:  # a streaming collection: schema metadata, else head(1)'s collection
-        raw = (hf.schema.metadata or {}).get(b"data_source", b"").decode("utf-8", "replace")
-        if raw.strip() and raw.strip() != "unknown":
-            return raw.strip()
-        if "collection" not in hf.schema.names:
-            return ""
-        values = collection.head(1, columns=["collection"]).column("collection").to_pylist()
-        return str(values[0]) if values and values[0] else ""
-    dataset = getattr(collection, "dataset", None)
-    return "" if dataset is None else infer_data_source_from_dataset(dataset)
+    records = getattr(collection, "_source", None)
+    return "" if records is None else data_source_of(records)
 
 
 def infer_data_source_from_dataset(dataset: Any) -> str:
     """Schema metadata ``data_source`` (unless empty/"unknown"), else the first ``collection``."""
-    raw = (dataset.schema.metadata or {}).get(b"data_source", b"").decode("utf-8", "replace")
-    if raw.strip() and raw.strip() != "unknown":
-        return raw.strip()
-    if "collection" in dataset.schema.names:
-        for batch in dataset.to_batches(columns=["collection"]):
-            for value in batch.column(0).to_pylist():
-                if value:
-                    return str(value)
-    return ""
+    return data_source_of(DatasetSource(dataset))
 
 
 def reproject_array(

@@ -115,8 +115,8 @@ def _hint(url: str) -> str:
 
 def _parse_all(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordBatch:
     from rasteret._backends import io_options
-    from rasteret.core import _read
     from rasteret.options import get_options
+    from rasteret.read import engine as _read
 
     options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
     bar = None

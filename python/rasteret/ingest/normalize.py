@@ -7,7 +7,6 @@ CRS sidecars (``proj:epsg`` int32, ``crs`` string) are derived per row from ``pr
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import os
 import warnings
@@ -17,7 +16,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from rasteret.core.collection import Collection, _ensure_bbox_struct
+from rasteret.core.collection import Collection
+from rasteret.records.crs import (
+    crs_code_from_epsg,
+    normalize_crs_code,
+    normalize_raster_crs_sidecars,
+    parse_epsg,
+)
+from rasteret.records.schema import ensure_bbox_struct
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -30,119 +36,6 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS = {"id", "datetime", "geometry", "assets"}
-_CRS_SOURCES = ("proj:code", "proj:epsg", "crs", "proj:wkt2", "proj:projjson")
-_AS_COLLECTION_REQUIRED = {"id", "datetime", "geometry", "assets", "bbox"}
-_LAYOUT_REQUIRED = (
-    "tile_offsets",
-    "tile_byte_counts",
-    "tile_width",
-    "tile_height",
-    "dtype",
-    "transform",
-)
-_large_warning_done = False
-
-
-@functools.lru_cache(maxsize=4096)
-def _pyproj_epsg(text: str) -> int | None:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        return CRS.from_user_input(text).to_epsg()
-    except CRSError:
-        return None
-
-
-def parse_epsg(value: Any) -> int | None:
-    """EPSG code of a CRS value (int, ``"EPSG:n"``, digits, WKT or PROJJSON), else None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and value > 0 else None
-    if isinstance(value, dict):
-        return _pyproj_epsg(json.dumps(value, sort_keys=True))
-    if isinstance(value, str):
-        s = value.strip()
-        if not s:
-            return None
-        if s.upper().startswith("EPSG:") and s[5:].strip().isdigit():
-            return int(s[5:].strip())
-        if s.isdigit():
-            return int(s)
-        return _pyproj_epsg(s)
-    return None
-
-
-def crs_code_from_epsg(epsg: int | None) -> str | None:
-    """``"EPSG:<n>"`` (None for None)."""
-    return None if epsg is None else f"EPSG:{int(epsg)}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _normalize_text(s: str) -> str | None:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    epsg = parse_epsg(s)
-    if epsg is not None:
-        return f"EPSG:{epsg}"
-    try:
-        crs = CRS.from_user_input(s)
-    except CRSError:
-        return s
-    auth = crs.to_authority()
-    if auth is not None:
-        return f"{auth[0]}:{auth[1]}"
-    return crs.to_string() or s
-
-
-def normalize_crs_code(value: Any) -> str | None:
-    """A CRS value as ``"EPSG:n"``, else ``"AUTH:CODE"``, else a pyproj string, else raw."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        epsg = parse_epsg(value)
-        return None if epsg is None else f"EPSG:{epsg}"
-    if isinstance(value, dict):
-        return _normalize_text(json.dumps(value, sort_keys=True))
-    s = str(value).strip()
-    return _normalize_text(s) if s else None
-
-
-def normalize_raster_crs_sidecars(table: pa.Table) -> pa.Table:
-    """Write per-row ``proj:epsg`` (int32) and ``crs`` (string) from the CRS columns present."""
-    present = [c for c in _CRS_SOURCES if c in table.column_names]
-    if not present:
-        return table
-    columns = {c: table.column(c).to_pylist() for c in present}
-    epsgs: list[int | None] = []
-    codes: list[str | None] = []
-    for i in range(table.num_rows):
-        epsg, code = None, None
-        for c in present:
-            v = columns[c][i]
-            if v is None:
-                continue
-            if isinstance(v, str) and v.strip().startswith("{"):
-                try:
-                    v = json.loads(v)
-                except ValueError:
-                    pass
-            e = parse_epsg(v)
-            n = normalize_crs_code(v)
-            if e is not None or n is not None:
-                epsg, code = e, (n if e is None else f"EPSG:{e}")
-                break
-        epsgs.append(epsg)
-        codes.append(code)
-    for name, values, typ in (("proj:epsg", epsgs, pa.int32()), ("crs", codes, pa.string())):
-        arr = pa.array(values, type=typ)
-        idx = table.schema.get_field_index(name)
-        table = table.set_column(idx, name, arr) if idx >= 0 else table.append_column(name, arr)
-    return table
 
 
 def _reproject_footprints(table: pa.Table) -> pa.Table:
@@ -215,7 +108,7 @@ def build_collection_from_table(
     table = normalize_raster_crs_sidecars(table)
     if "bbox" not in table.column_names:
         try:
-            table = _ensure_bbox_struct(table)
+            table = ensure_bbox_struct(table)
         except Exception as exc:  # noqa: BLE001 - shapely raises many kinds on bad WKB
             warnings.warn(f"could not derive bbox from geometry: {exc}", UserWarning, stacklevel=2)
             struct_type = pa.struct([(n, pa.float64()) for n in ("xmin", "ymin", "xmax", "ymax")])
@@ -236,45 +129,6 @@ def build_collection_from_table(
     if workspace_dir:
         collection.export(workspace_dir, partition_by=partition_cols)
     return collection
-
-
-def _infer_data_source(dataset: ds.Dataset) -> str:
-    from rasteret.core.utils import infer_data_source_from_dataset
-
-    return infer_data_source_from_dataset(dataset)
-
-
-def _to_dataset(data: Any) -> tuple[ds.Dataset, pa.Table | None]:
-    if isinstance(data, ds.Dataset):
-        return data, None
-    if isinstance(data, pa.Table):
-        return ds.dataset(data), data
-    if isinstance(data, pa.RecordBatch):
-        return ds.dataset(pa.Table.from_batches([data])), None
-    if isinstance(data, pa.RecordBatchReader):
-        return ds.dataset(data.read_all()), None
-    if hasattr(data, "__arrow_c_stream__"):
-        return ds.dataset(pa.RecordBatchReader.from_stream(data).read_all()), None
-    return ds.dataset(pa.table(data)), None
-
-
-def _warn_if_large(table: pa.Table) -> None:
-    global _large_warning_done
-    if _large_warning_done:
-        return
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        ram = 0
-    if table.nbytes >= 2 * 1024**3 or (ram and table.nbytes >= 0.4 * ram):
-        _large_warning_done = True
-        warnings.warn(
-            "as_collection() received a large in-memory pyarrow.Table "
-            f"({table.nbytes / 1024**3:.1f} GiB); prefer a lazy pyarrow.dataset.Dataset or "
-            "persist to Parquet and use rasteret.load(...)",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
 def as_collection(
@@ -319,39 +173,12 @@ def as_collection(
     >>> summer = duckdb.sql("SELECT * FROM scenes WHERE month BETWEEN 6 AND 8")  # doctest: +SKIP
     >>> view = rasteret.as_collection(summer.arrow(), name="summer")  # doctest: +SKIP
     """
-    dataset, materialised = _to_dataset(table)
-    if materialised is not None:
-        _warn_if_large(materialised)
-    schema = dataset.schema
-    missing = sorted(_AS_COLLECTION_REQUIRED - set(schema.names))
-    if missing:
-        raise ValueError(
-            f"Table is missing required columns for as_collection: {missing}. Use "
-            "build_from_table(...) to normalise a raw record table first."
-        )
-    if require_band_metadata:
-        meta_cols = [n for n in schema.names if n.endswith("_metadata")]
-        if not meta_cols:
-            raise ValueError(
-                "No '*_metadata' columns found: as_collection() needs enriched band metadata "
-                "(build with build_from_table/build_from_stac, or pass "
-                "require_band_metadata=False)."
-            )
-        for c in meta_cols:
-            t = schema.field(c).type
-            if not pa.types.is_struct(t):
-                raise ValueError(f"Column '{c}' must be a struct for as_collection().")
-            lacking = [f for f in _LAYOUT_REQUIRED if t.get_field_index(f) < 0]
-            if lacking:
-                raise ValueError(f"Column '{c}' is missing required metadata fields: {lacking}")
-    for label, value in (("start_date", start_date), ("end_date", end_date)):
-        if value is not None and not isinstance(value, _dt.datetime):
-            raise TypeError(f"{label} must be a datetime, got {type(value).__name__}")
-    return Collection(
-        dataset=dataset,
+    return Collection.from_arrow(
+        table,
         name=name,
+        data_source=data_source,
         description=description,
-        data_source=data_source or _infer_data_source(dataset),
         start_date=start_date,
         end_date=end_date,
+        require_band_metadata=require_band_metadata,
     )

@@ -14,25 +14,25 @@ from torch.utils.data import get_worker_info
 from torchgeo.datasets import GeoDataset
 
 from rasteret._backends import implicit_backend, io_options
-from rasteret.core.rio_semantics import MergeGrid
 from rasteret.integrations._malloc_tuning import keep_freed_memory
-from rasteret.integrations._shared_tiles import (
+from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
+from rasteret.integrations._torchgeo_tensor import (
+    coerce_label_value,
+    image_tensor,
+    tensor_dtype,
+)
+from rasteret.read.chips import ChipReader, Placed
+from rasteret.read.grid import MergeGrid
+from rasteret.read.shared_tiles import (
     SharedTileStore,
     new_shared_dir,
     owner_alive,
     remove_if_owned,
 )
-from rasteret.integrations._tile_cache import (
+from rasteret.read.tile_cache import (
     DEFAULT_TILE_CACHE_BYTES,
     TileCache,
     decoded_tile_bytes,
-)
-from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
-from rasteret.integrations._torchgeo_read import ChipReader, Placed
-from rasteret.integrations._torchgeo_tensor import (
-    _array_to_image_tensor_torchgeo_compatible,
-    _coerce_label_value,
-    tensor_dtype,
 )
 
 __all__ = ["RasteretGeoDataset"]
@@ -383,7 +383,7 @@ class RasteretGeoDataset(GeoDataset):
             data = self._stack_time(records, placed, failures, grid)
         else:
             data = self._mosaic(records, placed, failures, grid)
-        tensor = _array_to_image_tensor_torchgeo_compatible(data)  # already the tensor dtype
+        tensor = image_tensor(data)  # already the tensor dtype
         sample: dict[str, Any] = {"bounds": self._bounds_value(chip.query)}
         if not hasattr(self, "_slice_to_tensor"):  # TorchGeo 0.8: keys of its RasterDataset
             sample = {"crs": self.crs, **sample}
@@ -395,7 +395,7 @@ class RasteretGeoDataset(GeoDataset):
         else:
             sample["mask"] = tensor.squeeze(-3) if tensor.shape[-3] == 1 else tensor
         if self.label_field is not None:
-            label = _coerce_label_value(records[0].label)
+            label = coerce_label_value(records[0].label)
             if label is not None:
                 sample["label"] = label
         if transform and self.transforms is not None:
@@ -412,7 +412,7 @@ class RasteretGeoDataset(GeoDataset):
         return np.result_type(*[b.dtype for r in records for b in r.bands])
 
     def _fill(self, dtype: np.dtype, records: list[Any], band: int) -> Any:
-        from rasteret.core.rio_semantics import representable_fill
+        from rasteret.read.grid import representable_fill
 
         if dtype.kind == "f" and self._plan.multi_crs:
             return np.nan

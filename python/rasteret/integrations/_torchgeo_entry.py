@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pyarrow.dataset as ds
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,17 +55,10 @@ def to_torchgeo_dataset(collection: Any, *, bands: list[str], **kw: Any) -> Any:
             ub = tuple(float(v) for v in user_bbox)
             env = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
         if env is not None and (env[0] > env[2] or env[1] > env[3]):
-            dataset = view.dataset
-            view = view._view(dataset.filter(_false())) if dataset is not None else view
+            view = view.where(ds.scalar(False))  # the geometries and bbox are disjoint
         elif env is not None:
             try:
                 view = view.subset(bbox=env)
             except ValueError as exc:
                 logger.debug("geometry pre-filter skipped: %s", exc)
     return RasteretGeoDataset(collection=view, bands=bands, **kw)
-
-
-def _false() -> Any:
-    import pyarrow.dataset as ds
-
-    return ds.scalar(False)

@@ -14,40 +14,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core.raster_accessor import asset_url, resolve_asset_key
-from rasteret.core.windows import normalize_transform
+from rasteret.read.chip_sources import BandSource, ChipRecord
+from rasteret.read.grid import normalize_transform
+from rasteret.records.bands import asset_url, resolve_asset_key
 
 logger = logging.getLogger(__name__)
 
 _REQUIRED = ("id", "datetime", "assets", "proj:epsg")
 _OPTIONAL = ("collection", "start_datetime", "end_datetime")
-
-
-@dataclass(frozen=True)
-class BandSource:
-    """Where one band of one record lives and how its grid looks."""
-
-    url: str
-    band_index: int
-    layout_row: int  # row of :attr:`IndexPlan.layouts`
-    transform: tuple[float, float, float, float]  # (a, c, e, f)
-    width: int
-    height: int
-    dtype: np.dtype
-    nodata: float | None
-    mask_row: int | None  # row of :attr:`IndexPlan.mask_layouts` (internal GDAL mask)
-    tile_width: int = 0  # 0: untiled (no tile cache)
-    tile_height: int = 0
-
-
-@dataclass(frozen=True)
-class RecordSource:
-    """One indexed record: its id, CRS, label and the sources of the requested bands."""
-
-    record_id: str
-    epsg: int
-    label: Any
-    bands: tuple[BandSource, ...]
 
 
 @dataclass
@@ -57,7 +31,7 @@ class IndexPlan:
     epsg: int
     res: tuple[float, float]
     multi_crs: bool
-    records: list[RecordSource]
+    records: list[ChipRecord]
     footprints: list[Any]
     datetimes: list[Any]
     layouts: pa.Array
@@ -210,7 +184,7 @@ def build_index(
     for c, arr in layout_arrays.items():
         layout_offset[c] = start
         start += len(arr)
-    records: list[RecordSource] = []
+    records: list[ChipRecord] = []
     footprints: list[Any] = []
     datetimes: list[Any] = []
     skipped: list[str] = []
@@ -235,7 +209,7 @@ def build_index(
         native = (abs(a), abs(e)) if src_epsg == epsg else _target_res(first, src_epsg, epsg)
         if not _same_res(native, res):
             off_res += 1
-        records.append(RecordSource(str(rid), src_epsg, labels[i], tuple(sources)))
+        records.append(ChipRecord(str(rid), src_epsg, labels[i], tuple(sources)))
         footprints.append(_footprint(first, src_epsg, epsg))
         datetimes.append(_as_timestamp(when))
     if skipped:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["_array_to_image_tensor_torchgeo_compatible", "_coerce_label_value", "tensor_dtype"]
+__all__ = ["image_tensor", "coerce_label_value", "tensor_dtype"]
 
 
 _WIDEN = {np.dtype("uint16"): np.dtype("int32"), np.dtype("uint32"): np.dtype("int64")}
@@ -35,9 +35,7 @@ def tensor_dtype(dtype: np.dtype, warned: set[tuple[str, str]] | None = None) ->
     return target
 
 
-def _array_to_image_tensor_torchgeo_compatible(
-    array: np.ndarray, warned: set[tuple[str, str]] | None = None
-) -> Any:
+def image_tensor(array: np.ndarray, warned: set[tuple[str, str]] | None = None) -> Any:
     """A tensor like ``torchgeo.datasets.utils.array_to_tensor``: ``uint16 -> int32``,
     ``uint32 -> int64`` (one ``UserWarning`` per dtype pair when ``warned`` is given),
     otherwise zero-copy ``torch.from_numpy`` of the C-contiguous array."""
@@ -47,7 +45,7 @@ def _array_to_image_tensor_torchgeo_compatible(
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def _coerce_label_value(value: Any) -> Any:
+def coerce_label_value(value: Any) -> Any:
     """A label value as TorchGeo consumers expect it (None = omit the ``label`` key).
 
     Tensors pass through; integer/bool scalars and arrays become ``torch.long``; floats

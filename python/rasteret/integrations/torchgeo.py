@@ -30,10 +30,11 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 if _HAVE_TORCHGEO:
     from rasteret.integrations._torchgeo_dataset import RasteretGeoDataset
-    from rasteret.integrations._torchgeo_tensor import (  # noqa: F401
-        _array_to_image_tensor_torchgeo_compatible,
-        _coerce_label_value,
-    )
+    from rasteret.integrations._torchgeo_tensor import coerce_label_value, image_tensor
+
+    # the names upstream's tests import these helpers by
+    _array_to_image_tensor_torchgeo_compatible = image_tensor
+    _coerce_label_value = coerce_label_value
 else:  # pragma: no cover - exercised only without the extra
 
     class RasteretGeoDataset:  # type: ignore[no-redef]

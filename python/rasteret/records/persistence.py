@@ -17,9 +17,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from rasteret.records.filters import BBOX_FIELDS, bbox_is_struct
+
 logger = logging.getLogger(__name__)
 
-_PARQUET_DATASET_CACHE: dict[tuple[str, bool], tuple[Any, ds.Dataset]] = {}
+PARQUET_DATASET_CACHE: dict[tuple[str, bool], tuple[Any, ds.Dataset]] = {}
 _WKB_TYPES = {
     1: "Point",
     2: "LineString",
@@ -29,10 +31,9 @@ _WKB_TYPES = {
     6: "MultiPolygon",
     7: "GeometryCollection",
 }
-BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 
 
-def _is_cloud_uri(path: str | os.PathLike[str]) -> bool:
+def is_cloud_uri(path: str | os.PathLike[str]) -> bool:
     """True for ``scheme://`` URIs other than ``file://``."""
     s = str(path)
     return "://" in s and not s.startswith("file://")
@@ -55,12 +56,12 @@ def _fingerprint(path: Path) -> Any:
     return ("file", st.st_mtime_ns, st.st_size)
 
 
-def _open_parquet_dataset(path: str | os.PathLike[str], *, try_hive: bool = True) -> ds.Dataset:
+def open_parquet_dataset(path: str | os.PathLike[str], *, try_hive: bool = True) -> ds.Dataset:
     """Open a Parquet file or (Hive-partitioned) directory, cached per process."""
     key = (str(path), try_hive)
-    cloud = _is_cloud_uri(path)
+    cloud = is_cloud_uri(path)
     fingerprint = None if cloud else _fingerprint(_local(path))
-    hit = _PARQUET_DATASET_CACHE.get(key)
+    hit = PARQUET_DATASET_CACHE.get(key)
     if hit is not None and hit[0] == fingerprint:
         return hit[1]
     source: Any = str(path) if cloud else str(_local(path))
@@ -80,7 +81,7 @@ def _open_parquet_dataset(path: str | os.PathLike[str], *, try_hive: bool = True
                 dataset = None
         if dataset is None:
             dataset = ds.dataset(source, format="parquet", exclude_invalid_files=True)
-    _PARQUET_DATASET_CACHE[key] = (fingerprint, dataset)
+    PARQUET_DATASET_CACHE[key] = (fingerprint, dataset)
     return dataset
 
 
@@ -122,15 +123,6 @@ def wkb_geometry_types(column: pa.ChunkedArray | pa.Array) -> list[str]:
         if name:
             seen.add(name)
     return sorted(seen)
-
-
-def bbox_is_struct(schema: pa.Schema) -> bool:
-    """Whether ``bbox`` is a struct with xmin, ymin, xmax, ymax."""
-    idx = schema.get_field_index("bbox")
-    if idx < 0:
-        return False
-    t = schema.field(idx).type
-    return pa.types.is_struct(t) and all(t.get_field_index(n) >= 0 for n in BBOX_FIELDS)
 
 
 def geoparquet_metadata(table: pa.Table) -> bytes:
@@ -181,7 +173,7 @@ def write_collection(
         "write_batch_size": 10_000,
         "basename_template": "part-{i}.parquet",
     }
-    if _is_cloud_uri(path):
+    if is_cloud_uri(path):
         pq.write_to_dataset(table, root_path=str(path), **kwargs)
         return
     target = _local(path)
@@ -199,5 +191,5 @@ def write_collection(
             tmp.replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _PARQUET_DATASET_CACHE.pop((str(path), True), None)
-    _PARQUET_DATASET_CACHE.pop((str(path), False), None)
+    PARQUET_DATASET_CACHE.pop((str(path), True), None)
+    PARQUET_DATASET_CACHE.pop((str(path), False), None)

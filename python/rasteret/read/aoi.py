@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core._read import fill_value
 from rasteret.core.aoi import GeometryInputPlan, prepare_geometry_input
-from rasteret.core.progress import TileProgress
-from rasteret.core.raster_accessor import asset_url, resolve_asset_key, unresolved_band
-from rasteret.core.windows import geometry_window, normalize_transform, window_transform
 from rasteret.errors import BandResolutionError, UnsupportedGeometryError
+from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
+from rasteret.read.progress import TileProgress
+from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +318,7 @@ def _layout_column(table: pa.Table, jobs: list[_Job]) -> pa.Array:
 def _run_jobs(
     table: pa.Table, jobs: list[_Job], options: dict[str, Any], bar: TileProgress
 ) -> list[np.ndarray]:
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     return _read.read_flat(
         [j.url for j in jobs],
@@ -337,7 +336,7 @@ def _apply_internal_masks(
     table: pa.Table, jobs: list[_Job], arrays: dict[int, np.ndarray], options: dict[str, Any]
 ) -> None:
     """Set pixels the file's internal mask marks invalid to the fill value (as GDAL does)."""
-    from rasteret.core import _read
+    from rasteret.read import engine as _read
 
     masked = [j for j in jobs if j.has_mask and id(j) in arrays]
     if not masked:

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from rasteret import _core, errors
 from rasteret._sigint import interruptible
+from rasteret.read.grid import fill_value
 
 _ERROR_CLASSES: dict[str, type[BaseException]] = {
     "RemoteNotFoundError": errors.RemoteNotFoundError,
@@ -118,23 +119,6 @@ class WindowRead:
 
 def _field_names(layout: pa.StructScalar | dict[str, Any]) -> Any:
     return layout.type.names if isinstance(layout, pa.Scalar) else layout
-
-
-def fill_value(layout: pa.StructScalar | dict[str, Any], dtype: np.dtype) -> Any:
-    """nodata cast to ``dtype`` when representable, else 0 (rasterio's fill rule)."""
-    nodata = layout["nodata"] if "nodata" in _field_names(layout) else None
-    if isinstance(nodata, pa.Scalar):
-        nodata = nodata.as_py()
-    if nodata is None:
-        return dtype.type(0)
-    if dtype.kind == "f":
-        return dtype.type(nodata)
-    if np.isnan(nodata) or not float(nodata).is_integer():
-        return dtype.type(0)
-    info = np.iinfo(dtype)
-    if not info.min <= nodata <= info.max:
-        return dtype.type(0)
-    return dtype.type(int(nodata))
 
 
 _PLAN_COLUMNS = (

@@ -19,16 +19,17 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core import _read
-from rasteret.core.rio_semantics import (
+from rasteret.read import engine as _read
+from rasteret.read.chip_sources import BandSource, ChipRecord
+from rasteret.read.grid import (
+    TOLERANCE,
     MergeGrid,
     merge_semantic_resample_single_source,
     representable_fill,
+    whole,
 )
-from rasteret.integrations._tile_cache import TileCache, WindowSpec
-from rasteret.integrations._torchgeo_index import BandSource, RecordSource
+from rasteret.read.tile_cache import TileCache, WindowSpec
 
-_TOL = 1e-9
 T = TypeVar("T")
 
 
@@ -68,11 +69,6 @@ class _Job:
     fill: Any
 
 
-def _whole(v: float) -> int | None:
-    r = round(v)
-    return int(r) if abs(v - r) <= _TOL else None
-
-
 def _plan_job(
     slot: int,
     record: int,
@@ -87,8 +83,8 @@ def _plan_job(
     minx, miny, maxx, maxy = bbox
     fill, _ = representable_fill(src.nodata, src.dtype)
     if not reproject and a > 0 and e < 0:
-        col, row = _whole((minx - c) / a), _whole((maxy - f) / e)
-        same_res = abs(a - grid.res[0]) <= _TOL and abs(-e - grid.res[1]) <= _TOL
+        col, row = whole((minx - c) / a), whole((maxy - f) / e)
+        same_res = abs(a - grid.res[0]) <= TOLERANCE and abs(-e - grid.res[1]) <= TOLERANCE
         if same_res and col is not None and row is not None:
             rows, cols = grid.shape
             if col >= src.width or row >= src.height or col + cols <= 0 or row + rows <= 0:
@@ -97,17 +93,17 @@ def _plan_job(
     cols_f = sorted(((minx - c) / a, (maxx - c) / a))
     rows_f = sorted(((miny - f) / e, (maxy - f) / e))
     pad = 1 if reproject or not (_same(a, grid.res[0]) and _same(-e, grid.res[1])) else 0
-    c0 = max(math.floor(cols_f[0] + _TOL) - pad, 0)
-    r0 = max(math.floor(rows_f[0] + _TOL) - pad, 0)
-    c1 = min(math.ceil(cols_f[1] - _TOL) + pad, src.width)
-    r1 = min(math.ceil(rows_f[1] - _TOL) + pad, src.height)
+    c0 = max(math.floor(cols_f[0] + TOLERANCE) - pad, 0)
+    r0 = max(math.floor(rows_f[0] + TOLERANCE) - pad, 0)
+    c1 = min(math.ceil(cols_f[1] - TOLERANCE) + pad, src.width)
+    r1 = min(math.ceil(rows_f[1] - TOLERANCE) + pad, src.height)
     if c1 <= c0 or r1 <= r0:
         return None
     return _Job(slot, record, band, src, (c0, r0, c1 - c0, r1 - r0), False, fill)
 
 
 def _same(x: float, y: float) -> bool:
-    return abs(abs(x) - abs(y)) <= _TOL
+    return abs(abs(x) - abs(y)) <= TOLERANCE
 
 
 def _source_bbox(bbox: tuple[float, float, float, float], dst: int, src: int) -> Any:
@@ -120,7 +116,7 @@ def _source_bbox(bbox: tuple[float, float, float, float], dst: int, src: int) ->
 
 
 def _plan_chip(
-    records: list[RecordSource],
+    records: list[ChipRecord],
     bbox: tuple[float, float, float, float],
     grid: MergeGrid,
     epsg: int,
@@ -158,7 +154,7 @@ class ChipReader:
 
     def read_chip(
         self,
-        records: list[RecordSource],
+        records: list[ChipRecord],
         bbox: tuple[float, float, float, float],
         grid: MergeGrid,
     ) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
@@ -188,7 +184,7 @@ class ChipReader:
 
     def read_chips(
         self,
-        chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
+        chips: list[tuple[list[ChipRecord], tuple[float, float, float, float], MergeGrid]],
         finish: Callable[[int, dict[tuple[int, int], Placed], list[tuple[int, BaseException]]], T],
     ) -> list[T]:
         """:meth:`read_chip` for several ``(records, bbox, grid)`` chips (a DataLoader batch),
@@ -220,7 +216,7 @@ class ChipReader:
 
     def _read_chips_overlapped(
         self,
-        chips: list[tuple[list[RecordSource], tuple[float, float, float, float], MergeGrid]],
+        chips: list[tuple[list[ChipRecord], tuple[float, float, float, float], MergeGrid]],
         plans: list[list[_Job]],
         every: list[_Job],
         finish: Callable[[int, dict[tuple[int, int], Placed], list[tuple[int, BaseException]]], T],
@@ -273,7 +269,7 @@ class ChipReader:
         self,
         jobs: list[_Job],
         arrays: dict[int, np.ndarray],
-        records: list[RecordSource],
+        records: list[ChipRecord],
         grid: MergeGrid,
     ) -> dict[tuple[int, int], Placed]:
         placed: dict[tuple[int, int], Placed] = {}

@@ -20,41 +20,19 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 
-from rasteret.core._read import fill_value
-from rasteret.core.progress import TileProgress
-from rasteret.core.raster_accessor import asset_url, resolve_asset_key, unresolved_band
-from rasteret.core.windows import normalize_transform
+from rasteret.read.grid import (
+    TOLERANCE,
+    MergeGrid,
+    fill_value,
+    normalize_transform,
+    rasterio_crs,
+    whole,
+)
+from rasteret.read.progress import TileProgress
+from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
-__all__ = ["read_collection_window"]
-
-_EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The output grid: north-up, ``height x width`` pixels of ``xres x yres``."""
-
-    left: float
-    bottom: float
-    right: float
-    top: float
-    xres: float
-    yres: float
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (
-            round((self.top - self.bottom) / self.yres),
-            round((self.right - self.left) / self.xres),
-        )
-
-    @property
-    def transform(self) -> Any:
-        from affine import Affine
-
-        return Affine(self.xres, 0.0, self.left, 0.0, -self.yres, self.top)
+__all__ = ["read_records_window", "window_columns"]
 
 
 @dataclass
@@ -77,38 +55,6 @@ class _Source:
     aligned: bool  # window == output grid: a plain copy, no resampling
 
 
-def _parse_grid(bounds: Any, res: Any) -> Grid:
-    try:
-        left, bottom, right, top = (float(v) for v in bounds)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"bounds must be (left, bottom, right, top), got {bounds!r}") from exc
-    if not (left < right and bottom < top):
-        raise ValueError(f"bounds must satisfy left < right and bottom < top, got {bounds!r}")
-    if isinstance(res, int | float):
-        xres = yres = float(res)
-    else:
-        try:
-            xres, yres = (float(v) for v in res)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"res must be a number or (xres, yres), got {res!r}") from exc
-    if not (xres > 0 and yres > 0 and math.isfinite(xres) and math.isfinite(yres)):
-        raise ValueError(f"res must be positive, got {res!r}")
-    grid = Grid(left, bottom, right, top, xres, yres)
-    if min(grid.shape) <= 0:
-        raise ValueError(f"bounds {bounds!r} at res {res!r} give an empty grid {grid.shape}")
-    return grid
-
-
-def _crs(v: Any) -> Any:
-    from rasterio.crs import CRS
-
-    return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
-
-
-def _is_int(v: float) -> bool:
-    return abs(v - round(v)) < _EPS
-
-
 def _plan_source(
     slot: int,
     band_pos: int,
@@ -119,7 +65,7 @@ def _plan_source(
     source: str,
     epsg: Any,
     out_crs: Any,
-    grid: Grid,
+    grid: MergeGrid,
 ) -> _Source | None:
     """The window of one (record, band) that covers the grid (None: no overlap)."""
     key = resolve_asset_key(assets, band, source)
@@ -139,14 +85,14 @@ def _plan_source(
     w, h = int(meta["image_width"]), int(meta["image_height"])
     dtype = np.dtype(meta["dtype"])
     nodata = meta.get("nodata")
-    same_crs = out_crs is None or epsg is None or _crs(out_crs) == _crs(int(epsg))
+    same_crs = out_crs is None or epsg is None or rasterio_crs(out_crs) == rasterio_crs(int(epsg))
     if same_crs:
-        left, bottom, right, top = grid.left, grid.bottom, grid.right, grid.top
+        left, bottom, right, top = grid.bounds
     else:
         from rasterio.warp import transform_bounds
 
         left, bottom, right, top = transform_bounds(
-            _crs(out_crs), _crs(int(epsg)), grid.left, grid.bottom, grid.right, grid.top
+            rasterio_crs(out_crs), rasterio_crs(int(epsg)), *grid.bounds
         )
     cols = sorted(((left - c) / a, (right - c) / a))
     rows = sorted(((top - f) / e, (bottom - f) / e))
@@ -159,16 +105,16 @@ def _plan_source(
         and nodata_ok
         and a > 0
         and e < 0
-        and abs(a - grid.xres) < _EPS * max(1.0, a)
-        and abs(-e - grid.yres) < _EPS * max(1.0, a)
-        and _is_int(cols[0])
-        and _is_int(rows[0])
+        and abs(a - grid.res[0]) < TOLERANCE * max(1.0, a)
+        and abs(-e - grid.res[1]) < TOLERANCE * max(1.0, a)
+        and whole(cols[0]) is not None
+        and whole(rows[0]) is not None
     )
     if aligned:
         window = (round(cols[0]), round(rows[0]), width, height)
     else:
         # the source pixels under the grid plus a margin for the resampling kernel, clipped
-        margin = 2 + math.ceil(max(grid.xres / abs(a), grid.yres / abs(e)))
+        margin = 2 + math.ceil(max(grid.res[0] / abs(a), grid.res[1] / abs(e)))
         col0 = max(math.floor(cols[0]) - margin, 0)
         row0 = max(math.floor(rows[0]) - margin, 0)
         col1 = min(math.ceil(cols[1]) + margin, w)
@@ -231,7 +177,7 @@ def _memory_dataset(src: _Source, crop: np.ndarray, stack: Any) -> Any:
             height=height,
             count=1,
             dtype=src.dtype,
-            crs=_crs(src.crs) if src.crs is not None else None,
+            crs=rasterio_crs(src.crs) if src.crs is not None else None,
             transform=t,
             nodata=nodata,
         )
@@ -246,7 +192,7 @@ def _resampling(dtype: np.dtype) -> Any:
     return Resampling.bilinear if dtype.kind == "f" else Resampling.nearest
 
 
-def _merge(sources: list[_Source], crops: list[np.ndarray], grid: Grid) -> np.ndarray:
+def _merge(sources: list[_Source], crops: list[np.ndarray], grid: MergeGrid) -> np.ndarray:
     """``rasterio.merge.merge`` of the crops (first source wins) onto the grid."""
     from contextlib import ExitStack
 
@@ -258,15 +204,15 @@ def _merge(sources: list[_Source], crops: list[np.ndarray], grid: Grid) -> np.nd
         # default as merging the source files themselves
         out, _ = merge(
             datasets,
-            bounds=(grid.left, grid.bottom, grid.right, grid.top),
-            res=(grid.xres, grid.yres),
+            bounds=grid.bounds,
+            res=grid.res,
             indexes=[1],
             resampling=_resampling(sources[0].dtype),
         )
     return out[0]
 
 
-def _warp(src: _Source, crop: np.ndarray, grid: Grid, out_crs: Any, fill: Any) -> np.ndarray:
+def _warp(src: _Source, crop: np.ndarray, grid: MergeGrid, out_crs: Any, fill: Any) -> np.ndarray:
     """``rasterio.warp.reproject`` of a crop onto the grid in another CRS."""
     from affine import Affine
     from rasterio.warp import reproject
@@ -281,63 +227,65 @@ def _warp(src: _Source, crop: np.ndarray, grid: Grid, out_crs: Any, fill: Any) -
         source=crop,
         destination=out,
         src_transform=Affine(a, 0.0, c + col0 * a, 0.0, e, f + row0 * e),
-        src_crs=_crs(src.crs),
+        src_crs=rasterio_crs(src.crs),
         src_nodata=nodata,
         dst_transform=grid.transform,
-        dst_crs=_crs(out_crs),
+        dst_crs=rasterio_crs(out_crs),
         dst_nodata=fill,
         resampling=_resampling(src.dtype),
     )
     return out
 
 
-def read_collection_window(
-    collection: Any,
-    *,
-    record_ids: str | Sequence[str],
-    bounds: Any,
-    res: Any,
-    bands: list[str],
-    target_crs: int | None = None,
-    max_concurrent: int = 50,
-    group_by: str | None = None,
-    data_source: str | None = None,
-    progress: bool = False,
-    backend: Any = None,
-) -> np.ndarray:
-    """Read ``bands`` of ``record_ids`` on the grid of ``bounds`` at ``res`` (see module doc).
+def window_columns(names: Sequence[str], bands: Sequence[str], group_by: str | None) -> list[str]:
+    """Record columns :func:`read_records_window` needs, of those in ``names``.
 
-    Returns ``[N, C, H, W]``: N = records (``record_ids`` order) or groups of ``group_by``
-    values (first-appearance order; first record of a group wins where it has data).
-    ``backend`` is any resolved ``backend=`` value (None: default routing).
+    Raises
+    ------
+    ValueError
+        ``group_by`` is not a column.
     """
-    from rasteret._backends import io_options
-    from rasteret.core import _read
-    from rasteret.core.utils import infer_data_source
-
-    bands = list(bands)
-    if not bands:
-        raise ValueError("bands must name at least one band")
-    available = collection.bands
-    missing_bands = [b for b in bands if b not in available]
-    if available and missing_bands:
-        raise ValueError(f"Band(s) not found: {missing_bands}. Available bands: {available}")
-    ids = [record_ids] if isinstance(record_ids, str) else [str(r) for r in record_ids]
-    if not ids:
-        raise ValueError("record_ids must name at least one record")
-    ids = list(dict.fromkeys(ids))
-    grid = _parse_grid(bounds, res)
-    dataset = collection.dataset
-    if dataset is None:
-        raise ValueError("Collection has no records")
-    names = dataset.schema.names
     if group_by is not None and group_by not in names:
         raise ValueError(f"group_by column {group_by!r} not found. Available columns: {names}")
     wanted = ["id", "assets"] + [c for c in ("proj:epsg",) if c in names]
     if group_by is not None and group_by not in wanted:
         wanted.append(group_by)
+    return wanted + [f"{b}_metadata" for b in dict.fromkeys(bands) if f"{b}_metadata" in names]
+
+
+def read_records_window(
+    table: pa.Table,
+    *,
+    record_ids: list[str],
+    bounds: Any,
+    res: Any,
+    bands: list[str],
+    data_source: str,
+    target_crs: int | None = None,
+    max_concurrent: int = 50,
+    group_by: str | None = None,
+    progress: bool = False,
+    backend: Any = None,
+) -> np.ndarray:
+    """Read ``bands`` of ``record_ids`` on the grid of ``bounds`` at ``res`` (see module doc).
+
+    ``table`` holds the records (columns of :func:`window_columns`); ``record_ids`` gives the
+    output order. Returns ``[N, C, H, W]``: N = records or groups of ``group_by`` values
+    (first-appearance order; first record of a group wins where it has data). ``backend`` is
+    any resolved ``backend=`` value (None: default routing).
+
+    Raises
+    ------
+    ValueError
+        Unknown ids, bad bounds/res, records in several CRS without ``target_crs``.
+    """
+    from rasteret._backends import io_options
+    from rasteret.read import engine as _read
+
+    ids = record_ids
+    grid = MergeGrid.parse(bounds, res)
+    names = table.column_names
     meta_cols = [f"{b}_metadata" for b in dict.fromkeys(bands) if f"{b}_metadata" in names]
-    table = dataset.to_table(columns=wanted + meta_cols, filter=ds.field("id").isin(ids))
     found = [str(v) for v in table.column("id").to_pylist()]
     missing = [i for i in ids if i not in found]
     if missing:
@@ -354,7 +302,7 @@ def read_collection_window(
             "onto one grid."
         )
     out_crs = target_crs if target_crs is not None else next(iter(record_crs), None)
-    source = data_source or infer_data_source(collection)
+    source = data_source
     assets = table.column("assets").to_pylist()
     metas = {c: table.column(c).to_pylist() for c in meta_cols}
     plans: list[_Source] = []
@@ -438,7 +386,7 @@ def _key(value: Any) -> Any:
 
 
 def _mosaic(
-    group: list[tuple[_Source, np.ndarray]], grid: Grid, out_crs: Any, fill: Any
+    group: list[tuple[_Source, np.ndarray]], grid: MergeGrid, out_crs: Any, fill: Any
 ) -> np.ndarray:
     """One (slot, band) on the grid: records in order, the first with data wins."""
     if not group:
@@ -454,14 +402,15 @@ def _mosaic(
             todo &= ~take
         return out
     same_crs = all(
-        out_crs is None or s.crs is None or _crs(s.crs) == _crs(out_crs) for s in sources
+        out_crs is None or s.crs is None or rasterio_crs(s.crs) == rasterio_crs(out_crs)
+        for s in sources
     )
     if same_crs:
         return _merge(sources, crops, grid)
     out = np.full(grid.shape, fill, dtype=sources[0].dtype)
     todo = np.ones(grid.shape, dtype=bool)
     for s, c in group:
-        if out_crs is None or s.crs is None or _crs(s.crs) == _crs(out_crs):
+        if out_crs is None or s.crs is None or rasterio_crs(s.crs) == rasterio_crs(out_crs):
             warped = _merge([s], [c], grid)
         else:
             warped = _warp(s, c, grid, out_crs, fill)

@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from rasteret.core import filters as _f
-from rasteret.core.persistence import BBOX_FIELDS, _is_cloud_uri, _open_parquet_dataset
+from rasteret.records import filters as _f
+from rasteret.records.persistence import is_cloud_uri, open_parquet_dataset
+from rasteret.records.record_table import apply_column_aliases, prepare_record_table
 
 __all__ = ["RecordIndex", "SubsetPlan", "and_all", "can_evaluate"]
 
@@ -56,23 +57,6 @@ def can_evaluate(dataset: ds.Dataset, expr: ds.Expression) -> bool:
     except errors:
         return False
     return True
-
-
-def _bbox_terms(col: str, minx: float, miny: float, maxx: float, maxy: float) -> ds.Expression:
-    f = ds.field
-    return (
-        (f(col, "xmax") >= minx)
-        & (f(col, "xmin") <= maxx)
-        & (f(col, "ymax") >= miny)
-        & (f(col, "ymin") <= maxy)
-    )
-
-
-def _is_bbox_struct(schema: pa.Schema, col: str) -> bool:
-    if col not in schema.names:
-        return False
-    t = schema.field(col).type
-    return pa.types.is_struct(t) and all(t.get_field_index(n) >= 0 for n in BBOX_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -123,7 +107,7 @@ class RecordIndex:
         return self._cache["index"]
 
     def _open_index(self) -> ds.Dataset:
-        from rasteret.integrations.huggingface import is_hf_dataset_uri, load_hf_parquet_table
+        from rasteret.records.hf import is_hf_dataset_uri, load_hf_parquet_table
 
         path = self.path
         if is_hf_dataset_uri(path):
@@ -132,10 +116,10 @@ class RecordIndex:
             if self.filesystem is not None:
                 stripped = path.split("://", 1)[1] if "://" in path else path
                 return ds.dataset(stripped, filesystem=self.filesystem, format="parquet")
-            if not _is_cloud_uri(path) and not Path(path).expanduser().exists():
+            if not is_cloud_uri(path) and not Path(path).expanduser().exists():
                 raise FileNotFoundError(f"Record index not found at {path}")
             return ds.dataset(
-                str(Path(path).expanduser()) if not _is_cloud_uri(path) else path, format="parquet"
+                str(Path(path).expanduser()) if not is_cloud_uri(path) else path, format="parquet"
             )
         except (OSError, pa.ArrowInvalid) as exc:
             if isinstance(exc, FileNotFoundError):
@@ -160,18 +144,13 @@ class RecordIndex:
 
     def normalise(self, table: pa.Table) -> pa.Table:
         """Index rows in collection form: canonical column names, ``assets``, CRS sidecars."""
-        from rasteret.ingest.parquet_record_table import (
-            _apply_column_map_aliases,
-            prepare_record_table,
-        )
-
         aliases: dict[str, str] = {}
         for canonical, src in (self.field_roles or {}).items():
             if canonical != "href" and src != canonical:
                 aliases[src] = canonical
         for src, dest in (self.column_map or {}).items():
             aliases.setdefault(src, dest)
-        table = _apply_column_map_aliases(table, aliases)
+        table = apply_column_aliases(table, aliases)
         href = self._href_column()
         return prepare_record_table(
             table,
@@ -217,6 +196,10 @@ class RecordIndex:
         caps = (self.filter_capabilities or {}).get("index")
         return caps is None or name in caps or column in caps
 
+    def adopt_wide(self, dataset: ds.Dataset) -> None:
+        """Use an already opened wide collection instead of opening ``collection_path``."""
+        self._cache["wide"] = dataset
+
     def wide_base(self) -> ds.Dataset:
         """The whole wide collection (opened once per ``RecordIndex``).
 
@@ -229,7 +212,7 @@ class RecordIndex:
             if not self.collection_path:
                 raise FileNotFoundError("This record-index collection has no collection path")
             try:
-                self._cache["wide"] = _open_parquet_dataset(self.collection_path)
+                self._cache["wide"] = open_parquet_dataset(self.collection_path)
             except (OSError, pa.ArrowInvalid) as exc:
                 raise FileNotFoundError(
                     f"Cannot open Parquet at {self.collection_path}: {exc}"
@@ -242,7 +225,7 @@ class RecordIndex:
         for p in parts:
             if "://" in p or Path(p).is_absolute():
                 out.append(p)
-            elif _is_cloud_uri(base):
+            elif is_cloud_uri(base):
                 out.append(f"{base.rstrip('/')}/{p.lstrip('/')}")
             else:
                 out.append(str(Path(base).expanduser() / p))
@@ -252,7 +235,7 @@ class RecordIndex:
         paths = self._part_paths(parts)
         base = self.collection_path or ""
         try:
-            if _is_cloud_uri(base):
+            if is_cloud_uri(base):
                 from pyarrow import fs as pafs
 
                 filesystem, root = pafs.FileSystem.from_uri(base)
@@ -367,7 +350,7 @@ class RecordIndex:
         geoms = _f.geometry_envelopes(geometries) if geometries is not None else []
         if envelopes or geoms:
             col = self.source("bbox")
-            ok = _is_bbox_struct(schema, col) and self.index_supports("bbox", col)
+            ok = _f.bbox_is_struct(schema, col) and self.index_supports("bbox", col)
             for target, name, enabled in (
                 (idx, col, ok),
                 (wide, "bbox", self.wide_supports("bbox")),
@@ -375,11 +358,11 @@ class RecordIndex:
                 if not enabled:
                     continue
                 for env in envelopes:
-                    target.append(_bbox_terms(name, *env))
+                    target.append(_f.bbox_overlaps(name, *env))
                 if geoms:
                     any_geom = None
                     for env in geoms:
-                        term = _bbox_terms(name, *env)
+                        term = _f.bbox_overlaps(name, *env)
                         any_geom = term if any_geom is None else any_geom | term
                     target.append(any_geom)
             fallback = fallback or not ok

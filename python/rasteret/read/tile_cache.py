@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core import _read
-from rasteret.integrations._shared_tiles import SharedTileStore
+from rasteret.read import engine as _read
+from rasteret.read.shared_tiles import SharedTileStore
 
 #: Default budget of decoded tiles per process (each DataLoader worker has its own).
 DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024
