@@ -165,3 +165,49 @@ def test_workspace_resolution(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert str(resolve_workspace(None, "n")).endswith("rasteret_workspace/n_records")
+
+
+def test_geoarrow_typed_footprints_in_another_crs_are_stored_in_crs84():
+    import geoarrow.pyarrow as ga  # registers the GeoArrow extension types
+    from pyproj import Transformer
+    from rasteret.ingest.normalize import build_collection_from_table
+
+    metres = [
+        shapely.box(0, 0, 111319.49079327357, 111325.14286638486),
+        shapely.box(-2e5, 5e6, -1e5, 5.1e6),
+    ]
+    geometry = pa.ExtensionArray.from_storage(
+        ga.wkb().with_crs("EPSG:3857"), pa.array([g.wkb for g in metres], pa.binary())
+    )
+    table = pa.table(
+        {
+            "id": ["a", "b"],
+            "datetime": pa.array([dt.datetime(2024, 1, 1)] * 2, pa.timestamp("us")),
+            "geometry": geometry,
+            "assets": [{"B1": {"href": f"https://h/{i}.tif"}} for i in "ab"],
+        }
+    )
+    field = table.schema.field("geometry")
+    # the CRS lives in the registered extension type, not in the field metadata
+    assert field.type.extension_name == "geoarrow.wkb" and not field.metadata
+    coll = build_collection_from_table(table)
+    out = coll.to_table()
+    assert coll.dataset.schema.field("geometry").type == pa.binary()
+    to_crs84 = Transformer.from_crs("EPSG:3857", "OGC:CRS84", always_xy=True)
+    for source, wkb, bbox in zip(
+        metres,
+        out.column("geometry").to_pylist(),
+        out.column("bbox").to_pylist(),
+        strict=True,
+    ):
+        expected = shapely.transform(
+            source, lambda xy: np.column_stack(to_crs84.transform(xy[:, 0], xy[:, 1]))
+        )
+        got = shapely.from_wkb(wkb)
+        assert shapely.equals_exact(got, expected, tolerance=1e-9)
+        assert tuple(bbox[k] for k in ("xmin", "ymin", "xmax", "ymax")) == pytest.approx(
+            expected.bounds
+        )
+    first = out.column("bbox")[0].as_py()
+    assert first["xmax"] == pytest.approx(1.0) and first["ymax"] == pytest.approx(1.0)
+
