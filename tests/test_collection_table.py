@@ -178,6 +178,28 @@ def test_export_and_load_roundtrip(coll, tmp_path):
     assert listed[0]["data_source"] == "sentinel-2-l2a"
 
 
+def test_load_scans_the_directory_when_the_metadata_sidecar_has_no_file_paths(coll, tmp_path):
+    root = tmp_path / "sidecar"
+    coll.export(root)
+    parts = sorted(root.rglob("*.parquet"))
+    ids = [f"scene-{i}" for i in range(6)]
+    schema = pq.read_schema(parts[0])
+    # row groups collected without set_file_path: pyarrow's default, they name no part file
+    collected = [pq.read_metadata(p) for p in parts]
+    sidecars = {
+        "row groups without file paths": lambda path: pq.write_metadata(
+            schema, path, metadata_collector=collected
+        ),
+        "schema only": lambda path: pq.write_metadata(schema, path),
+    }
+    for label, write in sidecars.items():
+        write(root / "_metadata")
+        loaded = rasteret.load(root)
+        assert loaded.name == "demo" and len(loaded) == 6, label
+        assert sorted(loaded.to_table().column("id").to_pylist()) == ids, label
+        assert sorted(loaded.dataset.files) == [str(p) for p in parts], label
+
+
 def test_from_parquet_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="Parquet not found at"):
         Collection.from_parquet(tmp_path / "nope")
