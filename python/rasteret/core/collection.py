@@ -118,6 +118,7 @@ class Collection(CollectionReads):
         self._hf = hf_streaming
         self._collection_path = collection_path
         self._ri: RecordIndex | None = None
+        self._wide: ds.Dataset | None = None  # materialised wide records of a record index
         if record_index_path is not None:
             self._ri = RecordIndex(
                 path=str(record_index_path),
@@ -150,18 +151,31 @@ class Collection(CollectionReads):
     def dataset(self) -> ds.Dataset | None:
         """The (filtered) records; a deferred collection opens its Parquet on first use.
 
-        A record-index collection materialises its wide records here (only the parts holding
-        the ids its index selects); a Hugging Face streaming collection has none (``None``).
+        ``None`` for a record-index collection (its wide records stay unopened: listing,
+        counting and filtering use the index, reads open only the parts they need) and for a
+        Hugging Face streaming collection.
         """
-        if self._dataset is None and self._ri is not None:
-            self._dataset = self._ri.materialise(self._ri_expr, self._wide_expr)
-        elif self._dataset is None and self._collection_path is not None and self._hf is None:
+        if (
+            self._dataset is None
+            and self._ri is None
+            and self._collection_path is not None
+            and self._hf is None
+        ):
             self._dataset = _open_parquet_dataset(self._collection_path)
         return self._dataset
 
     @dataset.setter
     def dataset(self, value: ds.Dataset | None) -> None:
         self._dataset = value
+
+    def _records_dataset(self) -> ds.Dataset | None:
+        """The (filtered) records to scan: a record-index collection materialises its wide
+        records here (only the parts holding the ids its index selects), once per view."""
+        if self._ri is not None and self._dataset is None:
+            if self._wide is None:
+                self._wide = self._ri.materialise(self._ri_expr, self._wide_expr)
+            return self._wide
+        return self.dataset
 
     def _labels(self) -> dict[str, Any]:
         return {
@@ -396,7 +410,7 @@ class Collection(CollectionReads):
     def _schema(self) -> pa.Schema | None:
         if self._hf is not None:
             return self._hf.schema
-        d = self.dataset
+        d = self._records_dataset()
         return None if d is None else d.schema
 
     def _scan_table(self, columns: list[str] | None = None) -> pa.Table:
@@ -405,7 +419,7 @@ class Collection(CollectionReads):
             from rasteret.integrations.huggingface import read_hf_table
 
             return read_hf_table(self._hf, columns)
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is None:
             return pa.table({})
         return dataset.to_table(columns=columns)
@@ -420,7 +434,7 @@ class Collection(CollectionReads):
             for table in iter_hf_arrow_tables(self._hf, columns=columns, batch_size=batch_size):
                 yield from table.to_batches()
             return
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is not None:
             yield from dataset.to_batches(columns=columns, batch_size=batch_size)
 
@@ -502,11 +516,11 @@ class Collection(CollectionReads):
             plan = self._ri.plan_subset(**criteria)
             if plan.fallback:
                 # the index cannot express a criterion: filter the wide records directly
-                return self._view(self.dataset).subset(**criteria)
+                return self._view(self._records_dataset()).subset(**criteria)
             return self._ri_view(
                 and_all(self._ri_expr, plan.index_expr), and_all(self._wide_expr, plan.wide_expr)
             )
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is None:
             return self
         schema = dataset.schema
@@ -581,7 +595,7 @@ class Collection(CollectionReads):
             if can_evaluate(self._ri.wide_base(), expr):
                 return self._ri_view(self._ri_expr, and_all(self._wide_expr, expr))
             raise ValueError("where(expr) could not be applied to the collection")
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is None:
             return self
         return self._view(dataset.filter(expr))
@@ -600,7 +614,7 @@ class Collection(CollectionReads):
                 return self._export_table(table)
             if all(c in table.column_names for c in columns):
                 return self._export_table(table.select(columns))
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is None:
             if columns:
                 return pa.table({c: pa.nulls(0) for c in columns})
@@ -699,8 +713,9 @@ class Collection(CollectionReads):
         from collections import Counter
 
         name = f"{self._band_or_first(band)}_metadata"
-        if self._hf is None and self.dataset is not None:  # project the one nested field
-            table = self.dataset.to_table(columns={"t": ds.field(name, "transform")})
+        dataset = None if self._hf is not None else self._records_dataset()
+        if dataset is not None:  # project the one nested field
+            table = dataset.to_table(columns={"t": ds.field(name, "transform")})
         else:
             column = self._scan_table([name]).column(name)
             table = pa.table({"t": pc.struct_field(column, "transform")})
@@ -767,7 +782,7 @@ class Collection(CollectionReads):
             )
         if self._ri is not None:
             return self._ri.count(self._ri_expr)
-        dataset = self.dataset
+        dataset = self._records_dataset()
         return 0 if dataset is None else dataset.count_rows()
 
     def _date_strings(self) -> tuple[str, str] | None:
@@ -838,7 +853,7 @@ class Collection(CollectionReads):
         """The (filtered) records as one table."""
         if self._hf is not None:
             return self._export_table(self._scan_table(columns))
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is None:
             return pa.table({})
         return self._export_table(dataset.to_table(columns=columns))
@@ -855,7 +870,7 @@ class Collection(CollectionReads):
         self, columns: list[str] | None = None, requested_schema: pa.Schema | None = None
     ) -> pa.RecordBatchReader:
         """A ``RecordBatchReader`` over the (filtered) records."""
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if self._hf is not None:
             from rasteret.integrations.huggingface import projected_schema
 
@@ -919,7 +934,7 @@ class Collection(CollectionReads):
 
         Local writes go to a temporary directory renamed into place.
         """
-        dataset = self.dataset
+        dataset = self._records_dataset()
         if dataset is None:
             raise ValueError("No Pyarrow dataset provided")
         table = dataset.to_table()

@@ -327,7 +327,7 @@ def read_collection_window(
         raise ValueError("record_ids must name at least one record")
     ids = list(dict.fromkeys(ids))
     grid = _parse_grid(bounds, res)
-    dataset = collection.dataset
+    dataset = collection._records_dataset()
     if dataset is None:
         raise ValueError("Collection has no records")
     names = dataset.schema.names

@@ -53,7 +53,7 @@ def to_torchgeo_dataset(collection: Any, *, bands: list[str], **kw: Any) -> Any:
             ub = tuple(float(v) for v in user_bbox)
             env = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
         if env is not None and (env[0] > env[2] or env[1] > env[3]):
-            dataset = view.dataset
+            dataset = view._records_dataset()
             view = view._view(dataset.filter(_false())) if dataset is not None else view
         elif env is not None:
             try:
