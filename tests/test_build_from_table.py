@@ -211,3 +211,61 @@ def test_geoarrow_typed_footprints_in_another_crs_are_stored_in_crs84():
     first = out.column("bbox")[0].as_py()
     assert first["xmax"] == pytest.approx(1.0) and first["ymax"] == pytest.approx(1.0)
 
+
+def _nan_as_text(values: dict) -> dict:
+    return {k: "nan" if isinstance(v, float) and v != v else v for k, v in values.items()}
+
+
+def test_add_band_metadata_columns_takes_parsed_header_items(cog_corpus, http_server):
+    import pyarrow.dataset as ds
+    from rasteret.ingest.enrich import add_band_metadata_columns
+    from support.corpus_collection import (
+        BAND,
+        aoi_in_4326,
+        corpus_record_table,
+        oracle_mask,
+    )
+
+    # plain little-endian files: the documented struct has no byte-order or bit-depth field
+    names = ("deflate_pred2_u16_t256.tif", "lzw_u8_t256.tif", "zstd_pred3_f64_t256.tif")
+    entries = sorted((e for e in cog_corpus.entries if e.name in names), key=lambda e: e.name)
+    assert [e.name for e in entries] == sorted(names)
+    enriched = rasteret.build_from_table(
+        corpus_record_table(entries, http_server),
+        href_column="url",
+        band_index_map={BAND: 0},
+        enrich_cog=True,
+    ).to_table()
+    ids = enriched.column("id").to_pylist()
+    parsed = enriched.column(f"{BAND}_metadata").to_pylist()
+    renamed = {"image_width": "width", "image_height": "height"}
+    items = [
+        {
+            "record_id": rid,
+            "band": BAND,
+            **{renamed.get(k, k): meta[k] for k in COG_BAND_METADATA_STRUCT.names},
+        }
+        for rid, meta in zip(ids[:2], parsed[:2], strict=True)
+    ]  # the third record has no item
+    items.append({**items[0], "record_id": "not-in-the-table"})
+    items.append({**items[0], "band": "B9"})  # not a requested band
+    bare = enriched.drop_columns([f"{BAND}_metadata"])
+    out = add_band_metadata_columns(bare, [BAND], items)
+    column = out.column(f"{BAND}_metadata")
+    assert column.type == COG_BAND_METADATA_STRUCT
+    got = column.to_pylist()
+    for value, meta in zip(got[:2], parsed[:2], strict=True):
+        assert _nan_as_text(value) == _nan_as_text(
+            {k: meta[k] for k in COG_BAND_METADATA_STRUCT.names}
+        )
+    assert got[2] is None
+    # the columns read like the enriched ones
+    coll = rasteret.as_collection(out)
+    for entry in (e for e in entries if e.name in ids[:2]):
+        aoi = aoi_in_4326(entry)
+        pixels = coll.where(ds.field("id") == entry.name).get_numpy(aoi, [BAND])
+        np.testing.assert_array_equal(pixels[0], oracle_mask(entry, aoi), err_msg=entry.name)
+    with pytest.raises(
+        ValueError, match=r"record '.+', band 'B1' is missing fields: \['image_height'"
+    ):
+        add_band_metadata_columns(bare, [BAND], [{**items[0], "height": None}])
