@@ -342,11 +342,31 @@ def test_load_and_open_hf_parquet_helpers(hub):
     assert len(source.parquet_paths) == 2
     assert source.filters is None
     sub = hf.subset_hf_streaming_source(source, cloud_cover_lt=25)
-    assert sub.filters == [[("eo:cloud_cover", "<", 25)]]
+    assert sub.filters == ((("eo:cloud_cover", "<", 25),),)
     assert hf.head_hf_streaming_source(sub, n=5, columns=["id"]).num_rows == 2
     assert sum(t.num_rows for t in hf.iter_hf_arrow_tables(sub, batch_size=1)) == 2
     with pytest.raises(ValueError, match="not found"):
         hf.head_hf_streaming_source(source, columns=["nope"])
+
+
+def test_subset_filters_are_hashable_dnf_tuples(hub):
+    source = hf.open_hf_streaming_source("hf://datasets/org/scenes")
+    sub = hf.subset_hf_streaming_source(source, cloud_cover_lt=50, split=["train", "test"])
+    assert sub.filters == ((("eo:cloud_cover", "<", 50), ("split", "in", ("train", "test"))),)
+    boxes = [shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 4)]
+    both = hf.subset_hf_streaming_source(sub, geometries=boxes)
+    assert isinstance(both.filters, tuple) and len(both.filters) == 2
+    assert all(isinstance(conj, tuple) for conj in both.filters)
+    assert both.filters[1] == (
+        *sub.filters[0],
+        (("bbox", "xmax"), ">=", 2.0),
+        (("bbox", "xmin"), "<=", 3.0),
+        (("bbox", "ymax"), ">=", 2.0),
+        (("bbox", "ymin"), "<=", 4.0),
+    )
+    again = hf.subset_hf_streaming_source(sub, geometries=boxes)
+    assert hash(both) == hash(again) and both == again
+    assert len({both, again, sub}) == 2
 
 
 def test_record_index_on_hf(hub):
