@@ -173,7 +173,7 @@ def test_load_streams_a_collection(hub):
     epsgs = sorted(set(table.column("proj:epsg").to_pylist()))
     assert coll.epsg == epsgs
     assert coll.crs == [f"EPSG:{e}" for e in epsgs]
-    assert coll.describe()["records"] == table.num_rows
+    assert coll.describe()["records"] == "?"
     assert "records=?" in repr(coll)
     exported = pa.table(coll)  # Arrow PyCapsule stream
     assert exported.num_rows == table.num_rows
@@ -367,6 +367,30 @@ def test_subset_filters_are_hashable_dnf_tuples(hub):
     again = hf.subset_hf_streaming_source(sub, geometries=boxes)
     assert hash(both) == hash(again) and both == again
     assert len({both, again, sub}) == 2
+
+
+def test_describe_reads_no_records_to_count_them(hub):
+    server = hub["server"]
+    coll = rasteret.load("hf://datasets/org/scenes")
+
+    def file_reads():
+        return sorted(
+            (r.path, r.range or "")
+            for r in server.requests
+            if r.method == "GET" and "/resolve/" in r.path
+        )
+
+    server.clear()
+    bounds, epsg = coll.bounds, coll.epsg
+    reads_for_bounds_and_crs = file_reads()
+    assert reads_for_bounds_and_crs  # the Hub serves this collection: bounds stream bbox
+    server.clear()
+    described = coll.describe()
+    assert described["records"] == "?"
+    assert described["bounds"] == bounds and described["crs"] == epsg
+    # describe() reads what bounds and CRS need and nothing more: no count of the records
+    assert file_reads() == reads_for_bounds_and_crs
+    assert "Records" in str(described) and "?" in str(described)
 
 
 def test_record_index_on_hf(hub):

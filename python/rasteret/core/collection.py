@@ -808,12 +808,10 @@ class Collection(CollectionReads):
     def describe(self) -> DescribeResult:
         """A summary table: records, bands, CRS, bounds, dates, source.
 
-        A Hugging Face streaming collection counts its records by streaming the ``id`` column.
+        A Hugging Face streaming collection has no row count without reading every file, so
+        its records are ``"?"`` (as in its ``repr``).
         """
-        if self._hf is not None:
-            records = sum(b.num_rows for b in self._scan_batches(["id"]))
-        else:
-            records = len(self)
+        records: int | str = "?" if self._hf is not None else len(self)
         return build_describe_result(
             self.name,
             records,
