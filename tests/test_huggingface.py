@@ -177,7 +177,7 @@ def test_load_streams_a_collection(hub):
     assert "records=?" in repr(coll)
     exported = pa.table(coll)  # Arrow PyCapsule stream
     assert exported.num_rows == table.num_rows
-    assert exported.schema.field("geometry").metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
+    assert exported.schema.field("geometry").type.extension_name == "geoarrow.wkb"
     assert coll.to_table(columns=["id"]).column("id").to_pylist() == table.column("id").to_pylist()
     assert sum(b.num_rows for b in coll) == table.num_rows
 
@@ -391,6 +391,27 @@ def test_describe_reads_no_records_to_count_them(hub):
     # describe() reads what bounds and CRS need and nothing more: no count of the records
     assert file_reads() == reads_for_bounds_and_crs
     assert "Records" in str(described) and "?" in str(described)
+
+
+def test_arrow_export_is_geoarrow_typed_without_importing_geoarrow(hub):
+    # a fresh interpreter: other tests' imports of geoarrow.pyarrow must not hide the
+    # registration rasteret does itself
+    code = (
+        "import json\n"
+        "import pyarrow as pa\n"
+        "import rasteret\n"
+        "coll = rasteret.load('hf://datasets/org/scenes')\n"
+        "t = pa.table(coll)\n"
+        "typ = t.schema.field('geometry').type\n"
+        "crs = json.loads(typ.__arrow_ext_serialize__())['crs']\n"
+        "print(typ.extension_name, crs['id']['authority'], crs['id']['code'], t.num_rows)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["geoarrow.wkb", "OGC", "CRS84", str(hub["table"].num_rows)]
 
 
 def test_record_index_on_hf(hub):

@@ -107,8 +107,22 @@ def crs84_projjson() -> str:
     return json.dumps(CRS("OGC:CRS84").to_json_dict(), separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=1)
+def _register_geoarrow_types() -> None:
+    """Register the GeoArrow extension types with pyarrow (once per process).
+
+    pyarrow then imports a column tagged ``geoarrow.wkb`` (ours, through the Arrow C stream
+    interface) as a GeoArrow type, even when the caller never imported ``geoarrow.pyarrow``.
+    """
+    import geoarrow.pyarrow  # noqa: F401  (importing it registers the types)
+
+
 def with_geoarrow_geometry(schema: pa.Schema) -> pa.Schema:
-    """Tag a plain WKB ``geometry`` column as ``geoarrow.wkb`` in CRS84 (other fields kept)."""
+    """Tag a plain WKB ``geometry`` column as ``geoarrow.wkb`` in CRS84 (other fields kept).
+
+    Every Arrow export goes through here, so the GeoArrow types are registered first.
+    """
+    _register_geoarrow_types()
     idx = schema.get_field_index("geometry")
     if idx < 0:
         return schema
