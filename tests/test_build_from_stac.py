@@ -112,6 +112,28 @@ def test_static_catalog_local_and_http(static_catalog, tmp_path):
         )
 
 
+def test_static_catalog_band_map_naming_missing_asset_keys(static_catalog, tmp_path):
+    with pytest.raises(ValueError) as err:
+        rasteret.build_from_stac(
+            name="missing",
+            stac_api=str(static_catalog.path),
+            collection=static_catalog.collection_id,
+            data_source=static_catalog.collection_id,
+            band_map={"B04": "red", "B99": "swir99", "B01": "coastal"},
+            bbox=BBOX,
+            date_range=("2024-02-01", "2024-05-31"),
+            workspace_dir=tmp_path,
+            static_catalog=True,
+        )
+    assert str(err.value) == (
+        "STAC band_map references asset keys not present in the selected STAC items. "
+        "Missing asset keys: coastal, swir99. Configured asset keys: coastal, red, swir99. "
+        "Detected asset keys: blue, green, nir, red. Individual items may omit valid bands, "
+        "but every configured asset key must appear at least once in the selected result."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_stac_errors(stac_api, tmp_path):
     with pytest.raises(ValueError, match="band_map references asset keys not present"):
         rasteret.build_from_stac(

@@ -165,3 +165,107 @@ def test_workspace_resolution(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert str(resolve_workspace(None, "n")).endswith("rasteret_workspace/n_records")
+
+
+def test_geoarrow_typed_footprints_in_another_crs_are_stored_in_crs84():
+    import geoarrow.pyarrow as ga  # registers the GeoArrow extension types
+    from pyproj import Transformer
+    from rasteret.ingest.normalize import build_collection_from_table
+
+    metres = [
+        shapely.box(0, 0, 111319.49079327357, 111325.14286638486),
+        shapely.box(-2e5, 5e6, -1e5, 5.1e6),
+    ]
+    geometry = pa.ExtensionArray.from_storage(
+        ga.wkb().with_crs("EPSG:3857"), pa.array([g.wkb for g in metres], pa.binary())
+    )
+    table = pa.table(
+        {
+            "id": ["a", "b"],
+            "datetime": pa.array([dt.datetime(2024, 1, 1)] * 2, pa.timestamp("us")),
+            "geometry": geometry,
+            "assets": [{"B1": {"href": f"https://h/{i}.tif"}} for i in "ab"],
+        }
+    )
+    field = table.schema.field("geometry")
+    # the CRS lives in the registered extension type, not in the field metadata
+    assert field.type.extension_name == "geoarrow.wkb" and not field.metadata
+    coll = build_collection_from_table(table)
+    out = coll.to_table()
+    assert coll.dataset.schema.field("geometry").type == pa.binary()
+    to_crs84 = Transformer.from_crs("EPSG:3857", "OGC:CRS84", always_xy=True)
+    for source, wkb, bbox in zip(
+        metres,
+        out.column("geometry").to_pylist(),
+        out.column("bbox").to_pylist(),
+        strict=True,
+    ):
+        expected = shapely.transform(
+            source, lambda xy: np.column_stack(to_crs84.transform(xy[:, 0], xy[:, 1]))
+        )
+        got = shapely.from_wkb(wkb)
+        assert shapely.equals_exact(got, expected, tolerance=1e-9)
+        assert tuple(bbox[k] for k in ("xmin", "ymin", "xmax", "ymax")) == pytest.approx(
+            expected.bounds
+        )
+    first = out.column("bbox")[0].as_py()
+    assert first["xmax"] == pytest.approx(1.0) and first["ymax"] == pytest.approx(1.0)
+
+
+def _nan_as_text(values: dict) -> dict:
+    return {k: "nan" if isinstance(v, float) and v != v else v for k, v in values.items()}
+
+
+def test_add_band_metadata_columns_takes_parsed_header_items(cog_corpus, http_server):
+    import pyarrow.dataset as ds
+    from rasteret.ingest.enrich import add_band_metadata_columns
+    from support.corpus_collection import (
+        BAND,
+        aoi_in_4326,
+        corpus_record_table,
+        oracle_mask,
+    )
+
+    # plain little-endian files: the documented struct has no byte-order or bit-depth field
+    names = ("deflate_pred2_u16_t256.tif", "lzw_u8_t256.tif", "zstd_pred3_f64_t256.tif")
+    entries = sorted((e for e in cog_corpus.entries if e.name in names), key=lambda e: e.name)
+    assert [e.name for e in entries] == sorted(names)
+    enriched = rasteret.build_from_table(
+        corpus_record_table(entries, http_server),
+        href_column="url",
+        band_index_map={BAND: 0},
+        enrich_cog=True,
+    ).to_table()
+    ids = enriched.column("id").to_pylist()
+    parsed = enriched.column(f"{BAND}_metadata").to_pylist()
+    renamed = {"image_width": "width", "image_height": "height"}
+    items = [
+        {
+            "record_id": rid,
+            "band": BAND,
+            **{renamed.get(k, k): meta[k] for k in COG_BAND_METADATA_STRUCT.names},
+        }
+        for rid, meta in zip(ids[:2], parsed[:2], strict=True)
+    ]  # the third record has no item
+    items.append({**items[0], "record_id": "not-in-the-table"})
+    items.append({**items[0], "band": "B9"})  # not a requested band
+    bare = enriched.drop_columns([f"{BAND}_metadata"])
+    out = add_band_metadata_columns(bare, [BAND], items)
+    column = out.column(f"{BAND}_metadata")
+    assert column.type == COG_BAND_METADATA_STRUCT
+    got = column.to_pylist()
+    for value, meta in zip(got[:2], parsed[:2], strict=True):
+        assert _nan_as_text(value) == _nan_as_text(
+            {k: meta[k] for k in COG_BAND_METADATA_STRUCT.names}
+        )
+    assert got[2] is None
+    # the columns read like the enriched ones
+    coll = rasteret.as_collection(out)
+    for entry in (e for e in entries if e.name in ids[:2]):
+        aoi = aoi_in_4326(entry)
+        pixels = coll.where(ds.field("id") == entry.name).get_numpy(aoi, [BAND])
+        np.testing.assert_array_equal(pixels[0], oracle_mask(entry, aoi), err_msg=entry.name)
+    with pytest.raises(
+        ValueError, match=r"record '.+', band 'B1' is missing fields: \['image_height'"
+    ):
+        add_band_metadata_columns(bare, [BAND], [{**items[0], "height": None}])

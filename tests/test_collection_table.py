@@ -149,7 +149,8 @@ def test_head_negative(coll):
 def test_arrow_interop(coll):
     via_stream = pa.RecordBatchReader.from_stream(coll).read_all()
     assert via_stream.num_rows == 6
-    assert via_stream.schema.field("geometry").metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
+    # rasteret registers the GeoArrow types, so the consumer sees a geoarrow.wkb column
+    assert via_stream.schema.field("geometry").type.extension_name == "geoarrow.wkb"
     assert pa.record_batch(coll).num_rows == 6
     assert pa.schema(coll).names == coll.to_table().schema.names
     assert sum(b.num_rows for b in coll) == 6
@@ -176,6 +177,28 @@ def test_export_and_load_roundtrip(coll, tmp_path):
     assert listed[0]["name"] == "demo_202401-06_sentinel" and listed[0]["kind"] == "stac"
     assert listed[0]["size"] == 6 and listed[0]["date_range"] == ("2024-01-15", "2024-06-15")
     assert listed[0]["data_source"] == "sentinel-2-l2a"
+
+
+def test_load_scans_the_directory_when_the_metadata_sidecar_has_no_file_paths(coll, tmp_path):
+    root = tmp_path / "sidecar"
+    coll.export(root)
+    parts = sorted(root.rglob("*.parquet"))
+    ids = [f"scene-{i}" for i in range(6)]
+    schema = pq.read_schema(parts[0])
+    # row groups collected without set_file_path: pyarrow's default, they name no part file
+    collected = [pq.read_metadata(p) for p in parts]
+    sidecars = {
+        "row groups without file paths": lambda path: pq.write_metadata(
+            schema, path, metadata_collector=collected
+        ),
+        "schema only": lambda path: pq.write_metadata(schema, path),
+    }
+    for label, write in sidecars.items():
+        write(root / "_metadata")
+        loaded = rasteret.load(root)
+        assert loaded.name == "demo" and len(loaded) == 6, label
+        assert sorted(loaded.to_table().column("id").to_pylist()) == ids, label
+        assert sorted(loaded.dataset.files) == [str(p) for p in parts], label
 
 
 def test_from_parquet_errors(tmp_path):

@@ -177,7 +177,7 @@ def test_load_streams_a_collection(hub):
     assert "records=?" in repr(coll)
     exported = pa.table(coll)  # Arrow PyCapsule stream
     assert exported.num_rows == table.num_rows
-    assert exported.schema.field("geometry").metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
+    assert exported.schema.field("geometry").type.extension_name == "geoarrow.wkb"
     assert coll.to_table(columns=["id"]).column("id").to_pylist() == table.column("id").to_pylist()
     assert sum(b.num_rows for b in coll) == table.num_rows
 
@@ -342,11 +342,76 @@ def test_load_and_open_hf_parquet_helpers(hub):
     assert len(source.parquet_paths) == 2
     assert source.filters is None
     sub = hf.subset_hf_streaming_source(source, cloud_cover_lt=25)
-    assert sub.filters == [[("eo:cloud_cover", "<", 25)]]
+    assert sub.filters == ((("eo:cloud_cover", "<", 25),),)
     assert hf.head_hf_streaming_source(sub, n=5, columns=["id"]).num_rows == 2
     assert sum(t.num_rows for t in hf.iter_hf_arrow_tables(sub, batch_size=1)) == 2
     with pytest.raises(ValueError, match="not found"):
         hf.head_hf_streaming_source(source, columns=["nope"])
+
+
+def test_subset_filters_are_hashable_dnf_tuples(hub):
+    source = hf.open_hf_streaming_source("hf://datasets/org/scenes")
+    sub = hf.subset_hf_streaming_source(source, cloud_cover_lt=50, split=["train", "test"])
+    assert sub.filters == ((("eo:cloud_cover", "<", 50), ("split", "in", ("train", "test"))),)
+    boxes = [shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 4)]
+    both = hf.subset_hf_streaming_source(sub, geometries=boxes)
+    assert isinstance(both.filters, tuple) and len(both.filters) == 2
+    assert all(isinstance(conj, tuple) for conj in both.filters)
+    assert both.filters[1] == (
+        *sub.filters[0],
+        (("bbox", "xmax"), ">=", 2.0),
+        (("bbox", "xmin"), "<=", 3.0),
+        (("bbox", "ymax"), ">=", 2.0),
+        (("bbox", "ymin"), "<=", 4.0),
+    )
+    again = hf.subset_hf_streaming_source(sub, geometries=boxes)
+    assert hash(both) == hash(again) and both == again
+    assert len({both, again, sub}) == 2
+
+
+def test_describe_reads_no_records_to_count_them(hub):
+    server = hub["server"]
+    coll = rasteret.load("hf://datasets/org/scenes")
+
+    def file_reads():
+        return sorted(
+            (r.path, r.range or "")
+            for r in server.requests
+            if r.method == "GET" and "/resolve/" in r.path
+        )
+
+    server.clear()
+    bounds, epsg = coll.bounds, coll.epsg
+    reads_for_bounds_and_crs = file_reads()
+    assert reads_for_bounds_and_crs  # the Hub serves this collection: bounds stream bbox
+    server.clear()
+    described = coll.describe()
+    assert described["records"] == "?"
+    assert described["bounds"] == bounds and described["crs"] == epsg
+    # describe() reads what bounds and CRS need and nothing more: no count of the records
+    assert file_reads() == reads_for_bounds_and_crs
+    assert "Records" in str(described) and "?" in str(described)
+
+
+def test_arrow_export_is_geoarrow_typed_without_importing_geoarrow(hub):
+    # a fresh interpreter: other tests' imports of geoarrow.pyarrow must not hide the
+    # registration rasteret does itself
+    code = (
+        "import json\n"
+        "import pyarrow as pa\n"
+        "import rasteret\n"
+        "coll = rasteret.load('hf://datasets/org/scenes')\n"
+        "t = pa.table(coll)\n"
+        "typ = t.schema.field('geometry').type\n"
+        "crs = json.loads(typ.__arrow_ext_serialize__())['crs']\n"
+        "print(typ.extension_name, crs['id']['authority'], crs['id']['code'], t.num_rows)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["geoarrow.wkb", "OGC", "CRS84", str(hub["table"].num_rows)]
 
 
 def test_record_index_on_hf(hub):

@@ -207,6 +207,29 @@ def test_subset_compiles_for_both_surfaces_and_opens_only_selected_parts(publish
     assert coll.dataset is None  # the parent view is untouched
 
 
+def test_dataset_stays_none_while_deferred(published, registry):
+    # the wide dataset is never exposed, even by views and after reads (which open only the
+    # parts the index selects)
+    _register(published, registry)
+    coll = rasteret.load("test/dual")
+    ids = published["records"].column("id").to_pylist()
+    sub = coll.subset(date_range=("2021-01-01", "2022-12-31"))
+    on_index = coll.where(ds.field("year") == 2022)
+    for view in (coll, sub, on_index):
+        assert view.dataset is None
+        assert not _wide_opened(view)
+    on_wide = coll.where(ds.field("eo:cloud_cover") > 65)  # checked on the wide schema
+    assert on_wide.dataset is None
+    assert _ids(sub.to_table(columns=["id"])) == sorted(ids[1:3])
+    assert _ids(on_wide.to_table(columns=["id"])) == sorted(ids[6:])
+    entry = published["entries"][2]
+    aoi = aoi_in_4326(entry)
+    got = on_index.get_numpy(aoi, [BAND])
+    np.testing.assert_array_equal(got[0], oracle_mask(entry, aoi), err_msg=entry.name)
+    for view in (coll, sub, on_index, on_wide):
+        assert view.dataset is None
+
+
 def test_bbox_and_geometries_filters_on_the_index(published, registry):
     _register(published, registry)
     coll = rasteret.load("test/dual")

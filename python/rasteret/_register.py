@@ -39,7 +39,7 @@ def register_local(
     collection = load(local_path)
     source = data_source or infer_data_source(collection)
     temporal = None
-    dataset = collection.dataset
+    dataset = collection._records_dataset()
     if dataset is not None and "datetime" in dataset.schema.names:
         col = dataset.to_table(columns=["datetime"]).column("datetime").drop_null()
         if len(col):

@@ -55,7 +55,7 @@ def collection_summary(collection: Collection, path: str | Path) -> dict[str, An
     Keys: ``name, path, scene_count, date_start, date_end, has_split_column, columns``;
     dates are ISO timestamps of the min/max non-null ``datetime`` (None when unknown).
     """
-    dataset = collection.dataset
+    dataset = collection._records_dataset()
     columns: list[str] = [] if dataset is None else list(dataset.schema.names)
     scene_count = 0 if dataset is None else dataset.count_rows()
     date_start = date_end = None

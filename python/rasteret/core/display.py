@@ -60,7 +60,7 @@ def _more(items: list[str], keep: int) -> str:
 
 def build_describe_result(
     name: str,
-    records: int,
+    records: int | str,
     bands: list[str],
     bounds: tuple[float, float, float, float] | None,
     epsg: list[int],

@@ -78,21 +78,78 @@ def slice_tile_tables_for_band(*, metadata: dict[str, Any], band_index: int) -> 
     return out
 
 
+_REQUIRED_ITEM_FIELDS = ("tile_width", "tile_height", "dtype", "tile_offsets", "tile_byte_counts")
+_ITEM_ALIASES = {"image_width": "width", "image_height": "height"}
+_ITEM_DEFAULTS = {"samples_per_pixel": 1, "planar_configuration": 1}
+
+
+def _item_struct(item: dict[str, Any], struct: pa.StructType) -> dict[str, Any]:
+    """One parsed header (``width``, ``height``, ``tile_width``...) as a metadata struct value."""
+    out: dict[str, Any] = {}
+    for field in struct:
+        alias = _ITEM_ALIASES.get(field.name)
+        if field.name in item:
+            out[field.name] = item[field.name]
+        elif alias is not None and alias in item:
+            out[field.name] = item[alias]
+        else:
+            out[field.name] = _ITEM_DEFAULTS.get(field.name)
+    lacking = [f for f in ("image_width", "image_height") if out.get(f) is None]
+    lacking += [f for f in _REQUIRED_ITEM_FIELDS if out.get(f) is None]
+    if lacking:
+        raise ValueError(
+            f"Band metadata item for record {item.get('record_id')!r}, band "
+            f"{item.get('band')!r} is missing fields: {lacking}"
+        )
+    return out
+
+
 def add_band_metadata_columns(
     table: pa.Table,
     band_codes: Sequence[str],
-    processed_items: dict[str, dict[str, dict[str, Any]]],
-    *,
-    struct_type: pa.DataType | None = None,
+    processed_items: Sequence[dict[str, Any]],
 ) -> pa.Table:
-    """Append one ``{band}_metadata`` column per band (null where a record has no item)."""
+    """Append one ``{band}_metadata`` struct column per band code from parsed COG headers.
+
+    Parameters
+    ----------
+    table
+        Record table with an ``id`` column.
+    band_codes
+        Bands to create columns for; a record without an item for a band gets null.
+    processed_items
+        One dict per parsed (record, band): ``record_id``, ``band`` and the header fields
+        ``width``, ``height``, ``tile_width``, ``tile_height``, ``dtype``, ``transform``,
+        ``predictor``, ``compression``, ``tile_offsets``, ``tile_byte_counts`` and optionally
+        ``pixel_scale``, ``tiepoint``, ``nodata``, ``samples_per_pixel``,
+        ``planar_configuration``, ``photometric``, ``extra_samples``. Items naming a record
+        or band not in ``table``/``band_codes`` are ignored.
+
+    Returns
+    -------
+    pa.Table
+        ``table`` with the columns appended (an existing ``{band}_metadata`` is replaced).
+
+    Raises
+    ------
+    ValueError
+        An item lacks the image size, tile size, dtype or tile tables.
+    """
     from rasteret.constants import COG_BAND_METADATA_STRUCT
 
-    typ = struct_type or COG_BAND_METADATA_STRUCT
+    wanted = set(band_codes)
+    by_record: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in processed_items:
+        record_id, band = item.get("record_id"), item.get("band")
+        if record_id is None or band not in wanted:
+            continue
+        by_record.setdefault(str(record_id), {})[band] = _item_struct(
+            item, COG_BAND_METADATA_STRUCT
+        )
     ids = [str(v) for v in table.column("id").to_pylist()]
     for band in band_codes:
-        values = [processed_items.get(rid, {}).get(band) for rid in ids]
-        column = pa.array(values, type=typ)
+        values = [by_record.get(rid, {}).get(band) for rid in ids]
+        column = pa.array(values, type=COG_BAND_METADATA_STRUCT)
         name = f"{band}_metadata"
         idx = table.schema.get_field_index(name)
         table = (
@@ -172,7 +229,7 @@ async def enrich_table_with_cog_metadata(
     del batch_size  # all URLs go to the Rust core in one call
     urls = sorted({item["url"] for bands in url_index.values() for item in bands.values()})
     if not urls:
-        return add_band_metadata_columns(table, band_codes, {})
+        return add_band_metadata_columns(table, band_codes, [])
     # Runs on this thread on purpose: the Rust core checks for Ctrl-C while it waits.
     batch = _parse_all(urls, max_concurrent, backend)
     row_of = {u: i for i, u in enumerate(batch.column("url").to_pylist())}

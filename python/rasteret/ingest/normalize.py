@@ -38,41 +38,72 @@ __all__ = [
 REQUIRED_COLUMNS = {"id", "datetime", "geometry", "assets"}
 
 
-def _reproject_footprints(table: pa.Table) -> pa.Table:
-    """GeoArrow geometries in a CRS other than CRS84/4326 become CRS84 WKB (bbox recomputed)."""
-    field = table.schema.field("geometry")
-    meta = field.metadata or {}
-    ext = meta.get(b"ARROW:extension:metadata")
-    if not ext:
-        return table
+def _is_geoarrow_type(t: pa.DataType) -> bool:
+    return isinstance(t, pa.ExtensionType) and t.extension_name.startswith("geoarrow.")
+
+
+def _geoarrow_crs(field: pa.Field) -> Any:
+    """The CRS a GeoArrow ``geometry`` field declares, else None.
+
+    It is read from the registered extension type (once ``geoarrow.pyarrow`` is imported,
+    Arrow turns the field into one) or, unregistered, from the field's extension metadata.
+    """
+    if _is_geoarrow_type(field.type):
+        raw = field.type.__arrow_ext_serialize__()
+    elif isinstance(field.type, pa.ExtensionType):
+        return None
+    else:
+        raw = (field.metadata or {}).get(b"ARROW:extension:metadata")
+    if not raw:
+        return None
     try:
-        crs = json.loads(ext).get("crs")
+        meta = json.loads(raw)
     except ValueError:
+        return None
+    return meta.get("crs") if isinstance(meta, dict) else None
+
+
+def _wkb_values(column: pa.ChunkedArray) -> Any:
+    """The WKB bytes (numpy object array) of a plain binary or GeoArrow geometry column."""
+    if isinstance(column.type, pa.ExtensionType):
+        import geoarrow.pyarrow as ga
+
+        wkb = ga.as_wkb(column)
+        chunks = wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb]
+        column = pa.chunked_array([c.storage for c in chunks], type=wkb.type.storage_type)
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _reproject_footprints(table: pa.Table) -> pa.Table:
+    """GeoArrow geometries become plain WKB, reprojected to CRS84 when their CRS is another
+    one (the ``bbox`` column is then dropped so it is recomputed)."""
+    field = table.schema.field("geometry")
+    crs = _geoarrow_crs(field)
+    src = None
+    if crs is not None:
+        from pyproj import CRS
+
+        src = CRS.from_user_input(crs if not isinstance(crs, dict) else json.dumps(crs))
+        if src.equals(CRS("OGC:CRS84")) or src.to_epsg() == 4326:
+            src = None
+    if src is None and not _is_geoarrow_type(field.type):
         return table
-    if crs is None:
-        return table
-    from pyproj import CRS
+    values = _wkb_values(table.column("geometry"))
+    if src is not None:
+        import numpy as np
+        import shapely
+        from pyproj import Transformer
 
-    src = CRS.from_user_input(crs if not isinstance(crs, dict) else json.dumps(crs))
-    if src.equals(CRS("OGC:CRS84")) or src.to_epsg() == 4326:
-        return table
-    import numpy as np
-    import shapely
-    from pyproj import Transformer
+        tf = Transformer.from_crs(src, "OGC:CRS84", always_xy=True)
 
-    tf = Transformer.from_crs(src, "OGC:CRS84", always_xy=True)
-    geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+        def to_crs84(xy: np.ndarray) -> np.ndarray:
+            return np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))
 
-    def to_crs84(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))
-
-    moved = shapely.transform(geoms, to_crs84)
-    wkb = pa.array(shapely.to_wkb(moved), type=pa.binary())
+        values = shapely.to_wkb(shapely.transform(shapely.from_wkb(values), to_crs84))
+        if "bbox" in table.column_names:
+            table = table.drop_columns(["bbox"])
     idx = table.schema.get_field_index("geometry")
-    table = table.set_column(idx, pa.field("geometry", pa.binary()), wkb)
-    if "bbox" in table.column_names:
-        table = table.drop_columns(["bbox"])
-    return table
+    return table.set_column(idx, pa.field("geometry", pa.binary()), pa.array(values, pa.binary()))
 
 
 def _add_year_month(table: pa.Table) -> pa.Table:

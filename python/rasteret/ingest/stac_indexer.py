@@ -43,6 +43,16 @@ def _is_retryable_stac_api_error(exc: BaseException) -> bool:
     return any(w in text for w in _RETRY_WORDS)
 
 
+def _key_list(keys: set[str], limit: int = 20) -> str:
+    """Sorted asset keys joined by commas (the first ``limit``), ``<none>`` when empty."""
+    if not keys:
+        return "<none>"
+    ordered = sorted(keys)
+    shown = ", ".join(ordered[:limit])
+    more = len(ordered) - limit
+    return f"{shown}, ... (+{more} more)" if more > 0 else shown
+
+
 def _item_dicts(items: Iterable[Any]) -> list[dict[str, Any]]:
     return [i if isinstance(i, dict) else i.to_dict(transform_hrefs=False) for i in items]
 
@@ -149,12 +159,15 @@ class StacCollectionBuilder:
     def _resolve_band_map(self, asset_keys: set[str]) -> dict[str, str]:
         explicit = self._band_map
         if explicit and self.strict_band_map_validation:
-            missing = sorted(set(explicit.values()) - asset_keys)
+            missing = set(explicit.values()) - asset_keys
             if missing:
                 raise ValueError(
                     "STAC band_map references asset keys not present in the selected STAC "
-                    f"items. Missing asset keys: {missing}. Configured asset keys: "
-                    f"{sorted(set(explicit.values()))}. Detected asset keys: {sorted(asset_keys)}"
+                    f"items. Missing asset keys: {_key_list(missing)}. Configured asset keys: "
+                    f"{_key_list(set(explicit.values()))}. Detected asset keys: "
+                    f"{_key_list(asset_keys)}. Individual items may omit valid bands, but "
+                    "every configured asset key must appear at least once in the selected "
+                    "result."
                 )
         resolved = self.band_map
         if resolved:

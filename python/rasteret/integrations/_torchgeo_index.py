@@ -57,7 +57,7 @@ def read_table(
     """The record columns the dataset needs: ``(table, metadata column per band, source)``."""
     from rasteret.core.utils import infer_data_source
 
-    dataset = collection.dataset
+    dataset = collection._records_dataset()
     if dataset is None:
         raise ValueError(
             "TorchGeo integration requires a dataset-backed collection scan. "

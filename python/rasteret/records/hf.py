@@ -4,8 +4,9 @@
 ``huggingface_hub``. Collections stream them (:class:`HFStreamingSource`): Parquet footers and
 the column chunks of the row groups whose statistics can match the filters are fetched with
 HTTP range reads through ``HfFileSystem``; rows are then filtered in memory. Filters are DNF
-lists (an OR of AND-ed ``(field_ref, op, value)`` tuples, ops ``== >= <= > < in``; a struct
-field is a tuple such as ``("bbox", "xmax")``).
+tuples (an OR of AND-ed ``(field_ref, op, value)`` tuples, ops ``== >= <= > < in``; a struct
+field is a tuple such as ``("bbox", "xmax")``; the values of ``in`` are a tuple), so a
+source stays hashable.
 
 The Hub endpoint is ``$HF_ENDPOINT`` when set (read at call time), else the library default.
 """
@@ -41,7 +42,8 @@ HF_DATASETS_URI_PREFIX = "hf://datasets/"
 
 FieldRef = str | tuple[str, ...]
 Predicate = tuple[FieldRef, str, Any]
-DNF = list[list[Predicate]]
+Conjunction = tuple[Predicate, ...]
+DNF = tuple[Conjunction, ...]
 
 _OPS = ("==", ">=", "<=", ">", "<", "in")
 
@@ -284,10 +286,10 @@ def subset_hf_streaming_source(
         if isinstance(split, str):
             conj.append((split_column, "==", split))
         else:
-            conj.append((split_column, "in", names))
-    new = [conj + alt for alt in alternatives]
-    old = source.filters or [[]]
-    return replace(source, filters=[a + b for a in old for b in new])
+            conj.append((split_column, "in", tuple(names)))
+    new = [(*conj, *alt) for alt in alternatives]
+    old = source.filters or ((),)
+    return replace(source, filters=tuple((*a, *b) for a in old for b in new))
 
 
 def _scalar(value: Any, t: pa.DataType | None) -> Any:

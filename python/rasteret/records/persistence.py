@@ -56,6 +56,23 @@ def _fingerprint(path: Path) -> Any:
     return ("file", st.st_mtime_ns, st.st_size)
 
 
+def _open_metadata_sidecar(directory: Path) -> ds.Dataset | None:
+    """The dataset a ``_metadata`` sidecar lists, or None when it names no part files.
+
+    ``pyarrow.parquet.write_metadata`` writes the schema alone, or row groups without file
+    paths unless each collected footer got ``set_file_path``: such a sidecar cannot locate
+    the parts, so the caller scans the directory instead.
+    """
+    try:
+        dataset = ds.parquet_dataset(
+            str(directory / "_metadata"), partitioning="hive", partition_base_dir=str(directory)
+        )
+    except (OSError, pa.ArrowInvalid) as exc:
+        logger.debug("ignoring the _metadata sidecar of %s: %s", directory, exc)
+        return None
+    return dataset if dataset.files else None
+
+
 def open_parquet_dataset(path: str | os.PathLike[str], *, try_hive: bool = True) -> ds.Dataset:
     """Open a Parquet file or (Hive-partitioned) directory, cached per process."""
     key = (str(path), try_hive)
@@ -66,12 +83,10 @@ def open_parquet_dataset(path: str | os.PathLike[str], *, try_hive: bool = True)
         return hit[1]
     source: Any = str(path) if cloud else str(_local(path))
     local = None if cloud else _local(path)
+    dataset = None
     if local is not None and local.is_dir() and (local / "_metadata").exists():
-        dataset = ds.parquet_dataset(
-            str(local / "_metadata"), partitioning="hive", partition_base_dir=str(local)
-        )
-    else:
-        dataset = None
+        dataset = _open_metadata_sidecar(local)
+    if dataset is None:
         if try_hive:
             try:
                 dataset = ds.dataset(
@@ -93,8 +108,22 @@ def crs84_projjson() -> str:
     return json.dumps(CRS("OGC:CRS84").to_json_dict(), separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=1)
+def _register_geoarrow_types() -> None:
+    """Register the GeoArrow extension types with pyarrow (once per process).
+
+    pyarrow then imports a column tagged ``geoarrow.wkb`` (ours, through the Arrow C stream
+    interface) as a GeoArrow type, even when the caller never imported ``geoarrow.pyarrow``.
+    """
+    import geoarrow.pyarrow  # noqa: F401  (importing it registers the types)
+
+
 def with_geoarrow_geometry(schema: pa.Schema) -> pa.Schema:
-    """Tag a plain WKB ``geometry`` column as ``geoarrow.wkb`` in CRS84 (other fields kept)."""
+    """Tag a plain WKB ``geometry`` column as ``geoarrow.wkb`` in CRS84 (other fields kept).
+
+    Every Arrow export goes through here, so the GeoArrow types are registered first.
+    """
+    _register_geoarrow_types()
     idx = schema.get_field_index("geometry")
     if idx < 0:
         return schema

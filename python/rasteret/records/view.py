@@ -71,6 +71,11 @@ class RecordView:
     def _scan_table(self, columns: list[str] | None = None) -> pa.Table:
         return self._source.scan(columns)
 
+    def _records_dataset(self) -> ds.Dataset | None:
+        """The filtered records as a dataset (a record-index view's wide records are
+        materialised here; ``None`` for a stream)."""
+        return self._source.to_dataset()
+
     def _records_by_id(self, ids: list[str], columns: list[str]) -> pa.Table:
         """``columns`` of the records whose ``id`` is in ``ids``."""
         return self._source.where(ds.field("id").isin(ids)).scan(columns)
