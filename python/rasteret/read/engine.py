@@ -72,6 +72,39 @@ def read_header(url: str, *, options: dict[str, Any] | None = None) -> pa.Struct
     return batch.column("metadata")[0]
 
 
+def decode_tile(data: bytes, layout: dict[str, Any]) -> np.ndarray:
+    """Decode one compressed tile of ``layout`` (``{band}_metadata`` fields as a dict, plus the
+    header's ``little_endian``, ``bits_per_sample``, ``sample_format``, ``jpeg_tables``,
+    ``lerc_parameters`` when known) into a read-only native-endian array of shape
+    ``(tile_height, tile_width)``, or ``(tile_height, tile_width, samples)`` for a chunky
+    multi-sample layout. Without ``little_endian`` the bytes are taken as little-endian."""
+    dtype = dtype_of(layout)
+    bits, sample_format = layout.get("bits_per_sample"), layout.get("sample_format")
+    if bits is None or sample_format is None:
+        bits, sample_format = dtype.itemsize * 8, {"u": 1, "i": 2, "f": 3}[dtype.kind]
+    chunky = int(layout.get("planar_configuration") or 1) != 2
+    samples = int(layout.get("samples_per_pixel") or 1) if chunky else 1
+    rows, width = int(layout["tile_height"]), int(layout["tile_width"])
+    little_endian = layout.get("little_endian")
+    raw = _core.decode_tile(
+        bytes(data),
+        compression=int(layout.get("compression") or 1),
+        width=width,
+        rows=rows,
+        bits_per_sample=int(bits),
+        sample_format=int(sample_format),
+        samples=samples,
+        predictor=int(layout.get("predictor") or 1),
+        little_endian=True if little_endian is None else bool(little_endian),
+        photometric=layout.get("photometric"),
+        jpeg_tables=layout.get("jpeg_tables"),
+        lerc_parameters=layout.get("lerc_parameters"),
+        nodata=layout.get("nodata"),
+    )
+    tile = np.frombuffer(raw, dtype=dtype)
+    return tile.reshape((rows, width, samples) if samples > 1 else (rows, width))
+
+
 def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
     """numpy dtype of a layout (metadata struct, overview entry or plain dict)."""
     value = layout["dtype"]  # field access only: no conversion of the whole struct

@@ -26,6 +26,7 @@ __all__ = [
     "geometry_window",
     "merge_semantic_resample_single_source",
     "normalize_transform",
+    "pixel_window",
     "rasterio_crs",
     "representable_fill",
     "whole",
@@ -81,16 +82,26 @@ def geometry_window(
 ) -> tuple[int, int, int, int] | None:
     """``(col_off, row_off, width, height)`` covering ``bounds`` (floor starts, ceil stops),
     clipped to the raster; None when empty. Works for north-up and south-up grids."""
+    col0, row0, w, h = pixel_window(bounds, transform)
+    col1, row1 = col0 + w, row0 + h
+    col0, row0 = max(col0, 0), max(row0, 0)
+    col1, row1 = min(col1, width), min(row1, height)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return col0, row0, col1 - col0, row1 - row0
+
+
+def pixel_window(
+    bounds: tuple[float, float, float, float], transform: tuple[float, float, float, float]
+) -> tuple[int, int, int, int]:
+    """``(col_off, row_off, width, height)`` covering ``bounds`` (floor starts, ceil stops),
+    not clipped to any raster (offsets may be negative). Works for north-up and south-up."""
     a, c, e, f = transform
     minx, miny, maxx, maxy = bounds
     cols = [(minx - c) / a, (maxx - c) / a]
     rows = [(miny - f) / e, (maxy - f) / e]
     col0, col1 = math.floor(min(cols)), math.ceil(max(cols))
     row0, row1 = math.floor(min(rows)), math.ceil(max(rows))
-    col0, row0 = max(col0, 0), max(row0, 0)
-    col1, row1 = min(col1, width), min(row1, height)
-    if col1 <= col0 or row1 <= row0:
-        return None
     return col0, row0, col1 - col0, row1 - row0
 
 
