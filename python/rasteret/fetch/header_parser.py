@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rasteret._backends import io_options
-from rasteret.read.engine import header_error, parse_headers
 from rasteret.fetch.layout import ParsedCogMetadata, metadata_from_header
+from rasteret.read.engine import header_error, parse_headers
 from rasteret.types import CogMetadata
 
 __all__ = ["AsyncCOGHeaderParser", "get_crs_from_tiff_tags", "get_raster_type_from_geokeys"]

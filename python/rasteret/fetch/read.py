@@ -12,13 +12,13 @@ from typing import Any, Literal
 import numpy as np
 from affine import Affine
 
-from rasteret.read.engine import WindowRead, read_into
-from rasteret.read.grid import geometry_window, normalize_transform, pixel_window
 from rasteret.errors import UnsupportedCogError
 from rasteret.fetch.layout import native_dtype
 from rasteret.fetch.query import QueryRegion, query_region
 from rasteret.fetch.reader import COGReader
 from rasteret.fetch.tiles import compute_tile_indices
+from rasteret.read.engine import WindowRead, read_into
+from rasteret.read.grid import geometry_window, normalize_transform, pixel_window
 from rasteret.types import CogMetadata
 
 __all__ = ["CogReadResult", "read_cog"]

@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret._backends import create_backend, io_options
-from rasteret.read.engine import decode_tile, read_header
 from rasteret.errors import RemoteIOError, UnsupportedCogError
 from rasteret.fetch.layout import HEADER_FIELDS, layout_struct, needs_header_fields
+from rasteret.read.engine import decode_tile, read_header
 from rasteret.types import CogMetadata
 
 __all__ = ["COGReader", "COGTileRequest"]
