@@ -23,6 +23,7 @@ import rasteret
 import shapely
 from rasteret.catalog import DatasetDescriptor, DatasetRegistry
 from rasteret.integrations import huggingface as hf
+from support.arrow_fields import extension_name
 from support.corpus_collection import (
     BAND,
     aoi_in_4326,
@@ -177,7 +178,7 @@ def test_load_streams_a_collection(hub):
     assert "records=?" in repr(coll)
     exported = pa.table(coll)  # Arrow PyCapsule stream
     assert exported.num_rows == table.num_rows
-    assert exported.schema.field("geometry").metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
+    assert extension_name(exported.schema.field("geometry")) == "geoarrow.wkb"
     assert coll.to_table(columns=["id"]).column("id").to_pylist() == table.column("id").to_pylist()
     assert sum(b.num_rows for b in coll) == table.num_rows
 

@@ -3,7 +3,7 @@
 ``to_torchgeo_dataset``.
 
 A mixin: ``Collection`` inherits these methods; each one plans its reads from the collection's
-table and hands them to the Rust core (API.md §2.6, §2.8-2.13).
+table and hands them to the Rust core.
 """
 
 from __future__ import annotations
@@ -76,6 +76,20 @@ class CollectionReads:
 
     # -- pixel reads -------------------------------------------------------------------------
 
+    def _io_settings(
+        self, progress: bool | None, cloud_config: Any, data_source: str | None, backend: Any
+    ) -> dict[str, Any]:
+        """``progress`` (None: the global option) and ``backend`` (None: the auto backend of
+        ``cloud_config`` or of the data source's registered cloud settings, if any)."""
+        from rasteret._backends import implicit_backend
+        from rasteret.core.progress import resolve_progress
+
+        source = data_source or self.data_source or ""
+        return {
+            "progress": resolve_progress(progress),
+            "backend": implicit_backend(backend, cloud_config, source),
+        }
+
     def get_numpy(
         self,
         geometries: Any,
@@ -145,19 +159,17 @@ class CollectionReads:
         from rasteret.core.execution import get_collection_numpy
 
         return get_collection_numpy(
-            self,
-            geometries,
-            list(bands),
+            collection=self,
+            geometries=geometries,
+            bands=list(bands),
             max_concurrent=max_concurrent,
-            progress=progress,
-            cloud_config=cloud_config,
             data_source=data_source,
-            backend=backend,
             target_crs=target_crs,
             geometry_crs=geometry_crs,
             geometry_column=geometry_column,
             all_touched=all_touched,
-            filters=filters,
+            **self._io_settings(progress, cloud_config, data_source, backend),
+            **filters,
         )
 
     def get_gdf(
@@ -180,19 +192,17 @@ class CollectionReads:
         from rasteret.core.execution import get_collection_gdf
 
         return get_collection_gdf(
-            self,
-            geometries,
-            list(bands),
+            collection=self,
+            geometries=geometries,
+            bands=list(bands),
             max_concurrent=max_concurrent,
-            progress=progress,
-            cloud_config=cloud_config,
             data_source=data_source,
-            backend=backend,
             target_crs=target_crs,
             geometry_crs=geometry_crs,
             geometry_column=geometry_column,
             all_touched=all_touched,
-            filters=filters,
+            **self._io_settings(progress, cloud_config, data_source, backend),
+            **filters,
         )
 
     def get_xarray(
@@ -229,20 +239,18 @@ class CollectionReads:
         from rasteret.core.execution import get_collection_xarray
 
         return get_collection_xarray(
-            self,
-            geometries,
-            list(bands),
+            collection=self,
+            geometries=geometries,
+            bands=list(bands),
             xr_combine=xr_combine,
             max_concurrent=max_concurrent,
-            progress=progress,
-            cloud_config=cloud_config,
             data_source=data_source,
-            backend=backend,
             target_crs=target_crs,
             geometry_crs=geometry_crs,
             geometry_column=geometry_column,
             all_touched=all_touched,
-            filters=filters,
+            **self._io_settings(progress, cloud_config, data_source, backend),
+            **filters,
         )
 
     def sample_points(
@@ -303,28 +311,23 @@ class CollectionReads:
         >>> coll.sample_points(plots, ["B04"], geometry_crs=4326).num_rows  # 2 points x 4 records
         8
         """
-        from rasteret._backends import implicit_backend
         from rasteret.core.point_sampling import get_collection_point_samples
-        from rasteret.core.progress import resolve_progress
 
-        source = data_source or self.data_source or ""
-        backend = implicit_backend(backend, cloud_config, source)
         return get_collection_point_samples(
-            self,
-            points,
-            list(bands),
+            collection=self,
+            points=points,
+            bands=list(bands),
             geometry_column=geometry_column,
             x_column=x_column,
             y_column=y_column,
             max_concurrent=max_concurrent,
-            progress=resolve_progress(progress),
             data_source=data_source,
             geometry_crs=geometry_crs,
             match=match,
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
-            filters=filters,
-            backend=backend,
+            **self._io_settings(progress, cloud_config, data_source, backend),
+            **filters,
         )
 
     def read_window(

@@ -25,7 +25,7 @@ import pyarrow.dataset as ds
 from rasteret.core._read import fill_value
 from rasteret.core.progress import TileProgress
 from rasteret.core.raster_accessor import asset_url, resolve_asset_key, unresolved_band
-from rasteret.core.windows import normalize_transform
+from rasteret.core.utils import normalize_transform
 
 __all__ = ["read_collection_window"]
 

@@ -3,33 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
-__all__ = ["geometry_window", "normalize_transform", "window_transform"]
-
-
-def normalize_transform(t: Sequence[float] | None) -> tuple[float, float, float, float]:
-    """``(a, c, e, f)`` (pixel size x, origin x, pixel size y, origin y) of a stored transform.
-
-    Accepts the 4-value ``[sx, tx, sy, ty]`` form and the 6-value GDAL ``[a, b, c, d, e, f]``
-    form (``b`` and ``d`` must be 0).
-    """
-    if t is None:
-        raise ValueError("Transform is missing")
-    try:
-        values = [float(v) for v in t]
-    except TypeError as exc:
-        raise TypeError(f"Transform must be a sequence of numbers, got {type(t).__name__}") from exc
-    if len(values) == 4:
-        return values[0], values[1], values[2], values[3]
-    if len(values) == 6:
-        a, b, c, d, e, f = values
-        if abs(b) > 1e-12 or abs(d) > 1e-12:
-            raise ValueError(
-                "Rotated/sheared affine transforms are not supported (b and d must be 0)"
-            )
-        return a, c, e, f
-    raise ValueError(f"Transform must have 4 or 6 values, got {len(values)}")
+__all__ = ["geometry_window", "window_transform"]
 
 
 def geometry_window(

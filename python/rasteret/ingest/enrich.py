@@ -1,5 +1,5 @@
 """COG header enrichment: parse every asset's header once (Rust, concurrently) and attach the
-tile layouts to the record table as ``{band}_metadata`` struct columns (API contract §4.6).
+tile layouts to the record table as ``{band}_metadata`` struct columns.
 
 One unreadable asset does not fail the build: its metadata stays null and every failure is
 reported together in one warning (URL and reason). Only when nothing at all parses does the
@@ -82,13 +82,13 @@ def add_band_metadata_columns(
     table: pa.Table,
     band_codes: Sequence[str],
     processed_items: dict[str, dict[str, dict[str, Any]]],
-    *,
-    struct_type: pa.DataType | None = None,
 ) -> pa.Table:
-    """Append one ``{band}_metadata`` column per band (null where a record has no item)."""
+    """Append (or replace) one ``{band}_metadata`` column per band, typed
+    ``COG_BAND_METADATA_STRUCT``; ``processed_items`` maps record id -> band -> metadata
+    (null where a record has no entry)."""
     from rasteret.constants import COG_BAND_METADATA_STRUCT
 
-    typ = struct_type or COG_BAND_METADATA_STRUCT
+    typ = COG_BAND_METADATA_STRUCT
     ids = [str(v) for v in table.column("id").to_pylist()]
     for band in band_codes:
         values = [processed_items.get(rid, {}).get(band) for rid in ids]

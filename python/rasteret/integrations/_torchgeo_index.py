@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret.core.raster_accessor import asset_url, resolve_asset_key
-from rasteret.core.windows import normalize_transform
+from rasteret.core.utils import normalize_transform
 
 logger = logging.getLogger(__name__)
 
