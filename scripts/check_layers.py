@@ -8,6 +8,7 @@ Every import statement counts, at module level or inside a function. Fails (exit
 - an import against the layers: a module may import its own layer and the layers below it::
 
       base      errors, options, types, constants, cloud, catalog, _backends, _bridge, ...
+      geo       rasteret.geo.*           geometry and Arrow inputs, CRS transforms
       records   rasteret.records.*       where records live and how they are found
       read      rasteret.read.*          the only caller of the Rust core's reads
       public    rasteret.core.*, ingest.*, integrations.*, fetch.*   (Collection and entry points)
@@ -40,7 +41,7 @@ BASE = {
     "_builtin_datasets",
     "_range_server",
 }
-RANK = {"base": 0, "records": 1, "read": 2, "public": 3, "top": 4}
+RANK = {"base": 0, "geo": 1, "records": 2, "read": 3, "public": 4, "top": 5}
 
 
 def layer_of(module: str) -> str:
@@ -48,7 +49,7 @@ def layer_of(module: str) -> str:
     head = module.split(".", 1)[0]
     if module in BASE or head in BASE:
         return "base"
-    if head in ("records", "read"):
+    if head in ("geo", "records", "read"):
         return head
     if head in ("core", "ingest", "integrations", "fetch"):
         return "public"

@@ -86,7 +86,7 @@ def build_from_table(
     ...                  "WHERE cloud < 30")  # doctest: +SKIP
     >>> coll = rasteret.build_from_table(rel, name="clear", enrich_cog=True)  # doctest: +SKIP
     """
-    from rasteret.core.arrow_interop import as_table
+    from rasteret.geo.arrow_input import as_table
     from rasteret.ingest.parquet_record_table import RecordTableBuilder, finish_record_table
 
     del cloud_config  # spec quirk: accepted, unused here

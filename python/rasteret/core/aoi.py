@@ -1,5 +1,5 @@
-"""AOI inputs of the read APIs: every accepted geometry form -> Shapely geometries + CRS
-(API contract §2.8.1, §2.8.2).
+"""Inputs of the read APIs: every accepted AOI or point form -> a GeoArrow geometry array, its
+CRS and (for tables) the other columns, plus the query narrowing shared by every read.
 
 Tabular inputs (pyarrow, Polars, DuckDB, GeoPandas...) keep their other columns so
 ``get_gdf`` / ``sample_points`` can join them back on ``geometry_id`` / ``point_index``.
@@ -8,38 +8,53 @@ Tabular inputs (pyarrow, Polars, DuckDB, GeoPandas...) keep their other columns 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
-from rasteret.errors import UnsupportedGeometryError
+from rasteret.geo.geometry import (
+    Bbox,
+    coerce_to_geoarrow,
+    ensure_point_geoarrow,
+    intersect_bbox,
+    points_from_table,
+    require_polygons,
+    resolve_geometry_column,
+    total_bounds,
+)
 
 __all__ = [
     "AUTO_CRS",
     "GeometryInputPlan",
+    "fail_on_metadata_collisions",
+    "narrow_query_filters",
     "prepare_geometry_input",
-    "resolve_geometry_crs",
+    "prepare_point_input",
+    "query_envelope",
     "resolve_geometry_column",
+    "resolve_geometry_crs",
 ]
 
 AUTO_CRS = "auto"
-_WKB_HINT = (
-    "Binary geometry input must be OGC WKB. If the column comes from DuckDB GEOMETRY, use "
-    "ST_AsWKB(geom) in the query (DuckDB's internal GEOMETRY blob is not WKB)."
-)
 
 
-@dataclass
+@dataclass(frozen=True)
 class GeometryInputPlan:
-    """Geometries to read (Shapely array), their CRS, and the input's other columns."""
+    """Geometries to read (a native GeoArrow array) and their CRS (EPSG int, WKT string, or
+    None for "already in the raster CRS").
 
-    geometries: np.ndarray
-    crs: int | str | None
+    ``metadata`` holds a tabular input's other columns behind an id column (``geometry_id``
+    or ``point_index``) when they were asked for; ``geometry_column`` and ``table`` are set
+    for tabular inputs (``geometry_column`` is None when points came from x/y columns).
+    """
+
+    geometries: pa.Array
+    geometry_crs: int | str | None
     metadata: pa.Table | None = None
-    tabular: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    geometry_column: str | None = None
+    table: pa.Table | None = None
 
 
 def _crs_from_user(value: Any) -> int | str | None:
@@ -57,187 +72,261 @@ def _crs_from_user(value: Any) -> int | str | None:
     return epsg if epsg is not None else crs.to_wkt()
 
 
-def _field_crs(f: pa.Field) -> int | str | None:
-    meta = f.metadata or {}
-    raw = meta.get(b"ARROW:extension:metadata")
-    if not raw and isinstance(f.type, pa.ExtensionType):
+def _geoarrow_metadata(field: pa.Field) -> dict[str, Any]:
+    raw = (field.metadata or {}).get(b"ARROW:extension:metadata")
+    if not raw and isinstance(field.type, pa.ExtensionType):
         # a registered extension type (e.g. once geoarrow.pyarrow is imported) carries its
         # metadata on the type, not on the field
-        raw = f.type.__arrow_ext_serialize__()
+        raw = field.type.__arrow_ext_serialize__()
     if not raw:
-        return None
+        return {}
     try:
-        ext = json.loads(raw)
+        found = json.loads(raw)
     except ValueError:
-        return None
-    edges = ext.get("edges")
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def resolve_geometry_crs(
+    *, provided: Any, field: pa.Field | None, tabular: bool
+) -> int | str | None:
+    """The CRS of an input's geometries.
+
+    ``provided`` other than ``"auto"`` wins (int -> EPSG; string/dict parsed by pyproj ->
+    EPSG int, or WKT when it has no EPSG code; ``OGC:CRS84`` -> 4326; None -> no transform).
+    ``"auto"``: the CRS in the GeoArrow metadata of ``field``, else 4326 for non-tabular
+    inputs.
+
+    Raises
+    ------
+    ValueError
+        ``"auto"`` for a tabular input without GeoArrow CRS metadata, or GeoArrow ``edges``
+        other than planar.
+    """
+    metadata = _geoarrow_metadata(field) if field is not None else {}
+    edges = metadata.get("edges")
     if edges not in (None, "planar"):
         raise ValueError(f"Unsupported GeoArrow edges={edges!r}: only planar edges are supported")
-    crs = ext.get("crs")
-    return None if crs is None else _crs_from_user(crs)
-
-
-def _is_geoarrow(f: pa.Field) -> bool:
-    name = (f.metadata or {}).get(b"ARROW:extension:name", b"")
-    return name.startswith(b"geoarrow.") or str(getattr(f.type, "extension_name", "")).startswith(
-        "geoarrow."
-    )
-
-
-def resolve_geometry_column(table: pa.Table, geometry_column: str | None) -> str:
-    """The geometry column of a tabular input (explicit, or the single GeoArrow field)."""
-    if geometry_column is not None:
-        if geometry_column not in table.column_names:
-            raise ValueError(
-                f"geometry_column={geometry_column!r} not found in table columns. "
-                f"Available columns: {table.column_names}"
-            )
-        return geometry_column
-    geo = [f.name for f in table.schema if _is_geoarrow(f)]
-    if len(geo) > 1:
+    if provided != AUTO_CRS:
+        return _crs_from_user(provided)
+    if metadata.get("crs") is not None:
+        return _crs_from_user(metadata["crs"])
+    if tabular:
         raise ValueError(
-            f"Multiple GeoArrow geometry columns found ({geo}). Pass geometry_column=..."
+            "Tabular Arrow geometry input is missing GeoArrow CRS metadata. Pass "
+            "geometry_crs=... explicitly, or attach CRS metadata to the geometry field."
         )
-    if not geo:
-        raise TypeError(
-            "Tabular geometry input needs geometry_column=... (no GeoArrow-typed column found; "
-            f"columns: {table.column_names})"
-        )
-    return geo[0]
+    return 4326
 
 
-def _from_wkb(values: Any) -> np.ndarray:
+def _array_field(geoms: pa.Array) -> pa.Field | None:
+    """A field carrying a GeoArrow array's type (and so its CRS metadata), if it has one."""
+    return pa.field("geometry", geoms.type) if isinstance(geoms.type, pa.ExtensionType) else None
+
+
+def _tabular(value: Any) -> pa.Table | None:
+    """``value`` as a table when it is a tabular (Arrow-exporting) input, else None."""
     import shapely
 
-    try:
-        return shapely.from_wkb(np.asarray(values, dtype=object))
-    except Exception as exc:  # noqa: BLE001 - shapely raises GEOSException and others
-        raise TypeError(_WKB_HINT) from exc
+    if isinstance(value, pa.Array | pa.ChunkedArray | list | tuple | bytes | bytearray | dict):
+        return None
+    if isinstance(value, shapely.Geometry):
+        return None
+    kind = type(value).__name__
+    if kind == "GeoSeries":
+        value = value.to_frame(name=value.name or "geometry")
+        kind = "GeoDataFrame"
+    if kind == "GeoDataFrame":  # its shapely column is not Arrow: export it as GeoArrow WKB
+        return pa.table(value.to_arrow(geometry_encoding="WKB", index=False))
+    from rasteret.geo.arrow_input import as_table_or_none
+
+    return as_table_or_none(value)
 
 
-def _arrow_geometries(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    import shapely
+def _metadata_table(
+    table: pa.Table, *, exclude: set[str], id_column: str, id_start: int
+) -> pa.Table | None:
+    """The input's other columns behind a leading ``id_column`` (None when there are none).
 
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
-    t = storage.type
-    if pa.types.is_binary_view(t):  # Polars exports binary columns as binary_view
-        storage, t = storage.cast(pa.binary()), pa.binary()
-    elif pa.types.is_string_view(t):
-        storage, t = storage.cast(pa.string()), pa.string()
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return _from_wkb(storage.to_numpy(zero_copy_only=False))
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return shapely.from_wkt(storage.to_numpy(zero_copy_only=False))
-    try:
-        import geoarrow.pyarrow as ga
-
-        return _from_wkb(ga.as_wkb(arr).storage.to_pylist())
-    except Exception as exc:  # noqa: BLE001
-        raise TypeError(f"Unsupported geometry type: {arr.type}") from exc
-
-
-def _single(g: Any) -> Any:
-    import shapely
-    import shapely.geometry
-
-    if isinstance(g, bytes | bytearray | memoryview):
-        return _from_wkb([bytes(g)])[0]
-    if isinstance(g, dict) and "type" in g:
-        return shapely.geometry.shape(g)
-    if isinstance(g, shapely.Geometry):
-        return g
-    raise TypeError(f"Unsupported geometry type: {type(g).__name__}")
-
-
-def _check_polygons(geoms: np.ndarray) -> None:
-    import shapely
-
-    kinds = set(shapely.get_type_id(geoms).tolist()) - {-1}
-    if kinds & {0, 4}:
-        raise UnsupportedGeometryError(
-            "Polygon reads need Polygon or MultiPolygon AOIs. Use sample_points() for Point "
-            "geometries."
+    Raises
+    ------
+    ValueError
+        The input already has a column named ``id_column``.
+    """
+    names = [n for n in table.column_names if n not in exclude]
+    if id_column in names:
+        raise ValueError(
+            f"Input metadata column '{id_column}' collides with Rasteret's output column "
+            f"'{id_column}'. Rename or omit that input column before reading."
         )
-    if kinds - {3, 6}:
-        raise UnsupportedGeometryError(
-            "Only Polygon and MultiPolygon AOIs are supported (got LineString or "
-            "GeometryCollection geometries)."
-        )
+    if not names:
+        return None
+    ids = pa.array(range(id_start, id_start + table.num_rows), pa.int64())
+    return table.select(names).add_column(0, id_column, ids)
+
+
+def _empty_polygons() -> pa.Array:
+    import geoarrow.pyarrow as ga
+
+    polygon = ga.polygon()
+    return pa.ExtensionArray.from_storage(polygon, pa.array([], polygon.storage_type))
 
 
 def prepare_geometry_input(
     geometries: Any,
     *,
     geometry_column: str | None = None,
-    geometry_crs: int | str | dict[str, Any] | None = AUTO_CRS,
-    require_polygons: bool = True,
+    geometry_crs: Any = AUTO_CRS,
+    preserve_metadata: bool = False,
+    id_column: str = "geometry_id",
+    id_start: int = 1,
 ) -> GeometryInputPlan:
-    """Coerce any accepted AOI input into a :class:`GeometryInputPlan`."""
-    import shapely
+    """Polygon AOIs of any accepted form as a :class:`GeometryInputPlan`.
 
-    from rasteret.core.arrow_interop import as_table_or_none
+    Parameters
+    ----------
+    geometries
+        A bbox tuple, Shapely (Multi)Polygons, WKB, GeoJSON, Arrow arrays, a GeoDataFrame /
+        GeoSeries, or a table (pyarrow, Polars, DuckDB...) with a geometry column. An empty
+        list gives an empty plan.
+    geometry_column
+        Geometry column of a table (found automatically when it is the only GeoArrow field).
+    geometry_crs
+        ``"auto"``, an EPSG int, a CRS string/dict, or None (:func:`resolve_geometry_crs`).
+    preserve_metadata
+        Keep a table's other columns as ``metadata``, behind ``id_column`` numbered from
+        ``id_start``.
 
-    metadata = None
-    tabular = False
-    field_crs: int | str | None = None
-    if type(geometries).__name__ in ("GeoDataFrame", "GeoSeries"):
-        gdf = geometries
-        field_crs = None if gdf.crs is None else _crs_from_user(gdf.crs.to_json_dict())
-        if type(gdf).__name__ == "GeoSeries":
-            geoms = np.asarray(gdf.values, dtype=object)
-        else:
-            col = geometry_column or gdf.geometry.name
-            geoms = np.asarray(gdf[col].values, dtype=object)
-            metadata = pa.Table.from_pandas(gdf.drop(columns=[col]), preserve_index=False)
-            tabular = True
-    elif (
-        isinstance(geometries, tuple)
-        and len(geometries) == 4
-        and all(isinstance(v, int | float) for v in geometries)
-    ):
-        geoms = np.array([shapely.box(*geometries)], dtype=object)
-    elif isinstance(geometries, pa.Array | pa.ChunkedArray):
-        geoms = _arrow_geometries(geometries)
-        if isinstance(geometries, pa.ExtensionArray):
-            field_crs = _field_crs(pa.field("g", geometries.type))
-    elif isinstance(geometries, list):
-        if geometry_column is not None:
-            raise TypeError("geometry_column requires an Arrow-native tabular input")
-        geoms = np.array([_single(g) for g in geometries], dtype=object)
-    elif isinstance(geometries, bytes | bytearray | dict) or isinstance(
-        geometries, shapely.Geometry
-    ):
-        if geometry_column is not None:
-            raise TypeError("geometry_column requires an Arrow-native tabular input")
-        geoms = np.array([_single(geometries)], dtype=object)
-    else:
-        table = as_table_or_none(geometries)
-        if table is None:
-            raise TypeError(f"Unsupported geometry type: {type(geometries).__name__}")
-        col = resolve_geometry_column(table, geometry_column)
-        field_crs = _field_crs(table.schema.field(col))
-        geoms = _arrow_geometries(table.column(col))
-        metadata = table.drop_columns([col])
-        tabular = True
-        if geometry_crs == AUTO_CRS and field_crs is None:
-            raise ValueError(
-                "Tabular Arrow geometry input is missing GeoArrow CRS metadata. Pass "
-                "geometry_crs=... explicitly, or attach CRS metadata to the geometry field."
+    Raises
+    ------
+    UnsupportedGeometryError
+        Points, lines or collections (polygon reads need Polygon/MultiPolygon).
+    TypeError
+        Unsupported input, invalid WKB, ``geometry_column`` with a non-tabular input.
+    ValueError
+        Unknown geometry column, missing CRS metadata on a table, a metadata column named
+        ``id_column``.
+    """
+    table = _tabular(geometries)
+    if table is not None:
+        column = resolve_geometry_column(table.schema, geometry_column)
+        crs = resolve_geometry_crs(
+            provided=geometry_crs, field=table.schema.field(column), tabular=True
+        )
+        geoms = coerce_to_geoarrow(table.column(column))
+        require_polygons(geoms)
+        metadata = None
+        if preserve_metadata:
+            metadata = _metadata_table(
+                table, exclude={column}, id_column=id_column, id_start=id_start
             )
-    if require_polygons and len(geoms):
-        _check_polygons(geoms)
-    crs = resolve_geometry_crs(geometry_crs, field_crs, tabular or field_crs is not None)
-    return GeometryInputPlan(geometries=geoms, crs=crs, metadata=metadata, tabular=tabular)
+        return GeometryInputPlan(geoms, crs, metadata, column, table)
+    if geometry_column is not None:
+        raise TypeError(
+            "geometry_column requires an Arrow-native tabular input (pyarrow Table, "
+            "RecordBatchReader, an Arrow C stream producer, or an object exporting Arrow data)"
+        )
+    if isinstance(geometries, list) and not geometries:
+        geoms = _empty_polygons()
+    else:
+        geoms = coerce_to_geoarrow(geometries)
+    require_polygons(geoms)
+    crs = resolve_geometry_crs(provided=geometry_crs, field=_array_field(geoms), tabular=False)
+    return GeometryInputPlan(geoms, crs)
 
 
-def resolve_geometry_crs(
-    geometry_crs: Any, field_crs: int | str | None, has_field_crs: bool
-) -> int | str | None:
-    """``auto`` -> the input's CRS metadata (tabular) or 4326; else the explicit CRS."""
-    if geometry_crs == AUTO_CRS:
-        if has_field_crs and field_crs is not None:
-            return field_crs
-        return 4326
-    return _crs_from_user(geometry_crs)
+def prepare_point_input(
+    points: Any,
+    *,
+    geometry_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    geometry_crs: Any = AUTO_CRS,
+    preserve_metadata: bool = False,
+) -> GeometryInputPlan:
+    """Points of any accepted form as a :class:`GeometryInputPlan` of GeoArrow points.
+
+    Non-tabular inputs: Shapely Points, WKB, GeoJSON points, GeoArrow/WKB arrays (``"auto"``
+    CRS: the array's GeoArrow CRS, else 4326). Tables: a point geometry column, or x/y
+    columns (named, or ``x/y``, ``lon/lat``, ``longitude/latitude``, ``lng/lat``), which need
+    an explicit ``geometry_crs``. ``preserve_metadata`` keeps every input column except a
+    geometry column (x/y columns included) behind a leading ``point_index`` (0-based).
+    Geometry types are not checked here (see :func:`rasteret.core.geometry.require_points`).
+
+    Raises
+    ------
+    TypeError
+        Column arguments with a non-tabular input, a table without point columns.
+    ValueError
+        Missing coordinate columns, missing CRS, a ``point_index`` input column.
+    """
+    table = _tabular(points)
+    if table is None:
+        geoms = ensure_point_geoarrow(
+            points, geometry_column=geometry_column, x_column=x_column, y_column=y_column
+        )
+        crs = resolve_geometry_crs(provided=geometry_crs, field=_array_field(geoms), tabular=False)
+        return GeometryInputPlan(geoms, crs)
+    geoms, column = points_from_table(
+        table, geometry_column=geometry_column, x_column=x_column, y_column=y_column
+    )
+    field = table.schema.field(column) if column is not None else None
+    crs = resolve_geometry_crs(provided=geometry_crs, field=field, tabular=True)
+    metadata = None
+    if preserve_metadata:
+        exclude = {column} if column is not None else set()
+        metadata = _metadata_table(table, exclude=exclude, id_column="point_index", id_start=0)
+    return GeometryInputPlan(geoms, crs, metadata, column, table)
+
+
+def fail_on_metadata_collisions(
+    metadata: pa.Table | None, *, output_columns: Iterable[str], join_column: str
+) -> None:
+    """Raise when an input metadata column (other than ``join_column``) has the name of an
+    output column, so joining them back cannot shadow rasteret's own columns.
+
+    Raises
+    ------
+    ValueError
+        ``"Input metadata columns collide with Rasteret output columns: ..."``.
+    """
+    if metadata is None:
+        return
+    clash = sorted((set(metadata.column_names) - {join_column}) & set(output_columns))
+    if clash:
+        raise ValueError(
+            f"Input metadata columns collide with Rasteret output columns: {', '.join(clash)}. "
+            "Rename those input columns or select fewer columns."
+        )
+
+
+def query_envelope(plan: GeometryInputPlan) -> Bbox | None:
+    """The envelope of all of a plan's geometries in EPSG:4326 (None when there are none).
+
+    Geometries in another CRS are converted with pyproj ``transform_bounds``; a plan without
+    CRS (``geometry_crs=None``) keeps its raw coordinates.
+    """
+    from rasteret.core.utils import transform_bbox
+
+    if len(plan.geometries) == 0:
+        return None
+    envelope = total_bounds(plan.geometries)
+    if envelope is None or plan.geometry_crs in (None, 4326):
+        return envelope
+    return transform_bbox(envelope, plan.geometry_crs, 4326)
+
+
+def narrow_query_filters(filters: dict[str, Any], envelope: Bbox | None) -> dict[str, Any] | None:
+    """``subset()`` keywords whose ``bbox`` is narrowed to ``envelope`` (intersected with the
+    caller's own ``bbox``); None when the two are disjoint, i.e. nothing can match."""
+    from rasteret.records.filters import check_bbox
+
+    narrowed = dict(filters)
+    if envelope is None:
+        return narrowed
+    user_bbox = narrowed.get("bbox")
+    merged = intersect_bbox(check_bbox(user_bbox) if user_bbox is not None else None, envelope)
+    if merged is None:
+        return None
+    narrowed["bbox"] = merged
+    return narrowed

@@ -29,9 +29,8 @@ from rasteret.core.execution import (
 )
 from rasteret.core.point_sampling import get_collection_point_samples
 from rasteret.core.raster_accessor import accessor_columns, accessors_of_batch
-from rasteret.core.utils import infer_data_source
+from rasteret.core.window_reads import read_collection_window
 from rasteret.read.progress import resolve_progress
-from rasteret.read.window import read_records_window, window_columns
 from rasteret.records.opening import (
     arrow_source,
     cached_source,
@@ -241,6 +240,15 @@ class Collection(RecordView):
     def _record_view(self, row: pa.RecordBatch) -> Callable[[], Collection]:
         return lambda: self._view(DatasetSource(ds.dataset(pa.Table.from_batches([row]))))
 
+    def _resolve_io(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``arguments`` with ``cloud_config`` folded into ``backend`` (the data source's
+        cloud settings when no backend is given) and ``progress=None`` as the global option."""
+        cloud_config = arguments.pop("cloud_config", None)
+        source = arguments.get("data_source") or self.data_source or ""
+        arguments["backend"] = implicit_backend(arguments.get("backend"), cloud_config, source)
+        arguments["progress"] = resolve_progress(arguments.get("progress"))
+        return arguments
+
     async def iterate_rasters(
         self, data_source: str | None = None, bands: list[str] | None = None
     ) -> Any:
@@ -328,7 +336,7 @@ class Collection(RecordView):
         >>> arr.shape  # records, bands, rows, columns
         (4, 2, 230, 347)
         """
-        return get_collection_numpy(collection=self, **_arguments(locals()))
+        return get_collection_numpy(collection=self, **self._resolve_io(_arguments(locals())))
 
     def get_gdf(
         self,
@@ -347,7 +355,7 @@ class Collection(RecordView):
         **filters: Any,
     ) -> Any:
         """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform."""
-        return get_collection_gdf(collection=self, **_arguments(locals()))
+        return get_collection_gdf(collection=self, **self._resolve_io(_arguments(locals())))
 
     def get_xarray(
         self,
@@ -380,7 +388,7 @@ class Collection(RecordView):
         >>> ds = coll.get_xarray((13.57, 52.29, 13.62, 52.31), ["B04", "B08"])
         >>> ndvi = (ds.B08 - ds.B04) / (ds.B08 + ds.B04)  # doctest: +SKIP
         """
-        return get_collection_xarray(collection=self, **_arguments(locals()))
+        return get_collection_xarray(collection=self, **self._resolve_io(_arguments(locals())))
 
     def sample_points(
         self,
@@ -440,11 +448,7 @@ class Collection(RecordView):
         >>> coll.sample_points(plots, ["B04"], geometry_crs=4326).num_rows  # 2 points x 4 records
         8
         """
-        arguments = _arguments(locals())
-        cloud_config = arguments.pop("cloud_config")
-        arguments["backend"] = implicit_backend(
-            backend, cloud_config, data_source or self.data_source or ""
-        )
+        arguments = self._resolve_io(_arguments(locals()))
         return get_collection_point_samples(collection=self, **arguments)
 
     def read_window(
@@ -509,31 +513,7 @@ class Collection(RecordView):
         >>> arr.shape  # doctest: +SKIP
         (1, 1, 512, 512)
         """
-        bands = list(bands)
-        if not bands:
-            raise ValueError("bands must name at least one band")
-        self._check_bands(bands)
-        ids = [record_ids] if isinstance(record_ids, str) else [str(r) for r in record_ids]
-        if not ids:
-            raise ValueError("record_ids must name at least one record")
-        ids = list(dict.fromkeys(ids))
-        schema = self._source.schema
-        if schema is None:
-            raise ValueError("Collection has no records")
-        table = self._records_by_id(ids, window_columns(schema.names, bands, group_by))
-        return read_records_window(
-            table,
-            record_ids=ids,
-            bounds=bounds,
-            res=res,
-            bands=bands,
-            data_source=infer_data_source(self),
-            target_crs=target_crs,
-            max_concurrent=max_concurrent,
-            group_by=group_by,
-            progress=resolve_progress(None),
-            backend=implicit_backend(backend, None, self.data_source or ""),
-        )
+        return read_collection_window(self, **_arguments(locals()))
 
     # -- machine learning --------------------------------------------------------------------
 
@@ -594,4 +574,5 @@ def _arguments(local_vars: dict[str, Any]) -> dict[str, Any]:
     arguments = {k: v for k, v in local_vars.items() if k not in ("self", "__class__")}
     if "bands" in arguments:
         arguments["bands"] = list(arguments["bands"])
-    return arguments | arguments.pop("filters", {})
+    filters = arguments.pop("filters", {})
+    return {**arguments, **filters}

@@ -1,5 +1,12 @@
-"""Collection-level polygon reads: NumPy stacks, GeoDataFrames and xarray Datasets
-(API contract §2.9–2.11), built on :mod:`rasteret.read.aoi`."""
+"""Collection-level polygon reads: NumPy stacks, GeoDataFrames and xarray Datasets, built on
+:mod:`rasteret.read.aoi`. ``Collection.get_numpy`` / ``get_gdf`` / ``get_xarray`` call
+these functions.
+
+Every read first narrows the query: ``**filters`` are ``Collection.subset()`` keywords, and
+their ``bbox`` is intersected with the envelope of the AOIs (in EPSG:4326), so only records
+near the AOIs are scanned; an AOI envelope disjoint from the caller's ``bbox`` ends in
+``ValueError("No valid data found")`` without any I/O.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +16,169 @@ from typing import Any
 
 import numpy as np
 
-from rasteret.read.aoi import AoiRead, AoiReadResult, read_aoi
+from rasteret.core.aoi import (
+    AUTO_CRS,
+    GeometryInputPlan,
+    fail_on_metadata_collisions,
+    narrow_query_filters,
+    prepare_geometry_input,
+    query_envelope,
+)
+from rasteret.read.aoi import AoiRead, AoiReadResult, aoi_columns, read_aoi
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["get_collection_gdf", "get_collection_numpy", "get_collection_xarray"]
 
+#: Output columns of ``get_gdf`` (input metadata columns joined to them must not reuse them).
+_GDF_COLUMNS = (
+    "record_id",
+    "datetime",
+    "cloud_cover",
+    "collection",
+    "geometry_id",
+    "geometry",
+    "band",
+    "data",
+    "transform",
+)
 
-def _read(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> AoiReadResult:
+
+def _check_bands(collection: Any, bands: list[str]) -> None:
+    available = collection.bands
+    missing = [b for b in bands if b not in available]
+    if available and missing:
+        raise ValueError(f"Band(s) not found: {missing}. Available bands: {available}")
+
+
+def _query_view(collection: Any, plan: GeometryInputPlan, filters: dict[str, Any]) -> Any:
+    """The collection narrowed by ``filters`` and the AOIs' envelope (see the module doc)."""
+    narrowed = narrow_query_filters(filters, query_envelope(plan))
+    if narrowed is None:
+        raise ValueError("No valid data found")
+    return collection.subset(**narrowed) if narrowed else collection
+
+
+def _detect_target_crs(view: Any) -> int | None:
+    """The most common ``proj:epsg`` of ``view`` when its records span several CRSs (logged),
+    else None."""
+    epsgs = view.epsg
+    if len(epsgs) <= 1:
+        return None
+    counts = Counter(
+        v for v in view.to_table(columns=["proj:epsg"]).column("proj:epsg").to_pylist() if v
+    )
+    chosen = counts.most_common(1)[0][0]
+    logger.warning(
+        "Query spans %d CRS zones %s; auto-reprojecting to EPSG:%d. Pass target_crs= "
+        "explicitly to override.",
+        len(epsgs),
+        epsgs,
+        chosen,
+    )
+    return int(chosen)
+
+
+def _read(
+    collection: Any,
+    geometries: Any,
+    bands: list[str],
+    *,
+    data_source: str | None,
+    max_concurrent: int,
+    progress: bool,
+    backend: Any,
+    target_crs: int | None,
+    geometry_crs: Any,
+    geometry_column: str | None,
+    all_touched: bool,
+    filters: dict[str, Any],
+    preserve_metadata: bool = False,
+    auto_target_crs: bool = False,
+) -> AoiReadResult:
+    """Validate, narrow the query, then read every (record, AOI, band) window.
+
+    ``preserve_metadata`` keeps a tabular input's other columns (for ``get_gdf``).
+    ``auto_target_crs``: without ``target_crs``, reproject to the most common CRS of the
+    narrowed records when they span several.
+    """
     from rasteret._backends import implicit_backend
-    from rasteret.read.progress import resolve_progress
+    from rasteret.core.utils import infer_data_source
 
-    subset_keys = ("cloud_cover_lt", "date_range", "bbox", "geometries", "split", "split_column")
-    filters = {k: kw.pop(k) for k in subset_keys if k in kw}
-    kw["progress"] = resolve_progress(kw.get("progress"))
-    source = kw.get("data_source") or getattr(collection, "data_source", None) or ""
-    backend = implicit_backend(kw.pop("backend", None), kw.pop("cloud_config", None), source)
-    return read_aoi(collection, geometries, bands, filters=filters, backend=backend, **kw)
+    _check_bands(collection, bands)
+    plan = prepare_geometry_input(
+        geometries,
+        geometry_column=geometry_column,
+        geometry_crs=geometry_crs,
+        preserve_metadata=preserve_metadata,
+    )
+    if preserve_metadata:  # checked before any I/O
+        fail_on_metadata_collisions(
+            plan.metadata, output_columns=_GDF_COLUMNS, join_column="geometry_id"
+        )
+    view = _query_view(collection, plan, filters)
+    if auto_target_crs and target_crs is None:
+        target_crs = _detect_target_crs(view)
+    source = data_source or infer_data_source(collection)
+    schema = view._schema()
+    if schema is None:
+        raise ValueError("No valid data found")
+    return read_aoi(
+        view._scan_table(aoi_columns(schema.names, bands)),
+        plan,
+        bands,
+        data_source=source,
+        target_crs=target_crs,
+        all_touched=all_touched,
+        max_concurrent=max_concurrent,
+        backend=implicit_backend(backend, None, source),
+        progress=bool(progress),
+    )
 
 
-def get_collection_numpy(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> Any:
-    """``[N, H, W]`` (one band) or ``[N, C, H, W]`` arrays of every (record, geometry)."""
+def get_collection_numpy(
+    *,
+    collection: Any,
+    geometries: Any,
+    bands: list[str],
+    data_source: str | None = None,
+    max_concurrent: int = 50,
+    progress: bool = False,
+    backend: Any = None,
+    target_crs: int | None = None,
+    geometry_crs: Any = AUTO_CRS,
+    geometry_column: str | None = None,
+    all_touched: bool = False,
+    **filters: Any,
+) -> np.ndarray:
+    """Pixels of every (record, AOI) pair: ``[N, H, W]`` for one band, ``[N, C, H, W]`` for
+    several (native dtype; float32 only after ``target_crs`` reprojection).
+
+    Parameters are those of ``Collection.get_numpy`` with a resolved ``backend`` (None: the
+    data source's cloud settings, else default routing) and ``progress``; ``**filters`` are
+    ``Collection.subset()`` keywords applied before reading.
+
+    Raises
+    ------
+    ValueError
+        Unknown band, no data, or AOIs of different shapes (use :func:`get_collection_gdf`).
+    """
+    bands = list(bands)
     unique = list(dict.fromkeys(bands))
-    result = _read(collection, geometries, unique, **kw)
+    result = _read(
+        collection,
+        geometries,
+        unique,
+        data_source=data_source,
+        max_concurrent=max_concurrent,
+        progress=progress,
+        backend=backend,
+        target_crs=target_crs,
+        geometry_crs=geometry_crs,
+        geometry_column=geometry_column,
+        all_touched=all_touched,
+        filters=filters,
+    )
     per_band: dict[str, list[np.ndarray]] = {b: [] for b in unique}
     for r in result.reads:
         per_band[r.band].append(r.data)
@@ -62,47 +209,64 @@ def get_collection_numpy(collection: Any, geometries: Any, bands: list[str], **k
 
 
 def _output_geometries(result: AoiReadResult, target_crs: Any) -> tuple[np.ndarray, Any]:
-    from rasteret.read.aoi import _reproject_geometry
+    """The input AOIs as Shapely geometries, in ``target_crs`` when given."""
+    from rasteret.geo.geometry import to_shapely, transform_geometry
 
-    geoms = result.plan.geometries
-    crs = result.plan.crs
+    geoms = to_shapely(result.plan.geometries)
+    crs = result.plan.geometry_crs
     if target_crs is not None and crs is not None and target_crs != crs:
-        geoms = np.array([_reproject_geometry(g, crs, target_crs) for g in geoms], dtype=object)
+        geoms = transform_geometry(geoms, crs, target_crs)
         crs = target_crs
     return geoms, crs
 
 
-def get_collection_gdf(collection: Any, geometries: Any, bands: list[str], **kw: Any) -> Any:
-    """One GeoDataFrame row per (record, geometry, band) with the pixel array and transform."""
+def get_collection_gdf(
+    *,
+    collection: Any,
+    geometries: Any,
+    bands: list[str],
+    data_source: str | None = None,
+    max_concurrent: int = 50,
+    backend: Any = None,
+    target_crs: int | None = None,
+    geometry_crs: Any = AUTO_CRS,
+    geometry_column: str | None = None,
+    all_touched: bool = False,
+    progress: bool = False,
+    **filters: Any,
+) -> Any:
+    """A GeoDataFrame with one row per (record, AOI, band): ``record_id, datetime,
+    cloud_cover, collection, geometry_id, geometry, band, data, transform``, then the other
+    columns of a tabular AOI input (joined on ``geometry_id``).
+
+    Parameters are those of :func:`get_collection_numpy`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`get_collection_numpy`; also input columns named like output columns.
+    """
     import geopandas as gpd
     import pandas as pd
 
-    target_crs = kw.get("target_crs")
-    result = _read(collection, geometries, bands, **kw)
+    result = _read(
+        collection,
+        geometries,
+        list(bands),
+        data_source=data_source,
+        max_concurrent=max_concurrent,
+        progress=progress,
+        backend=backend,
+        target_crs=target_crs,
+        geometry_crs=geometry_crs,
+        geometry_column=geometry_column,
+        all_touched=all_touched,
+        filters=filters,
+        preserve_metadata=True,
+    )
     geoms, crs = _output_geometries(result, target_crs)
     crs_text = None if crs is None else (f"EPSG:{crs}" if isinstance(crs, int) else crs)
     meta = result.plan.metadata
-    if meta is not None:
-        outputs = {
-            "record_id",
-            "datetime",
-            "cloud_cover",
-            "collection",
-            "geometry",
-            "band",
-            "data",
-            "transform",
-        }
-        if "geometry_id" in meta.column_names:
-            raise ValueError(
-                "Input metadata column 'geometry_id' collides with Rasteret's output column; "
-                "rename it before reading."
-            )
-        clash = sorted(outputs & set(meta.column_names))
-        if clash:
-            raise ValueError(
-                f"Input metadata columns collide with Rasteret output columns: {clash}"
-            )
     rows = {
         "record_id": [r.record_id for r in result.reads],
         "datetime": [r.datetime for r in result.reads],
@@ -116,23 +280,9 @@ def get_collection_gdf(collection: Any, geometries: Any, bands: list[str], **kw:
     frame = pd.DataFrame(rows)
     geometry = [geoms[r.geometry_index] for r in result.reads]
     gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs=crs_text)
-    gdf = gdf[
-        [
-            "record_id",
-            "datetime",
-            "cloud_cover",
-            "collection",
-            "geometry_id",
-            "geometry",
-            "band",
-            "data",
-            "transform",
-        ]
-    ]
-    if meta is not None and meta.num_columns:
-        extra = meta.to_pandas()
-        extra["geometry_id"] = np.arange(1, len(extra) + 1)
-        gdf = gdf.merge(extra, on="geometry_id", how="left")
+    gdf = gdf[list(_GDF_COLUMNS)]
+    if meta is not None:
+        gdf = gdf.merge(meta.to_pandas(), on="geometry_id", how="left")
         gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs_text)
     return gdf
 
@@ -235,14 +385,32 @@ def _combine_first(datasets: list[Any]) -> Any:
 
 
 def get_collection_xarray(
+    *,
     collection: Any,
     geometries: Any,
     bands: list[str],
-    *,
+    data_source: str | None = None,
+    max_concurrent: int = 50,
+    backend: Any = None,
+    target_crs: int | None = None,
+    geometry_crs: Any = AUTO_CRS,
+    geometry_column: str | None = None,
+    all_touched: bool = False,
+    progress: bool = False,
     xr_combine: str = "combine_first",
-    **kw: Any,
+    **filters: Any,
 ) -> Any:
-    """An xarray Dataset with one variable per band, dims ``(time, geometry, y, x)``."""
+    """An xarray Dataset with one variable per band, dims ``(time, geometry, y, x)``.
+
+    Parameters are those of :func:`get_collection_numpy`; ``xr_combine`` merges records
+    (``"combine_first"``, ``"merge"`` or ``"merge_override"``). Without ``target_crs``, a
+    query whose records span several CRSs is reprojected to the most common one.
+
+    Raises
+    ------
+    ValueError
+        As :func:`get_collection_numpy`; also an unknown ``xr_combine``.
+    """
     import xarray as xr
 
     if xr_combine not in ("combine_first", "merge", "merge_override"):
@@ -250,24 +418,22 @@ def get_collection_xarray(
             f"Unknown xr_combine strategy '{xr_combine}'. Use 'combine_first', 'merge', or "
             "'merge_override'."
         )
-    if kw.get("target_crs") is None:
-        epsgs = collection.epsg
-        if len(epsgs) > 1:
-            counts = Counter(
-                v
-                for v in collection.to_table(columns=["proj:epsg"]).column("proj:epsg").to_pylist()
-                if v is not None
-            )
-            chosen = counts.most_common(1)[0][0]
-            logger.warning(
-                "Query spans %d CRS zones %s; auto-reprojecting to EPSG:%d. Pass target_crs= "
-                "explicitly to override.",
-                len(epsgs),
-                epsgs,
-                chosen,
-            )
-            kw["target_crs"] = chosen
-    result = _read(collection, geometries, bands, **kw)
+    bands = list(bands)
+    result = _read(
+        collection,
+        geometries,
+        bands,
+        data_source=data_source,
+        max_concurrent=max_concurrent,
+        progress=progress,
+        backend=backend,
+        target_crs=target_crs,
+        geometry_crs=geometry_crs,
+        geometry_column=geometry_column,
+        all_touched=all_touched,
+        filters=filters,
+        auto_target_crs=True,
+    )
     groups: dict[tuple[int, int], list[AoiRead]] = {}
     for r in result.reads:
         groups.setdefault((r.record_index, r.geometry_index), []).append(r)

@@ -1,4 +1,5 @@
-"""Point sampling over a collection (API contract §2.12, oracle §9.3).
+"""Point sampling over a collection: ``rasterio.sample`` values (floor of the inverse affine)
+at every point of every matching record, with an optional nearest-valid-pixel fallback.
 
 Every (point, record, band) sample is a small window read: all of them go to the Rust core in
 one call per dtype (layouts dictionary-encoded: each image's layout is parsed once), so a tile
@@ -17,104 +18,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core.aoi import AUTO_CRS, resolve_geometry_column
-from rasteret.errors import UnsupportedGeometryError
-from rasteret.read.grid import normalize_transform
-from rasteret.read.progress import TileProgress, resolve_progress
+from rasteret.core.aoi import (
+    AUTO_CRS,
+    fail_on_metadata_collisions,
+    narrow_query_filters,
+    prepare_point_input,
+)
+from rasteret.core.utils import normalize_transform
+from rasteret.geo.geometry import point_coords, require_points, transform_xy
+from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key
 from rasteret.types import POINT_SAMPLES_NEIGHBORHOOD_SCHEMA, POINT_SAMPLES_SCHEMA
 
 __all__ = ["get_collection_point_samples"]
 
-_XY_PAIRS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"))
 _MODES = ("off", "always", "if_center_nodata")
-
-
-def _points_from_input(
-    points: Any,
-    geometry_column: str | None,
-    x_column: str | None,
-    y_column: str | None,
-    geometry_crs: Any,
-) -> tuple[np.ndarray, np.ndarray, Any, pa.Table | None]:
-    """``(x, y, crs, metadata table)`` of the input points."""
-    import shapely
-
-    from rasteret.core.aoi import _arrow_geometries, _crs_from_user, _field_crs, _single
-    from rasteret.core.arrow_interop import as_table_or_none
-
-    table = None
-    if not isinstance(points, pa.Array | pa.ChunkedArray):
-        table = as_table_or_none(points)
-    if table is None:
-        if geometry_column or x_column or y_column:
-            raise TypeError(
-                "geometry_column / x_column / y_column need a tabular (Arrow-native) input"
-            )
-        if isinstance(points, pa.Array | pa.ChunkedArray):
-            geoms = _arrow_geometries(points)
-        elif isinstance(points, list | tuple):
-            geoms = np.array([_single(p) for p in points], dtype=object)
-        else:
-            geoms = np.array([_single(points)], dtype=object)
-        crs = 4326 if geometry_crs == AUTO_CRS else _crs_from_user(geometry_crs)
-        meta = None
-    else:
-        xy = None
-        if geometry_column is None and (x_column or y_column):
-            xy = (x_column, y_column)
-        elif geometry_column is None:
-            try:
-                resolve_geometry_column(table, None)
-            except TypeError:
-                names = set(table.column_names)
-                xy = next(((x, y) for x, y in _XY_PAIRS if x in names and y in names), None)
-                if xy is None:
-                    raise TypeError(
-                        "Unsupported table input for point sampling. Provide geometry_column "
-                        "(a GeoArrow/WKB point column) or x_column/y_column."
-                    ) from None
-        if xy is not None:
-            missing = [c for c in xy if c is None or c not in table.column_names]
-            if missing:
-                raise ValueError(f"Missing point coordinate columns: {missing}")
-            if geometry_crs == AUTO_CRS:
-                raise ValueError(
-                    "Tabular Arrow geometry input is missing GeoArrow CRS metadata. Pass "
-                    "geometry_crs=... explicitly for x/y columns."
-                )
-            x = np.asarray(table.column(xy[0]).cast(pa.float64()).to_numpy(), dtype=float)
-            y = np.asarray(table.column(xy[1]).cast(pa.float64()).to_numpy(), dtype=float)
-            return x, y, _crs_from_user(geometry_crs), table
-        col = resolve_geometry_column(table, geometry_column)
-        geoms = _arrow_geometries(table.column(col))
-        field_crs = _field_crs(table.schema.field(col))
-        if geometry_crs == AUTO_CRS:
-            if field_crs is None:
-                raise ValueError(
-                    "Tabular Arrow geometry input is missing GeoArrow CRS metadata. Pass "
-                    "geometry_crs=... explicitly, or attach CRS metadata to the geometry field."
-                )
-            crs = field_crs
-        else:
-            crs = _crs_from_user(geometry_crs)
-        meta = table.drop_columns([col])
-    kinds = set(shapely.get_type_id(geoms).tolist()) if len(geoms) else set()
-    if kinds - {0}:
-        raise UnsupportedGeometryError(
-            "Point sampling requires Point geometries. Use get_xarray/get_numpy/get_gdf for "
-            "Polygon/MultiPolygon AOIs."
-        )
-    coords = shapely.get_coordinates(geoms)
-    return coords[:, 0].astype(float), coords[:, 1].astype(float), crs, meta
-
-
-def _transform_xy(x: np.ndarray, y: np.ndarray, src: Any, dst: Any) -> tuple[Any, Any]:
-    if src is None or dst is None or src == dst:
-        return x, y
-    from rasteret.read.aoi import _transformer
-
-    return _transformer(src, dst).transform(x, y)
 
 
 def _ring_cells(r: int) -> list[tuple[int, int]]:
@@ -152,28 +70,40 @@ class _Segment:
 
 
 def get_collection_point_samples(
+    *,
     collection: Any,
     points: Any,
     bands: list[str],
-    *,
     geometry_column: str | None = None,
     x_column: str | None = None,
     y_column: str | None = None,
+    data_source: str | None = None,
     max_concurrent: int = 50,
     progress: bool = False,
-    data_source: str | None = None,
+    backend: Any = None,
     geometry_crs: Any = AUTO_CRS,
     match: str = "all",
     max_distance_pixels: int = 0,
     return_neighbourhood: str = "off",
-    backend: Any = None,
     **filters: Any,
 ) -> pa.Table:
-    """Sample every band at every point of every matching record (see the API contract).
+    """Sample every band at every point of every matching record (``POINT_SAMPLES_SCHEMA``
+    rows plus the input table's columns).
 
-    ``backend`` is any ``backend=`` value, already resolved (None: default routing).
+    Parameters are those of ``Collection.sample_points`` with a resolved ``backend`` (None:
+    the data source's cloud settings, else default routing) and ``progress``. ``**filters``
+    are ``Collection.subset()`` keywords applied first; their ``bbox`` is intersected with
+    the points' envelope (disjoint: an empty table, no I/O).
+
+    Raises
+    ------
+    ValueError
+        Bad options, unknown bands, a CRS that is not an EPSG code, input columns named like
+        output columns, or every record failing.
+    UnsupportedGeometryError
+        Non-point geometries.
     """
-    from rasteret._backends import io_options
+    from rasteret._backends import implicit_backend, io_options
     from rasteret.core.utils import infer_data_source
 
     bands = list(dict.fromkeys(bands))
@@ -189,7 +119,16 @@ def get_collection_point_samples(
         raise ValueError(f"return_neighbourhood must be one of {list(_MODES)}")
     if return_neighbourhood != "off" and max_distance_pixels <= 0:
         raise ValueError("max_distance_pixels must be > 0 when return_neighbourhood is enabled")
-    x, y, crs, meta = _points_from_input(points, geometry_column, x_column, y_column, geometry_crs)
+    plan = prepare_point_input(
+        points,
+        geometry_column=geometry_column,
+        x_column=x_column,
+        y_column=y_column,
+        geometry_crs=geometry_crs,
+        preserve_metadata=True,
+    )
+    require_points(plan.geometries)
+    crs = plan.geometry_crs
     if crs is not None and not isinstance(crs, int):
         raise ValueError(
             "Point sampling output stores point_crs as an EPSG integer. Pass geometry_crs as "
@@ -200,24 +139,25 @@ def get_collection_point_samples(
         if return_neighbourhood == "off"
         else (POINT_SAMPLES_NEIGHBORHOOD_SCHEMA)
     )
-    if meta is not None:
-        clash = sorted(set(meta.column_names) & set(schema.names))
-        if clash:
-            raise ValueError(f"Input point columns collide with output columns: {clash}")
-    lon, lat = _transform_xy(x, y, crs, 4326)
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    filters = dict(filters)
-    progress = resolve_progress(progress)
-    if not len(lon):
+    meta = plan.metadata
+    fail_on_metadata_collisions(meta, output_columns=schema.names, join_column="point_index")
+    x, y = point_coords(plan.geometries)
+    lon, lat = transform_xy(x, y, crs, 4326)
+    located = np.isfinite(lon) & np.isfinite(lat)
+    if not located.any():
         return _empty(schema, meta)
-    env = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-    ub = filters.pop("bbox", None)
-    if ub is not None:
-        env = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
-        if env[0] > env[2] or env[1] > env[3]:
-            return _empty(schema, meta)
-    view = collection.subset(bbox=env, **filters)
+    env = (
+        float(lon[located].min()),
+        float(lat[located].min()),
+        float(lon[located].max()),
+        float(lat[located].max()),
+    )
+    narrowed = narrow_query_filters(filters, env)
+    if narrowed is None:
+        return _empty(schema, meta)
+    view = collection.subset(**narrowed)
     source = data_source or infer_data_source(collection)
+    backend = implicit_backend(backend, None, source)
     view_schema = view._schema()
     if view_schema is None:
         return _empty(schema, meta)
@@ -272,10 +212,10 @@ def get_collection_point_samples(
             stacklevel=3,
         )
     out = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
-    if meta is not None and meta.num_columns:
+    if meta is not None:
         idx = out.column("point_index").combine_chunks()
-        for name in meta.column_names:
-            out = out.append_column(name, meta.column(name).take(idx))
+        for name in meta.column_names[1:]:  # after its point_index
+            out = out.append_column(meta.schema.field(name), meta.column(name).take(idx))
     return out
 
 
@@ -336,8 +276,7 @@ def _plan_segments(
         if len(inside) == 0:
             continue
         record_assets = dict(assets[i] or {})
-        px, py = _transform_xy(x[inside], y[inside], crs, records.epsgs[i])
-        px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
+        px, py = transform_xy(x[inside], y[inside], crs, records.epsgs[i])
         for band in bands:
             meta = metas.get(band, no_meta)[i]
             key = resolve_asset_key(record_assets, band, source)
@@ -576,7 +515,7 @@ def _resolve_neighbourhood(
 def _empty(schema: pa.Schema, meta: pa.Table | None) -> pa.Table:
     out = schema.empty_table()
     if meta is not None:
-        for name in meta.column_names:
+        for name in meta.column_names[1:]:  # after its point_index
             out = out.append_column(
                 meta.schema.field(name), pa.nulls(0, meta.schema.field(name).type)
             )

@@ -7,17 +7,27 @@ import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from rasteret.read.grid import (
+    compute_dst_grid,
+    compute_dst_grid_from_src,
+    normalize_transform,
+    reproject_array,
+)
 from rasteret.records.source import DatasetSource
 from rasteret.records.summary import data_source_of
 
 T = TypeVar("T")
 
 __all__ = [
+    "compute_dst_grid",
+    "compute_dst_grid_from_src",
     "infer_data_source",
     "infer_data_source_from_dataset",
+    "normalize_transform",
     "reproject_array",
     "run_sync",
     "transform_bbox",
+    "transform_polygon",
 ]
 
 
@@ -46,45 +56,12 @@ def infer_data_source_from_dataset(dataset: Any) -> str:
     return data_source_of(DatasetSource(dataset))
 
 
-def reproject_array(
-    data: Any,
-    transform: Any,
-    src_crs: Any,
-    dst_crs: Any,
-    src_nodata: Any = None,
-    resampling: str = "bilinear",
-) -> tuple[Any, Any]:
-    """Reproject a 2-D array onto GDAL's default grid in ``dst_crs``.
+def transform_polygon(geom: Any, src_crs: Any, dst_crs: Any) -> Any:
+    """A Shapely (Multi)Polygon with every vertex transformed from ``src_crs`` to ``dst_crs``
+    by pyproj (``always_xy``, no densification)."""
+    from rasteret.geo.geometry import transform_geometry
 
-    Output is float (float32 for non-float input), NaN where nothing maps.
-    """
-    import numpy as np
-    from rasterio.crs import CRS
-    from rasterio.transform import array_bounds
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
-
-    def crs(v: Any) -> CRS:
-        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
-
-    h, w = data.shape
-    left, bottom, right, top = array_bounds(h, w, transform)
-    dst_transform, dw, dh = calculate_default_transform(
-        crs(src_crs), crs(dst_crs), w, h, left=left, bottom=bottom, right=right, top=top
-    )
-    dtype = data.dtype if data.dtype.kind == "f" else np.dtype("float32")
-    out = np.full((dh, dw), np.nan, dtype=dtype)
-    reproject(
-        source=data.astype(dtype, copy=False),
-        destination=out,
-        src_transform=transform,
-        src_crs=crs(src_crs),
-        src_nodata=None if src_nodata is None else float(src_nodata),
-        dst_transform=dst_transform,
-        dst_crs=crs(dst_crs),
-        dst_nodata=np.nan,
-        resampling=Resampling[resampling],
-    )
-    return out, dst_transform
+    return transform_geometry(geom, src_crs, dst_crs)
 
 
 def transform_bbox(

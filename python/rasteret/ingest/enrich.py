@@ -1,5 +1,5 @@
 """COG header enrichment: parse every asset's header once (Rust, concurrently) and attach the
-tile layouts to the record table as ``{band}_metadata`` struct columns (API contract §4.6).
+tile layouts to the record table as ``{band}_metadata`` struct columns.
 
 One unreadable asset does not fail the build: its metadata stays null and every failure is
 reported together in one warning (URL and reason). Only when nothing at all parses does the

@@ -1,4 +1,4 @@
-"""Record tables (one row per scene, asset URLs in columns) -> Collections (API §1.7, §4.4)."""
+"""Record tables (one row per scene, asset URLs in columns) -> Collections."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from rasteret.core.collection import Collection
+from rasteret.ingest.base import CollectionBuilder, workspace_location
 from rasteret.ingest.normalize import build_collection_from_table
 from rasteret.records.record_table import apply_column_aliases, prepare_record_table
 
@@ -59,7 +60,7 @@ def enrich_record_table(
     )
 
 
-class RecordTableBuilder:
+class RecordTableBuilder(CollectionBuilder):
     """Build a Collection from a Parquet/GeoParquet record table (file, directory or URI)."""
 
     def __init__(
@@ -81,8 +82,8 @@ class RecordTableBuilder:
         max_concurrent: int = 300,
         backend: Any | None = None,
     ) -> None:
+        super().__init__(name=name, data_source=data_source, workspace_dir=workspace_dir)
         self.path = path
-        self.data_source = data_source
         self.column_map = column_map
         self.href_column = href_column
         self.band_index_map = band_index_map
@@ -90,8 +91,6 @@ class RecordTableBuilder:
         self.filesystem = filesystem
         self.columns = columns
         self.filter_expr = filter_expr
-        self.name = name
-        self.workspace_dir = workspace_dir
         self.enrich_cog = enrich_cog
         self.band_codes = band_codes
         self.max_concurrent = max_concurrent
@@ -110,9 +109,12 @@ class RecordTableBuilder:
         return dataset.to_table(columns=self.columns, filter=self.filter_expr)
 
     def build(self, **kwargs: Any) -> Collection:
-        """Read -> alias columns -> prepare -> (enrich) -> normalise (+ export)."""
+        """Read -> alias columns -> prepare -> (enrich) -> normalise (+ export).
+
+        ``name`` and ``workspace_dir`` keywords override the constructor's.
+        """
         name = kwargs.get("name", self.name)
-        workspace = kwargs.get("workspace_dir", self.workspace_dir)
+        workspace = workspace_location(kwargs.get("workspace_dir", self.workspace_dir))
         table = self._read()
         return finish_record_table(
             table,

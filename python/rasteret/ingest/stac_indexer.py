@@ -1,6 +1,5 @@
 """STAC ingest: search a STAC API (pystac-client) or walk a static catalog, resolve bands,
-parse every asset header once through the Rust core, and build the collection table
-(API contract §4.5)."""
+parse every asset header once through the Rust core, and build the collection table."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ import pyarrow as pa
 from rasteret.cloud import CloudConfig, rewrite_url
 from rasteret.constants import BandRegistry
 from rasteret.core.collection import Collection
+from rasteret.ingest.base import CollectionBuilder
 from rasteret.ingest.normalize import build_collection_from_table, normalize_crs_code, parse_epsg
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _item_dicts(items: Iterable[Any]) -> list[dict[str, Any]]:
     return [i if isinstance(i, dict) else i.to_dict(transform_hrefs=False) for i in items]
 
 
-class StacCollectionBuilder:
+class StacCollectionBuilder(CollectionBuilder):
     """Index a STAC collection (API or static catalog) into a rasteret Collection."""
 
     def __init__(
@@ -75,11 +75,9 @@ class StacCollectionBuilder:
         static_catalog: bool = False,
         strict_band_map_validation: bool = False,
     ) -> None:
-        self.data_source = data_source
+        super().__init__(name=name or "", data_source=data_source, workspace_dir=workspace_dir)
         self.stac_api = stac_api
         self.stac_collection = stac_collection
-        self.workspace_dir = workspace_dir
-        self.name = name
         self._band_map = band_map
         self.band_index_map = band_index_map
         self.cloud_config = cloud_config

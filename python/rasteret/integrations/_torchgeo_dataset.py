@@ -174,12 +174,13 @@ class RasteretGeoDataset(GeoDataset):
 
         from rasteret.core.aoi import prepare_geometry_input
         from rasteret.core.utils import transform_bbox
+        from rasteret.geo.geometry import total_bounds
 
         plan = prepare_geometry_input(geometries, geometry_crs=geometries_crs)
-        if len(plan.geometries) == 0:
+        env = total_bounds(plan.geometries)
+        if env is None:
             return
-        env = tuple(float(v) for v in shapely.total_bounds(plan.geometries))
-        src = plan.crs if plan.crs is not None else self.epsg
+        src = plan.geometry_crs if plan.geometry_crs is not None else self.epsg
         box = shapely.box(*transform_bbox(env, src, self.epsg))
         self.index = self.index[self.index.geometry.intersects(box)]
 

@@ -1,5 +1,4 @@
-"""``Collection.to_torchgeo_dataset``: pre-filter the collection, then build the dataset
-(API.md §2.13)."""
+"""``Collection.to_torchgeo_dataset``: pre-filter the collection, then build the dataset."""
 
 from __future__ import annotations
 
@@ -13,17 +12,9 @@ logger = logging.getLogger(__name__)
 
 def _geometries_bbox(geometries: Any, geometries_crs: int) -> tuple[float, ...] | None:
     """Envelope of ``geometries`` in EPSG:4326 (None for an empty input)."""
-    import shapely
+    from rasteret.core.aoi import prepare_geometry_input, query_envelope
 
-    from rasteret.core.aoi import prepare_geometry_input
-    from rasteret.core.utils import transform_bbox
-
-    plan = prepare_geometry_input(geometries, geometry_crs=geometries_crs)
-    if len(plan.geometries) == 0:
-        return None
-    env = tuple(float(v) for v in shapely.total_bounds(plan.geometries))
-    crs = plan.crs if plan.crs is not None else 4326
-    return transform_bbox(env, crs, 4326)  # type: ignore[arg-type]
+    return query_envelope(prepare_geometry_input(geometries, geometry_crs=geometries_crs))
 
 
 def to_torchgeo_dataset(collection: Any, *, bands: list[str], **kw: Any) -> Any:
@@ -49,16 +40,15 @@ def to_torchgeo_dataset(collection: Any, *, bands: list[str], **kw: Any) -> Any:
         view = view.subset(**filters)
     geometries = kw.get("geometries")
     if geometries is not None:
+        from rasteret.core.aoi import narrow_query_filters
+
         env = _geometries_bbox(geometries, kw.get("geometries_crs", 4326))
-        user_bbox = filters.get("bbox")
-        if env is not None and user_bbox is not None:
-            ub = tuple(float(v) for v in user_bbox)
-            env = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
-        if env is not None and (env[0] > env[2] or env[1] > env[3]):
-            view = view.where(ds.scalar(False))  # the geometries and bbox are disjoint
-        elif env is not None:
+        narrowed = narrow_query_filters({"bbox": filters.get("bbox")}, env)
+        if narrowed is None:  # the AOIs lie outside the caller's bbox: nothing matches
+            view = view.where(ds.scalar(False))
+        elif narrowed["bbox"] is not None:
             try:
-                view = view.subset(bbox=env)
+                view = view.subset(bbox=narrowed["bbox"])
             except ValueError as exc:
                 logger.debug("geometry pre-filter skipped: %s", exc)
     return RasteretGeoDataset(collection=view, bands=bands, **kw)

@@ -1,9 +1,9 @@
 """Polygon-AOI reads over a collection: plan every (record, geometry, band) window, read them
 all through the Rust core in one call per memory budget, then mask like ``rasterio.mask``.
 
-Semantics are those of the API contract §2.8.3: window = ``geometry_window`` (floor/ceil, no
-tolerance) clipped to the raster, mask = ``geometry_mask(all_touched=...)``, fill = nodata or
-0 in the native dtype.
+The result equals ``rasterio.mask.mask(crop=True, filled=True)``: window =
+``geometry_window`` (floor/ceil, no tolerance) clipped to the raster, mask =
+``geometry_mask(all_touched=...)``, fill = nodata or 0 in the native dtype.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core.aoi import GeometryInputPlan, prepare_geometry_input
 from rasteret.errors import BandResolutionError, UnsupportedGeometryError
+from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
@@ -63,103 +63,47 @@ class _Job:
 class AoiReadResult:
     """All results of one call, plus the inputs needed to shape the outputs."""
 
-    def __init__(self, reads: list[AoiRead], plan: GeometryInputPlan, output_crs: Any) -> None:
+    def __init__(self, reads: list[AoiRead], plan: Any, output_crs: Any) -> None:
         self.reads = reads
         self.plan = plan
         self.output_crs = output_crs
 
 
-def _transformer(src: Any, dst: Any) -> Any:
-    from pyproj import CRS, Transformer
-
-    def crs(v: Any) -> CRS:
-        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
-
-    return Transformer.from_crs(crs(src), crs(dst), always_xy=True)
-
-
-def _reproject_geometry(geom: Any, src: Any, dst: Any) -> Any:
-    import shapely
-
-    if src is None or dst is None or src == dst:
-        return geom
-    tf = _transformer(src, dst)
-
-    def move(xy: np.ndarray) -> np.ndarray:
-        x, y = tf.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, move)
-
-
-def _narrow_bbox(plan: GeometryInputPlan, user_bbox: Any) -> tuple[float, ...] | None:
-    """Envelope of all AOIs in EPSG:4326 (intersected with the user's ``bbox``)."""
-    import shapely
-
-    if len(plan.geometries) == 0:
-        return tuple(user_bbox) if user_bbox is not None else None
-    xmin, ymin, xmax, ymax = shapely.total_bounds(plan.geometries)
-    if plan.crs not in (None, 4326):
-        tf = _transformer(plan.crs, 4326)
-        xmin, ymin, xmax, ymax = tf.transform_bounds(xmin, ymin, xmax, ymax)
-    env = (float(xmin), float(ymin), float(xmax), float(ymax))
-    if user_bbox is None:
-        return env
-    ub = tuple(float(v) for v in user_bbox)
-    out = (max(env[0], ub[0]), max(env[1], ub[1]), min(env[2], ub[2]), min(env[3], ub[3]))
-    if out[0] > out[2] or out[1] > out[3]:
-        raise ValueError("No valid data found")
-    return out
-
-
-def read_aoi(
-    collection: Any,
-    geometries: Any,
-    bands: list[str],
-    *,
-    data_source: str | None,
-    target_crs: int | None,
-    geometry_crs: Any,
-    geometry_column: str | None,
-    all_touched: bool,
-    max_concurrent: int,
-    filters: dict[str, Any],
-    backend: Any = None,
-    progress: bool = False,
-) -> AoiReadResult:
-    """Plan, read and mask every (record, geometry, band) window of a polygon-AOI query.
-
-    ``backend`` is any ``backend=`` value (None: default routing of the Rust core).
-    """
-    from rasteret._backends import io_options
-    from rasteret.core.utils import infer_data_source
-
-    available = collection.bands
-    missing = [b for b in bands if b not in available]
-    if available and missing:
-        raise ValueError(f"Band(s) not found: {missing}. Available bands: {available}")
-    plan = prepare_geometry_input(
-        geometries, geometry_column=geometry_column, geometry_crs=geometry_crs
-    )
-    filters = dict(filters)
-    narrowed = _narrow_bbox(plan, filters.pop("bbox", None))
-    view = collection
-    if narrowed is not None or filters:
-        view = collection.subset(bbox=narrowed, **filters)
-    source = data_source or infer_data_source(collection)
-    schema = view._schema()
-    if schema is None:
-        raise ValueError("No valid data found")
-    names = schema.names
+def aoi_columns(names: list[str], bands: list[str]) -> list[str]:
+    """The record columns :func:`read_aoi` reads, of those in ``names``."""
     wanted = ["id", "assets"] + [
         c for c in ("datetime", "eo:cloud_cover", "collection", "proj:epsg") if c in names
     ]
-    meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
-    table = view._scan_table(wanted + meta_cols)
-    jobs, errors = _plan_jobs(table, plan, bands, source, meta_cols)
+    return wanted + [f"{b}_metadata" for b in bands if f"{b}_metadata" in names]
+
+
+def read_aoi(
+    table: pa.Table,
+    plan: Any,
+    bands: list[str],
+    *,
+    data_source: str,
+    target_crs: int | None,
+    all_touched: bool,
+    max_concurrent: int,
+    backend: Any = None,
+    progress: bool = False,
+) -> AoiReadResult:
+    """Plan, read and mask every (record of ``table``, geometry of ``plan``, band) window.
+
+    ``table`` holds the records of the query (the columns of :func:`aoi_columns`); ``plan``
+    is the AOI input plan (``rasteret.core.aoi.GeometryInputPlan``: GeoArrow ``geometries``
+    and their ``geometry_crs``);
+    ``data_source`` resolves band names; ``backend`` is any ``backend=`` value (None: default
+    routing of the Rust core).
+    """
+    from rasteret._backends import io_options
+
+    meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in table.column_names]
+    jobs, errors = _plan_jobs(table, plan, bands, data_source, meta_cols)
     options = io_options(backend, max_concurrent=max_concurrent)
     with TileProgress(progress, "Reading AOIs") as bar:
-        reads, read_errors = _execute(table, jobs, plan, bands, all_touched, options, bar)
+        reads, read_errors = _execute(table, jobs, bands, all_touched, options, bar)
     errors.update(read_errors)
     reads = _reproject(reads, target_crs)
     _report(table, reads, errors)
@@ -174,7 +118,7 @@ def _common_crs(reads: list[AoiRead]) -> Any:
 
 def _plan_jobs(
     table: pa.Table,
-    plan: GeometryInputPlan,
+    plan: Any,
     bands: list[str],
     source: str,
     meta_cols: list[str],
@@ -187,14 +131,22 @@ def _plan_jobs(
         else [None] * len(ids)
     )
     metas = {c: table.column(c).to_pylist() for c in meta_cols}
+    shapes = to_shapely(plan.geometries)
+    in_crs: dict[tuple[int, Any], Any] = {}  # (geometry, record CRS) -> geometry in that CRS
     jobs: list[_Job] = []
     errors: dict[int, list[BaseException]] = {}
     for i, rid in enumerate(ids):
         record_assets = dict(assets[i] or {})
         epsg = epsgs[i]
-        for k, geom in enumerate(plan.geometries):
+        for k, geom in enumerate(shapes):
+            if geom is None or geom.is_empty:  # a null/empty AOI covers no pixel
+                continue
             try:
-                in_record_crs = _geometry_for_record(geom, plan.crs, epsg, rid)
+                in_record_crs = in_crs.get((k, epsg))
+                if in_record_crs is None:
+                    in_record_crs = _geometry_for_record(geom, plan.geometry_crs, epsg, rid)
+                    if epsg is not None:
+                        in_crs[(k, epsg)] = in_record_crs
             except (ValueError, UnsupportedGeometryError) as exc:
                 errors.setdefault(i, []).append(exc)
                 continue
@@ -220,7 +172,7 @@ def _geometry_for_record(geom: Any, geom_crs: Any, epsg: int | None, rid: str) -
                 f"query geometry into the raster CRS (record_id={rid!r})."
             )
         return geom
-    return _reproject_geometry(geom, geom_crs, int(epsg))
+    return transform_geometry(geom, geom_crs, int(epsg))
 
 
 def _job_for(
@@ -379,7 +331,6 @@ def _chunks(jobs: list[_Job]) -> list[list[_Job]]:
 def _execute(
     table: pa.Table,
     jobs: list[_Job],
-    plan: GeometryInputPlan,
     bands: list[str],
     all_touched: bool,
     options: dict[str, Any],
@@ -470,7 +421,7 @@ def _wrap(exc: BaseException, job: _Job, ids: list[Any]) -> RuntimeError:
 
 def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> RuntimeError:
     """``RuntimeError("COG read failed for band ... in record ... from '<url>': ...")``
-    chained to ``exc``, with a credentials hint for cloud URLs (API contract §2.8.3)."""
+    chained to ``exc``, with a credentials hint for cloud URLs."""
     hint = ""
     if url.startswith("s3://") or "amazonaws.com" in url:
         hint = " Check AWS credentials / requester-pays settings."
@@ -488,16 +439,27 @@ def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> Run
 def _reproject(reads: list[AoiRead], target_crs: int | None) -> list[AoiRead]:
     if target_crs is None:
         return reads
-    from rasteret.core.utils import reproject_array
+    from rasterio.transform import array_bounds
+
+    from rasteret.read.grid import compute_dst_grid_from_src, reproject_array
 
     out = []
     for r in reads:
         if r.crs is None or int(r.crs) == int(target_crs):
             out.append(r)
             continue
-        data, transform = reproject_array(
-            r.data, r.transform, int(r.crs), int(target_crs), r.nodata
+        h, w = r.data.shape
+        transform, shape = compute_dst_grid_from_src(
+            int(r.crs), int(target_crs), w, h, array_bounds(h, w, r.transform)
         )
+        # fill pixels (outside the AOI, or nodata) must not blend into their neighbours
+        if r.nodata is None:
+            source = r.data
+        elif isinstance(r.nodata, float | np.floating) and np.isnan(r.nodata):
+            source = np.ma.masked_invalid(r.data)
+        else:
+            source = np.ma.masked_equal(r.data, r.nodata)
+        data = reproject_array(source, r.transform, int(r.crs), int(target_crs), transform, shape)
         out.append(
             AoiRead(
                 **{

@@ -22,12 +22,15 @@ import pyarrow as pa
 __all__ = [
     "TOLERANCE",
     "MergeGrid",
+    "compute_dst_grid",
+    "compute_dst_grid_from_src",
     "fill_value",
     "geometry_window",
     "merge_semantic_resample_single_source",
     "normalize_transform",
     "pixel_window",
     "rasterio_crs",
+    "reproject_array",
     "representable_fill",
     "whole",
     "window_transform",
@@ -50,18 +53,27 @@ def rasterio_crs(v: Any) -> Any:
     return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
 
 
-def normalize_transform(t: Sequence[float] | None) -> tuple[float, float, float, float]:
+def normalize_transform(transform: Sequence[float] | None) -> tuple[float, float, float, float]:
     """``(a, c, e, f)`` (pixel size x, origin x, pixel size y, origin y) of a stored transform.
 
-    Accepts the 4-value ``[sx, tx, sy, ty]`` form and the 6-value GDAL ``[a, b, c, d, e, f]``
+    Accepts the 4-value ``[sx, tx, sy, ty]`` form and the 6-value affine ``[a, b, c, d, e, f]``
     form (``b`` and ``d`` must be 0).
+
+    Raises
+    ------
+    ValueError
+        None, a length other than 4 or 6, or a rotated/sheared transform.
+    TypeError
+        Not a sequence of numbers.
     """
-    if t is None:
+    if transform is None:
         raise ValueError("Transform is missing")
     try:
-        values = [float(v) for v in t]
+        values = [float(v) for v in transform]
     except TypeError as exc:
-        raise TypeError(f"Transform must be a sequence of numbers, got {type(t).__name__}") from exc
+        raise TypeError(
+            f"Transform must be a sequence of numbers, got {type(transform).__name__}"
+        ) from exc
     if len(values) == 4:
         return values[0], values[1], values[2], values[3]
     if len(values) == 6:
@@ -228,17 +240,12 @@ def _clip_to_extent(
     return data[lo_r:hi_r, lo_c:hi_c], t
 
 
-def _whole(v: float) -> int | None:
-    r = round(v)
-    return int(r) if abs(v - r) <= TOLERANCE else None
-
-
 def _fast_copy(data: np.ndarray, t: Any, grid: MergeGrid, fill: Any) -> np.ndarray | None:
     """Direct copy when the crop sits on the grid at whole-pixel offsets (else None)."""
     gt = grid.transform
     if abs(t.a - gt.a) > TOLERANCE or abs(t.e - gt.e) > TOLERANCE:
         return None
-    dc, dr = _whole((t.c - gt.c) / gt.a), _whole((t.f - gt.f) / gt.e)
+    dc, dr = whole((t.c - gt.c) / gt.a), whole((t.f - gt.f) / gt.e)
     if dc is None or dr is None:
         return None
     rows, cols = grid.shape
@@ -309,8 +316,8 @@ def merge_semantic_resample_single_source(
     data, crop_t = clipped
     if resampling == "nearest" and representable:
         full_offsets = (
-            _whole((crop_t.c - full_t.c) / full_t.a),
-            _whole((crop_t.f - full_t.f) / full_t.e),
+            whole((crop_t.c - full_t.c) / full_t.a),
+            whole((crop_t.f - full_t.f) / full_t.e),
         )
         if None not in full_offsets and abs(full_t.a - crop_t.a) <= TOLERANCE:
             out = _fast_copy(data, crop_t, grid, fill)
@@ -353,3 +360,97 @@ def _rasterio_merge(
             )
     rows, cols = grid.shape
     return np.ascontiguousarray(out[0, :rows, :cols])
+
+
+def reproject_array(
+    src_array: Any,
+    src_transform: Any,
+    src_crs: Any,
+    dst_crs: Any,
+    dst_transform: Any,
+    dst_shape: tuple[int, int],
+    resampling: str = "bilinear",
+) -> Any:
+    """A 2-D array warped onto the grid ``dst_transform`` / ``dst_shape`` in ``dst_crs``
+    (``rasterio.warp.reproject``).
+
+    Parameters
+    ----------
+    src_array
+        2-D array; a masked array's masked pixels are treated as nodata.
+    src_transform, dst_transform
+        ``affine.Affine`` of the source and destination grids.
+    src_crs, dst_crs
+        EPSG ints or any rasterio CRS input.
+    dst_shape
+        ``(height, width)`` of the output.
+    resampling
+        A ``rasterio.enums.Resampling`` name.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float output (float32 for non-float input), NaN where nothing maps.
+    """
+    import numpy as np
+    from rasterio.warp import Resampling, reproject
+
+    dtype = src_array.dtype if src_array.dtype.kind == "f" else np.dtype("float32")
+    out = np.full(tuple(dst_shape), np.nan, dtype=dtype)
+    reproject(
+        source=src_array.astype(dtype, copy=False),
+        destination=out,
+        src_transform=src_transform,
+        src_crs=rasterio_crs(src_crs),
+        dst_transform=dst_transform,
+        dst_crs=rasterio_crs(dst_crs),
+        dst_nodata=np.nan,
+        resampling=Resampling[resampling],
+    )
+    return out
+
+
+def compute_dst_grid(
+    bounds: tuple[float, float, float, float], res: float | tuple[float, float]
+) -> tuple[Any, tuple[int, int]]:
+    """``(transform, (height, width))`` of a north-up grid covering ``bounds``.
+
+    ``res`` (``xres`` or ``(xres, yres)``) is in the units of the grid's CRS; the grid starts
+    at the top-left corner and covers the bounds fully (``ceil(extent / res)`` pixels).
+    """
+    import math
+
+    from affine import Affine
+
+    rx, ry = (res, res) if isinstance(res, int | float) else (res[0], res[1])
+    xmin, ymin, xmax, ymax = bounds
+    width = int(math.ceil((xmax - xmin) / rx))
+    height = int(math.ceil((ymax - ymin) / ry))
+    return Affine(rx, 0.0, xmin, 0.0, -ry, ymax), (height, width)
+
+
+def compute_dst_grid_from_src(
+    src_crs: Any,
+    dst_crs: Any,
+    width: int,
+    height: int,
+    src_bounds: tuple[float, float, float, float],
+) -> tuple[Any, tuple[int, int]]:
+    """``(transform, (height, width))`` of the grid GDAL suggests for warping a
+    ``width`` x ``height`` raster covering ``src_bounds`` (``left, bottom, right, top`` in
+    ``src_crs``) into ``dst_crs`` (``rasterio.warp.calculate_default_transform``). Use it
+    instead of :func:`compute_dst_grid` when the two CRSs have different units."""
+    from rasterio.warp import calculate_default_transform
+
+    left, bottom, right, top = src_bounds
+    transform, dst_width, dst_height = calculate_default_transform(
+        rasterio_crs(src_crs),
+        rasterio_crs(dst_crs),
+        width,
+        height,
+        left=left,
+        bottom=bottom,
+        right=right,
+        top=top,
+    )
+    return transform, (int(dst_height), int(dst_width))

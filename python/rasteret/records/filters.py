@@ -93,26 +93,24 @@ def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
 
 
 def geometry_envelopes(geometries: Any) -> list[tuple[float, float, float, float]]:
-    """The envelope of every input geometry (a 4-number bbox, WKB, GeoJSON or shapely)."""
-    import shapely
+    """The envelope of every input geometry (any non-tabular geometry input: a bbox tuple,
+    Shapely, WKB, GeoJSON, or lists and Arrow arrays of them); null geometries are skipped.
 
-    geoms = geometries
-    if (
-        isinstance(geoms, tuple)
-        and len(geoms) == 4
-        and all(isinstance(v, int | float) for v in geoms)
-    ):
-        geoms = [shapely.box(*geoms)]
-    elif isinstance(geoms, bytes | dict) or hasattr(geoms, "geom_type"):
-        geoms = [geoms]
-    out = []
-    for g in geoms:
-        if isinstance(g, bytes):
-            g = shapely.from_wkb(g)
-        elif isinstance(g, dict):
-            g = shapely.geometry.shape(g)
-        minx, miny, maxx, maxy = g.bounds
-        out.append((float(minx), float(miny), float(maxx), float(maxy)))
+    Raises
+    ------
+    ValueError
+        No geometries (``"geometries is empty"``).
+    """
+    from rasteret.geo.geometry import bbox_array
+
+    if isinstance(geometries, list | tuple) and len(geometries) == 0:
+        raise ValueError("geometries is empty")
+    columns = [c.to_pylist() for c in bbox_array(geometries)]
+    out = [
+        (float(x0), float(y0), float(x1), float(y1))
+        for x0, y0, x1, y1 in zip(*columns, strict=True)
+        if None not in (x0, y0, x1, y1)
+    ]
     if not out:
         raise ValueError("geometries is empty")
     return out
