@@ -40,6 +40,21 @@ def _write(path: Path, table: pa.Table, **kwargs) -> None:
     pq.write_table(table, path, **kwargs)
 
 
+def _tiled(table: pa.Table) -> pa.Table:
+    """``table`` with row ``i`` moved to its own 1-degree tile ``(10 i, 0, 10 i + 1, 1)``."""
+    boxes = [(10.0 * i, 0.0, 10.0 * i + 1.0, 1.0) for i in range(table.num_rows)]
+    columns = {
+        "bbox": [dict(zip(("xmin", "ymin", "xmax", "ymax"), b, strict=True)) for b in boxes],
+        "geometry": [shapely.box(*b).wkb for b in boxes],
+    }
+    for name, values in columns.items():
+        field = table.schema.field(name)
+        table = table.set_column(
+            table.schema.get_field_index(name), field, pa.array(values, field.type)
+        )
+    return table
+
+
 @pytest.fixture(scope="module")
 def hub(cog_corpus, http_server, tmp_path_factory):
     """The Hub server and what its repositories hold."""
@@ -59,6 +74,9 @@ def hub(cog_corpus, http_server, tmp_path_factory):
     _write(scenes / "main/extra/other.parquet", table.slice(0, 1))
     (scenes / "main/README.md").write_text("# scenes\n")
     _write(scenes / "v1/data/train-00000.parquet", table.slice(0, 2))
+    tiles = _tiled(table)
+    _write(root / "org/tiles/main/data/part-0.parquet", tiles.slice(0, 4), row_group_size=1)
+    _write(root / "org/tiles/main/data/part-1.parquet", tiles.slice(4), row_group_size=1)
     (root / "org/empty/main").mkdir(parents=True)
     (root / "org/empty/main/README.md").write_text("no data\n")
     _write(root / "org/flat/main/shards/a.parquet", table.slice(2, 3))
@@ -204,30 +222,33 @@ def test_missing_columns_rejected(hub):
         rasteret.load("hf://datasets/org/records")
 
 
-def _touched_row_groups(server, uri_suffix: str, local: Path) -> set[int]:
-    """Row groups of ``local`` whose column chunks were fetched (footer reads excluded)."""
+def _touched_chunks(server, uri_suffix: str, local: Path) -> set[tuple[int, str]]:
+    """``(row group, column path)`` of the column chunks of ``local`` that fetched byte ranges
+    overlap (footer reads, the ranges ending at the last byte, excluded)."""
     meta = pq.ParquetFile(local).metadata
     size = local.stat().st_size
-    spans = []
+    spans = {}
     for i in range(meta.num_row_groups):
         rg = meta.row_group(i)
-        starts, ends = [], []
         for j in range(rg.num_columns):
             c = rg.column(j)
             start = c.data_page_offset
             if c.has_dictionary_page and c.dictionary_page_offset:
                 start = min(start, c.dictionary_page_offset)
-            starts.append(start)
-            ends.append(start + c.total_compressed_size)
-        spans.append((min(starts), max(ends)))
+            spans[(i, c.path_in_schema)] = (start, start + c.total_compressed_size)
     touched = set()
     for req in server.file_requests(uri_suffix):
         lo, _, hi = req.range.split("=", 1)[1].partition("-")
         lo, hi = int(lo), int(hi)
         if hi == size - 1:
             continue  # the footer read
-        touched |= {i for i, (s, e) in enumerate(spans) if lo < e and hi >= s}
+        touched |= {key for key, (s, e) in spans.items() if lo < e and hi >= s}
     return touched
+
+
+def _touched_row_groups(server, uri_suffix: str, local: Path) -> set[int]:
+    """Row groups of ``local`` whose column chunks were fetched (footer reads excluded)."""
+    return {rg for rg, _ in _touched_chunks(server, uri_suffix, local)}
 
 
 def test_subset_prunes_row_groups_by_statistics(hub):
@@ -249,6 +270,92 @@ def test_subset_prunes_row_groups_by_statistics(hub):
     assert got.column("id").to_pylist() == [hub["table"].column("id")[0].as_py()]
     assert _touched_row_groups(server, "train-00000.parquet", data / "train-00000.parquet") == {0}
     assert _touched_row_groups(server, "train-00001.parquet", data / "train-00001.parquet") == set()
+
+
+def _scan_ids_and_chunks(server, files, source, columns):
+    server.clear()
+    tables = list(hf.iter_hf_arrow_tables(source, columns=columns))
+    ids = [i for t in tables for i in t.column("id").to_pylist()]
+    return ids, {name: _touched_chunks(server, name, path) for name, path in files.items()}
+
+
+def test_bbox_subset_fetches_only_the_matching_column_chunks(hub):
+    """Two files of four one-row row groups, each row its own tile: a bbox subset hitting
+    tile 2 fetches, besides the two footers, only row group 2 of the first file, and there
+    only the chunks an unfiltered scan of the id and bbox columns fetches for it."""
+    server = hub["server"]
+    data = hub["root"] / "org/tiles/main/data"
+    files = {name: data / name for name in ("part-0.parquet", "part-1.parquet")}
+    source = hf.open_hf_streaming_source("hf://datasets/org/tiles")
+    ids, everything = _scan_ids_and_chunks(server, files, source, ["id", "bbox"])
+    assert ids == hub["table"].column("id").to_pylist()
+    for name in files:
+        assert {rg for rg, _ in everything[name]} == {0, 1, 2, 3}
+        assert {c for _, c in everything[name]} >= {"id", "bbox.xmin", "bbox.ymax"}
+        assert "thumbnail" not in {c for _, c in everything[name]}
+
+    sub = hf.subset_hf_streaming_source(source, bbox=(20.25, 0.25, 20.75, 0.75))
+    got, touched = _scan_ids_and_chunks(server, files, sub, ["id"])
+    assert got == [ids[2]]
+    assert touched["part-1.parquet"] == set()
+    assert touched["part-0.parquet"] == {k for k in everything["part-0.parquet"] if k[0] == 2}
+    assert len(server.file_requests("part-1.parquet")) == 1  # the second file's footer only
+
+
+def test_head_fetches_only_the_row_groups_it_returns(hub):
+    server = hub["server"]
+    data = hub["root"] / "org/tiles/main/data"
+    files = {name: data / name for name in ("part-0.parquet", "part-1.parquet")}
+    source = hf.open_hf_streaming_source("hf://datasets/org/tiles")
+    ids = hub["table"].column("id").to_pylist()
+    for src, n, want_rows, want_groups in [
+        (source, 1, ids[:1], {"part-0.parquet": {0}, "part-1.parquet": set()}),
+        (source, 5, ids[:5], {"part-0.parquet": {0, 1, 2, 3}, "part-1.parquet": {0}}),
+        (
+            hf.subset_hf_streaming_source(source, bbox=(20.5, 0.5, 50.5, 0.5)),
+            1,
+            ids[2:3],
+            {"part-0.parquet": {2}, "part-1.parquet": set()},
+        ),
+    ]:
+        server.clear()
+        head = hf.head_hf_streaming_source(src, n=n, columns=["id"])
+        assert head.column("id").to_pylist() == want_rows
+        for name, path in files.items():
+            assert _touched_row_groups(server, name, path) == want_groups[name], (n, name)
+
+
+def test_subset_filters_are_hashable_tuples(hub):
+    source = hf.open_hf_streaming_source("hf://datasets/org/tiles")
+    sub = hf.subset_hf_streaming_source(source, bbox=(0, 0, 20.5, 1), split=["train", "test"])
+    sub = hf.subset_hf_streaming_source(
+        sub, geometries=[shapely.box(0, 0, 1, 1), shapely.box(20, 0, 21, 1)]
+    )
+    bbox_terms = _bbox_terms(0, 0, 20.5, 1)
+    assert sub.filters == (
+        (*bbox_terms, ("split", "in", ("train", "test")), *_bbox_terms(0, 0, 1, 1)),
+        (*bbox_terms, ("split", "in", ("train", "test")), *_bbox_terms(20, 0, 21, 1)),
+    )
+    assert type(sub.filters) is tuple
+    assert all(type(conj) is tuple for conj in sub.filters)
+    assert all(type(pred) is tuple for conj in sub.filters for pred in conj)
+    again = hf.subset_hf_streaming_source(
+        hf.subset_hf_streaming_source(source, bbox=(0, 0, 20.5, 1), split=["train", "test"]),
+        geometries=[shapely.box(0, 0, 1, 1), shapely.box(20, 0, 21, 1)],
+    )
+    assert hash(again) == hash(sub) and {sub: "x"}[again] == "x"
+    ids = hub["table"].column("id").to_pylist()
+    got = [i for t in hf.iter_hf_arrow_tables(sub, columns=["id"]) for i in t["id"].to_pylist()]
+    assert got == [ids[0], ids[2]]
+
+
+def _bbox_terms(minx, miny, maxx, maxy):
+    return (
+        (("bbox", "xmax"), ">=", float(minx)),
+        (("bbox", "xmin"), "<=", float(maxx)),
+        (("bbox", "ymax"), ">=", float(miny)),
+        (("bbox", "ymin"), "<=", float(maxy)),
+    )
 
 
 def test_subset_filters_and_errors(hub):

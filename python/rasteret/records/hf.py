@@ -1,12 +1,12 @@
-"""Hugging Face Hub datasets as record sources (API contract §2.15, §10.4).
+"""Hugging Face Hub datasets as record sources.
 
 ``hf://datasets/<org>/<name>[@revision][/subpath]`` URIs are resolved to Parquet files with
-``huggingface_hub``. Collections stream them (:class:`HFStreamingSource`): Parquet footers and
-the column chunks of the row groups whose statistics can match the filters are fetched with
-HTTP range reads through ``HfFileSystem``; rows are then filtered in memory. Filters are DNF
-tuples (an OR of AND-ed ``(field_ref, op, value)`` tuples, ops ``== >= <= > < in``; a struct
-field is a tuple such as ``("bbox", "xmax")``; the values of ``in`` are a tuple), so a
-source stays hashable.
+``huggingface_hub``. Collections stream them (:class:`HFStreamingSource`): the files are one
+``pyarrow.dataset`` over ``HfFileSystem``, whose scans prune row groups by their Parquet
+statistics and fetch, with HTTP range reads, only the footers and the column chunks they need.
+Filters are DNF tuples (an OR of AND-ed ``(field_ref, op, value)`` tuples, ops
+``== >= <= > < in``; a struct field is a tuple such as ``("bbox", "xmax")``), compiled by
+``pyarrow.parquet.filters_to_expression``.
 
 The Hub endpoint is ``$HF_ENDPOINT`` when set (read at call time), else the library default.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from rasteret.records import filters as _f
@@ -27,13 +28,16 @@ from rasteret.records import filters as _f
 __all__ = [
     "HF_DATASETS_URI_PREFIX",
     "HFStreamingSource",
+    "filters_expression",
     "head_hf_streaming_source",
+    "hf_scanner",
     "is_hf_dataset_uri",
     "iter_hf_arrow_tables",
     "load_hf_parquet_table",
     "open_hf_parquet_dataset",
     "open_hf_streaming_source",
     "parse_hf_dataset_uri",
+    "projected_schema",
     "resolve_hf_parquet_paths",
     "subset_hf_streaming_source",
 ]
@@ -44,8 +48,6 @@ FieldRef = str | tuple[str, ...]
 Predicate = tuple[FieldRef, str, Any]
 Conjunction = tuple[Predicate, ...]
 DNF = tuple[Conjunction, ...]
-
-_OPS = ("==", ">=", "<=", ">", "<", "in")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class HFStreamingSource:
     schema
         Arrow schema of the first file.
     filters
-        DNF filters applied to every scan, or ``None``.
+        DNF filters applied to every scan (a tuple of conjunctions, each a tuple of
+        ``(field_ref, op, value)``), or ``None``.
     """
 
     path: str
@@ -128,9 +131,27 @@ def _endpoint() -> str | None:
     return os.environ.get("HF_ENDPOINT") or None
 
 
-def _filesystem() -> Any:
+class _RangeReadHandler(pafs.FSSpecHandler):
+    """``HfFileSystem`` for pyarrow, opening files without fsspec's read-ahead cache.
+
+    Every read pyarrow issues (a footer, the coalesced column chunks of the row groups a scan
+    keeps) becomes one HTTP range request of exactly those bytes.
+    """
+
+    def open_input_file(self, path: str) -> pa.PythonFile:
+        return pa.PythonFile(self.fs.open(path, "rb", cache_type="none"), mode="r")
+
+
+def _filesystem() -> pafs.FileSystem:
     hub = _require_hub()
-    return hub.HfFileSystem(endpoint=_endpoint())
+    return pafs.PyFileSystem(_RangeReadHandler(hub.HfFileSystem(endpoint=_endpoint())))
+
+
+def _parquet_dataset(uris: Sequence[str], schema: pa.Schema | None = None) -> ds.Dataset:
+    """The Parquet files at ``hf://`` ``uris`` as one lazy dataset (``schema``: skip reading
+    the first footer to infer it)."""
+    paths = [u.removeprefix("hf://") for u in uris]
+    return ds.dataset(paths, schema=schema, filesystem=_filesystem(), format="parquet")
 
 
 def resolve_hf_parquet_paths(path: str) -> list[str]:
@@ -179,12 +200,6 @@ def resolve_hf_parquet_paths(path: str) -> list[str]:
     return [f"{HF_DATASETS_URI_PREFIX}{locator}/{f}" for f in parquet]
 
 
-def _open_remote(fs: Any, uri: str) -> Any:
-    # No read-ahead cache: pyarrow asks for exactly the footer and the column chunks it
-    # needs, and each becomes one HTTP range request.
-    return fs.open(uri, "rb", cache_type="none")
-
-
 # -- streaming sources -------------------------------------------------------------------------
 
 
@@ -200,37 +215,18 @@ def open_hf_streaming_source(path: str) -> HFStreamingSource:
     """
     paths = resolve_hf_parquet_paths(path)
     try:
-        with _open_remote(_filesystem(), paths[0]) as handle:
-            schema = pq.ParquetFile(handle).schema_arrow
+        schema = _parquet_dataset(paths[:1]).schema
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"Parquet not found at {paths[0]} ({path})") from exc
     return HFStreamingSource(path=str(path), parquet_paths=tuple(paths), schema=schema)
 
 
-def _field_type(schema: pa.Schema, ref: FieldRef) -> pa.DataType | None:
-    names = (ref,) if isinstance(ref, str) else ref
-    if names[0] not in schema.names:
-        return None
-    t = schema.field(names[0]).type
-    for n in names[1:]:
-        if not pa.types.is_struct(t) or t.get_field_index(n) < 0:
-            return None
-        t = t.field(n).type
-    return t
-
-
-def _bbox_conjunction(minx: float, miny: float, maxx: float, maxy: float) -> list[Predicate]:
-    return [
+def _bbox_conjunction(minx: float, miny: float, maxx: float, maxy: float) -> Conjunction:
+    return (
         (("bbox", "xmax"), ">=", minx),
         (("bbox", "xmin"), "<=", maxx),
         (("bbox", "ymax"), ">=", miny),
         (("bbox", "ymin"), "<=", maxy),
-    ]
-
-
-def _bbox_is_struct(schema: pa.Schema) -> bool:
-    return all(
-        _field_type(schema, ("bbox", n)) is not None for n in ("xmin", "ymin", "xmax", "ymax")
     )
 
 
@@ -244,9 +240,10 @@ def subset_hf_streaming_source(
     split: str | Sequence[str] | None = None,
     split_column: str = "split",
 ) -> HFStreamingSource:
-    """``source`` with the ``Collection.subset`` criteria added to its DNF filters.
+    """``source`` with the ``Collection.subset`` criteria added (AND) to its DNF filters.
 
-    Validation and error messages are those of ``Collection.subset`` (API contract §2.3.1).
+    Validation and error messages are those of ``Collection.subset``. The filters stay
+    hashable tuples; several ``geometries`` become one conjunction per envelope.
 
     Raises
     ------
@@ -256,12 +253,12 @@ def subset_hf_streaming_source(
     if all(v is None for v in (cloud_cover_lt, date_range, bbox, geometries, split)):
         raise ValueError("No filters provided")
     schema = source.schema
-    conj: list[Predicate] = []
-    alternatives: list[list[Predicate]] = [[]]
+    conj: Conjunction = ()
+    alternatives: list[Conjunction] = [()]
     if cloud_cover_lt is not None:
         if "eo:cloud_cover" not in schema.names:
             raise ValueError("Collection has no cloud cover data")
-        conj.append(("eo:cloud_cover", "<", _f.check_cloud_cover(cloud_cover_lt)))
+        conj += (("eo:cloud_cover", "<", _f.check_cloud_cover(cloud_cover_lt)),)
     if date_range is not None:
         if "datetime" not in schema.names:
             raise ValueError("Collection has no datetime data")
@@ -270,127 +267,45 @@ def subset_hf_streaming_source(
         if not pa.types.is_timestamp(t):
             raise ValueError("Collection datetime column is not a timestamp")
         slo, shi = _f.timestamp_bounds(lo, hi, t)
-        conj += [("datetime", ">=", slo.as_py()), ("datetime", "<=", shi.as_py())]
+        conj += (("datetime", ">=", slo.as_py()), ("datetime", "<=", shi.as_py()))
+    if (bbox is not None or geometries is not None) and not _f.bbox_is_struct(schema):
+        raise ValueError(_f.BBOX_REQUIRED)
     if bbox is not None:
-        if not _bbox_is_struct(schema):
-            raise ValueError(_f.BBOX_REQUIRED)
         conj += _bbox_conjunction(*_f.check_bbox(bbox))
     if geometries is not None:
-        if not _bbox_is_struct(schema):
-            raise ValueError(_f.BBOX_REQUIRED)
         alternatives = [_bbox_conjunction(*env) for env in _f.geometry_envelopes(geometries)]
     if split is not None:
         if split_column not in schema.names:
             raise ValueError(f"Collection has no split column: '{split_column}'")
         names = _f.check_split(split)
         if isinstance(split, str):
-            conj.append((split_column, "==", split))
+            conj += ((split_column, "==", split),)
         else:
-            conj.append((split_column, "in", tuple(names)))
-    new = [(*conj, *alt) for alt in alternatives]
-    old = source.filters or ((),)
-    return replace(source, filters=tuple((*a, *b) for a in old for b in new))
+            conj += ((split_column, "in", tuple(names)),)
+    new = [conj + alt for alt in alternatives]
+    old = tuple(tuple(conj) for conj in source.filters or ((),))
+    return replace(source, filters=tuple(a + b for a in old for b in new))
 
 
-def _scalar(value: Any, t: pa.DataType | None) -> Any:
-    if t is None:
-        return pa.scalar(value)
-    return pa.scalar(value, t)
+def filters_expression(filters: DNF | None) -> ds.Expression | None:
+    """DNF ``filters`` as one ``pyarrow.dataset`` expression (``None``: no filtering).
 
-
-def dnf_to_expression(filters: DNF | None, schema: pa.Schema) -> ds.Expression | None:
-    """The Arrow expression of DNF ``filters`` over ``schema`` (``None`` without filters)."""
-    if not filters:
+    A struct field reference such as ``("bbox", "xmax")`` becomes ``ds.field("bbox",
+    "xmax")``; an empty conjunction matches every row.
+    """
+    if not filters or any(len(conj) == 0 for conj in filters):
         return None
-    out: ds.Expression | None = None
-    for conj in filters:
-        term: ds.Expression | None = None
-        for ref, op, value in conj:
-            if op not in _OPS:
-                raise ValueError(f"Unsupported filter operator {op!r}; use one of {_OPS}")
-            field = ds.field(*((ref,) if isinstance(ref, str) else ref))
-            t = _field_type(schema, ref)
-            if op == "in":
-                e = field.isin(pa.array(list(value), type=t))
-            else:
-                s = _scalar(value, t)
-                e = {
-                    "==": field == s,
-                    ">=": field >= s,
-                    "<=": field <= s,
-                    ">": field > s,
-                    "<": field < s,
-                }[op]
-            term = e if term is None else term & e
-        if term is None:
-            return None  # an empty conjunction matches everything
-        out = term if out is None else out | term
-    return out
-
-
-def _may_match(op: str, value: Any, lo: Any, hi: Any) -> bool:
-    try:
-        if op == "==":
-            return lo <= value <= hi
-        if op == ">=":
-            return hi >= value
-        if op == ">":
-            return hi > value
-        if op == "<=":
-            return lo <= value
-        if op == "<":
-            return lo < value
-        if op == "in":
-            return any(lo <= v <= hi for v in value)
-    except TypeError:
-        return True
-    return True
-
-
-def _row_group_stats(meta: pq.FileMetaData, rg: int) -> dict[str, tuple[Any, Any]]:
-    group = meta.row_group(rg)
-    out = {}
-    for j in range(group.num_columns):
-        col = group.column(j)
-        s = col.statistics
-        if s is not None and s.has_min_max:
-            out[col.path_in_schema] = (s.min, s.max)
-    return out
-
-
-def _selected_row_groups(pf: pq.ParquetFile, filters: DNF | None) -> list[int]:
-    meta = pf.metadata
-    groups = list(range(meta.num_row_groups))
-    if not filters:
-        return groups
-    kept = []
-    for rg in groups:
-        stats = _row_group_stats(meta, rg)
-        for conj in filters:
-            ok = True
-            for ref, op, value in conj:
-                key = ref if isinstance(ref, str) else ".".join(ref)
-                if key in stats and not _may_match(op, value, *stats[key]):
-                    ok = False
-                    break
-            if ok:
-                kept.append(rg)
-                break
-    return kept
-
-
-def _filter_columns(filters: DNF | None) -> list[str]:
-    cols: list[str] = []
-    for conj in filters or []:
-        for ref, _, _ in conj:
-            top = ref if isinstance(ref, str) else ref[0]
-            if top not in cols:
-                cols.append(top)
-    return cols
+    return pq.filters_to_expression(filters)
 
 
 def projected_schema(source: HFStreamingSource, columns: Sequence[str] | None) -> pa.Schema:
-    """``source.schema`` restricted to ``columns`` (all columns when ``None``)."""
+    """``source.schema`` restricted to ``columns`` (all columns when ``None``).
+
+    Raises
+    ------
+    ValueError
+        A requested column does not exist.
+    """
     if columns is None:
         return source.schema
     missing = [c for c in columns if c not in source.schema.names]
@@ -399,6 +314,26 @@ def projected_schema(source: HFStreamingSource, columns: Sequence[str] | None) -
             f"Column(s) {missing} not found in {source.path}. Available: {source.schema.names}"
         )
     return pa.schema([source.schema.field(c) for c in columns], metadata=source.schema.metadata)
+
+
+def hf_scanner(
+    source: HFStreamingSource, columns: Sequence[str] | None = None, batch_size: int = 1024
+) -> ds.Scanner:
+    """A scan of ``columns`` of the rows of ``source`` that match its filters.
+
+    The scan prunes row groups whose Parquet statistics cannot match the filters and
+    fetches only the column chunks of the projected and filtered columns.
+
+    Raises
+    ------
+    ValueError
+        A requested column does not exist.
+    """
+    schema = projected_schema(source, columns)
+    dataset = _parquet_dataset(source.parquet_paths, source.schema)
+    return dataset.scanner(
+        columns=schema.names, filter=filters_expression(source.filters), batch_size=batch_size
+    )
 
 
 def iter_hf_arrow_tables(
@@ -413,48 +348,32 @@ def iter_hf_arrow_tables(
     ValueError
         A requested column does not exist.
     """
-    schema = projected_schema(source, columns)
-    wanted = list(schema.names)
-    read_cols = wanted + [c for c in _filter_columns(source.filters) if c not in wanted]
-    fs = _filesystem()
-    for uri in source.parquet_paths:
-        with _open_remote(fs, uri) as handle:
-            pf = pq.ParquetFile(handle, pre_buffer=True)
-            groups = _selected_row_groups(pf, source.filters)
-            if not groups:
-                continue
-            expr = dnf_to_expression(source.filters, pf.schema_arrow)
-            batches = pf.iter_batches(batch_size=batch_size, row_groups=groups, columns=read_cols)
-            for batch in batches:
-                table = pa.Table.from_batches([batch])
-                if expr is not None:
-                    table = table.filter(expr)
-                if table.num_rows:
-                    yield table.select(wanted).cast(schema)
+    for batch in hf_scanner(source, columns, batch_size).to_batches():
+        if batch.num_rows:
+            yield pa.Table.from_batches([batch])
 
 
 def head_hf_streaming_source(
     source: HFStreamingSource, *, n: int = 5, columns: Sequence[str] | None = None
 ) -> pa.Table:
-    """The first ``n`` filtered rows of ``source`` (stops reading once it has them)."""
+    """The first ``n`` filtered rows of ``source``.
+
+    Row groups are read one at a time, in file order, until ``n`` rows are found, so a small
+    head fetches only the row groups that hold it (a scanner would read one ahead).
+    """
     schema = projected_schema(source, columns)
+    expr = filters_expression(source.filters)
     parts: list[pa.Table] = []
     count = 0
     if n > 0:
-        for table in iter_hf_arrow_tables(source, columns=columns, batch_size=max(1, min(n, 1024))):
-            parts.append(table)
-            count += table.num_rows
-            if count >= n:
-                break
-    if not parts:
-        return schema.empty_table()
-    return pa.concat_tables(parts).slice(0, n)
-
-
-def read_hf_table(source: HFStreamingSource, columns: Sequence[str] | None = None) -> pa.Table:
-    """Every filtered row of ``source`` as one table."""
-    schema = projected_schema(source, columns)
-    parts = list(iter_hf_arrow_tables(source, columns=columns))
+        dataset = _parquet_dataset(source.parquet_paths, source.schema)
+        for fragment in dataset.get_fragments():
+            for group in fragment.split_by_row_group(expr, schema=dataset.schema):
+                part = group.to_table(schema=dataset.schema, columns=schema.names, filter=expr)
+                parts.append(part)
+                count += part.num_rows
+                if count >= n:
+                    return pa.concat_tables(parts).slice(0, n)
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
@@ -481,9 +400,7 @@ def open_hf_parquet_dataset(
     """
     if columns is not None:
         return ds.dataset(load_hf_parquet_table(path, columns=columns, filter_expr=filter_expr))
-    paths = resolve_hf_parquet_paths(path)
-    fs = _filesystem()
-    dataset = ds.dataset([p[len("hf://") :] for p in paths], filesystem=fs, format="parquet")
+    dataset = _parquet_dataset(resolve_hf_parquet_paths(path))
     return dataset if filter_expr is None else dataset.filter(filter_expr)
 
 

@@ -19,6 +19,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from rasteret.records.filters import SubsetCriteria, dataset_subset_expression
+from rasteret.records.hf import (
+    head_hf_streaming_source,
+    hf_scanner,
+    projected_schema,
+    subset_hf_streaming_source,
+)
 from rasteret.records.persistence import open_parquet_dataset
 from rasteret.records.record_index import RecordIndex, and_all, can_evaluate
 
@@ -210,8 +216,9 @@ class RecordIndexSource:
 class HFSource:
     """Records streamed from a Hugging Face dataset's Parquet files (no local copy).
 
-    ``stream`` is a :class:`~rasteret.records.hf.HFStreamingSource`; counting would need a
-    full remote scan, so :meth:`count` answers ``None``.
+    ``stream`` is a :class:`~rasteret.records.hf.HFStreamingSource`, scanned as one
+    ``pyarrow.dataset`` under its filters; counting would need a full remote scan, so
+    :meth:`count` answers ``None``.
     """
 
     def __init__(self, stream: Any) -> None:
@@ -233,24 +240,19 @@ class HFSource:
         return None
 
     def scan(self, columns: list[str] | None = None) -> pa.Table:
-        from rasteret.records.hf import read_hf_table
-
-        return read_hf_table(self.stream, columns)
+        return hf_scanner(self.stream, columns).to_table()
 
     def batches(
         self, columns: list[str] | None = None, batch_size: int = 1024
     ) -> Iterator[pa.RecordBatch]:
-        from rasteret.records.hf import iter_hf_arrow_tables
-
-        for table in iter_hf_arrow_tables(self.stream, columns=columns, batch_size=batch_size):
-            yield from table.to_batches()
+        for batch in hf_scanner(self.stream, columns, batch_size).to_batches():
+            if batch.num_rows:
+                yield batch
 
     def count(self) -> int | None:
         return None
 
     def head(self, n: int, columns: list[str] | None = None) -> pa.Table:
-        from rasteret.records.hf import head_hf_streaming_source
-
         return head_hf_streaming_source(self.stream, n=n, columns=columns)
 
     def index_table(self, column: str) -> pa.Table | None:
@@ -258,13 +260,9 @@ class HFSource:
 
     def projected_schema(self, columns: list[str] | None) -> pa.Schema:
         """The schema of a scan of ``columns``."""
-        from rasteret.records.hf import projected_schema
-
         return projected_schema(self.stream, columns)
 
     def subset(self, criteria: SubsetCriteria) -> HFSource:
-        from rasteret.records.hf import subset_hf_streaming_source
-
         return HFSource(subset_hf_streaming_source(self.stream, **criteria.as_kwargs()))
 
     def where(self, expr: ds.Expression) -> HFSource:
