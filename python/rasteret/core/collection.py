@@ -176,36 +176,19 @@ class Collection(RecordView):
         return cls._of(*cached_source(str(path)))
 
     @classmethod
-    def from_arrow(
-        cls,
-        data: Any,
-        *,
-        name: str = "",
-        data_source: str = "",
-        description: str = "",
-        start_date: _dt.datetime | None = None,
-        end_date: _dt.datetime | None = None,
-        require_band_metadata: bool = True,
-    ) -> Collection:
-        """Wrap Arrow data already in the collection schema (:func:`rasteret.as_collection`).
+    def from_arrow(cls, data: Any, **kwargs: Any) -> Collection:
+        """Wrap Arrow data already in the collection schema (:func:`rasteret.as_collection`,
+        whose keyword arguments ``kwargs`` are: ``name``, ``data_source``, ``description``,
+        ``start_date``, ``end_date``, ``require_band_metadata``).
 
         Raises
         ------
         ValueError
             Missing contract columns or band metadata fields.
         TypeError
-            ``start_date``/``end_date`` are not ``datetime`` objects.
+            ``start_date``/``end_date`` are not ``datetime`` objects, or an unknown keyword.
         """
-        source, labels = arrow_source(
-            data,
-            name=name,
-            data_source=data_source,
-            description=description,
-            start_date=start_date,
-            end_date=end_date,
-            require_band_metadata=require_band_metadata,
-        )
-        return cls._of(source, labels)
+        return cls._of(*arrow_source(data, **kwargs))
 
     def describe(self) -> DescribeResult:
         """A summary table: records, bands, CRS, bounds, dates, source.
@@ -213,16 +196,19 @@ class Collection(RecordView):
         ``records`` is ``"?"`` for a Hugging Face streaming collection: counting would scan the
         whole remote dataset.
         """
+        return build_describe_result(**self._summary())
+
+    def _summary(self) -> dict[str, Any]:
         count = self._source.count()
-        return build_describe_result(
-            self.name,
-            "?" if count is None else count,
-            self.bands,
-            self.bounds,
-            self.epsg,
-            self._date_strings(),
-            self.data_source,
-        )
+        return {
+            "name": self.name,
+            "records": "?" if count is None else count,
+            "bands": self.bands,
+            "bounds": self.bounds,
+            "crs": self.epsg,
+            "dates": self._date_strings(),
+            "source": self.data_source,
+        }
 
     def compare_to_catalog(self) -> DescribeResult:
         """:meth:`describe` checked against this collection's catalog descriptor."""
@@ -233,7 +219,15 @@ class Collection(RecordView):
         )
         if descriptor is None:
             raise ValueError(f"No catalog entry found for data_source={self.data_source!r}")
-        return build_catalog_comparison(self.describe(), descriptor)
+        return build_catalog_comparison(
+            **self._summary(),
+            catalog_name=descriptor.name,
+            catalog_bands=list((descriptor.band_map or descriptor.band_index_map or {}).keys()),
+            catalog_temporal=descriptor.temporal_range,
+            catalog_coverage=descriptor.spatial_coverage,
+            catalog_auth=descriptor.requires_auth,
+            catalog_license=descriptor.license,
+        )
 
     # -- records one by one ------------------------------------------------------------------
 

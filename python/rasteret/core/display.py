@@ -58,28 +58,36 @@ def _more(items: list[str], keep: int) -> str:
     return f"{shown} (+{extra} more)" if extra > 0 else shown
 
 
+def _rows(
+    records: Any, bands: str, crs: list[int], bounds: tuple[float, ...] | None
+) -> list[tuple[str, str]]:
+    return [
+        ("Records", str(records)),
+        ("Bands", bands),
+        ("CRS", _more([f"EPSG:{e}" for e in crs], 3)),
+        ("Bounds", "" if bounds is None else ", ".join(f"{v:.4f}" for v in bounds)),
+    ]
+
+
 def build_describe_result(
+    *,
     name: str,
     records: int | str,
     bands: list[str],
     bounds: tuple[float, float, float, float] | None,
-    epsg: list[int],
-    dates: tuple[str, str] | None = None,
-    source: str = "",
+    crs: list[int],
+    dates: tuple[str, str] | None,
+    source: str | None,
 ) -> DescribeResult:
-    """The ``describe()`` table of a collection."""
-    rows = [
-        ("Records", str(records)),
-        ("Bands", _more(bands, 5)),
-        ("CRS", _more([f"EPSG:{e}" for e in epsg], 3)),
-        ("Bounds", "" if bounds is None else ", ".join(f"{v:.4f}" for v in bounds)),
-    ]
+    """The ``describe()`` table of a collection: records, bands (first 5), CRS codes (first
+    3), bounds, and the dates and source when known."""
+    rows = _rows(records, _more(list(bands), 5), list(crs), bounds)
     data: dict[str, Any] = {
         "name": name,
         "records": records,
         "bands": list(bands),
         "bounds": bounds,
-        "crs": list(epsg),
+        "crs": list(crs),
     }
     if dates is not None:
         rows.append(("Dates", f"{dates[0]} .. {dates[1]}"))
@@ -90,39 +98,56 @@ def build_describe_result(
     return DescribeResult(f"Collection: {name}", rows, data)
 
 
-def build_catalog_comparison(base: DescribeResult, descriptor: Any) -> DescribeResult:
-    """``compare_to_catalog()``: the describe table checked against a catalog descriptor."""
-    d = base.data
-    all_bands = list((descriptor.band_map or descriptor.band_index_map or {}).keys())
-    have = [b for b in all_bands if b in d["bands"]]
-    missing = [b for b in all_bands if b not in d["bands"]]
-    bands = f"{_more(d['bands'], 5)} ({len(have)}/{len(all_bands)})"
+def build_catalog_comparison(
+    *,
+    name: str,
+    records: int | str,
+    bands: list[str],
+    bounds: tuple[float, float, float, float] | None,
+    crs: list[int],
+    dates: tuple[str, str] | None,
+    source: str | None,
+    catalog_name: str,
+    catalog_bands: list[str],
+    catalog_temporal: tuple[str, str] | None,
+    catalog_coverage: str,
+    catalog_auth: bool,
+    catalog_license: str | None,
+) -> DescribeResult:
+    """``compare_to_catalog()``: the describe table checked against a catalog entry (which
+    of its bands the collection has, its date range, coverage, auth and license)."""
+    have = [b for b in catalog_bands if b in bands]
+    missing = [b for b in catalog_bands if b not in bands]
+    band_text = f"{_more(list(bands), 5)} ({len(have)}/{len(catalog_bands)})"
     if missing:
-        bands += f" (missing: {', '.join(missing)})"
-    rows = [
-        ("Records", str(d["records"])),
-        ("Bands", bands),
-        ("CRS", _more([f"EPSG:{e}" for e in d["crs"]], 3)),
-        ("Bounds", "" if d["bounds"] is None else ", ".join(f"{v:.4f}" for v in d["bounds"])),
-    ]
-    tr = descriptor.temporal_range
-    if "dates" in d:
-        dates = f"{d['dates'][0]} .. {d['dates'][1]}"
-        if tr:
-            dates += f" (source: {tr[0]} .. {tr[1]})"
-        rows.append(("Dates", dates))
-    rows.append(("Source", f"{d.get('source', descriptor.id)} ({descriptor.name})"))
-    rows.append(("Coverage", descriptor.spatial_coverage))
-    rows.append(("Auth", "required" if descriptor.requires_auth else "none"))
-    if descriptor.license:
-        rows.append(("License", descriptor.license))
-    data = dict(d)
-    data["catalog"] = {
-        "name": descriptor.name,
-        "all_bands": all_bands,
-        "temporal_range": tr,
-        "spatial_coverage": descriptor.spatial_coverage,
-        "requires_auth": descriptor.requires_auth,
-        "license": descriptor.license,
+        band_text += f" (missing: {', '.join(missing)})"
+    rows = _rows(records, band_text, list(crs), bounds)
+    data: dict[str, Any] = {
+        "name": name,
+        "records": records,
+        "bands": list(bands),
+        "bounds": bounds,
+        "crs": list(crs),
     }
-    return DescribeResult(f"Collection: {d['name']}", rows, data)
+    if dates is not None:
+        text = f"{dates[0]} .. {dates[1]}"
+        if catalog_temporal:
+            text += f" (source: {catalog_temporal[0]} .. {catalog_temporal[1]})"
+        rows.append(("Dates", text))
+        data["dates"] = dates
+    if source:
+        data["source"] = source
+    rows.append(("Source", f"{source or ''} ({catalog_name})"))
+    rows.append(("Coverage", catalog_coverage))
+    rows.append(("Auth", "required" if catalog_auth else "none"))
+    if catalog_license:
+        rows.append(("License", catalog_license))
+    data["catalog"] = {
+        "name": catalog_name,
+        "all_bands": list(catalog_bands),
+        "temporal_range": catalog_temporal,
+        "spatial_coverage": catalog_coverage,
+        "requires_auth": catalog_auth,
+        "license": catalog_license,
+    }
+    return DescribeResult(f"Collection: {name}", rows, data)

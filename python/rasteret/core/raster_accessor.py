@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from rasteret.constants import BandRegistry
 from rasteret.errors import BandResolutionError
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
+from rasteret.types import RasterInfo
 
 __all__ = [
     "BandResolutionError",
@@ -23,23 +23,37 @@ __all__ = [
 logger = logging.getLogger("rasteret.core.collection")
 
 
-@dataclass
 class RasterAccessor:
-    """One record (scene) of a collection with its assets and band tile layouts."""
+    """One record (scene) of a collection with its assets and band tile layouts.
 
-    id: str
-    datetime: Any
-    bbox: list[float]
-    footprint: Any
-    crs: int | None
-    cloud_cover: float
-    assets: dict[str, Any]
-    band_metadata: dict[str, Any]
-    collection: str
-    data_source: str = ""
-    #: a one-record ``Collection`` of this row, made on demand (set by
-    #: ``Collection.iterate_rasters``); the pixel reads of this accessor go through it
-    record_view: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    Parameters
+    ----------
+    info
+        The record: ``id, datetime, bbox, footprint, crs, cloud_cover, assets,
+        band_metadata, collection`` (a :class:`~rasteret.types.RasterInfo`); each is also an
+        attribute of the accessor.
+    data_source
+        Selects the band map that resolves band codes to asset keys.
+    """
+
+    def __init__(self, info: RasterInfo, data_source: str | None) -> None:
+        self.info = info
+        self.id = info.id
+        self.datetime = info.datetime
+        self.bbox = info.bbox
+        self.footprint = info.footprint
+        self.crs = info.crs
+        self.cloud_cover = info.cloud_cover
+        self.assets = info.assets
+        self.band_metadata = info.band_metadata
+        self.collection = info.collection
+        self.data_source = data_source or ""
+        #: a one-record ``Collection`` of this row, made on demand (set by
+        #: ``Collection.iterate_rasters``); the pixel reads of this accessor go through it
+        self.record_view: Callable[[], Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"RasterAccessor(id={self.id!r}, collection={self.collection!r})"
 
     @property
     def geometry(self) -> Any:
@@ -195,7 +209,7 @@ def accessors_of_batch(
             bbox = row["bbox"]
             if isinstance(bbox, dict):
                 bbox = [bbox["xmin"], bbox["ymin"], bbox["xmax"], bbox["ymax"]]
-            accessor = RasterAccessor(
+            info = RasterInfo(
                 id=str(row["id"]),
                 datetime=row["datetime"],
                 bbox=list(bbox) if bbox else [],
@@ -205,9 +219,9 @@ def accessors_of_batch(
                 assets=dict(row["assets"] or {}),
                 band_metadata={c: row[c] for c in meta_cols if row.get(c) is not None},
                 collection=row.get("collection") or data_source,
-                data_source=data_source,
-                record_view=record_view(batch.slice(i, 1)),
             )
+            accessor = RasterAccessor(info, data_source)
+            accessor.record_view = record_view(batch.slice(i, 1))
         except (KeyError, TypeError, ValueError) as exc:
             logger.warning("skipping record %r: %s", row.get("id"), exc)
             continue

@@ -33,18 +33,18 @@ def _pyproj_epsg(text: str) -> int | None:
         return None
 
 
-def parse_epsg(value: Any) -> int | None:
+def parse_epsg(crs_value: Any) -> int | None:
     """EPSG code of a CRS value (int, ``"EPSG:n"``, digits, WKT or PROJJSON), else None."""
-    if value is None or isinstance(value, bool):
+    if crs_value is None or isinstance(crs_value, bool):
         return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and value > 0 else None
-    if isinstance(value, dict):
-        return _pyproj_epsg(json.dumps(value, sort_keys=True))
-    if isinstance(value, str):
-        s = value.strip()
+    if isinstance(crs_value, int):
+        return crs_value if crs_value > 0 else None
+    if isinstance(crs_value, float):
+        return int(crs_value) if crs_value.is_integer() and crs_value > 0 else None
+    if isinstance(crs_value, dict):
+        return _pyproj_epsg(json.dumps(crs_value, sort_keys=True))
+    if isinstance(crs_value, str):
+        s = crs_value.strip()
         if not s:
             return None
         if s.upper().startswith("EPSG:") and s[5:].strip().isdigit():
@@ -78,23 +78,29 @@ def _normalize_text(s: str) -> str | None:
     return crs.to_string() or s
 
 
-def normalize_crs_code(value: Any) -> str | None:
+def normalize_crs_code(crs_value: Any) -> str | None:
     """A CRS value as ``"EPSG:n"``, else ``"AUTH:CODE"``, else a pyproj string, else raw."""
-    if value is None:
+    if crs_value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        epsg = parse_epsg(value)
+    if isinstance(crs_value, int | float) and not isinstance(crs_value, bool):
+        epsg = parse_epsg(crs_value)
         return None if epsg is None else f"EPSG:{epsg}"
-    if isinstance(value, dict):
-        return _normalize_text(json.dumps(value, sort_keys=True))
-    s = str(value).strip()
+    if isinstance(crs_value, dict):
+        return _normalize_text(json.dumps(crs_value, sort_keys=True))
+    s = str(crs_value).strip()
     return _normalize_text(s) if s else None
 
 
-def normalize_raster_crs_sidecars(table: pa.Table) -> pa.Table:
-    """Write per-row ``proj:epsg`` (int32) and ``crs`` (string) from the CRS columns present."""
+def normalize_raster_crs_sidecars(
+    table: pa.Table, *, required_columns: set[str] | None = None
+) -> pa.Table:
+    """Write per-row ``proj:epsg`` (int32) and ``crs`` (string) from the CRS columns present.
+
+    ``required_columns`` limits which of the two sidecars are written (None: both).
+    """
+    targets = [c for c in ("proj:epsg", "crs") if required_columns is None or c in required_columns]
     present = [c for c in _CRS_SOURCES if c in table.column_names]
-    if not present:
+    if not present or not targets:
         return table
     columns = {c: table.column(c).to_pylist() for c in present}
     epsgs: list[int | None] = []
@@ -118,6 +124,8 @@ def normalize_raster_crs_sidecars(table: pa.Table) -> pa.Table:
         epsgs.append(epsg)
         codes.append(code)
     for name, values, typ in (("proj:epsg", epsgs, pa.int32()), ("crs", codes, pa.string())):
+        if name not in targets:
+            continue
         arr = pa.array(values, type=typ)
         idx = table.schema.get_field_index(name)
         table = table.set_column(idx, name, arr) if idx >= 0 else table.append_column(name, arr)

@@ -190,12 +190,12 @@ def cached_source(path: str) -> tuple[DatasetSource, CollectionLabels]:
 def arrow_source(
     data: Any,
     *,
-    name: str,
-    data_source: str,
-    description: str,
-    start_date: _dt.datetime | None,
-    end_date: _dt.datetime | None,
-    require_band_metadata: bool,
+    name: str = "",
+    data_source: str = "",
+    description: str = "",
+    start_date: _dt.datetime | None = None,
+    end_date: _dt.datetime | None = None,
+    require_band_metadata: bool = True,
 ) -> tuple[DatasetSource, CollectionLabels]:
     """Arrow data already in the collection schema (a ``Dataset`` input stays lazy).
 

@@ -78,5 +78,5 @@ def prepare_record_table(
         )
         table = table.append_column("assets", pa.array([r or None for r in rows], type=asset_type))
     if steps is None or steps & {"proj:epsg", "crs"}:
-        table = normalize_raster_crs_sidecars(table)
+        table = normalize_raster_crs_sidecars(table, required_columns=steps)
     return table
