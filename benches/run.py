@@ -1,4 +1,4 @@
-"""Run rasteret's benchmarks (B1-B4, B6; DESIGN.md §4) and write a results directory.
+"""Run rasteret's benchmarks (B1-B4, B6; see benches/README.md) and write a results directory.
 
     python benches/run.py                                  # everything, 5 reps, 0 and 20 ms
     python benches/run.py --quick                          # smoke run: 3 scenes, 3 reps, 0 ms

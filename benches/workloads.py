@@ -1,4 +1,4 @@
-"""rasteret's benchmark workloads (DESIGN.md §4), defined once, with one adapter per tool.
+"""rasteret's benchmark workloads, defined once, with one adapter per tool.
 
 Run by ``benches/run.py``: every repetition is a fresh ``python benches/workloads.py run PLAN
 VARIANT`` process that prints ONE JSON line ``{"seconds", "peak_rss_mib", "sha256", ...}``.

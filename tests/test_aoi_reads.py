@@ -1,6 +1,6 @@
 """Polygon-AOI reads (get_numpy / get_gdf / get_xarray) pixel-for-pixel against rasterio.mask.
 
-Oracle (API contract §9.1): ``rasterio.mask.mask(src, [geom in src.crs], crop=True,
+Oracle: ``rasterio.mask.mask(src, [geom in src.crs], crop=True,
 filled=True, nodata=src.nodata or 0, all_touched=...)`` on the same GDAL-written file.
 """
 

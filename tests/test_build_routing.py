@@ -60,7 +60,7 @@ def test_build_record_table_route_with_pushdown(cog_corpus, http_server, tmp_pat
     table = coll.to_table()
     assert table.column("id").to_pylist() == ["tile-1"]
     assert table.column("datetime").to_pylist() == [dt.datetime(2021, 1, 1)]
-    assert coll.bands == ["B", "G", "R"]  # asset keys, sorted (spec §1.7)
+    assert coll.bands == ["B", "G", "R"]  # asset keys, sorted
     assert (tmp_path / "ws" / "tiles_records").is_dir()
     # register the built collection and load it back by id
     d = rasteret.register_local("local/tiles", tmp_path / "ws" / "tiles_records")

@@ -1,4 +1,4 @@
-"""Catalog, band/cloud registries and runtime options (API contract §1.3, §3, §5.1, §5.3)."""
+"""Catalog, band/cloud registries and runtime options."""
 
 from __future__ import annotations
 

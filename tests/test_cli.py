@@ -1,4 +1,4 @@
-"""The ``rasteret`` command line (API contract §6), on real collections written to tmp_path.
+"""The ``rasteret`` command line, on real collections written to tmp_path.
 
 Nothing here needs the Rust engine or the network: STAC/engine builds are exercised through
 their argument validation and error paths, and through ``rasteret.cli.build_from_stac`` /

@@ -1,4 +1,4 @@
-"""Cloud access and authentication (API contract §1.12, §5) against real servers.
+"""Cloud access and authentication against real servers.
 
 - moto's S3 server on 127.0.0.1 with a public bucket (bucket policy: anonymous GetObject), a
   private bucket (anonymous 403) and a requester-pays bucket; moto's request recorder shows
@@ -171,7 +171,7 @@ def test_public_bucket_reads_anonymously(moto):
 
 
 def test_incompatible_provider_falls_back_to_anonymous(moto):
-    """API.md §5.4: a provider that cannot sign a store type (obstore's Planetary Computer
+    """A provider that cannot sign a store type (obstore's Planetary Computer
     SAS provider on S3) leaves that store anonymous instead of failing; it is never called."""
     from obstore.auth.planetary_computer import PlanetaryComputerCredentialProvider
 
@@ -534,7 +534,7 @@ def test_implicit_backend_from_registered_cloud_config():
 
 
 def test_implicit_backend_rewrites_urls_for_reads(cog_corpus, http_server):
-    """§5.5: get_numpy/sample_points without backend= build the auto backend from
+    """get_numpy/sample_points without backend= build the auto backend from
     cloud_config, whose url_patterns send index hrefs (an unreachable host) to the server."""
     entries = eligible(cog_corpus, 2)
     prefix = "https://assets.example.invalid/cogs/"

@@ -1,4 +1,4 @@
-"""Hugging Face dataset collections (API contract §2.15, §10.4, §1.7) against a real HTTP
+"""Hugging Face dataset collections against a real HTTP
 server speaking the Hub API on 127.0.0.1 (``support.hf_hub_server``), reached by
 ``huggingface_hub`` through ``HF_ENDPOINT``.
 
@@ -574,7 +574,7 @@ def test_missing_huggingface_hub_raises_import_error():
 
 
 def test_torchgeo_rejects_streaming_collections(hub):
-    """API.md §2.15: TorchGeo needs a dataset-backed scan (random access to records)."""
+    """TorchGeo needs a dataset-backed scan (random access to records)."""
     pytest.importorskip("torchgeo", reason="torchgeo is not installed")
     coll = rasteret.load("hf://datasets/org/scenes")
     with pytest.raises(ValueError, match="requires a dataset-backed collection scan"):

@@ -1,4 +1,4 @@
-"""sample_points against rasterio's sample on the same GDAL-written files (§9.3)."""
+"""sample_points against rasterio's sample on the same GDAL-written files."""
 
 from __future__ import annotations
 

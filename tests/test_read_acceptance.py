@@ -1,7 +1,7 @@
 """Issue 4 acceptance gaps: every AOI input kind x both ``all_touched`` values through every
 polygon read method, AOIs in another CRS, south-up xarray output, a collection registered in
 DuckDB with AOIs selected in SQL, and failures reported with record id, band and URL
-(§2.8.1-§2.8.3, oracle §9.1: ``rasterio.mask.mask``)."""
+(oracle: ``rasterio.mask.mask``)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _wkb_table(aoi, crs_meta=_CRS84):
 
 
 def _inputs(aoi):
-    """Every accepted AOI input kind (§2.8.1) holding the one AOI (EPSG:4326)."""
+    """Every accepted AOI input kind holding the one AOI (EPSG:4326)."""
     import geoarrow.pyarrow as ga
     import geopandas as gpd
     import polars as pl

@@ -1,5 +1,5 @@
 """Output shaping of pixel reads: xarray ``combine_first`` keeps integer dtypes and nodata,
-progress bars follow the options switch, failures name record/band/URL (§2.8.3, §2.10)."""
+progress bars follow the options switch, failures name record/band/URL."""
 
 from __future__ import annotations
 

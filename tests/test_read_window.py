@@ -1,4 +1,4 @@
-"""Collection.read_window against rasterio.merge.merge / rasterio.warp.reproject (§9.2).
+"""Collection.read_window against rasterio.merge.merge / rasterio.warp.reproject.
 
 Oracle: ``rasterio.merge.merge([src], bounds=bounds, res=res, indexes=[1], resampling=...)``
 on the GDAL-written file itself (a ``WarpedVRT`` for south-up files), nearest for integer

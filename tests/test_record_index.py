@@ -1,4 +1,4 @@
-"""Dual-surface collections (API contract §2.14): a narrow record index plans reads of a
+"""Dual-surface collections: a narrow record index plans reads of a
 wide collection written from GDAL corpus COGs served over HTTP.
 
 The index uses other column names than the collection (``fid``, ``geom``, integer ``year``,
@@ -389,7 +389,7 @@ def test_missing_index_names_its_path(published, registry, tmp_path):
 
 def test_index_and_collection_on_s3(published, registry, s3_server, monkeypatch):
     # Both surfaces as public objects in a bucket of a real S3 API (moto): the index is read
-    # anonymously (API.md §2.14), the collection parts with the credential chain; the endpoint
+    # anonymously, the collection parts with the credential chain; the endpoint
     # comes from AWS_ENDPOINT_URL, as users of an S3-compatible store set it.
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
     bucket = "rasteret-dual"  # its own bucket: the session bucket holds exactly the corpus

@@ -1,6 +1,6 @@
 """TorchGeo integration: RasteretGeoDataset over GDAL-written COGs served over HTTP.
 
-Oracle (API.md §9.2): ``rasterio.merge.merge([src, ...], bounds=<query box>, res=<query
+Oracle: ``rasterio.merge.merge([src, ...], bounds=<query box>, res=<query
 res>, indexes=[1], resampling=bilinear for floats else nearest)`` on the same files (a
 ``WarpedVRT`` for south-up files), and ``rasterio.warp.reproject`` for cross-CRS reads.
 """
@@ -895,7 +895,7 @@ class SceneFileBackend:
 
 
 def test_custom_backend_and_create_backend_read_the_same_chips(collection, dataset, scenes):
-    """backend= (API.md §2.13): a user StorageBackend serves every tile, and an auto backend
+    """backend=: a user StorageBackend serves every tile, and an auto backend
     from create_backend survives pickling (what DataLoader spawn workers receive)."""
     sampler = RandomGeoSampler(
         dataset, size=64, length=4, generator=torch.Generator().manual_seed(3)

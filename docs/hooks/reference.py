@@ -1,6 +1,6 @@
 """mkdocs hook: generate the API reference pages from the importable package.
 
-One page per public module of API.md §0 that imports (so modules added later, such as
+One page per documented public module that imports (so modules added later, such as
 ``rasteret.integrations.torchgeo``, appear without editing the docs), rendered by
 mkdocstrings from the numpy-style docstrings, plus a page for the top-level ``rasteret``
 names. The pages are added to the "API reference" section of the navigation.
@@ -22,7 +22,7 @@ try:  # the installed package (with its compiled core) first; else this checkout
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 
-#: Public modules in the order of API.md §0. Those in OPTIONAL are skipped while they do not
+#: The documented public modules, in reading order. Those in OPTIONAL are skipped while they do not
 #: exist yet; any other import failure fails the docs build.
 MODULES = [
     "rasteret.core.collection",

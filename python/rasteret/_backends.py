@@ -1,5 +1,4 @@
-"""Storage backends: the auto-routing backend behind ``create_backend`` (API contract §1.12,
-§5.4), implicit backends from a ``CloudConfig`` (§5.5), and the I/O options that hand any
+"""Storage backends: the auto-routing backend behind ``create_backend``, implicit backends from a ``CloudConfig``, and the I/O options that hand any
 ``backend=`` to the Rust core.
 
 The auto-routing backend is configuration only: the Rust core routes every URL, builds one
@@ -106,7 +105,7 @@ _PROVIDER_SCOPES = {
 def _provider_scope(provider: Any) -> str | None:
     """The store kind a known provider signs for (None: any, e.g. a user callable).
 
-    API.md §5.4: a provider incompatible with a store type falls back to the anonymous
+    A provider incompatible with a store type falls back to the anonymous
     configuration for that store (a Planetary Computer SAS provider does not sign S3).
     """
     if provider is None:
@@ -174,7 +173,7 @@ def _create_obstore_backend(
     default_s3_config: dict[str, str] | None = None,
     url_patterns: dict[str, str] | None = None,
 ) -> AutoRoutingBackend:
-    """The auto-routing backend (§5.4); requester-pays without a provider uses boto3's."""
+    """The auto-routing backend; requester-pays without a provider uses boto3's."""
     if credential_provider is None and _requester_pays(default_s3_config, s3_overrides):
         credential_provider = _try_boto3_credential_provider()
         env_keys = os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
@@ -248,7 +247,7 @@ _IMPLICIT_LOCK = threading.Lock()
 
 
 def implicit_backend(backend: Any, cloud_config: Any, data_source: str | None) -> Any:
-    """``backend``, or the auto backend implied by a CloudConfig (§5.5), or None.
+    """``backend``, or the auto backend implied by a CloudConfig, or None.
 
     The config is ``cloud_config`` or the one registered for ``data_source``; backends are
     reused across calls for equal configurations (one client pool, one credential cache).

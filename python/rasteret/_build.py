@@ -26,7 +26,7 @@ _SUFFIXES = ("_stac", "_records")
 def resolve_workspace(
     workspace_dir: str | os.PathLike[str] | None, name: str, suffix: str = "_records"
 ) -> str | Path | None:
-    """Where a named build is cached (API contract §1.7 step 1, §1.13)."""
+    """Where a named build is cached."""
     if workspace_dir is not None:
         ws = str(workspace_dir)
         if ws.rstrip("/").endswith(_SUFFIXES):
@@ -132,7 +132,7 @@ def build_from_table(
 def validate_bbox_and_dates(
     bbox: tuple[float, float, float, float] | None, date_range: tuple[str, str] | None
 ) -> None:
-    """The input checks of ``build`` / ``build_from_stac`` (API contract §1.4)."""
+    """The input checks of ``build`` / ``build_from_stac``."""
     import datetime as _dt
 
     if bbox is not None:
@@ -481,7 +481,7 @@ def build(
 
 
 def _earthdata_backend(credentials_url: str) -> Any | None:
-    """The NASA Earthdata auto backend (API contract §5.6), or None.
+    """The NASA Earthdata auto backend, or None.
 
     URLs naming ``earthdata`` or ``lpdaac`` get obstore's ``NasaEarthdataCredentialProvider``
     in region ``us-west-2``; any failure (obstore missing, no Earthdata login) is logged.

@@ -1,4 +1,4 @@
-"""The built-in dataset descriptors (API contract §3.4), as plain keyword dicts.
+"""The built-in dataset descriptors, as plain keyword dicts.
 
 ``BEFORE_LOCAL`` are registered before the user's persisted local descriptors and
 ``AFTER_LOCAL`` after them (upstream's order: a local descriptor reusing one of the later ids

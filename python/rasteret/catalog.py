@@ -42,8 +42,13 @@ _COLUMN_MAP_ROLES = frozenset(
 class DatasetDescriptor:
     """Everything rasteret needs to know to build or load one dataset.
 
-    Field meanings are those of the API contract (§3.1); ``__post_init__`` derives
-    ``field_roles``, ``column_map`` and ``href_column`` from each other.
+    Where the data is (``stac_api`` + ``stac_collection``, ``record_table_uri``,
+    ``geoparquet_uri``, or a built ``collection_uri`` with an optional narrow ``index_uri``),
+    how its columns map to the collection schema (``field_roles``, ``column_map``,
+    ``href_column``, ``band_index_map``, ``bbox_columns``, ``band_map``), what each surface
+    holds and can filter on (``surface_fields``, ``filter_capabilities``), and descriptive
+    facts (coverage, dates, auth, license). ``__post_init__`` derives ``field_roles``,
+    ``column_map`` and ``href_column`` from each other.
 
     Examples
     --------

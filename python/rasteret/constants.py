@@ -45,7 +45,7 @@ LANDSAT_C2L2_BANDS: dict[str, str] = {
     "qa_radsat": "qa_radsat",
 }
 
-#: The ``{band}_metadata`` struct of a Collection, field order as the schema contract (§4.2).
+#: The ``{band}_metadata`` struct of a Collection, field order as the schema contract.
 #: Collections built by rasteret append more fields after these (byte order, overviews...).
 COG_BAND_METADATA_STRUCT = pa.struct(
     [

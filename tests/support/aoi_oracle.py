@@ -1,5 +1,5 @@
 """Polygon-AOI oracle shared by backend tests: an AOI inside a corpus file and what
-``rasterio.mask`` returns for it (API contract §9.1)."""
+``rasterio.mask`` returns for it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A real collection over corpus COGs served by the HTTP Range server, and the rasterio
-oracle for polygon reads (API contract §9.1), shared by the record-index and Hugging Face
+oracle for polygon reads, shared by the record-index and Hugging Face
 collection tests."""
 
 from __future__ import annotations

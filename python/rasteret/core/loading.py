@@ -42,7 +42,7 @@ def load(path: str | os.PathLike[str], name: str = "") -> Collection:
 
 def _load_descriptor(descriptor: Any, name: str) -> Collection:
     """Open a descriptor's published collection, planned by its record index when it has a
-    separate one (a dual-surface collection, API contract §2.14)."""
+    separate one (a dual-surface collection)."""
     uri = descriptor.collection_uri
     index = descriptor.runtime_index_uri
     hf_collection = str(uri).startswith("hf://")

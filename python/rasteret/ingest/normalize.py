@@ -1,4 +1,4 @@
-"""Record-table normalisation into the collection schema (API contract §4.1, §4.3, §1.8).
+"""Record-table normalisation into the collection schema.
 
 CRS sidecars (``proj:epsg`` int32, ``crs`` string) are derived per row from ``proj:code``,
 ``proj:epsg``, ``crs``, ``proj:wkt2`` or ``proj:projjson``, first parseable value wins.

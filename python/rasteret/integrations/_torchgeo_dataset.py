@@ -281,7 +281,7 @@ class RasteretGeoDataset(GeoDataset):
     # -- reads ----------------------------------------------------------------------------
 
     def _select(self, x: slice, y: slice, t: slice) -> list[int]:
-        """``rid`` of the records a query selects, in index order (API.md §7.2 step 2):
+        """``rid`` of the records a query selects, in index order:
         interval overlap in time, every ``t.step``-th, then positive-area overlap in space."""
         import shapely
 

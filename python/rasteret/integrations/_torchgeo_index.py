@@ -1,4 +1,4 @@
-"""Build the spatiotemporal index and per-record read plan of a TorchGeo dataset (API.md §7.1).
+"""Build the spatiotemporal index and per-record read plan of a TorchGeo dataset.
 
 Everything kept here is plain data (numbers, strings, Arrow arrays): it pickles into
 DataLoader workers without any live runtime or connection.
@@ -85,7 +85,8 @@ def read_table(
 
 
 def _choose_crs(epsgs: list[Any], target_crs: int | None) -> tuple[int, list[bool], bool]:
-    """``(epsg, keep mask, multi_crs)`` per API.md §7.1 step 5."""
+    """``(epsg, keep mask, multi_crs)`` of the records: the most common CRS, and whether records in other CRSs are kept
+    (reprojected) or dropped."""
     known = [int(e) for e in epsgs if e is not None]
     if not known:
         raise ValueError("Collection records are missing 'proj:epsg'")

@@ -1,4 +1,4 @@
-"""TorchGeo ``GeoDataset`` over a rasteret collection (API.md §7).
+"""TorchGeo ``GeoDataset`` over a rasteret collection.
 
 :class:`RasteretGeoDataset` indexes a collection's records by footprint and time and reads
 each chip through rasteret's Rust core: every (record, band) window of a sample in one call,

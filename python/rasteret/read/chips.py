@@ -1,6 +1,6 @@
 """Read TorchGeo chips (:class:`ChipReader`): every (record, band) window of a chip, or of a
 whole DataLoader batch of chips, in one Rust call, then placement on the query grid with
-``rasterio.merge.merge`` semantics (API.md §7.2, §9.2).
+``rasterio.merge.merge`` semantics.
 
 Aligned reads (same resolution, whole-pixel offsets, north-up, single CRS) are read straight
 onto the query grid, boundless, which is exactly what ``merge`` produces for them. Others read

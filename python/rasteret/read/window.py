@@ -2,8 +2,7 @@
 
 The grid is ``rasterio.merge.merge``'s: ``bounds = (left, bottom, right, top)`` and
 ``res = (xres, yres)`` give the transform ``Affine(xres, 0, left, 0, -yres, top)`` and the shape
-``(round((top - bottom) / yres), round((right - left) / xres))`` (API contract §9.2,
-``MergeGrid``). Every (record, band) equals
+``(round((top - bottom) / yres), round((right - left) / xres))`` (``MergeGrid``). Every (record, band) equals
 ``rasterio.merge.merge([src], bounds=bounds, res=res, indexes=[band], resampling=...)`` with
 nearest resampling for integer bands and bilinear for float bands, and, across CRSs,
 ``rasterio.warp.reproject`` of the source onto the grid. Tiles are read by the Rust core in ONE
@@ -101,7 +100,7 @@ def _plan_source(
     height, width = grid.shape
     aligned = (
         same_crs
-        and dtype.kind != "f"  # float bands are resampled bilinearly (§9.2)
+        and dtype.kind != "f"  # float bands are resampled bilinearly
         and nodata_ok
         and a > 0
         and e < 0

@@ -1,6 +1,6 @@
 """Collections on disk: opening Parquet datasets (cached), GeoParquet metadata, export.
 
-Layout and rules are the schema contract's (§4.7–4.9): Hive ``year=/month=`` partitions,
+Layout and rules are the schema contract's: Hive ``year=/month=`` partitions,
 zstd(3), ``geo`` metadata with a bbox covering, CRS84 footprints.
 """
 

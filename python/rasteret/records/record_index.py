@@ -3,8 +3,7 @@
 A catalog dataset may publish a small *record index* (one row per record: id, footprint,
 date, href...) next to the *wide* read-ready collection (tile layouts per band). Listing,
 counting and filtering run on the index alone; the wide Parquet is opened only when records
-are materialised — and then only the parts (``source_part``) that hold the selected ids
-(API contract §2.14).
+are materialised — and then only the parts (``source_part``) that hold the selected ids.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-//! The `{band}_metadata` Arrow struct (API.md §4.2, fields 1-17 in order) plus our appended
+//! The `{band}_metadata` Arrow struct (fields 1-17 in order) plus our appended
 //! fields, built column-wise from parsed headers.
 
 use std::collections::HashMap;
@@ -222,7 +222,7 @@ pub const LAYOUT_FIELDS: &[&str] = &[
     "new_subfile_type",
 ];
 
-/// API.md §4.2 fields 1-17, then ours (appended, never renamed).
+/// The 17 documented fields (docs/schema.md), then ours (appended, never renamed).
 pub const METADATA_FIELDS: &[&str] = &[
     "image_width",
     "image_height",

@@ -2,7 +2,7 @@
 //! ([`CloudSettings`]: URL rewrites, per-bucket S3 configuration, a credential provider) or an
 //! external range reader ([`RangeReader`], e.g. a user's Python object) that replaces routing.
 //!
-//! S3 configuration of one bucket (API §5.4): start from `skip_signature=true`, overlay
+//! S3 configuration of one bucket: start from `skip_signature=true`, overlay
 //! `default_s3`, overlay the bucket's `s3_overrides`; `request_payer=true` removes
 //! `skip_signature` (requester-pays requests must be signed); a credential provider also signs.
 //! Keys are object_store's (`region`, `skip_signature`, `request_payer`, `endpoint`, ... with or
@@ -40,7 +40,7 @@ pub struct CloudSettings {
     /// The credential provider, if any.
     pub credentials: Option<Arc<CredentialCache>>,
     /// The only store kind the provider's credentials fit (`None`: any). Stores of another
-    /// kind are reached anonymously (API §5.4: an incompatible provider falls back to the
+    /// kind are reached anonymously (an incompatible provider falls back to the
     /// anonymous configuration).
     pub credential_scope: Option<StoreKind>,
 }

@@ -1,4 +1,4 @@
-//! S3 bucket region discovery (API §5.7), used when a bucket answers with a bare redirect
+//! S3 bucket region discovery, used when a bucket answers with a bare redirect
 //! (configured region wrong).
 //!
 //! `HEAD <endpoint>/<bucket>` when an endpoint is configured, else
