@@ -1,4 +1,5 @@
-"""Storage backends: the auto-routing backend behind ``create_backend``, implicit backends from a ``CloudConfig``, and the I/O options that hand any
+"""Storage backends: the auto-routing backend behind ``create_backend``, implicit backends
+from a ``CloudConfig``, and the I/O options that hand any
 ``backend=`` to the Rust core.
 
 The auto-routing backend is configuration only: the Rust core routes every URL, builds one

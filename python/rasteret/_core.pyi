@@ -61,7 +61,8 @@ def parse_headers(
     pyarrow.RecordBatch
         One row per URL, in order: ``url``, ``error`` (message or null), ``error_kind``
         (exception class name or null) and ``metadata``: the ``{band}_metadata`` struct of
-        documented in docs/schema.md, with our fields appended (``bits_per_sample``, ``sample_format``,
+        documented in docs/schema.md, with our fields appended (``bits_per_sample``,
+        ``sample_format``,
         ``little_endian``, ``tiled``, ``jpeg_tables``, ``lerc_parameters``,
         ``ycbcr_subsampling``, ``new_subfile_type``, ``bigtiff``, ``file_size``, ``crs_epsg``,
         ``crs_wkt``, ``raster_type``, ``geo_transform``, ``scales``, ``offsets``, ``overviews``

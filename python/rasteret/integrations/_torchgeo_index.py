@@ -85,8 +85,9 @@ def read_table(
 
 
 def _choose_crs(epsgs: list[Any], target_crs: int | None) -> tuple[int, list[bool], bool]:
-    """``(epsg, keep mask, multi_crs)`` of the records: the most common CRS, and whether records in other CRSs are kept
-    (reprojected) or dropped."""
+    """``(epsg, keep mask, multi_crs)`` of the records: ``target_crs`` keeps every record
+    (reprojected); without it the first record's CRS is the dataset's and records in other
+    CRSs are dropped with a warning."""
     known = [int(e) for e in epsgs if e is not None]
     if not known:
         raise ValueError("Collection records are missing 'proj:epsg'")

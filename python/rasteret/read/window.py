@@ -2,7 +2,8 @@
 
 The grid is ``rasterio.merge.merge``'s: ``bounds = (left, bottom, right, top)`` and
 ``res = (xres, yres)`` give the transform ``Affine(xres, 0, left, 0, -yres, top)`` and the shape
-``(round((top - bottom) / yres), round((right - left) / xres))`` (``MergeGrid``). Every (record, band) equals
+``(round((top - bottom) / yres), round((right - left) / xres))`` (``MergeGrid``). Every
+(record, band) equals
 ``rasterio.merge.merge([src], bounds=bounds, res=res, indexes=[band], resampling=...)`` with
 nearest resampling for integer bands and bilinear for float bands, and, across CRSs,
 ``rasterio.warp.reproject`` of the source onto the grid. Tiles are read by the Rust core in ONE
