@@ -1,6 +1,6 @@
 """The benchmarks' HTTP server: Range-capable, injected latency, one asyncio thread.
 
-The test suite's server (``rasteret._range_server.RangeServer``: a thread per connection,
+The test suite's server (``rasteret._demo.range_server.RangeServer``: a thread per connection,
 ``http.server`` request parsing, fault injection) costs about 0.8 ms of CPU per request on
 this 2-core machine, and that CPU comes out of the same two cores the tool under test runs
 on (0.12-0.15 CPU-s per B2 read, a quarter of rasteret's own). This server answers the same
@@ -28,7 +28,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from rasteret._range_server import parse_range  # the test server's Range parsing
+from rasteret._demo.range_server import parse_range  # the test server's Range parsing
 
 _MAX_HEAD = 64 * 1024
 

@@ -39,7 +39,6 @@ BASE = {
     "_bridge",
     "_sigint",
     "_builtin_datasets",
-    "_range_server",
 }
 RANK = {"base": 0, "geo": 1, "records": 2, "read": 3, "public": 4, "top": 5}
 

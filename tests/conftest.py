@@ -3,7 +3,7 @@ HTTP server over it, and moto's S3 server holding the same files.
 
 - ``cog_corpus`` (session): :class:`support.corpus.Corpus`, cached under
   ``tests/.corpus_cache/<key>`` (see :mod:`support.corpus`).
-- ``http_server`` (session): :class:`rasteret._range_server.RangeServer` serving the corpus
+- ``http_server`` (session): :class:`rasteret._demo.range_server.RangeServer` serving the corpus
   directory; faults, ``ignore_range`` and ``latency_ms`` are reset after every test.
 - ``s3_server`` (session): :class:`support.s3.S3Server` with every corpus file uploaded.
 """

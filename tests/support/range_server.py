@@ -1,7 +1,7 @@
-"""Re-export of :class:`rasteret._range_server.RangeServer` for the tests.
+"""Re-export of :class:`rasteret._demo.range_server.RangeServer` for the tests.
 
 Imported from the installed (or source) ``rasteret`` package when possible; otherwise the
-module is loaded straight from ``python/rasteret/_range_server.py`` so the fixtures work
+module is loaded straight from ``python/rasteret/_demo/range_server.py`` so the fixtures work
 without the compiled engine.
 """
 
@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 try:
-    from rasteret._range_server import FAULT_MODES, RangeServer, RequestLog, parse_range
+    from rasteret._demo.range_server import FAULT_MODES, RangeServer, RequestLog, parse_range
 except ImportError:  # rasteret not importable (engine not built): load the file directly
-    _PATH = Path(__file__).resolve().parents[2] / "python" / "rasteret" / "_range_server.py"
+    _PATH = Path(__file__).resolve().parents[2] / "python" / "rasteret" / "_demo" / "range_server.py"
     _spec = importlib.util.spec_from_file_location("_rasteret_range_server", _PATH)
     assert _spec is not None and _spec.loader is not None
     _module = importlib.util.module_from_spec(_spec)

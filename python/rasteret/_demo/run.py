@@ -1,7 +1,7 @@
 """The steps of ``rasteret demo``, each timed, through rasteret's public API only.
 
 1. write a Sentinel-2-like archive (:mod:`rasteret._demo.archive`) and serve it on 127.0.0.1
-   with the Range-capable :class:`~rasteret._range_server.RangeServer`;
+   with the Range-capable :class:`~rasteret._demo.range_server.RangeServer`;
 2. ``rasteret.build_from_stac(static_catalog=True)`` on the served ``catalog.json``;
 3. ``Collection.subset`` by date and cloud cover;
 4. ``get_numpy`` and ``get_xarray`` of a lon/lat polygon AOI;
@@ -206,7 +206,7 @@ def run(
         The timed steps, the PNG path and whether the pixels equal rasterio's.
     """
     import rasteret
-    from rasteret._range_server import RangeServer
+    from rasteret._demo.range_server import RangeServer
 
     say = echo or (lambda _msg: None)
     result = DemoResult()
