@@ -14,7 +14,8 @@ from pathlib import Path
 try:
     from rasteret._demo.range_server import FAULT_MODES, RangeServer, RequestLog, parse_range
 except ImportError:  # rasteret not importable (engine not built): load the file directly
-    _PATH = Path(__file__).resolve().parents[2] / "python" / "rasteret" / "_demo" / "range_server.py"
+    _SOURCE = Path(__file__).resolve().parents[2] / "python" / "rasteret"
+    _PATH = _SOURCE / "_demo" / "range_server.py"
     _spec = importlib.util.spec_from_file_location("_rasteret_range_server", _PATH)
     assert _spec is not None and _spec.loader is not None
     _module = importlib.util.module_from_spec(_spec)
