@@ -192,7 +192,6 @@ def build_from_stac(
     import datetime as _dt
 
     from rasteret.cloud import CloudConfig
-    from rasteret.core.utils import run_sync
     from rasteret.ingest.stac_indexer import StacCollectionBuilder
 
     validate_bbox_and_dates(bbox, date_range)
@@ -225,8 +224,8 @@ def build_from_stac(
         static_catalog=static_catalog,
         strict_band_map_validation=band_map is not None,
     )
-    coll = run_sync(
-        builder.build_index(bbox=list(bbox) if bbox else None, date_range=date_range, query=query)
+    coll = builder.build_collection(
+        bbox=list(bbox) if bbox else None, date_range=date_range, query=query
     )
     coll.name = cache_name
     coll.data_source = source

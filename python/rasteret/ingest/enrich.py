@@ -20,6 +20,7 @@ import pyarrow as pa
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "enrich_records",
     "add_band_metadata_columns",
     "build_url_index_from_assets",
     "enrich_table_with_cog_metadata",
@@ -221,12 +222,36 @@ async def enrich_table_with_cog_metadata(
 ) -> pa.Table:
     """Parse every distinct asset header once and add ``{band}_metadata`` columns.
 
+    The awaitable form of :func:`enrich_records` (``batch_size`` is accepted and unused:
+    every URL goes to the Rust core in one call). The parse runs on the calling thread, so
+    Ctrl-C interrupts it at once.
+
     Raises
     ------
     ValueError
         Nothing parsed at all, or one record's assets disagree on the CRS.
     """
-    del batch_size  # all URLs go to the Rust core in one call
+    return enrich_records(
+        table, url_index, band_codes, max_concurrent=max_concurrent, backend=backend
+    )
+
+
+def enrich_records(
+    table: pa.Table,
+    url_index: dict[str, dict[str, dict[str, Any]]],
+    band_codes: Sequence[str],
+    *,
+    max_concurrent: int = 300,
+    backend: Any = None,
+) -> pa.Table:
+    """Parse every distinct asset header of ``url_index`` once (one call into the Rust core)
+    and add one ``{band}_metadata`` column per band code.
+
+    Raises
+    ------
+    ValueError
+        Nothing parsed at all, or one record's assets disagree on the CRS.
+    """
     urls = sorted({item["url"] for bands in url_index.values() for item in bands.values()})
     if not urls:
         return add_band_metadata_columns(table, band_codes, [])

@@ -42,8 +42,7 @@ def enrich_record_table(
     backend: Any,
 ) -> pa.Table:
     """Add ``{band}_metadata`` columns by parsing every asset header (see ``ingest.enrich``)."""
-    from rasteret.core.utils import run_sync
-    from rasteret.ingest.enrich import build_url_index_from_assets, enrich_table_with_cog_metadata
+    from rasteret.ingest.enrich import build_url_index_from_assets, enrich_records
 
     if "assets" not in table.column_names:
         logger.warning("no assets column: skipping COG enrichment")
@@ -53,11 +52,7 @@ def enrich_record_table(
     if not url_index:
         logger.warning("no asset URLs found: skipping COG enrichment")
         return table
-    return run_sync(
-        enrich_table_with_cog_metadata(
-            table, url_index, bands, max_concurrent=max_concurrent, backend=backend
-        )
-    )
+    return enrich_records(table, url_index, bands, max_concurrent=max_concurrent, backend=backend)
 
 
 class RecordTableBuilder(CollectionBuilder):

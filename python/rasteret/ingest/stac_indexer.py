@@ -92,10 +92,8 @@ class StacCollectionBuilder(CollectionBuilder):
         return self._band_map or BandRegistry.get(self.data_source)
 
     def build(self, **kwargs: Any) -> Collection:
-        """Synchronous :meth:`build_index`."""
-        from rasteret.core.utils import run_sync
-
-        return run_sync(self.build_index(**kwargs))
+        """Synchronous :meth:`build_index` (``bbox``, ``date_range``, ``query``)."""
+        return self.build_collection(**kwargs)
 
     # -- 1/2: find items -------------------------------------------------------------------
 
@@ -200,6 +198,17 @@ class StacCollectionBuilder(CollectionBuilder):
         date_range: tuple[str, str] | None = None,
         query: dict[str, Any] | None = None,
     ) -> Collection:
+        """Search, resolve bands, parse headers, normalise and export the collection (the
+        awaitable form of :meth:`build_collection`; the work runs on the calling thread, so
+        Ctrl-C interrupts it)."""
+        return self.build_collection(bbox, date_range, query)
+
+    def build_collection(
+        self,
+        bbox: list[float] | None = None,
+        date_range: tuple[str, str] | None = None,
+        query: dict[str, Any] | None = None,
+    ) -> Collection:
         """Search, resolve bands, parse headers, normalise and export the collection."""
         q = dict(query or {})
         finder = self._walk_static if self.static_catalog else self._search_api
@@ -222,15 +231,12 @@ class StacCollectionBuilder(CollectionBuilder):
                 "band_index_map was provided. Pass band_index_map={band: sample_index}."
             )
         table = self._records(items, band_map)
-        from rasteret.ingest.enrich import (
-            build_url_index_from_assets,
-            enrich_table_with_cog_metadata,
-        )
+        from rasteret.ingest.enrich import build_url_index_from_assets, enrich_records
 
         bands = list(band_map)
         url_index = build_url_index_from_assets(table, bands)
         try:
-            table = await enrich_table_with_cog_metadata(
+            table = enrich_records(
                 table, url_index, bands, max_concurrent=self.max_concurrent, backend=self.backend
             )
         except ValueError as exc:
