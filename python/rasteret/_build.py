@@ -416,27 +416,8 @@ def build(
             return coll.subset(bbox=bbox, date_range=date_range)
         return coll
     if backend is None and descriptor.s3_credentials_url:
-        backend = _earthdata_backend(descriptor.s3_credentials_url)
-        if backend is None and descriptor.requires_auth:
-            hint = (
-                " (install rasteret[earthdata] for NASA Earthdata)"
-                if "earthdata" in descriptor.s3_credentials_url
-                or "lpdaac" in descriptor.s3_credentials_url
-                else ""
-            )
-            raise ValueError(
-                f"Dataset '{dataset}' needs temporary S3 credentials from "
-                f"{descriptor.s3_credentials_url}; pass backend=rasteret.create_backend(...)" + hint
-            )
-    workspace: str | Path | None = None
-    if workspace_dir is not None:
-        ws = str(workspace_dir)
-        if ws.rstrip("/").endswith(_SUFFIXES):
-            workspace = ws if is_cloud_uri(ws) else Path(ws)
-        elif is_cloud_uri(ws):
-            workspace = f"{ws.rstrip('/')}/{name}_records"
-        else:
-            workspace = Path(ws) / f"{name}_records"
+        backend = _required_earthdata_backend(descriptor)
+    workspace = _records_workspace(workspace_dir, name)
     if descriptor.spatial_coverage == "local" and descriptor.collection_uri:
         local = Path(descriptor.collection_uri).expanduser()
         if local.exists():
@@ -477,6 +458,45 @@ def build(
     if descriptor.build_source_uri:
         return _record_table_build(descriptor, **table_kwargs)
     raise ValueError(f"Dataset '{dataset}' has no STAC API or record-table URI configured.")
+
+
+def _required_earthdata_backend(descriptor: Any) -> Any | None:
+    """The Earthdata backend of a descriptor with ``s3_credentials_url``.
+
+    Raises
+    ------
+    ValueError
+        The dataset requires auth and no backend can be made (the extra is missing).
+    """
+    url = descriptor.s3_credentials_url
+    backend = _earthdata_backend(url)
+    if backend is None and descriptor.requires_auth:
+        hint = (
+            " (install rasteret[earthdata] for NASA Earthdata)"
+            if "earthdata" in url or "lpdaac" in url
+            else ""
+        )
+        raise ValueError(
+            f"Dataset '{descriptor.id}' needs temporary S3 credentials from {url}; pass "
+            "backend=rasteret.create_backend(...)" + hint
+        )
+    return backend
+
+
+def _records_workspace(
+    workspace_dir: str | os.PathLike[str] | None, name: str
+) -> str | Path | None:
+    """Where a record-table build of ``name`` is cached: ``workspace_dir`` itself when it
+    already names a ``*_stac``/``*_records`` directory, else ``<workspace_dir>/<name>_records``
+    (None without a workspace)."""
+    if workspace_dir is None:
+        return None
+    ws = str(workspace_dir)
+    if ws.rstrip("/").endswith(_SUFFIXES):
+        return ws if is_cloud_uri(ws) else Path(ws)
+    if is_cloud_uri(ws):
+        return f"{ws.rstrip('/')}/{name}_records"
+    return Path(ws) / f"{name}_records"
 
 
 def _earthdata_backend(credentials_url: str) -> Any | None:
