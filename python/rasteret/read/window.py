@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from rasteret._backends import io_options
 from rasteret.read.grid import (
     TOLERANCE,
     MergeGrid,
@@ -279,91 +280,27 @@ def read_records_window(
     ValueError
         Unknown ids, bad bounds/res, records in several CRS without ``target_crs``.
     """
-    from rasteret._backends import io_options
-    from rasteret.read import engine as _read
-
-    ids = record_ids
     grid = MergeGrid.parse(bounds, res)
-    names = table.column_names
-    meta_cols = [f"{b}_metadata" for b in dict.fromkeys(bands) if f"{b}_metadata" in names]
-    found = [str(v) for v in table.column("id").to_pylist()]
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise ValueError(f"Record id(s) not found in the collection: {missing}")
-    row_of = {}
-    for row, rid in enumerate(found):
-        row_of.setdefault(rid, row)
-    rows = [row_of[i] for i in ids]
-    epsgs = table.column("proj:epsg").to_pylist() if "proj:epsg" in names else [None] * len(found)
-    record_crs = {epsgs[r] for r in rows if epsgs[r] is not None}
-    if target_crs is None and len(record_crs) > 1:
-        raise ValueError(
-            f"Records span several CRS {sorted(record_crs)}; pass target_crs=... to read them "
-            "onto one grid."
-        )
-    out_crs = target_crs if target_crs is not None else next(iter(record_crs), None)
-    source = data_source
-    assets = table.column("assets").to_pylist()
-    metas = {c: table.column(c).to_pylist() for c in meta_cols}
-    plans: list[_Source] = []
-    for slot, r in enumerate(rows):
-        record_assets = dict(assets[r] or {})
-        for band_pos, band in enumerate(bands):
-            meta = metas.get(f"{band}_metadata", [None] * len(found))[r]
-            if target_crs is not None and epsgs[r] is None:
-                raise ValueError(
-                    f"Record {ids[slot]!r} has no CRS (proj:epsg), so it cannot be reprojected "
-                    f"to EPSG:{target_crs}."
-                )
-            src = _plan_source(
-                slot,
-                band_pos,
-                band,
-                ids[slot],
-                record_assets,
-                meta,
-                source,
-                epsgs[r],
-                out_crs,
-                grid,
-            )
-            if src is not None:
-                plans.append(src)
-    band_dtypes = [
-        np.result_type(*[p.dtype for p in plans if p.band == b] or [np.uint8])
-        for b in range(len(bands))
-    ]
-    dtype = np.result_type(*band_dtypes)
-    layouts = None
-    if plans:
-        by_band = {
-            b: table.column(f"{band}_metadata").combine_chunks() for b, band in enumerate(bands)
-        }
-        layouts = pa.concat_arrays([by_band[p.band].take(pa.array([rows[p.slot]])) for p in plans])
+    rows = _record_rows(table, record_ids)
+    epsgs = (
+        table.column("proj:epsg").to_pylist()
+        if "proj:epsg" in table.column_names
+        else [None] * table.num_rows
+    )
+    out_crs = _output_crs([epsgs[r] for r in rows], target_crs)
+    plans = _plan_sources(
+        table, rows, record_ids, bands, data_source, epsgs, target_crs, out_crs, grid
+    )
+    options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
     with TileProgress(progress, "Reading windows") as bar:
-        crops = (
-            _read.read_flat(
-                [p.url for p in plans],
-                layouts,
-                [p.band_index for p in plans],
-                [p.window for p in plans],
-                [p.dtype for p in plans],
-                [p.fill for p in plans],
-                options=io_options(backend, max_concurrent=max(1, int(max_concurrent))),
-                progress=bar.callback(),
-            )
-            if plans
-            else []
-        )
-    # output slots: one per record, or one per group value (first appearance order)
-    if group_by is None:
-        slot_of = list(range(len(ids)))
-        n_out = len(ids)
-    else:
-        values = table.column(group_by).to_pylist()
-        keys: dict[Any, int] = {}
-        slot_of = [keys.setdefault(_key(values[r]), len(keys)) for r in rows]
-        n_out = len(keys)
+        crops = _read_sources(table, rows, bands, plans, options, bar.callback())
+    slot_of, n_out = _output_slots(table, rows, group_by)
+    dtype = np.result_type(
+        *[
+            np.result_type(*[p.dtype for p in plans if p.band == b] or [np.uint8])
+            for b in range(len(bands))
+        ]
+    )
     height, width = grid.shape
     out = np.empty((n_out, len(bands), height, width), dtype=dtype)
     members: dict[tuple[int, int], list[tuple[_Source, np.ndarray]]] = {}
@@ -375,6 +312,116 @@ def read_records_window(
             fill = group[0][0].fill if group else 0
             out[o, b] = _mosaic(group, grid, out_crs, fill)
     return out
+
+
+def _record_rows(table: pa.Table, record_ids: list[str]) -> list[int]:
+    """The table row of each id (its first row when repeated).
+
+    Raises
+    ------
+    ValueError
+        An id is not in the table.
+    """
+    found = [str(v) for v in table.column("id").to_pylist()]
+    missing = [i for i in record_ids if i not in found]
+    if missing:
+        raise ValueError(f"Record id(s) not found in the collection: {missing}")
+    row_of: dict[str, int] = {}
+    for row, rid in enumerate(found):
+        row_of.setdefault(rid, row)
+    return [row_of[i] for i in record_ids]
+
+
+def _output_crs(epsgs: list[Any], target_crs: int | None) -> Any:
+    """``target_crs``, else the records' one CRS (None when unknown).
+
+    Raises
+    ------
+    ValueError
+        The records span several CRSs and no ``target_crs`` is given.
+    """
+    record_crs = {e for e in epsgs if e is not None}
+    if target_crs is None and len(record_crs) > 1:
+        raise ValueError(
+            f"Records span several CRS {sorted(record_crs)}; pass target_crs=... to read them "
+            "onto one grid."
+        )
+    return target_crs if target_crs is not None else next(iter(record_crs), None)
+
+
+def _plan_sources(
+    table: pa.Table,
+    rows: list[int],
+    ids: list[str],
+    bands: list[str],
+    data_source: str,
+    epsgs: list[Any],
+    target_crs: int | None,
+    out_crs: Any,
+    grid: MergeGrid,
+) -> list[_Source]:
+    """One :class:`_Source` per (record, band) with data on the grid, in slot/band order."""
+    assets = table.column("assets").to_pylist()
+    metas = {
+        c: table.column(c).to_pylist()
+        for c in (f"{b}_metadata" for b in dict.fromkeys(bands))
+        if c in table.column_names
+    }
+    plans: list[_Source] = []
+    for slot, r in enumerate(rows):
+        if target_crs is not None and epsgs[r] is None:
+            raise ValueError(
+                f"Record {ids[slot]!r} has no CRS (proj:epsg), so it cannot be reprojected "
+                f"to EPSG:{target_crs}."
+            )
+        record_assets = dict(assets[r] or {})
+        for band_pos, band in enumerate(bands):
+            meta = metas[f"{band}_metadata"][r] if f"{band}_metadata" in metas else None
+            src = _plan_source(
+                slot, band_pos, band, ids[slot], record_assets, meta, data_source, epsgs[r],
+                out_crs, grid,
+            )  # fmt: skip
+            if src is not None:
+                plans.append(src)
+    return plans
+
+
+def _read_sources(
+    table: pa.Table,
+    rows: list[int],
+    bands: list[str],
+    plans: list[_Source],
+    options: dict[str, Any],
+    progress: Any,
+) -> list[np.ndarray]:
+    """The window of every planned source, read in one call into the Rust core."""
+    from rasteret.read import engine
+
+    if not plans:
+        return []
+    by_band = {b: table.column(f"{band}_metadata").combine_chunks() for b, band in enumerate(bands)}
+    layouts = pa.concat_arrays([by_band[p.band].take(pa.array([rows[p.slot]])) for p in plans])
+    return engine.read_flat(
+        [p.url for p in plans],
+        layouts,
+        [p.band_index for p in plans],
+        [p.window for p in plans],
+        [p.dtype for p in plans],
+        [p.fill for p in plans],
+        options=options,
+        progress=progress,
+    )
+
+
+def _output_slots(table: pa.Table, rows: list[int], group_by: str | None) -> tuple[list[int], int]:
+    """The output slot of each record and the number of slots: one per record, or one per
+    ``group_by`` value in first-appearance order."""
+    if group_by is None:
+        return list(range(len(rows))), len(rows)
+    values = table.column(group_by).to_pylist()
+    keys: dict[Any, int] = {}
+    slots = [keys.setdefault(_key(values[r]), len(keys)) for r in rows]
+    return slots, len(keys)
 
 
 def _key(value: Any) -> Any:
