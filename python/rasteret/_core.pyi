@@ -33,7 +33,6 @@ __all__ = [
     "parse_headers",
     "read_windows",
     "decode_tile",
-    "runtime_pid",
 ]
 
 __version__: str
@@ -151,6 +150,3 @@ class CloudBackend:
         """How many times the credential provider has been called."""
     def s3_config(self, bucket: str) -> dict[str, str]:
         """The object_store S3 settings used for ``bucket`` (secret values masked)."""
-
-def runtime_pid() -> int:
-    """Process id owning the Rust runtime (starts it if needed)."""
