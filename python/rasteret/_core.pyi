@@ -74,7 +74,7 @@ def read_windows(
     *,
     options: dict[str, Any] | None = None,
     progress: Callable[[int, int], object] | None = None,
-) -> None:
+) -> pa.RecordBatch:
     """Read many pixel windows into one preallocated buffer, in one call.
 
     Parameters
@@ -93,6 +93,25 @@ def read_windows(
     progress
         Called as ``progress(done, total)`` with tiles read / tiles to read, about every
         100 ms and once at the end.
+
+    Returns
+    -------
+    pyarrow.RecordBatch
+        The windows that failed, one row each in plan order (empty when every window was
+        read): ``row`` (int64, the plan row), ``url`` (as in the plan), ``error_kind`` (the
+        name of the exception class the failure maps to, e.g. ``"RemoteNotFoundError"``,
+        ``"CogHeaderError"``) and ``error`` (its message, naming the URL). A tile that cannot
+        be fetched or decoded fails every window that needs it, and a window whose file
+        layout is corrupt or unsupported fails alone; the other windows are read in full.
+        The output bytes of a failed window are unspecified.
+
+    Raises
+    ------
+    ValueError
+        The plan is malformed (missing column, null or inconsistent row: window, stride,
+        band index), ``out`` is too small or not contiguous, or an option is invalid.
+    KeyboardInterrupt
+        Ctrl-C stopped the read.
     """
 
 def decode_tile(
