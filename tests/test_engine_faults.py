@@ -494,6 +494,46 @@ def test_every_truncation_of_a_real_cog_raises_or_parses(deflate_entry, tmp_path
             pass
 
 
+def test_failed_windows_are_reported_and_the_others_read(http_server, deflate_entry):
+    """One read over a good file, a missing file and a corrupt tile layout: the good windows
+    hold rasterio's pixels and each failed window comes back with the exception it would
+    have raised (class and message naming the URL); without ``failures`` the read raises the
+    first of them."""
+    import pyarrow as pa
+
+    url = http_server.url(deflate_entry.path.name)
+    missing = http_server.url("no-such-file.tif")
+    meta = _read.read_header(url)
+    shifted = meta.as_py()  # every tile read one byte late: a corrupt DEFLATE stream
+    shifted["tile_offsets"] = [o + 1 for o in shifted["tile_offsets"]]
+    layouts = pa.array([meta.as_py(), meta.as_py(), shifted, meta.as_py()], type=meta.type)
+    windows = [(0, 0, 64, 64), (0, 0, 64, 64), (0, 0, 64, 64), (40, 24, 64, 64)]
+    dtype = np.dtype(meta["dtype"].as_py())
+
+    def read(failures=None):
+        return _read.read_flat(
+            [url, missing, url, url],
+            layouts,
+            [0] * 4,
+            windows,
+            [dtype] * 4,
+            [0] * 4,
+            failures=failures,
+        )
+
+    failures: dict[int, BaseException] = {}
+    outs = read(failures)
+    assert sorted(failures) == [1, 2]
+    assert isinstance(failures[1], errors.RemoteNotFoundError)
+    assert "no-such-file.tif" in str(failures[1])
+    assert isinstance(failures[2], errors.CogHeaderError)
+    assert deflate_entry.path.name in str(failures[2]) and "tile" in str(failures[2])
+    for i in (0, 3):
+        np.testing.assert_array_equal(outs[i], rio_read(deflate_entry.path, windows[i], 1))
+    with pytest.raises(errors.RemoteNotFoundError, match="no-such-file.tif"):
+        read()
+
+
 def test_bad_read_plan_arguments_are_value_errors(deflate_entry):
     meta = _read.read_header(str(deflate_entry.path))
     with pytest.raises(ValueError, match="band_index"):

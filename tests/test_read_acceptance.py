@@ -247,6 +247,57 @@ def test_failures_name_record_band_and_url(aoi_collection, http_server):  # noqa
         pair.where(ds.field("id") == good.name).get_numpy(aoi, [BAND])  # no warning
 
 
+def test_a_failed_record_is_read_once(aoi_collection, http_server):  # noqa: F811
+    """A broken record among good ones: its failure comes back with the one read, so no file
+    is requested a second time (no retry round record by record): the good record costs the
+    requests it costs alone, the broken one the requests its own failed read costs."""
+    coll, entries = aoi_collection
+    good, bad = _entry(entries), _entry(entries, "lzw_pred2_u16_t256")
+    broken, _ = _with_broken_record(coll, entries, http_server, bad.name)
+    aoi = _aoi_in_4326(good)
+    point = shapely.Point(aoi.centroid.x, aoi.centroid.y)
+    pair = broken.where(ds.field("id").isin([good.name, bad.name]))
+    only_good = broken.where(ds.field("id") == good.name)
+    only_bad = broken.where(ds.field("id") == bad.name)
+    bad_path = "missing-" + bad.name
+
+    def requests(read) -> tuple[int, int]:
+        http_server.reset_log()
+        read()
+        return http_server.count(good.path.name), http_server.count(bad_path)
+
+    def raises(read):
+        def run():
+            with pytest.raises(ValueError, match="No"):
+                read()
+
+        return run
+
+    def warns(read):
+        def run():
+            with pytest.warns(RuntimeWarning, match="Some records failed"):
+                read()
+
+        return run
+
+    for read_pair, read_good, read_bad in [
+        (
+            lambda: pair.get_gdf(aoi, [BAND]),
+            lambda: only_good.get_gdf(aoi, [BAND]),
+            lambda: only_bad.get_gdf(aoi, [BAND]),
+        ),
+        (
+            lambda: pair.sample_points(point, [BAND]),
+            lambda: only_good.sample_points(point, [BAND]),
+            lambda: only_bad.sample_points(point, [BAND]),
+        ),
+    ]:
+        good_alone, _ = requests(read_good)
+        _, bad_alone = requests(raises(read_bad))
+        assert good_alone > 0 and bad_alone > 0
+        assert requests(warns(read_pair)) == (good_alone, bad_alone)
+
+
 def test_sample_points_match_latest_takes_newest_record(aoi_collection):  # noqa: F811
     """Two records on one grid (same origin): match='latest' returns only the newest record's
     pixel, even where it is nodata (decided from metadata only); match='all' returns both."""

@@ -625,8 +625,13 @@ def test_missing_file_is_skipped_in_mosaic_and_fatal_alone(scenes, tmp_path):
         assert torch.equal(samples[1]["image"], cached)
         expected = _merge([local.records[1]["assets"]["B1"]], _bbox(other), ds.res)
         np.testing.assert_array_equal(samples[0]["image"][0].numpy(), expected.astype(np.int32))
+        server.reset_log()
         with pytest.warns(RuntimeWarning, match="skipped failed COG reads"):
             image = ds[query]["image"][0].numpy()
+        # one read: S0's failure comes back with S1's tiles, neither file is asked again
+        # (the chip's tiles of each file are adjacent: one merged request per file)
+        asked = sorted(r.path for r in server.requests)
+        assert asked == ["S0_B1.tif", "S1_B1.tif"], asked
         expected = _merge([local.records[1]["assets"]["B1"]], _bbox(query), ds.res)
         np.testing.assert_array_equal(image, expected.astype(np.int32))
         alone = (query[0], query[1], slice(DATES[0], DATES[0]))

@@ -33,7 +33,6 @@ __all__ = [
     "parse_headers",
     "read_windows",
     "decode_tile",
-    "runtime_pid",
 ]
 
 __version__: str
@@ -76,7 +75,7 @@ def read_windows(
     *,
     options: dict[str, Any] | None = None,
     progress: Callable[[int, int], object] | None = None,
-) -> None:
+) -> pa.RecordBatch:
     """Read many pixel windows into one preallocated buffer, in one call.
 
     Parameters
@@ -95,6 +94,25 @@ def read_windows(
     progress
         Called as ``progress(done, total)`` with tiles read / tiles to read, about every
         100 ms and once at the end.
+
+    Returns
+    -------
+    pyarrow.RecordBatch
+        The windows that failed, one row each in plan order (empty when every window was
+        read): ``row`` (int64, the plan row), ``url`` (as in the plan), ``error_kind`` (the
+        name of the exception class the failure maps to, e.g. ``"RemoteNotFoundError"``,
+        ``"CogHeaderError"``) and ``error`` (its message, naming the URL). A tile that cannot
+        be fetched or decoded fails every window that needs it, and a window whose file
+        layout is corrupt or unsupported fails alone; the other windows are read in full.
+        The output bytes of a failed window are unspecified.
+
+    Raises
+    ------
+    ValueError
+        The plan is malformed (missing column, null or inconsistent row: window, stride,
+        band index), ``out`` is too small or not contiguous, or an option is invalid.
+    KeyboardInterrupt
+        Ctrl-C stopped the read.
     """
 
 def decode_tile(
@@ -152,6 +170,3 @@ class CloudBackend:
         """How many times the credential provider has been called."""
     def s3_config(self, bucket: str) -> dict[str, str]:
         """The object_store S3 settings used for ``bucket`` (secret values masked)."""
-
-def runtime_pid() -> int:
-    """Process id owning the Rust runtime (starts it if needed)."""

@@ -176,11 +176,13 @@ def get_collection_point_samples(
     groups: dict[tuple[str, str], list[_Segment]] = {}
     for seg in segments:
         groups.setdefault((seg.dtype.str, seg.band), []).append(seg)
-    # ONE Rust call per dtype (every band and record together); rows are still emitted per
-    # (band, dtype) group in plan order
-    by_dtype: dict[str, list[_Segment]] = {}
-    for (dtype_key, _), group in groups.items():
-        by_dtype.setdefault(dtype_key, []).extend(group)
+    # ONE Rust call per dtype (every band and record together; bands whose metadata columns
+    # differ in type are read apart, their layouts cannot share one column); rows are still
+    # emitted per (band, dtype) group in plan order
+    by_dtype: dict[tuple[str, pa.DataType], list[_Segment]] = {}
+    for (dtype_key, band), group in groups.items():
+        layout_type = table.schema.field(f"{band}_metadata").type
+        by_dtype.setdefault((dtype_key, layout_type), []).extend(group)
     blocks_of: dict[int, np.ndarray] = {}
     with TileProgress(progress, "Sampling points") as bar:
         for same_dtype in by_dtype.values():
@@ -344,46 +346,48 @@ def _read_segments(
     """Read the ``(2r+1)^2`` block around every sample of ``segments`` (one dtype) in one
     Rust call; returns ``(segments, blocks)`` pairs, blocks in segment then point order.
 
-    When that call fails, each (record, band) is retried alone so the failure is attributed
-    to its record (id, band and URL in the message) and the others still return samples.
+    A (record, band) segment with a failed window is left out of the result and reported in
+    ``failures`` (its record, and the error with id, band and URL); the others still return
+    samples. An error of the whole call (a bad plan) fails every segment.
     """
     from rasteret.read import engine as _read
 
-    def read(segs: list[_Segment]) -> np.ndarray:
-        counts = np.array([len(s.points) for s in segs])
-        slot = np.repeat(np.arange(len(segs)), counts)
-        columns = {s.band: table.column(f"{s.band}_metadata") for s in segs}
+    counts = np.array([len(s.points) for s in segments])
+    slot = np.repeat(np.arange(len(segments)), counts)
+    columns = {s.band: table.column(f"{s.band}_metadata") for s in segments}
+    window_failures: dict[int, BaseException] = {}
+    try:
         layouts = pa.concat_arrays(
-            [columns[s.band].take(pa.array([s.record])).combine_chunks() for s in segs]
+            [columns[s.band].take(pa.array([s.record])).combine_chunks() for s in segments]
         )
-        dtype = segs[0].dtype
-        return _read.read_blocks(
-            pa.array([s.url for s in segs], pa.string()).take(pa.array(slot)),
+        dtype = segments[0].dtype
+        blocks = _read.read_blocks(
+            pa.array([s.url for s in segments], pa.string()).take(pa.array(slot)),
             pa.DictionaryArray.from_arrays(pa.array(slot, pa.int32()), layouts),
-            np.repeat([s.band_index for s in segs], counts),
-            np.concatenate([s.cols for s in segs]) - radius,
-            np.concatenate([s.rows for s in segs]) - radius,
+            np.repeat([s.band_index for s in segments], counts),
+            np.concatenate([s.cols for s in segments]) - radius,
+            np.concatenate([s.rows for s in segments]) - radius,
             2 * radius + 1,
             dtype,
             np.nan if dtype.kind == "f" else 0,
             options=options,
             progress=bar.callback(),
+            failures=window_failures,
         )
-
-    errors = (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException)
-    try:
-        return [(segments, read(segments))]
-    except errors as exc:
-        if len(segments) == 1:
-            failures.append((segments[0].record, _wrap(exc, segments[0], table)))
-            return []
-    out = []
-    for seg in segments:
-        try:
-            out.append(([seg], read([seg])))
-        except errors as exc:
-            failures.append((seg.record, _wrap(exc, seg, table)))
-    return out
+    except (OSError, RuntimeError, ValueError, TypeError, pa.ArrowException) as exc:
+        failures.extend((seg.record, _wrap(exc, seg, table)) for seg in segments)
+        return []
+    first_failure: dict[int, BaseException] = {}
+    for row in sorted(window_failures):
+        first_failure.setdefault(int(slot[row]), window_failures[row])
+    if not first_failure:
+        return [(segments, blocks)]
+    for k, cause in first_failure.items():
+        failures.append((segments[k].record, _wrap(cause, segments[k], table)))
+    kept = [k for k in range(len(segments)) if k not in first_failure]
+    if not kept:
+        return []
+    return [([segments[k] for k in kept], blocks[np.isin(slot, kept)])]
 
 
 def _wrap(exc: BaseException, seg: _Segment, table: pa.Table) -> RuntimeError:

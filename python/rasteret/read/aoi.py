@@ -268,8 +268,13 @@ def _layout_column(table: pa.Table, jobs: list[_Job]) -> pa.Array:
 
 
 def _run_jobs(
-    table: pa.Table, jobs: list[_Job], options: dict[str, Any], bar: TileProgress
+    table: pa.Table,
+    jobs: list[_Job],
+    options: dict[str, Any],
+    bar: TileProgress,
+    failures: dict[int, BaseException],
 ) -> list[np.ndarray]:
+    """Read every job's window in one call; failed windows go to ``failures`` (job index)."""
     from rasteret.read import engine as _read
 
     return _read.read_flat(
@@ -281,24 +286,32 @@ def _run_jobs(
         [j.fill for j in jobs],
         options=options,
         progress=bar.callback(),
+        failures=failures,
     )
 
 
 def _apply_internal_masks(
-    table: pa.Table, jobs: list[_Job], arrays: dict[int, np.ndarray], options: dict[str, Any]
+    table: pa.Table,
+    jobs: list[_Job],
+    arrays: dict[int, np.ndarray],
+    options: dict[str, Any],
+    errors: dict[int, list[BaseException]],
 ) -> None:
-    """Set pixels the file's internal mask marks invalid to the fill value (as GDAL does)."""
+    """Set pixels the file's internal mask marks invalid to the fill value (as GDAL does);
+    a job whose mask cannot be read is dropped from ``arrays`` and its failure recorded."""
     from rasteret.read import engine as _read
 
     masked = [j for j in jobs if j.has_mask and id(j) in arrays]
     if not masked:
         return
+    ids = table.column("id").to_pylist()
     by_band: dict[str, list[_Job]] = {}
     for j in masked:
         by_band.setdefault(j.band, []).append(j)
     for band, group in by_band.items():
         column = table.column(f"{band}_metadata").combine_chunks()
         layouts = column.field("mask").take(pa.array([j.record for j in group]))
+        failures: dict[int, BaseException] = {}
         masks = _read.read_flat(
             [j.url for j in group],
             layouts,
@@ -307,9 +320,14 @@ def _apply_internal_masks(
             [np.dtype("uint8")] * len(group),
             [255] * len(group),
             options=options,
+            failures=failures,
         )
-        for j, m in zip(group, masks, strict=True):
-            arrays[id(j)][m == 0] = j.fill
+        for k, (j, m) in enumerate(zip(group, masks, strict=True)):
+            if k in failures:
+                del arrays[id(j)]
+                errors.setdefault(j.record, []).append(_wrap(failures[k], j, ids))
+            else:
+                arrays[id(j)][m == 0] = j.fill
 
 
 def _chunks(jobs: list[_Job]) -> list[list[_Job]]:
@@ -349,28 +367,9 @@ def _execute(
     arrays: dict[int, np.ndarray] = {}
     errors: dict[int, list[BaseException]] = {}
     for chunk in _chunks(jobs):
-        try:
-            for job_id, arr in zip(
-                (id(j) for j in chunk), _run_jobs(table, chunk, options, bar), strict=True
-            ):
-                arrays[job_id] = arr
-        except (OSError, RuntimeError, ValueError, NotImplementedError) as exc:
-            if len({j.record for j in chunk}) == 1:
-                errors.setdefault(chunk[0].record, []).append(_wrap(exc, chunk[0], ids))
-                continue
-            # attribute the failure: retry record by record
-            by_record: dict[int, list[_Job]] = {}
-            for j in chunk:
-                by_record.setdefault(j.record, []).append(j)
-            for rec_jobs in by_record.values():
-                try:
-                    got = _run_jobs(table, rec_jobs, options, bar)
-                    for j, arr in zip(rec_jobs, got, strict=True):
-                        arrays[id(j)] = arr
-                except (OSError, RuntimeError, ValueError, NotImplementedError) as exc2:
-                    errors.setdefault(rec_jobs[0].record, []).append(_wrap(exc2, rec_jobs[0], ids))
+        _read_chunk(table, chunk, options, bar, ids, arrays, errors)
     try:
-        _apply_internal_masks(table, jobs, arrays, options)
+        _apply_internal_masks(table, jobs, arrays, options, errors)
     except (OSError, RuntimeError, ValueError) as exc:
         for j in jobs:
             if j.has_mask and arrays.pop(id(j), None) is not None:
@@ -413,6 +412,34 @@ def _execute(
             )
         )
     return reads, errors
+
+
+def _read_chunk(
+    table: pa.Table,
+    chunk: list[_Job],
+    options: dict[str, Any],
+    bar: TileProgress,
+    ids: list[Any],
+    arrays: dict[int, np.ndarray],
+    errors: dict[int, list[BaseException]],
+) -> None:
+    """Read ``chunk`` in one call into ``arrays`` (by job id). A record with a failed window
+    contributes no array of this chunk and one error (its first failed window); an error
+    of the whole call (a bad plan) fails every record of the chunk."""
+    failures: dict[int, BaseException] = {}
+    try:
+        got = _run_jobs(table, chunk, options, bar, failures)
+    except (OSError, RuntimeError, ValueError, NotImplementedError) as exc:
+        got = []
+        failures = dict.fromkeys(range(len(chunk)), exc)
+    failed: dict[int, tuple[BaseException, _Job]] = {}
+    for k in sorted(failures):
+        failed.setdefault(chunk[k].record, (failures[k], chunk[k]))
+    for record, (cause, job) in failed.items():
+        errors.setdefault(record, []).append(_wrap(cause, job, ids))
+    for j, arr in zip(chunk, got, strict=True):
+        if j.record not in failed:
+            arrays[id(j)] = arr
 
 
 def _wrap(exc: BaseException, job: _Job, ids: list[Any]) -> RuntimeError:

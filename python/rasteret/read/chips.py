@@ -160,26 +160,12 @@ class ChipReader:
     ) -> tuple[dict[tuple[int, int], Placed], list[tuple[int, BaseException]]]:
         """All (record, band) placements of a chip, and the failures ``(record, error)``.
 
-        Every window is read in one call into the Rust core; when that call fails the reads
-        are retried record by record so one broken file only costs its own record.
+        Every window is read in one call into the Rust core; a record with a window that
+        cannot be read (a broken file) is reported as failed and left out, the other records
+        are placed.
         """
         jobs = _plan_chip(records, bbox, grid, self.epsg, self.multi_crs)
-        arrays: dict[int, np.ndarray] = {}
-        failures: list[tuple[int, BaseException]] = []
-        try:
-            arrays.update(self._read(jobs, self.layout_cache))
-        except (OSError, RuntimeError, ValueError) as exc:
-            if len({j.record for j in jobs}) <= 1:
-                failures.extend((j.record, exc) for j in jobs[:1])
-            else:
-                for r in sorted({j.record for j in jobs}):
-                    group = [j for j in jobs if j.record == r]
-                    try:
-                        arrays.update(
-                            _read_jobs(group, self.layouts, self.mask_layouts, self.options)
-                        )
-                    except (OSError, RuntimeError, ValueError) as exc2:
-                        failures.append((r, exc2))
+        arrays, failures = self._read_reporting(jobs, self.layout_cache)
         return self._place(jobs, arrays, records, grid), failures
 
     def read_chips(
@@ -194,8 +180,8 @@ class ChipReader:
         The windows of all chips are read in ONE call into the Rust core (tiles they share
         fetched and decoded once, every missing tile in flight at the same time). With a tile
         cache, that call runs on a helper thread while the chips whose tiles are all cached are
-        finished, so their work overlaps the round trip. If the call fails, each chip that
-        needed it is read on its own, so failures are reported per chip and record.
+        finished, so their work overlaps the round trip. Windows that cannot be read are
+        reported per chip and record, as in :meth:`read_chip`.
         """
         plans: list[list[_Job]] = []
         every: list[_Job] = []
@@ -206,13 +192,15 @@ class ChipReader:
         if _tiled(every, self.tile_cache) and not any(j.source.mask_row is not None for j in every):
             return self._read_chips_overlapped(chips, plans, every, finish)
         try:
-            arrays = self._read(every, None)  # a batch's set of layout rows rarely repeats
-        except (OSError, RuntimeError, ValueError):
-            return [finish(i, *self.read_chip(*chip)) for i, chip in enumerate(chips)]
-        return [
-            finish(i, self._place(jobs, arrays, records, grid), [])
-            for i, (jobs, (records, _, grid)) in enumerate(zip(plans, chips, strict=True))
-        ]
+            # a batch's set of layout rows rarely repeats: no layout cache
+            arrays, failed = self._read(every, None)
+        except (OSError, RuntimeError, ValueError) as exc:
+            arrays, failed = {}, dict.fromkeys((j.slot for j in every), exc)
+        results = []
+        for i, (jobs, (records, _, grid)) in enumerate(zip(plans, chips, strict=True)):
+            kept, failures = _drop_failed(jobs, arrays, failed)
+            results.append(finish(i, self._place(jobs, kept, records, grid), failures))
+        return results
 
     def _read_chips_overlapped(
         self,
@@ -230,26 +218,28 @@ class ChipReader:
             fetch = _Helper(cache.fetch, found, _take(self.layouts, None), self.options)
         results: list[Any] = [None] * len(chips)
 
-        def place(i: int) -> dict[tuple[int, int], Placed]:
-            arrays = {
-                j.slot: cache.assemble(specs[j.slot], found.keys[j.slot], found.got)
-                for j in plans[i]
-            }
-            return self._place(plans[i], arrays, chips[i][0], chips[i][2])
+        def place(i: int, error: BaseException | None) -> T:
+            arrays: dict[int, np.ndarray] = {}
+            failed: dict[int, BaseException] = {}
+            for j in plans[i]:
+                failure = error or found.error(j.slot)
+                if failure is None:
+                    arrays[j.slot] = cache.assemble(specs[j.slot], found.keys[j.slot], found.got)
+                else:
+                    failed[j.slot] = failure
+            kept, failures = _drop_failed(plans[i], arrays, failed)
+            return finish(i, self._place(plans[i], kept, chips[i][0], chips[i][2]), failures)
 
         try:
             for i in range(len(chips)):
                 if cached[i]:
-                    results[i] = finish(i, place(i), [])
+                    results[i] = place(i, None)
             error = fetch.wait() if fetch is not None else None
             if error is not None and not isinstance(error, (OSError, RuntimeError, ValueError)):
                 raise error
             for i in range(len(chips)):
                 if not cached[i]:
-                    if error is None:
-                        results[i] = finish(i, place(i), [])
-                    else:
-                        results[i] = finish(i, *self.read_chip(*chips[i]))
+                    results[i] = place(i, error)
         except KeyboardInterrupt:
             fetch = None  # Ctrl-C does not wait for the read: the helper ends on its own
             raise
@@ -258,9 +248,20 @@ class ChipReader:
                 fetch.wait()  # otherwise no thread is left filling the cache behind
         return results
 
+    def _read_reporting(
+        self, jobs: list[_Job], layout_cache: dict[tuple[int, ...], pa.Array] | None
+    ) -> tuple[dict[int, np.ndarray], list[tuple[int, BaseException]]]:
+        """:meth:`_read` with failures per record (an error of the whole call fails every
+        record): the arrays of records that read in full, and ``(record, error)`` pairs."""
+        try:
+            arrays, failed = self._read(jobs, layout_cache)
+        except (OSError, RuntimeError, ValueError) as exc:
+            arrays, failed = {}, dict.fromkeys((j.slot for j in jobs), exc)
+        return _drop_failed(jobs, arrays, failed)
+
     def _read(
         self, jobs: list[_Job], layout_cache: dict[tuple[int, ...], pa.Array] | None
-    ) -> dict[int, np.ndarray]:
+    ) -> tuple[dict[int, np.ndarray], dict[int, BaseException]]:
         return _read_jobs(
             jobs, self.layouts, self.mask_layouts, self.options, layout_cache, self.tile_cache
         )
@@ -290,14 +291,17 @@ def _read_jobs(
     options: dict[str, Any],
     layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
     tile_cache: TileCache | None = None,
-) -> dict[int, np.ndarray]:
+) -> tuple[dict[int, np.ndarray], dict[int, BaseException]]:
+    """Read every job's window (and internal mask) in one call each: the arrays by slot of
+    the windows read, and the exceptions by slot of those that failed."""
     if not jobs:
-        return {}
+        return {}, {}
 
     take = _take(layouts, layout_cache)
+    failed: dict[int, BaseException] = {}  # by position in ``jobs``
     if _tiled(jobs, tile_cache):
         specs = [_window_spec(j) for j in jobs]
-        outs = tile_cache.read(specs, take, options)  # type: ignore[union-attr]
+        outs = tile_cache.read(specs, take, options, failures=failed)  # type: ignore[union-attr]
     else:
         outs = _read.read_flat(
             [j.source.url for j in jobs],
@@ -307,10 +311,13 @@ def _read_jobs(
             [j.source.dtype for j in jobs],
             [j.fill for j in jobs],
             options=options,
+            failures=failed,
         )
-    result = {j.slot: o for j, o in zip(jobs, outs, strict=True)}
-    masked = [j for j in jobs if j.source.mask_row is not None]
+    errors = {jobs[k].slot: exc for k, exc in failed.items()}
+    result = {j.slot: o for k, (j, o) in enumerate(zip(jobs, outs, strict=True)) if k not in failed}
+    masked = [j for j in jobs if j.source.mask_row is not None and j.slot in result]
     if masked and mask_layouts is not None:
+        mask_failed: dict[int, BaseException] = {}
         masks = _read.read_flat(
             [j.source.url for j in masked],
             mask_layouts.take(pa.array([j.source.mask_row for j in masked], pa.int64())),
@@ -319,11 +326,30 @@ def _read_jobs(
             [np.dtype("uint8")] * len(masked),
             [255] * len(masked),
             options=options,
+            failures=mask_failed,
         )
-        for j, m in zip(masked, masks, strict=True):
+        for k, (j, m) in enumerate(zip(masked, masks, strict=True)):
+            if k in mask_failed:
+                errors[j.slot] = mask_failed[k]
+                del result[j.slot]
+                continue
             result[j.slot] = result[j.slot].copy()
             result[j.slot][m == 0] = j.fill
-    return result
+    return result, errors
+
+
+def _drop_failed(
+    jobs: list[_Job], arrays: dict[int, np.ndarray], failed: dict[int, BaseException]
+) -> tuple[dict[int, np.ndarray], list[tuple[int, BaseException]]]:
+    """A record with a failed window is left out whole: the arrays (by slot) of the other
+    records, and one ``(record, error)`` per failed record (its first failed window), in
+    record order."""
+    first: dict[int, BaseException] = {}
+    for j in jobs:
+        if j.slot in failed:
+            first.setdefault(j.record, failed[j.slot])
+    kept = {j.slot: arrays[j.slot] for j in jobs if j.slot in arrays and j.record not in first}
+    return kept, sorted(first.items(), key=lambda item: item[0])
 
 
 def _take(

@@ -1,7 +1,8 @@
 """The only module that calls the Rust core's header and read functions.
 
 It turns header rows and pixel windows into the Arrow plan ``_core.read_windows`` expects,
-allocates the output once, and maps per-URL header errors to :mod:`rasteret.errors` classes.
+allocates the output once, and maps per-URL header errors and per-window read failures to
+:mod:`rasteret.errors` classes.
 """
 
 from __future__ import annotations
@@ -48,10 +49,25 @@ def _read_windows(
     buffer: np.ndarray,
     options: dict[str, Any] | None,
     progress: Callable[[int, int], object] | None,
+    failures: dict[int, BaseException] | None = None,
 ) -> None:
-    """One ``_core.read_windows`` call; Ctrl-C stops it promptly (also in ``asyncio.run``)."""
+    """One ``_core.read_windows`` call; Ctrl-C stops it promptly (also in ``asyncio.run``).
+
+    Windows that failed go to ``failures`` (plan row -> exception) when it is given; without
+    it the failure of the first failed row is raised.
+    """
     with interruptible():
-        _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
+        report = _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
+    by_row = window_errors(report)
+    if failures is not None:
+        failures.update(by_row)
+    elif by_row:
+        raise by_row[min(by_row)]
+
+
+def _error_of(kind: str | None, message: str) -> BaseException:
+    """The :mod:`rasteret.errors` exception (or builtin) named ``kind``, with ``message``."""
+    return _ERROR_CLASSES.get(kind or "RuntimeError", RuntimeError)(message)
 
 
 def header_error(batch: pa.RecordBatch, row: int) -> BaseException | None:
@@ -59,8 +75,19 @@ def header_error(batch: pa.RecordBatch, row: int) -> BaseException | None:
     message = batch.column("error")[row].as_py()
     if message is None:
         return None
-    kind = batch.column("error_kind")[row].as_py() or "RuntimeError"
-    return _ERROR_CLASSES.get(kind, RuntimeError)(message)
+    return _error_of(batch.column("error_kind")[row].as_py(), message)
+
+
+def window_errors(report: pa.RecordBatch) -> dict[int, BaseException]:
+    """Plan row -> the exception its window failed with, from the failure report of
+    ``_core.read_windows`` (the same class and message the read raises for that window)."""
+    rows = report.column("row").to_pylist()
+    kinds = report.column("error_kind").to_pylist()
+    messages = report.column("error").to_pylist()
+    return {
+        row: _error_of(kind, message)
+        for row, kind, message in zip(rows, kinds, messages, strict=True)
+    }
 
 
 def read_header(url: str, *, options: dict[str, Any] | None = None) -> pa.StructScalar:
@@ -359,6 +386,7 @@ def read_flat(
     *,
     options: dict[str, Any] | None = None,
     progress: Callable[[int, int], object] | None = None,
+    failures: dict[int, BaseException] | None = None,
 ) -> list[np.ndarray]:
     """Read windows of possibly different shapes and dtypes in ONE call into Rust.
 
@@ -366,6 +394,10 @@ def read_flat(
     value, so pixels outside an image or in sparse tiles end up as nodata (or 0).
     Returns one ``(height, width)`` array per window, views into that buffer.
     ``progress(done, total)`` is called with tiles read so far / tiles to read.
+
+    A window that cannot be read (missing file, corrupt tile...) raises its exception; with
+    ``failures`` given, it is recorded there instead (window index -> exception, its array
+    then holds no meaningful pixels) and the other windows are still returned.
     """
     n = len(urls)
     offsets = np.zeros(n, dtype=np.int64)
@@ -393,7 +425,7 @@ def read_flat(
     plan = _plan(
         urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
-    _read_windows(plan, buffer, options, progress)
+    _read_windows(plan, buffer, options, progress, failures)
     return outs
 
 
@@ -426,12 +458,15 @@ def read_blocks(
     *,
     options: dict[str, Any] | None = None,
     progress: Callable[[int, int], object] | None = None,
+    failures: dict[int, BaseException] | None = None,
 ) -> np.ndarray:
     """Read ``n`` square ``size x size`` windows of one dtype in ONE call into Rust.
 
     Returns ``(n, size, size)``; pixels outside an image keep ``fill``. Vectorised for
     point sampling (hundreds of thousands of tiny windows; shared tiles are read once).
     Pass ``layouts`` as a dictionary array when many windows share few images.
+    Failed windows raise, or with ``failures`` given are recorded there (window index ->
+    exception) as in :func:`read_flat`.
     """
     n = len(urls)
     out = np.full((n, size, size), fill, dtype=dtype)
@@ -450,5 +485,5 @@ def read_blocks(
         np.full(n, size * item),
     )
     flat = out.reshape(-1).view(np.uint8)
-    _read_windows(plan, flat, options, progress)
+    _read_windows(plan, flat, options, progress, failures)
     return out

@@ -71,15 +71,21 @@ _Key = tuple[str, int, int, int]  # url, band_index, tile row, tile col
 @dataclass
 class TileLookup:
     """What :meth:`TileCache.lookup` found for a list of windows: per window its tile keys,
-    the tiles at hand and the tiles still to fetch (with a window that needs each)."""
+    the tiles at hand, the tiles still to fetch (with a window that needs each) and, after
+    :meth:`TileCache.fetch`, the tiles that could not be read (with why)."""
 
     got: dict[_Key, np.ndarray] = field(default_factory=dict)
     missing: dict[_Key, WindowSpec] = field(default_factory=dict)
     keys: list[list[_Key]] = field(default_factory=list)
+    failed: dict[_Key, BaseException] = field(default_factory=dict)
 
     def ready(self, window: int) -> bool:
         """Whether every tile of window ``window`` is at hand."""
         return all(k in self.got for k in self.keys[window])
+
+    def error(self, window: int) -> BaseException | None:
+        """Why window ``window`` cannot be assembled (its first failed tile), or None."""
+        return next((self.failed[k] for k in self.keys[window] if k in self.failed), None)
 
 
 class TileCache:
@@ -143,17 +149,27 @@ class TileCache:
         specs: list[WindowSpec],
         take: Callable[[tuple[int, ...]], pa.Array],
         options: dict[str, Any],
+        failures: dict[int, BaseException] | None = None,
     ) -> list[np.ndarray]:
         """Every window of ``specs`` as a ``(height, width)`` array (fill outside the image).
 
-        ``take(rows)`` returns the plan's layout column for those layout rows.
+        ``take(rows)`` returns the plan's layout column for those layout rows. A window with
+        a tile that cannot be read raises its exception; with ``failures`` given, it is
+        recorded there instead (window index -> exception; its array is all fill).
         """
         found = self.lookup(specs)
         self.fetch(found, take, options)
-        return [
-            self.assemble(spec, keys, found.got)
-            for spec, keys in zip(specs, found.keys, strict=True)
-        ]
+        outs = []
+        for i, (spec, keys) in enumerate(zip(specs, found.keys, strict=True)):
+            error = found.error(i)
+            if error is None:
+                outs.append(self.assemble(spec, keys, found.got))
+            elif failures is None:
+                raise error
+            else:
+                failures[i] = error
+                outs.append(np.full((spec.window[3], spec.window[2]), spec.fill, spec.dtype))
+        return outs
 
     def lookup(self, specs: list[WindowSpec]) -> TileLookup:
         """The tiles ``specs`` need: those this process (or the shared store) already has,
@@ -187,14 +203,16 @@ class TileCache:
         options: dict[str, Any],
     ) -> None:
         """Read every missing tile of ``found`` in ONE call into the Rust core, add them to
-        ``found.got`` and to the cache (and the shared store). Safe to run on another thread
-        while :meth:`assemble` serves windows whose tiles were all found."""
+        ``found.got`` and to the cache (and the shared store); tiles that cannot be read go to
+        ``found.failed``. Safe to run on another thread while :meth:`assemble` serves windows
+        whose tiles were all found."""
         if not found.missing:
             return
         if self.readahead_rows:
             self._add_rows(found)
         keys = list(found.missing)
         sources = [found.missing[k] for k in keys]
+        failures: dict[int, BaseException] = {}
         tiles = _read.read_flat(
             [s.url for s in sources],
             take(tuple(s.layout_row for s in sources)),
@@ -206,9 +224,13 @@ class TileCache:
             [s.dtype for s in sources],
             [s.fill for s in sources],
             options=options,
+            failures=failures,
         )
         fetched = {}
-        for key, tile in zip(keys, tiles, strict=True):
+        for i, (key, tile) in enumerate(zip(keys, tiles, strict=True)):
+            if i in failures:
+                found.failed[key] = failures[i]
+                continue
             tile = tile.copy()  # own memory: evicting one tile frees it
             fetched[key] = tile
             self._put(key, tile)

@@ -311,13 +311,7 @@ pub async fn fetch_once(
     if let Some(body) = cached_body(url) {
         return slice_full(&body, &range, allow_short);
     }
-    let want = range.end - range.start;
-    let mut resp = client
-        .get(url)
-        .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1))
-        .send()
-        .await
-        .map_err(|e| transport(&e))?;
+    let mut resp = send_range(client, url, &range).await?;
     if let Some(target) = redirect_off_http(&resp) {
         let tls = self::client(REDIRECT_CLIENT_TIMEOUT_MS)
             .map_err(|e| AttemptError::fatal(e.kind(), e.message().to_string()))?;
@@ -330,108 +324,162 @@ pub async fn fetch_once(
         .get(CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_content_range);
+    let asked = Asked {
+        range: &range,
+        allow_short,
+        status: &st,
+    };
     match status {
         StatusCode::PARTIAL_CONTENT => {
             note_range_support(url, true);
             let (span, total) = content_range.unwrap_or((None, None));
-            let span_start = span.as_ref().map_or(range.start, |s| s.start);
-            if span_start > range.start {
-                return Err(AttemptError::retry(format!(
-                    "HTTP {st} with Content-Range starting at {span_start}, not {}",
-                    range.start
-                )));
-            }
-            let skip = range.start - span_start;
-            let limit = skip.saturating_add(want);
-            let admitted = match gate {
-                Some(g) => g.acquire(limit).await.ok(),
-                None => None,
-            };
-            let (buf, _) = read_body(&mut resp, limit, &st).await?;
-            let body = crate::io::recv_buf::into_bytes_admitted(buf, admitted);
-            let got_end = span_start + body.len() as u64;
-            if got_end >= range.end {
-                return Ok(body.slice(skip as usize..(skip + want) as usize));
-            }
-            // Short: legitimate only at EOF.
-            let eof = total.is_some_and(|t| got_end >= t)
-                || span
-                    .as_ref()
-                    .is_some_and(|s| s.end == got_end && total == Some(s.end));
-            if eof {
-                if !allow_short {
-                    return past_eof(&range, got_end, false);
-                }
-                if (body.len() as u64) <= skip {
-                    return Ok(Bytes::new());
-                }
-                return Ok(body.slice(skip as usize..));
-            }
-            Err(AttemptError::retry(format!(
-                "HTTP {st}: short body, got {} of {want} bytes",
-                got_end.saturating_sub(range.start)
-            )))
+            read_partial(&mut resp, &asked, span, total, gate).await
         }
         StatusCode::OK => {
             note_range_support(url, false);
-            let limit = match resp.content_length() {
-                Some(n) if n <= FULL_BODY_MAX_OBJECT => n,
-                _ => range.end.max(FULL_BODY_MAX_OBJECT.saturating_add(1)),
-            };
-            let declared = resp.content_length();
-            let (buf, complete) = read_body(&mut resp, limit, &st).await?;
-            let body = crate::io::recv_buf::into_bytes(buf);
-            let whole = complete || declared == Some(body.len() as u64);
-            if whole {
-                if let Some(n) = declared {
-                    if n != body.len() as u64 {
-                        return Err(AttemptError::retry(format!(
-                            "HTTP {st}: short body, got {} of {n} bytes",
-                            body.len()
-                        )));
-                    }
-                }
-                store_body(url, body.clone());
-                return slice_full(&body, &range, allow_short);
-            }
-            // Too big to keep: we read at least up to range.end.
-            slice_full(&body, &range, allow_short)
+            read_whole(&mut resp, url, &asked).await
         }
         StatusCode::RANGE_NOT_SATISFIABLE => {
-            let size = content_range.and_then(|(_, t)| t);
-            if allow_short {
-                return Ok(Bytes::new());
-            }
-            Err(AttemptError::fatal(
-                Kind::Corrupt,
-                match size {
-                    Some(n) => format!(
-                        "HTTP {st}: range {}..{} past end of object (size {n})",
-                        range.start, range.end
-                    ),
-                    None => format!(
-                        "HTTP {st}: range {}..{} past end of object",
-                        range.start, range.end
-                    ),
-                },
-            ))
+            not_satisfiable(&asked, content_range.and_then(|(_, t)| t))
         }
         s if s.is_success() => Err(AttemptError::fatal(
             Kind::Transport,
             format!("unexpected HTTP {st} to a Range request"),
         )),
-        s => {
-            let mut e = AttemptError::from_status(s.as_u16(), &st);
-            if e.retryable {
-                e.retry_after = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-            }
-            Err(e)
-        }
+        s => Err(status_error(&resp, s, &st)),
     }
+}
+
+/// Send `GET url` for `range` (a request that fails before an answer is retried).
+async fn send_range(
+    client: &reqwest::Client,
+    url: &str,
+    range: &Range<u64>,
+) -> Result<reqwest::Response, AttemptError> {
+    client
+        .get(url)
+        .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1))
+        .send()
+        .await
+        .map_err(|e| transport(&e))
+}
+
+/// What one attempt asked for, and the status text of the answer (for messages).
+struct Asked<'a> {
+    range: &'a Range<u64>,
+    allow_short: bool,
+    status: &'a str,
+}
+
+/// The range out of a 206 answer whose `Content-Range` is `span` of `total` bytes.
+async fn read_partial(
+    resp: &mut reqwest::Response,
+    asked: &Asked<'_>,
+    span: Option<Range<u64>>,
+    total: Option<u64>,
+    gate: Option<&ByteBudget>,
+) -> Result<Bytes, AttemptError> {
+    let (range, st) = (asked.range, asked.status);
+    let want = range.end - range.start;
+    let span_start = span.as_ref().map_or(range.start, |s| s.start);
+    if span_start > range.start {
+        return Err(AttemptError::retry(format!(
+            "HTTP {st} with Content-Range starting at {span_start}, not {}",
+            range.start
+        )));
+    }
+    let skip = range.start - span_start;
+    let limit = skip.saturating_add(want);
+    let admitted = match gate {
+        Some(g) => g.acquire(limit).await.ok(),
+        None => None,
+    };
+    let (buf, _) = read_body(resp, limit, st).await?;
+    let body = crate::io::recv_buf::into_bytes_admitted(buf, admitted);
+    let got_end = span_start + body.len() as u64;
+    if got_end >= range.end {
+        return Ok(body.slice(skip as usize..(skip + want) as usize));
+    }
+    // Short: legitimate only at EOF.
+    let eof = total.is_some_and(|t| got_end >= t)
+        || span
+            .as_ref()
+            .is_some_and(|s| s.end == got_end && total == Some(s.end));
+    if !eof {
+        return Err(AttemptError::retry(format!(
+            "HTTP {st}: short body, got {} of {want} bytes",
+            got_end.saturating_sub(range.start)
+        )));
+    }
+    if !asked.allow_short {
+        return past_eof(range, got_end, false);
+    }
+    if (body.len() as u64) <= skip {
+        return Ok(Bytes::new());
+    }
+    Ok(body.slice(skip as usize..))
+}
+
+/// The range out of a 200 answer (the server ignored `Range`): the whole object, kept a short
+/// while when it is small enough (see [`FULL_BODY_MAX_OBJECT`]), else read up to the range.
+async fn read_whole(
+    resp: &mut reqwest::Response,
+    url: &str,
+    asked: &Asked<'_>,
+) -> Result<Bytes, AttemptError> {
+    let (range, st) = (asked.range, asked.status);
+    let declared = resp.content_length();
+    let limit = match declared {
+        Some(n) if n <= FULL_BODY_MAX_OBJECT => n,
+        _ => range.end.max(FULL_BODY_MAX_OBJECT.saturating_add(1)),
+    };
+    let (buf, complete) = read_body(resp, limit, st).await?;
+    let body = crate::io::recv_buf::into_bytes(buf);
+    let whole = complete || declared == Some(body.len() as u64);
+    if whole {
+        if let Some(n) = declared {
+            if n != body.len() as u64 {
+                return Err(AttemptError::retry(format!(
+                    "HTTP {st}: short body, got {} of {n} bytes",
+                    body.len()
+                )));
+            }
+        }
+        store_body(url, body.clone());
+    }
+    // Too big to keep: we read at least up to range.end.
+    slice_full(&body, range, asked.allow_short)
+}
+
+/// A 416 answer (the object has `size` bytes, when the server said): EOF (empty) when short
+/// reads are allowed, else Corrupt.
+fn not_satisfiable(asked: &Asked<'_>, size: Option<u64>) -> Result<Bytes, AttemptError> {
+    if asked.allow_short {
+        return Ok(Bytes::new());
+    }
+    let (range, st) = (asked.range, asked.status);
+    let size = size.map_or_else(String::new, |n| format!(" (size {n})"));
+    Err(AttemptError::fatal(
+        Kind::Corrupt,
+        format!(
+            "HTTP {st}: range {}..{} past end of object{size}",
+            range.start, range.end
+        ),
+    ))
+}
+
+/// The error of a non-success answer `s` (a retryable one carries the server's
+/// `Retry-After`).
+fn status_error(resp: &reqwest::Response, s: StatusCode, st: &str) -> AttemptError {
+    let mut e = AttemptError::from_status(s.as_u16(), st);
+    if e.retryable {
+        e.retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+    }
+    e
 }
 
 /// `Retry-After` in delta-seconds (HTTP dates are ignored).

@@ -60,6 +60,14 @@ use crate::io::route::Route;
 /// The ranges one merged response answers: `(index into the asked ranges, bytes)`.
 pub type RangeParts = Vec<(usize, Bytes)>;
 
+/// A merged request that failed: the ranges it was to answer (indices into the asked ranges)
+/// and why.
+#[derive(Debug, Clone)]
+pub struct PartFailure {
+    pub members: Vec<usize>,
+    pub error: Error,
+}
+
 /// Knobs of the I/O layer.
 #[derive(Debug, Clone)]
 pub struct IoOptions {
@@ -418,7 +426,7 @@ impl Source {
         let mut out: Vec<Bytes> = vec![Bytes::new(); ranges.len()];
         let mut arriving = self.get_ranges_as_ready(ranges, None)?;
         while let Some(part) = arriving.next().await {
-            for (i, bytes) in part? {
+            for (i, bytes) in part.map_err(|f| f.error)? {
                 if let Some(slot) = out.get_mut(i) {
                     *slot = bytes;
                 }
@@ -428,7 +436,8 @@ impl Source {
     }
 
     /// [`get_ranges`](Self::get_ranges), yielding each merged request's ranges as soon as its
-    /// response is in: `(index into ranges, bytes)` pairs, merged requests in completion order.
+    /// response is in: `(index into ranges, bytes)` pairs, merged requests in completion order;
+    /// a merged request that fails yields a [`PartFailure`] naming the ranges it was to answer.
     /// Empty ranges are never yielded (their bytes are empty). All requests start when the
     /// stream is first polled; dropping it cancels the ones still running. With a `gate`
     /// (a budget of received, undecoded bytes), HTTP bodies are read as it admits them; the caller must then drop each yielded part once it
@@ -438,7 +447,8 @@ impl Source {
         &self,
         ranges: &[Range<u64>],
         gate: Option<ByteBudget>,
-    ) -> Result<FuturesUnordered<impl Future<Output = Result<RangeParts>> + Send>> {
+    ) -> Result<FuturesUnordered<impl Future<Output = Result<RangeParts, PartFailure>> + Send>>
+    {
         for r in ranges {
             self.check_range(r)?;
         }
@@ -458,13 +468,18 @@ impl Source {
                 let span = m.range;
                 let gate = gate.clone();
                 async move {
+                    let indices: Vec<usize> = members.iter().map(|(i, _)| *i).collect();
                     let fetch_span = span.clone();
                     let fetcher = this.clone();
                     let body = on_io_runtime(async move {
                         fetcher.fetch(fetch_span, false, gate.as_ref()).await
                     })
-                    .await?;
-                    this.split_merged(&span, &body, members)
+                    .await;
+                    body.and_then(|body| this.split_merged(&span, &body, members))
+                        .map_err(|error| PartFailure {
+                            members: indices,
+                            error,
+                        })
                 }
             })
             .collect())

@@ -21,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::client::{HttpError, HttpErrorKind};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path;
 use object_store::{
@@ -370,9 +371,14 @@ pub fn s3_endpoint(bucket: &str, io: &IoOptions) -> Option<String> {
 }
 
 /// Whether `e` is S3's answer to a request for the wrong region (a redirect without Location).
+///
+/// object_store reports it as `RequestError::BareRedirect`, a variant of a crate-private type
+/// with no status: its message ("Received redirect without LOCATION, this normally indicates
+/// an incorrectly configured region") is the only route to it.
 pub fn is_wrong_region(e: &AttemptError) -> bool {
-    let lower = e.detail.to_ascii_lowercase();
-    lower.contains("redirect") && (lower.contains("region") || lower.contains("location"))
+    e.detail
+        .to_ascii_lowercase()
+        .contains("redirect without location")
 }
 
 /// Add `advice` to a 403; turn S3's wrong-region redirect into an actionable message.
@@ -488,7 +494,46 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
     Ok(Some((store, path, advice)))
 }
 
-/// The HTTP status named in an object_store error message ("status code: 503 ..."), if any.
+/// The HTTP status of a failed object_store request, when it had one.
+///
+/// Typed where object_store exposes it: the variants `NotFound` (404), `PermissionDenied`
+/// (403), `Unauthenticated` (401), `Precondition` (412) and `NotModified` (304); an
+/// `Error::Generic` caused by a [`HttpError`](object_store::client::HttpError) (connection,
+/// timeout, body trouble) had no answer. Any other status (416, 429, 5xx, other 4xx) comes as
+/// `Error::Generic` around `client::retry::RetryError`, whose `status()` object_store 0.14
+/// keeps in a crate-private module: that type cannot be named outside the crate, so not
+/// downcast, and for those alone the status is read from the message it formats
+/// ("Server returned non-2xx status code: 503 Service Unavailable: ...").
+fn status_of(e: &object_store::Error) -> Option<u16> {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => Some(404),
+        E::PermissionDenied { .. } => Some(403),
+        E::Unauthenticated { .. } => Some(401),
+        E::Precondition { .. } => Some(412),
+        E::NotModified { .. } => Some(304),
+        E::Generic { source, .. } if http_error_kind(source.as_ref()).is_none() => {
+            status_in(&source.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The kind of the [`HttpError`](object_store::client::HttpError) in `e`'s source chain: the
+/// request failed without an answer.
+fn http_error_kind(e: &(dyn std::error::Error + 'static)) -> Option<HttpErrorKind> {
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if let Some(http) = err.downcast_ref::<HttpError>() {
+            return Some(http.kind());
+        }
+        cause = err.source();
+    }
+    None
+}
+
+/// The status in the message of object_store's `RetryError` ("status code: 503 ..."): the
+/// fallback of [`status_of`] where no typed route exists.
 fn status_in(msg: &str) -> Option<u16> {
     let i = msg.find("status code: ")? + "status code: ".len();
     msg.get(i..i + 3)?.parse().ok()
@@ -511,21 +556,19 @@ fn short(msg: &str) -> String {
 fn classify(e: &object_store::Error) -> AttemptError {
     use object_store::Error as E;
     let msg = e.to_string();
-    match e {
-        E::NotFound { .. } => AttemptError::fatal(Kind::NotFound, "not found (HTTP 404)"),
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } => AttemptError::fatal(
+    match (e, status_of(e)) {
+        (E::NotFound { .. }, _) => AttemptError::fatal(Kind::NotFound, "not found (HTTP 404)"),
+        (E::PermissionDenied { .. } | E::Unauthenticated { .. }, _) => AttemptError::fatal(
             Kind::Forbidden,
             format!("access denied ({FORBIDDEN_HINT}): {}", short(&msg)),
         ),
-        E::Generic { .. } => match status_in(&msg) {
-            Some(s) => {
-                let mut a = AttemptError::from_status(s, &s.to_string());
-                a.detail = format!("{}: {}", a.detail, short(&msg));
-                a
-            }
-            // Connection errors, timeouts, unparseable answers: worth another attempt.
-            None => AttemptError::retry(short(&msg)),
-        },
+        (_, Some(s)) => {
+            let mut a = AttemptError::from_status(s, &s.to_string());
+            a.detail = format!("{}: {}", a.detail, short(&msg));
+            a
+        }
+        // Connection errors, timeouts, body or header trouble: worth another attempt.
+        (E::Generic { .. }, None) => AttemptError::retry(short(&msg)),
         _ => AttemptError::fatal(Kind::Transport, short(&msg)),
     }
 }
@@ -544,8 +587,7 @@ pub async fn fetch_once(
     let res = match store.get_opts(path, opts).await {
         Ok(r) => r,
         Err(e) => {
-            let is_generic = matches!(e, object_store::Error::Generic { .. });
-            if is_generic && status_in(&e.to_string()) == Some(416) {
+            if status_of(&e) == Some(416) {
                 if allow_short {
                     return Ok(Bytes::new()); // starts at or past EOF
                 }
@@ -691,6 +733,58 @@ mod tests {
         }
         .s3_config("b");
         assert!(s3_advice("b", &cfg, false).contains("anonymous"));
+    }
+
+    #[test]
+    fn object_store_errors_are_classified_by_type() {
+        type Source = Box<dyn std::error::Error + Send + Sync>;
+        let because = |msg: &str| -> Source { Box::new(std::io::Error::other(msg.to_string())) };
+        let path = || "k.tif".to_string();
+        let e = object_store::Error::NotFound {
+            path: path(),
+            source: because("gone"),
+        };
+        assert_eq!(classify(&e).kind, Kind::NotFound);
+        for e in [
+            object_store::Error::PermissionDenied {
+                path: path(),
+                source: because("no"),
+            },
+            object_store::Error::Unauthenticated {
+                path: path(),
+                source: because("no"),
+            },
+        ] {
+            assert_eq!(classify(&e).kind, Kind::Forbidden);
+        }
+        let e = object_store::Error::Precondition {
+            path: path(),
+            source: because("etag"),
+        };
+        let a = classify(&e);
+        assert!(a.kind == Kind::Transport && !a.retryable && a.detail.starts_with("HTTP 412"));
+        // a connection error is retried, whatever its message says
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(
+                HttpErrorKind::Timeout,
+                std::io::Error::other("status code: 404 in a proxy's words"),
+            )),
+        };
+        let a = classify(&e);
+        assert!(a.kind == Kind::Transport && a.retryable, "{a:?}");
+        assert_eq!(status_of(&e), None);
+        // statuses object_store keeps in its crate-private RetryError: read from the message
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: because("Server returned non-2xx status code: 416 Range Not Satisfiable: "),
+        };
+        assert_eq!(status_of(&e), Some(416));
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: because("Server returned non-2xx status code: 503 Service Unavailable: "),
+        };
+        assert!(classify(&e).retryable && classify(&e).detail.starts_with("HTTP 503"));
     }
 
     #[test]

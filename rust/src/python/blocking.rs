@@ -46,10 +46,3 @@ where
         })
     })
 }
-
-/// Process id that owns the current runtime (fork-safety checks in tests).
-#[pyfunction]
-pub(crate) fn runtime_pid() -> PyResult<u32> {
-    io::runtime().map_err(to_pyerr)?;
-    Ok(std::process::id())
-}

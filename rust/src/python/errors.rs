@@ -11,9 +11,17 @@ pyo3::import_exception!(rasteret.errors, RemoteIOError);
 pyo3::import_exception!(rasteret.errors, CogHeaderError);
 pyo3::import_exception!(rasteret.errors, UnsupportedCogError);
 
+/// The message of the Python exception `e` maps to.
+pub(crate) fn py_message(e: &Error) -> String {
+    match e.kind() {
+        Kind::Internal => format!("internal error in rasteret: {e}"),
+        _ => e.to_string(),
+    }
+}
+
 /// Core error -> Python exception of the matching class.
 pub(crate) fn to_pyerr(e: Error) -> PyErr {
-    let msg = e.to_string();
+    let msg = py_message(&e);
     match e.kind() {
         Kind::NotFound => RemoteNotFoundError::new_err(msg),
         Kind::Forbidden => RemotePermissionError::new_err(msg),
@@ -22,11 +30,11 @@ pub(crate) fn to_pyerr(e: Error) -> PyErr {
         Kind::Unsupported => UnsupportedCogError::new_err(msg),
         Kind::InvalidArgument => PyValueError::new_err(msg),
         Kind::Cancelled => PyKeyboardInterrupt::new_err(msg),
-        Kind::Internal => PyRuntimeError::new_err(format!("internal error in rasteret: {msg}")),
+        Kind::Internal => PyRuntimeError::new_err(msg),
     }
 }
 
-/// Name of the Python class an error kind maps to (for per-URL error columns).
+/// Name of the Python class an error kind maps to (for per-URL and per-window error columns).
 pub(crate) fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::NotFound => "RemoteNotFoundError",

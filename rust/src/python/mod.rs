@@ -25,6 +25,5 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read::fetch_ranges, m)?)?;
     m.add_class::<backend::CloudBackend>()?;
     m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;
-    m.add_function(wrap_pyfunction!(blocking::runtime_pid, m)?)?;
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! `read_windows`: one Arrow plan batch + one flat output buffer -> pixels, one crossing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{Field, Schema};
 use numpy::PyReadwriteArray1;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatch;
@@ -11,8 +14,10 @@ use pyo3_arrow::PyRecordBatch;
 use crate::io::Source;
 use crate::python::blocking::block_on;
 use crate::python::convert::call_options;
-use crate::python::errors::to_pyerr;
-use crate::read::{self, arrow::requests_from_batch, plan_reads, tiles_to_fetch};
+use crate::python::errors::{kind_name, py_message, to_pyerr};
+use crate::read::{
+    self, arrow::requests_from_batch, plan_reads, tiles_to_fetch, WindowFailure, WindowRequest,
+};
 use pyo3::types::PyBytes;
 
 /// Import the plan through the Arrow PyCapsule interface.
@@ -36,16 +41,17 @@ fn import_plan(obj: &Bound<'_, PyAny>) -> PyResult<PyRecordBatch> {
 /// Read every window of `plan` into `out` (a C-contiguous uint8 view of the output array).
 /// Validates the whole plan before any I/O; pixels outside an image are left untouched.
 /// `progress(done, total)` is called with tiles placed / tiles to fetch, about every 100 ms
-/// while reading and once at the end.
+/// while reading and once at the end. Returns the windows that failed (see
+/// [`failure_batch`]); errors that are no window's raise.
 #[pyfunction]
 #[pyo3(signature = (plan, out, *, options = None, progress = None))]
-pub(crate) fn read_windows(
-    py: Python<'_>,
-    plan: &Bound<'_, PyAny>,
-    mut out: PyReadwriteArray1<'_, u8>,
-    options: Option<&Bound<'_, PyDict>>,
+pub(crate) fn read_windows<'py>(
+    py: Python<'py>,
+    plan: &Bound<'py, PyAny>,
+    mut out: PyReadwriteArray1<'py, u8>,
+    options: Option<&Bound<'py, PyDict>>,
     progress: Option<Py<PyAny>>,
-) -> PyResult<()> {
+) -> PyResult<Bound<'py, PyAny>> {
     let opts = call_options(options)?;
     let plan = import_plan(plan)?;
     let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
@@ -73,12 +79,45 @@ pub(crate) fn read_windows(
         Ok(())
     };
     let counter = progress.as_ref().map(|_| &done);
-    block_on(
+    let failures = block_on(
         py,
         || read::execute_with_progress(&plan, dst, &read_opts, counter),
         |py| report(py, done.load(Ordering::Relaxed)),
     )?;
-    report(py, total)
+    report(py, total)?;
+    failure_batch(&requests, &failures)?.into_pyarrow(py)
+}
+
+/// One row per failed window, in plan order: `row` (plan row, int64), `url` (as in the
+/// plan), `error_kind` (the `rasteret.errors` class name it maps to) and `error` (the
+/// exception's message).
+fn failure_batch(
+    requests: &[WindowRequest],
+    failures: &[WindowFailure],
+) -> PyResult<PyRecordBatch> {
+    let rows: Vec<i64> = failures.iter().map(|f| f.request as i64).collect();
+    let urls: Vec<&str> = failures
+        .iter()
+        .map(|f| requests.get(f.request).map_or("", |r| &*r.url))
+        .collect();
+    let kinds: Vec<&str> = failures.iter().map(|f| kind_name(f.error.kind())).collect();
+    let messages: Vec<String> = failures.iter().map(|f| py_message(&f.error)).collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows)),
+        Arc::new(StringArray::from(urls)),
+        Arc::new(StringArray::from(kinds)),
+        Arc::new(StringArray::from(messages)),
+    ];
+    let schema = Schema::new(
+        columns
+            .iter()
+            .zip(["row", "url", "error_kind", "error"])
+            .map(|(c, n)| Field::new(n, c.data_type().clone(), false))
+            .collect::<Vec<_>>(),
+    );
+    let batch = RecordBatch::try_new(Arc::new(schema), columns)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot build failure batch: {e}")))?;
+    Ok(PyRecordBatch::new(batch))
 }
 
 /// Fetch `(start, length)` ranges of one URL through the I/O layer (coalesced, concurrent).

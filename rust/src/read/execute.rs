@@ -196,9 +196,56 @@ fn batch_bytes(plan: &ReadPlan, batch: &[usize]) -> u64 {
 
 /// A fetched tile with where its pixels go.
 struct Arrived {
+    /// Index of the job in the plan.
+    index: usize,
     job: TileJob,
     bytes: Bytes,
     places: Vec<Placement>,
+}
+
+/// A window (request of the plan) that could not be read, and why. Its output bytes may be
+/// partly written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowFailure {
+    pub request: usize,
+    pub error: Error,
+}
+
+/// What part of the plan some work did: tiles placed, and tiles (job indices) that failed.
+#[derive(Debug, Default)]
+struct Outcome {
+    placed: usize,
+    failed: Vec<(usize, Error)>,
+}
+
+impl Outcome {
+    /// Every job of `jobs` failed with `error`.
+    fn all_failed(jobs: &[usize], error: &Error) -> Self {
+        Self {
+            placed: 0,
+            failed: jobs.iter().map(|&j| (j, error.clone())).collect(),
+        }
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.placed += other.placed;
+        self.failed.extend(other.failed);
+    }
+}
+
+/// Whether an error stops the whole read rather than failing the tiles it came from: the
+/// read was cancelled (Ctrl-C, or the read is being dropped).
+fn stops_the_read(e: &Error) -> bool {
+    e.kind() == crate::error::Kind::Cancelled
+}
+
+/// `Ok(outcome)` for a tile-level error, `Err` for one that stops the read.
+fn tile_error(jobs: &[usize], e: Error) -> Result<Outcome> {
+    if stops_the_read(&e) {
+        Err(e)
+    } else {
+        Ok(Outcome::all_failed(jobs, &e))
+    }
 }
 
 /// Decode `job` into this thread's scratch buffer and place it; returns nothing but errors.
@@ -253,101 +300,147 @@ fn decode_and_place(tile: &Arrived, out: &mut SharedOut, writers: &Writers) -> R
     Ok(())
 }
 
-/// Decode and place `tiles` on the rayon pool; resolves to the number placed.
+/// Decode and place each of `tiles` (a panic becomes that tile's error); a tile that fails
+/// is reported in the outcome, the others are placed. Stops when the read is cancelled.
+fn place_each(tiles: &[Arrived], out: &mut SharedOut, writers: &Writers) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    for tile in tiles {
+        if writers.cancelled.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                crate::error::Kind::Cancelled,
+                "read stopped before this tile was decoded",
+            ));
+        }
+        // A panic in a rayon job would abort the process: turn it into an error instead.
+        let placed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_and_place(tile, out, writers)
+        }))
+        .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)));
+        match placed {
+            Ok(()) => outcome.placed += 1,
+            Err(e) => outcome.merge(tile_error(&[tile.index], e)?),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Decode and place `tiles` on the rayon pool.
 async fn place_on_pool(
     tiles: Vec<Arrived>,
     out: SharedOut,
     writers: &Arc<Writers>,
-) -> Result<usize> {
+) -> Result<Outcome> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let token = writers.enter();
     io::runtime::decode_pool()?.spawn(move || {
-        let writers = &token.0;
         let mut out = out;
-        // A panic in a rayon job would abort the process: turn it into an error instead.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            for tile in &tiles {
-                if writers.cancelled.load(Ordering::Relaxed) {
-                    return Err(Error::new(
-                        crate::error::Kind::Cancelled,
-                        "read stopped before this tile was decoded",
-                    ));
-                }
-                decode_and_place(tile, &mut out, writers)?;
-            }
-            Ok(tiles.len())
-        }))
-        .unwrap_or_else(|panic| Err(Error::from_panic(&*panic)));
-        let _ = tx.send(result);
+        let _ = tx.send(place_each(&tiles, &mut out, &token.0));
         drop(token);
     });
     rx.await
         .map_err(|_| Error::internal("the decode pool dropped a job"))?
 }
 
-/// Fetch one batch; each merged response is decoded and placed as soon as it arrives.
-async fn fetch_and_place(
+/// The byte ranges of `batch`'s tiles, and the jobs they belong to; a tile whose range
+/// overflows fails alone (in the outcome).
+fn batch_ranges(
     plan: &ReadPlan,
-    batch: Vec<usize>,
-    sources: &HashMap<Arc<str>, Source>,
-    out: SharedOut,
-    writers: &Arc<Writers>,
-    gate: &io::ByteBudget,
-) -> Result<usize> {
-    let first = batch
-        .first()
-        .and_then(|&j| plan.jobs.get(j))
-        .ok_or_else(|| Error::internal("empty tile batch"))?;
-    let source = sources
-        .get(&first.url)
-        .ok_or_else(|| Error::internal("no source for URL"))?;
+    batch: &[usize],
+) -> Result<(Vec<Range<u64>>, Vec<usize>, Outcome)> {
     let mut ranges: Vec<Range<u64>> = Vec::with_capacity(batch.len());
-    for &j in &batch {
+    let mut jobs = Vec::with_capacity(batch.len());
+    let mut outcome = Outcome::default();
+    for &j in batch {
         let t = plan
             .jobs
             .get(j)
             .ok_or_else(|| Error::internal("bad job index"))?;
-        let end = t.offset_bytes.checked_add(t.byte_count).ok_or_else(|| {
-            Error::corrupt(format!(
-                "{}: tile byte range overflows",
-                crate::io::redact(&t.url)
-            ))
-        })?;
-        ranges.push(t.offset_bytes..end);
+        match t.offset_bytes.checked_add(t.byte_count) {
+            Some(end) => {
+                ranges.push(t.offset_bytes..end);
+                jobs.push(j);
+            }
+            None => outcome.failed.push((
+                j,
+                Error::corrupt(format!(
+                    "{}: tile byte range overflows",
+                    crate::io::redact(&t.url)
+                )),
+            )),
+        }
     }
+    Ok((ranges, jobs, outcome))
+}
+
+/// The tiles of one merged response (`parts`: index into `jobs`, bytes), with their places.
+fn arrived(plan: &ReadPlan, jobs: &[usize], parts: io::RangeParts) -> Result<Vec<Arrived>> {
+    let mut tiles = Vec::with_capacity(parts.len());
+    for (i, bytes) in parts {
+        let j = *jobs
+            .get(i)
+            .ok_or_else(|| Error::internal("bad range index"))?;
+        let (Some(job), Some(places)) = (plan.jobs.get(j), plan.placements.get(j)) else {
+            return Err(Error::internal("bad job index"));
+        };
+        tiles.push(Arrived {
+            index: j,
+            job: job.clone(),
+            bytes,
+            places: places.clone(),
+        });
+    }
+    Ok(tiles)
+}
+
+/// Fetch one batch from `source`; each merged response is decoded and placed as soon as it
+/// arrives. Tiles whose request or decoding fails are reported in the outcome.
+async fn fetch_and_place(
+    plan: &ReadPlan,
+    batch: &[usize],
+    source: &Source,
+    out: SharedOut,
+    writers: &Arc<Writers>,
+    gate: &io::ByteBudget,
+) -> Result<Outcome> {
+    let (ranges, jobs, mut outcome) = batch_ranges(plan, batch)?;
     // Each arriving part goes straight to the decode pool, which drops it once placed: the
     // parts never wait on each other, as the gate requires.
-    let mut arriving = source.get_ranges_as_ready(&ranges, Some(gate.clone()))?;
+    let mut arriving = match source.get_ranges_as_ready(&ranges, Some(gate.clone())) {
+        Ok(arriving) => arriving,
+        Err(e) => return tile_error(&jobs, e),
+    };
     let mut decoding = FuturesUnordered::new();
-    let mut placed = 0;
     loop {
         tokio::select! {
-            part = arriving.next(), if !arriving.is_empty() => {
-                let Some(part) = part else { continue };
-                let mut tiles = Vec::new();
-                for (i, bytes) in part? {
-                    let j = *batch.get(i).ok_or_else(|| Error::internal("bad range index"))?;
-                    let (Some(job), Some(places)) = (plan.jobs.get(j), plan.placements.get(j))
-                    else {
-                        return Err(Error::internal("bad job index"));
-                    };
-                    tiles.push(Arrived { job: job.clone(), bytes, places: places.clone() });
+            part = arriving.next(), if !arriving.is_empty() => match part {
+                Some(Ok(parts)) => {
+                    decoding.push(place_on_pool(arrived(plan, &jobs, parts)?, out, writers));
                 }
-                decoding.push(place_on_pool(tiles, out, writers));
-            }
+                Some(Err(failure)) => {
+                    let failed: Vec<usize> =
+                        failure.members.iter().filter_map(|&i| jobs.get(i).copied()).collect();
+                    outcome.merge(tile_error(&failed, failure.error)?);
+                }
+                None => {}
+            },
             done = decoding.next(), if !decoding.is_empty() => {
                 if let Some(done) = done {
-                    placed += done?;
+                    outcome.merge(done?);
                 }
             }
             else => break,
         }
     }
-    Ok(placed)
+    Ok(outcome)
 }
 
-/// Execute `plan`, writing into `dst` (which must hold `plan.required_output_bytes`).
-pub async fn execute(plan: &ReadPlan, dst: &mut [u8], opts: &ReadOptions) -> Result<()> {
+/// Execute `plan`, writing into `dst` (which must hold `plan.required_output_bytes`); returns
+/// the windows that failed (see [`execute_with_progress`]).
+pub async fn execute(
+    plan: &ReadPlan,
+    dst: &mut [u8],
+    opts: &ReadOptions,
+) -> Result<Vec<WindowFailure>> {
     execute_with_progress(plan, dst, opts, None).await
 }
 
@@ -356,13 +449,65 @@ pub fn tiles_to_fetch(plan: &ReadPlan) -> usize {
     plan.jobs.iter().filter(|j| !j.is_sparse()).count()
 }
 
+/// Fill the sparse tiles of `plan` (no I/O); returns those that failed.
+fn fill_sparse(plan: &ReadPlan, dst: &mut [u8]) -> Outcome {
+    let mut outcome = Outcome::default();
+    for (j, (job, places)) in plan.jobs.iter().zip(&plan.placements).enumerate() {
+        if !job.is_sparse() {
+            continue;
+        }
+        let filled = fill_bytes(&job.layout, job.nodata)
+            .and_then(|fill| places.iter().try_for_each(|p| place_fill(&fill, p, dst)));
+        if let Err(e) = filled {
+            outcome.failed.push((j, e));
+        }
+    }
+    outcome
+}
+
+/// The source of every URL the plan fetches from (or why it cannot be opened).
+fn open_sources(plan: &ReadPlan, opts: &ReadOptions) -> HashMap<Arc<str>, Result<Source>> {
+    let mut sources = HashMap::new();
+    for job in &plan.jobs {
+        if !job.is_sparse() && !sources.contains_key(&job.url) {
+            sources.insert(job.url.clone(), Source::open(&job.url, &opts.io));
+        }
+    }
+    sources
+}
+
+/// The windows of `plan` that failed: those the plan could not lay out, and those needing a
+/// failed tile (each window once, with the first error found for it), in request order.
+fn window_failures(plan: &ReadPlan, failed_jobs: Vec<(usize, Error)>) -> Vec<WindowFailure> {
+    let mut by_request: HashMap<usize, Error> = HashMap::new();
+    for (request, error) in plan.failed.iter().cloned() {
+        by_request.entry(request).or_insert(error);
+    }
+    for (j, error) in failed_jobs {
+        for p in plan.placements.get(j).into_iter().flatten() {
+            by_request.entry(p.request).or_insert_with(|| error.clone());
+        }
+    }
+    let mut failures: Vec<WindowFailure> = by_request
+        .into_iter()
+        .map(|(request, error)| WindowFailure { request, error })
+        .collect();
+    failures.sort_by_key(|f| f.request);
+    failures
+}
+
 /// [`execute`], adding the number of tiles placed so far to `done` as batches finish.
+///
+/// A tile that cannot be fetched, decoded or placed fails every window that needs it; the
+/// other windows are read in full, and the failed ones are returned (also those of
+/// [`ReadPlan::failed`]). Errors that are not a tile's (the buffer is too small, the store
+/// options are invalid, the read was cancelled) fail the whole read.
 pub async fn execute_with_progress(
     plan: &ReadPlan,
     dst: &mut [u8],
     opts: &ReadOptions,
     done: Option<&AtomicUsize>,
-) -> Result<()> {
+) -> Result<Vec<WindowFailure>> {
     if dst.len() < plan.required_output_bytes {
         return Err(Error::invalid(format!(
             "output buffer holds {} bytes, the read needs {}",
@@ -370,22 +515,10 @@ pub async fn execute_with_progress(
             plan.required_output_bytes
         )));
     }
+    io::store::validate_options(&opts.io.store_options)?;
     // Sparse tiles: fill, no I/O (before any decode job may write).
-    for (job, places) in plan.jobs.iter().zip(&plan.placements) {
-        if job.is_sparse() {
-            let fill = fill_bytes(&job.layout, job.nodata)?;
-            for p in places {
-                place_fill(&fill, p, dst)?;
-            }
-        }
-    }
-    let mut sources: HashMap<Arc<str>, Source> = HashMap::new();
-    for job in &plan.jobs {
-        if !job.is_sparse() && !sources.contains_key(&job.url) {
-            sources.insert(job.url.clone(), Source::open(&job.url, &opts.io)?);
-        }
-    }
-    let sources = &sources;
+    let mut outcome = fill_sparse(plan, dst);
+    let sources = &open_sources(plan, opts);
     // From here on `dst` is written only through `out`; `_wait` (dropped before `dst`'s borrow
     // ends, on every path out of this function) waits for the decode jobs still holding it.
     let out = SharedOut::new(dst);
@@ -396,15 +529,157 @@ pub async fn execute_with_progress(
     let gate = &io::ByteBudget::new(opts.max_bytes_received, 4);
     let mut pending = stream::iter(batches(plan, opts.tiles_per_batch))
         .map(|b| async move {
+            let url = b.first().and_then(|&j| plan.jobs.get(j)).map(|t| &t.url);
+            let source = match url.and_then(|u| sources.get(u)) {
+                Some(Ok(source)) => source,
+                Some(Err(e)) => return tile_error(&b, e.clone()),
+                None => return Err(Error::internal("no source for a tile batch")),
+            };
             let _held = budget.acquire(batch_bytes(plan, &b)).await?;
-            fetch_and_place(plan, b, sources, out, writers, gate).await
+            fetch_and_place(plan, &b, source, out, writers, gate).await
         })
         .buffer_unordered(opts.batches_in_flight.max(1));
-    while let Some(placed) = pending.next().await {
-        let placed = placed?;
+    while let Some(batch) = pending.next().await {
+        let batch = batch?;
         if let Some(counter) = done {
-            counter.fetch_add(placed, Ordering::Relaxed);
+            counter.fetch_add(batch.placed, Ordering::Relaxed);
+        }
+        outcome.merge(batch);
+    }
+    Ok(window_failures(plan, outcome.failed))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::read::plan::{plan_reads, Window, WindowRequest};
+    use crate::tiff::ImageLayout;
+
+    /// An 8x4 uint8 image in two 4x4 tiles at `offsets`, compressed as `compression`.
+    fn layout(offsets: Vec<u64>, compression: u16) -> Arc<ImageLayout> {
+        Arc::new(ImageLayout {
+            ifd_index: 0,
+            width: 8,
+            height: 4,
+            tile_width: 4,
+            tile_height: 4,
+            tiled: true,
+            bits_per_sample: 8,
+            sample_format: 1,
+            samples_per_pixel: 1,
+            planar_configuration: 1,
+            compression,
+            predictor: 1,
+            photometric: Some(1),
+            extra_samples: vec![],
+            tile_byte_counts: vec![16; offsets.len()],
+            tile_offsets: offsets,
+            jpeg_tables: None,
+            ycbcr_subsampling: None,
+            lerc_parameters: None,
+            new_subfile_type: 0,
+            little_endian: true,
+        })
+    }
+
+    fn request(url: &str, layout: &Arc<ImageLayout>, col_off: i64, slot: usize) -> WindowRequest {
+        WindowRequest {
+            url: url.into(),
+            layout: layout.clone(),
+            nodata: None,
+            band_index: 0,
+            window: Window {
+                col_off,
+                row_off: 0,
+                width: 4,
+                height: 4,
+            },
+            out_offset_bytes: slot * 16,
+            out_row_stride_bytes: 4,
         }
     }
-    Ok(())
+
+    #[test]
+    fn failed_windows_are_reported_and_the_others_read() {
+        // raw tiles at 16 (values 1..=16) and 32 (101..=116); 16 bytes of garbage at 48
+        let path = std::env::temp_dir().join(format!(
+            "rasteret-window-failures-{}-{}.bin",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let mut file = vec![0u8; 16];
+        file.extend(1..=16u8);
+        file.extend(101..=116u8);
+        file.extend([0xFF; 16]);
+        std::fs::write(&path, &file).unwrap();
+        let good = path.to_str().unwrap();
+        let missing = format!("{good}.missing");
+        let raw = layout(vec![16, 32], 1);
+        let garbage = layout(vec![48, 48], 8); // both tiles: a corrupt deflate stream
+        let short_tables = layout(vec![16], 1); // two tiles, one table entry
+        let requests = [
+            request(good, &raw, 0, 0),
+            request(&missing, &raw, 0, 1),
+            request(good, &raw, 4, 2),
+            request(good, &short_tables, 0, 3),
+            request(good, &garbage, 0, 4),
+            request(good, &garbage, 4, 5), // the same corrupt tile, needed by a second window
+        ];
+        let plan = plan_reads(&requests).unwrap();
+        assert_eq!(
+            plan.failed.len(),
+            1,
+            "short tile tables fail their request alone"
+        );
+        let mut out = vec![0u8; 6 * 16];
+        let rt = crate::io::runtime().unwrap();
+        let failures = rt
+            .block_on(execute(&plan, &mut out, &ReadOptions::default()))
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+
+        let got: Vec<(usize, Kind)> = failures
+            .iter()
+            .map(|f| (f.request, f.error.kind()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Kind::NotFound),
+                (3, Kind::Corrupt),
+                (4, Kind::Corrupt),
+                (5, Kind::Corrupt)
+            ]
+        );
+        assert!(
+            failures[0].error.message().contains(".missing"),
+            "{:?}",
+            failures[0]
+        );
+        assert!(failures[1].error.message().contains("tile tables"));
+        assert!(failures[2].error.message().contains("tile (col 0, row 0)"));
+        assert_eq!(&out[..16], &file[16..32], "window 0 read in full");
+        assert_eq!(&out[32..48], &file[32..48], "window 2 read in full");
+    }
+
+    #[test]
+    fn a_missing_source_fails_only_its_windows() {
+        let raw = layout(vec![16, 32], 1);
+        let plan = plan_reads(&[request("/nonexistent/rasteret/a.tif", &raw, 0, 0)]).unwrap();
+        let mut out = vec![7u8; 16];
+        let rt = crate::io::runtime().unwrap();
+        let failures = rt
+            .block_on(execute(&plan, &mut out, &ReadOptions::default()))
+            .unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].request, 0);
+        assert_eq!(failures[0].error.kind(), Kind::NotFound);
+        // a read whose output buffer is too small still fails as a whole
+        let err = rt
+            .block_on(execute(&plan, &mut out[..8], &ReadOptions::default()))
+            .unwrap_err();
+        assert_eq!(err.kind(), Kind::InvalidArgument);
+    }
 }

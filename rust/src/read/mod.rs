@@ -4,5 +4,5 @@ pub mod arrow;
 pub mod execute;
 pub mod plan;
 
-pub use execute::{execute, execute_with_progress, tiles_to_fetch, ReadOptions};
+pub use execute::{execute, execute_with_progress, tiles_to_fetch, ReadOptions, WindowFailure};
 pub use plan::{plan_reads, ReadPlan, Window, WindowRequest};

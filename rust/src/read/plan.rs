@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::codec::{self, TileSpec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::tiff::ImageLayout;
 
 /// A pixel window in the image grid. Offsets may be negative and the window may extend past
@@ -104,6 +104,9 @@ pub struct ReadPlan {
     /// No two requests' output spans (first to last byte) overlap, so tiles of different
     /// requests may be placed concurrently; tiles of one request never overlap.
     pub outputs_disjoint: bool,
+    /// Requests that cannot be read because of their file (a corrupt or unsupported layout:
+    /// zero dimension, short tile tables, odd bits per sample), with why; they plan no tile.
+    pub failed: Vec<(usize, Error)>,
 }
 
 /// Element size and the output geometry of one request, checked.
@@ -158,150 +161,252 @@ fn check_layout(req: &WindowRequest) -> Result<()> {
     Ok(())
 }
 
+/// Whether a planning error belongs to the request's file (its layout is corrupt or not
+/// supported): that request then fails alone. Any other error is the caller's (bad window,
+/// stride or band) and fails the whole read.
+fn is_file_error(e: &Error) -> bool {
+    matches!(e.kind(), Kind::Corrupt | Kind::Unsupported)
+}
+
 /// Identity of a tile: (url, offset, byte count, tile col, tile row, plane).
 type TileKey = (Arc<str>, u64, u64, u32, u32, u16);
 
-/// Plan every tile of every request; tiles shared by several requests are planned once.
-pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
-    let mut plan = ReadPlan::default();
-    // (url, offset, byte_count, tile_col, tile_row, plane) -> job index
-    let mut index: HashMap<TileKey, usize> = HashMap::new();
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(requests.len());
+/// Where a request's window meets its image, on the image's tile grid.
+struct Coverage {
+    /// Intersection of window and image, in image pixels: columns `x0..x1`, rows `y0..y1`.
+    x0: i64,
+    y0: i64,
+    x1: i64,
+    y1: i64,
+    tiles_across: i64,
+    tiles_per_plane: i64,
+    /// Plane of the tile tables read (planar configuration 2), else 0.
+    plane: u16,
+    /// Sample of the decoded tile to take, and samples interleaved in a tile.
+    sample: u16,
+    samples: u16,
+}
 
-    for (ri, req) in requests.iter().enumerate() {
-        check_layout(req)?;
-        let (elem, end) = request_extent(req)?;
-        plan.required_output_bytes = plan.required_output_bytes.max(end);
-        if req.window.width == 0 || req.window.height == 0 {
-            continue;
-        }
-        spans.push((req.out_offset_bytes, end));
-        let l = &*req.layout;
-        let (img_w, img_h) = (i64::from(l.width), i64::from(l.height));
-        let (tw, th) = (i64::from(l.tile_width), i64::from(l.tile_height));
-        let win_w =
-            i64::try_from(req.window.width).map_err(|_| Error::invalid("window too wide"))?;
-        let win_h =
-            i64::try_from(req.window.height).map_err(|_| Error::invalid("window too tall"))?;
-        // Intersection of window and image, in image pixels.
-        let x0 = req.window.col_off.max(0);
-        let y0 = req.window.row_off.max(0);
-        let x1 = req.window.col_off.saturating_add(win_w).min(img_w);
-        let y1 = req.window.row_off.saturating_add(win_h).min(img_h);
-        if x0 >= x1 || y0 >= y1 {
-            continue;
-        }
-        let tiles_across = (img_w + tw - 1) / tw;
-        let tiles_down = (img_h + th - 1) / th;
-        let tiles_per_plane = tiles_across
-            .checked_mul(tiles_down)
-            .ok_or_else(|| Error::corrupt("tile count overflows"))?;
-        let chunky = l.planar_configuration != 2;
-        let spp = l.samples_per_pixel.max(1);
-        let (plane, sample, samples) = if chunky {
-            (0u16, req.band_index, spp)
-        } else {
-            // Planar tables may be whole (all planes) or already sliced for this band.
-            let n = l.tile_offsets.len() as i64;
-            let plane = if n == tiles_per_plane {
-                0
-            } else {
-                req.band_index
-            };
-            (plane, 0u16, 1u16)
-        };
-        let needed_tiles = tiles_per_plane
-            .checked_mul(i64::from(plane) + 1)
-            .ok_or_else(|| Error::corrupt("tile count overflows"))?;
-        if (l.tile_offsets.len() as i64) < needed_tiles
-            || (l.tile_byte_counts.len() as i64) < needed_tiles
-        {
-            return Err(Error::corrupt(format!(
-                "{}: tile tables hold {} offsets / {} byte counts, but a {}x{} image in {}x{} tiles needs {} per plane",
-                crate::io::redact(&req.url),
-                l.tile_offsets.len(),
-                l.tile_byte_counts.len(),
-                l.width,
-                l.height,
-                l.tile_width,
-                l.tile_height,
-                tiles_per_plane
-            )));
-        }
+/// The tiles `req`'s window covers, or None when it covers no pixel of the image.
+fn coverage(req: &WindowRequest) -> Result<Option<Coverage>> {
+    let l = &*req.layout;
+    let (img_w, img_h) = (i64::from(l.width), i64::from(l.height));
+    let (tw, th) = (i64::from(l.tile_width), i64::from(l.tile_height));
+    let win_w = i64::try_from(req.window.width).map_err(|_| Error::invalid("window too wide"))?;
+    let win_h = i64::try_from(req.window.height).map_err(|_| Error::invalid("window too tall"))?;
+    let x0 = req.window.col_off.max(0);
+    let y0 = req.window.row_off.max(0);
+    let x1 = req.window.col_off.saturating_add(win_w).min(img_w);
+    let y1 = req.window.row_off.saturating_add(win_h).min(img_h);
+    if win_w == 0 || win_h == 0 || x0 >= x1 || y0 >= y1 {
+        return Ok(None);
+    }
+    let tiles_across = (img_w + tw - 1) / tw;
+    let tiles_per_plane = tiles_across
+        .checked_mul((img_h + th - 1) / th)
+        .ok_or_else(|| Error::corrupt("tile count overflows"))?;
+    let spp = l.samples_per_pixel.max(1);
+    let (plane, sample, samples) = if l.planar_configuration != 2 {
+        (0u16, req.band_index, spp)
+    } else if l.tile_offsets.len() as i64 == tiles_per_plane {
+        // planar tables may be whole (all planes) or already sliced for this band
+        (0, 0, 1)
+    } else {
+        (req.band_index, 0, 1)
+    };
+    check_tile_tables(req, tiles_per_plane, plane)?;
+    Ok(Some(Coverage {
+        x0,
+        y0,
+        x1,
+        y1,
+        tiles_across,
+        tiles_per_plane,
+        plane,
+        sample,
+        samples,
+    }))
+}
 
-        for ty in (y0 / th)..=((y1 - 1) / th) {
-            let tile_top = ty * th;
-            let rows_stored = th.min(img_h - tile_top);
-            // Strips store only the rows that exist; tiles always store full blocks.
-            let rows = if l.tiled { th } else { rows_stored };
-            let ry0 = y0.max(tile_top);
-            let ry1 = y1.min(tile_top + rows_stored);
-            for tx in (x0 / tw)..=((x1 - 1) / tw) {
-                let tile_left = tx * tw;
-                let rx0 = x0.max(tile_left);
-                let rx1 = x1.min(tile_left + tw).min(img_w);
-                let flat = tiles_per_plane * i64::from(plane) + ty * tiles_across + tx;
-                let flat = usize::try_from(flat).map_err(|_| Error::corrupt("bad tile index"))?;
-                let offset = *l
-                    .tile_offsets
-                    .get(flat)
-                    .ok_or_else(|| Error::corrupt("tile index out of range"))?;
-                let count = *l
-                    .tile_byte_counts
-                    .get(flat)
-                    .ok_or_else(|| Error::corrupt("tile index out of range"))?;
-                let (tcol, trow) = (tx as u32, ty as u32);
-                let key = (req.url.clone(), offset, count, tcol, trow, plane);
-                let rows_needed = (ry1 - tile_top) as u32;
-                let job = match index.get(&key) {
-                    Some(&j) => j,
-                    None => {
-                        plan.jobs.push(TileJob {
-                            url: req.url.clone(),
-                            layout: req.layout.clone(),
-                            nodata: req.nodata,
-                            offset_bytes: offset,
-                            byte_count: count,
-                            tile_col: tcol,
-                            tile_row: trow,
-                            rows: rows as u32,
-                            rows_needed: 0,
-                            samples,
-                        });
-                        plan.placements.push(Vec::new());
-                        index.insert(key, plan.jobs.len() - 1);
-                        plan.jobs.len() - 1
-                    }
-                };
-                if let Some(j) = plan.jobs.get_mut(job) {
-                    j.rows_needed = j.rows_needed.max(rows_needed);
-                }
-                let dst_row = usize::try_from(ry0 - req.window.row_off)
-                    .map_err(|_| Error::internal("negative destination row"))?;
-                let dst_col = usize::try_from(rx0 - req.window.col_off)
-                    .map_err(|_| Error::internal("negative destination column"))?;
-                let dst_offset_bytes =
-                    req.out_offset_bytes + dst_row * req.out_row_stride_bytes + dst_col * elem;
-                if let Some(p) = plan.placements.get_mut(job) {
-                    p.push(Placement {
-                        request: ri,
-                        sample,
-                        src_row: (ry0 - tile_top) as u32,
-                        src_col: (rx0 - tile_left) as u32,
-                        rows: (ry1 - ry0) as u32,
-                        cols: (rx1 - rx0) as u32,
-                        dst_offset_bytes,
-                        dst_row_stride_bytes: req.out_row_stride_bytes,
-                    });
-                }
-            }
+/// The tile tables of `req`'s layout hold an entry for every tile up to plane `plane`.
+fn check_tile_tables(req: &WindowRequest, tiles_per_plane: i64, plane: u16) -> Result<()> {
+    let l = &*req.layout;
+    let needed = tiles_per_plane
+        .checked_mul(i64::from(plane) + 1)
+        .ok_or_else(|| Error::corrupt("tile count overflows"))?;
+    if (l.tile_offsets.len() as i64) < needed || (l.tile_byte_counts.len() as i64) < needed {
+        return Err(Error::corrupt(format!(
+            "{}: tile tables hold {} offsets / {} byte counts, but a {}x{} image in {}x{} tiles needs {} per plane",
+            crate::io::redact(&req.url),
+            l.tile_offsets.len(),
+            l.tile_byte_counts.len(),
+            l.width,
+            l.height,
+            l.tile_width,
+            l.tile_height,
+            tiles_per_plane
+        )));
+    }
+    Ok(())
+}
+
+/// One tile a request needs: which tile, how many of its rows, and where its part goes.
+struct TilePiece {
+    key: TileKey,
+    /// Rows stored in the tile, and rows that must be decoded for this request.
+    rows: u32,
+    rows_needed: u32,
+    placement: Placement,
+}
+
+/// The pieces of tile (`tx`, `ty`) request `ri` (`req`, elements of `elem` bytes) needs.
+fn tile_piece(
+    req: &WindowRequest,
+    ri: usize,
+    elem: usize,
+    cov: &Coverage,
+    (tx, ty): (i64, i64),
+) -> Result<TilePiece> {
+    let l = &*req.layout;
+    let (img_w, img_h) = (i64::from(l.width), i64::from(l.height));
+    let (tw, th) = (i64::from(l.tile_width), i64::from(l.tile_height));
+    let (tile_left, tile_top) = (tx * tw, ty * th);
+    let rows_stored = th.min(img_h - tile_top);
+    // strips store only the rows that exist; tiles always store full blocks
+    let rows = if l.tiled { th } else { rows_stored };
+    let (ry0, ry1) = (cov.y0.max(tile_top), cov.y1.min(tile_top + rows_stored));
+    let (rx0, rx1) = (cov.x0.max(tile_left), cov.x1.min(tile_left + tw).min(img_w));
+    let flat = cov.tiles_per_plane * i64::from(cov.plane) + ty * cov.tiles_across + tx;
+    let flat = usize::try_from(flat).map_err(|_| Error::corrupt("bad tile index"))?;
+    let (Some(&offset), Some(&count)) = (l.tile_offsets.get(flat), l.tile_byte_counts.get(flat))
+    else {
+        return Err(Error::corrupt("tile index out of range"));
+    };
+    let dst_row = usize::try_from(ry0 - req.window.row_off)
+        .map_err(|_| Error::internal("negative destination row"))?;
+    let dst_col = usize::try_from(rx0 - req.window.col_off)
+        .map_err(|_| Error::internal("negative destination column"))?;
+    Ok(TilePiece {
+        key: (
+            req.url.clone(),
+            offset,
+            count,
+            tx as u32,
+            ty as u32,
+            cov.plane,
+        ),
+        rows: rows as u32,
+        rows_needed: (ry1 - tile_top) as u32,
+        placement: Placement {
+            request: ri,
+            sample: cov.sample,
+            src_row: (ry0 - tile_top) as u32,
+            src_col: (rx0 - tile_left) as u32,
+            rows: (ry1 - ry0) as u32,
+            cols: (rx1 - rx0) as u32,
+            dst_offset_bytes: req.out_offset_bytes
+                + dst_row * req.out_row_stride_bytes
+                + dst_col * elem,
+            dst_row_stride_bytes: req.out_row_stride_bytes,
+        },
+    })
+}
+
+/// Every tile piece of request `ri`, in tile-row order (empty when it covers no pixel).
+fn request_pieces(req: &WindowRequest, ri: usize, elem: usize) -> Result<(u16, Vec<TilePiece>)> {
+    check_layout(req)?;
+    let Some(cov) = coverage(req)? else {
+        return Ok((1, Vec::new()));
+    };
+    let (tw, th) = (
+        i64::from(req.layout.tile_width),
+        i64::from(req.layout.tile_height),
+    );
+    let mut pieces = Vec::new();
+    for ty in (cov.y0 / th)..=((cov.y1 - 1) / th) {
+        for tx in (cov.x0 / tw)..=((cov.x1 - 1) / tw) {
+            pieces.push(tile_piece(req, ri, elem, &cov, (tx, ty))?);
         }
     }
+    Ok((cov.samples, pieces))
+}
+
+impl ReadPlan {
+    /// Add `piece` of `req` (tiles of `samples` interleaved samples): a new job for a tile
+    /// not planned yet (`index`: tile -> job), else one more placement of its job.
+    fn add(
+        &mut self,
+        index: &mut HashMap<TileKey, usize>,
+        req: &WindowRequest,
+        samples: u16,
+        piece: TilePiece,
+    ) {
+        let next = self.jobs.len();
+        let (offset_bytes, byte_count, tile_col, tile_row) =
+            (piece.key.1, piece.key.2, piece.key.3, piece.key.4);
+        let job = *index.entry(piece.key).or_insert(next);
+        if job == next {
+            self.jobs.push(TileJob {
+                url: req.url.clone(),
+                layout: req.layout.clone(),
+                nodata: req.nodata,
+                offset_bytes,
+                byte_count,
+                tile_col,
+                tile_row,
+                rows: piece.rows,
+                rows_needed: 0,
+                samples,
+            });
+            self.placements.push(Vec::new());
+        }
+        if let Some(j) = self.jobs.get_mut(job) {
+            j.rows_needed = j.rows_needed.max(piece.rows_needed);
+        }
+        if let Some(p) = self.placements.get_mut(job) {
+            p.push(piece.placement);
+        }
+    }
+}
+
+/// Whether no two output spans `(start, end)` overlap (sorts them).
+fn spans_disjoint(spans: &mut [(usize, usize)]) -> bool {
     spans.sort_unstable();
-    plan.outputs_disjoint = spans.windows(2).all(|w| match w {
+    spans.windows(2).all(|w| match w {
         [a, b] => b.0 >= a.1,
         _ => true,
-    });
+    })
+}
+
+/// Plan every tile of every request; tiles shared by several requests are planned once.
+/// A request whose file layout is corrupt or unsupported goes to [`ReadPlan::failed`]; an
+/// inconsistent request (window, stride, band) fails the whole plan.
+pub fn plan_reads(requests: &[WindowRequest]) -> Result<ReadPlan> {
+    let mut plan = ReadPlan::default();
+    let mut index: HashMap<TileKey, usize> = HashMap::new();
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(requests.len());
+    for (ri, req) in requests.iter().enumerate() {
+        let planned = request_extent(req).and_then(|(elem, end)| {
+            let (samples, pieces) = request_pieces(req, ri, elem)?;
+            Ok((end, samples, pieces))
+        });
+        let (end, samples, pieces) = match planned {
+            Ok(planned) => planned,
+            Err(e) if is_file_error(&e) => {
+                plan.failed.push((ri, e));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        plan.required_output_bytes = plan.required_output_bytes.max(end);
+        if req.window.width > 0 && req.window.height > 0 {
+            spans.push((req.out_offset_bytes, end));
+        }
+        for piece in pieces {
+            plan.add(&mut index, req, samples, piece);
+        }
+    }
+    plan.outputs_disjoint = spans_disjoint(&mut spans);
     Ok(plan)
 }
 
@@ -548,6 +653,36 @@ mod tests {
         let plan = plan_reads(&[req(&l, w)]).unwrap();
         let last = plan.jobs.iter().find(|j| j.tile_row == 3).unwrap();
         assert_eq!((last.rows, last.rows_needed), (1, 1));
+    }
+
+    #[test]
+    fn a_corrupt_layout_fails_its_request_alone() {
+        let good = Arc::new(layout(64, 64, 32, 32, true));
+        let mut short = layout(64, 64, 32, 32, true);
+        short.tile_offsets.truncate(3);
+        let mut zero = layout(64, 64, 32, 32, true);
+        zero.tile_width = 0;
+        let w = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 64,
+            height: 64,
+        };
+        let plan = plan_reads(&[
+            req(&Arc::new(short), w),
+            req(&good, w),
+            req(&Arc::new(zero), w),
+        ])
+        .unwrap();
+        let failed: Vec<(usize, Kind)> = plan.failed.iter().map(|(r, e)| (*r, e.kind())).collect();
+        assert_eq!(failed, vec![(0, Kind::Corrupt), (2, Kind::Corrupt)]);
+        assert_eq!(plan.jobs.len(), 4);
+        assert!(plan.placements.iter().flatten().all(|p| p.request == 1));
+        // an inconsistent request (band out of range) still fails the whole plan
+        let mut bad_band = req(&good, w);
+        bad_band.band_index = 3;
+        let err = plan_reads(&[req(&good, w), bad_band]).unwrap_err();
+        assert_eq!(err.kind(), Kind::InvalidArgument);
     }
 
     #[test]
