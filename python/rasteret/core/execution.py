@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from rasteret.core.aoi import (
+from rasteret.read.aoi import AoiRead, AoiReadResult, aoi_columns, read_aoi
+from rasteret.read.inputs import (
     AUTO_CRS,
     GeometryInputPlan,
     fail_on_metadata_collisions,
@@ -24,7 +25,6 @@ from rasteret.core.aoi import (
     prepare_geometry_input,
     query_envelope,
 )
-from rasteret.read.aoi import AoiRead, AoiReadResult, aoi_columns, read_aoi
 
 logger = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.core.aoi import (
+from rasteret.core.utils import normalize_transform
+from rasteret.geo.geometry import point_coords, require_points, transform_xy
+from rasteret.read.inputs import (
     AUTO_CRS,
     fail_on_metadata_collisions,
     narrow_query_filters,
     prepare_point_input,
 )
-from rasteret.core.utils import normalize_transform
-from rasteret.geo.geometry import point_coords, require_points, transform_xy
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key
 from rasteret.types import POINT_SAMPLES_NEIGHBORHOOD_SCHEMA, POINT_SAMPLES_SCHEMA

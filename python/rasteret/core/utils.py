@@ -7,6 +7,7 @@ import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from rasteret.geo.geometry import transform_bbox, transform_polygon
 from rasteret.read.grid import (
     compute_dst_grid,
     compute_dst_grid_from_src,
@@ -14,7 +15,7 @@ from rasteret.read.grid import (
     reproject_array,
 )
 from rasteret.records.source import DatasetSource
-from rasteret.records.summary import data_source_of
+from rasteret.records.summary import data_source_of, infer_data_source
 
 T = TypeVar("T")
 
@@ -41,40 +42,6 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def infer_data_source(collection: Any) -> str:
-    """A collection's data source: its attribute, else its records' schema metadata
-    ``data_source``, else the first non-empty ``collection`` value."""
-    source = getattr(collection, "data_source", "") or ""
-    if source:
-        return source
-    records = getattr(collection, "_source", None)
-    return "" if records is None else data_source_of(records)
-
-
 def infer_data_source_from_dataset(dataset: Any) -> str:
     """Schema metadata ``data_source`` (unless empty/"unknown"), else the first ``collection``."""
     return data_source_of(DatasetSource(dataset))
-
-
-def transform_polygon(geom: Any, src_crs: Any, dst_crs: Any) -> Any:
-    """A Shapely (Multi)Polygon with every vertex transformed from ``src_crs`` to ``dst_crs``
-    by pyproj (``always_xy``, no densification)."""
-    from rasteret.geo.geometry import transform_geometry
-
-    return transform_geometry(geom, src_crs, dst_crs)
-
-
-def transform_bbox(
-    bbox: tuple[float, float, float, float], src_crs: Any, dst_crs: Any
-) -> tuple[float, float, float, float]:
-    """``bbox`` from ``src_crs`` to ``dst_crs`` with pyproj ``transform_bounds`` (always_xy)."""
-    from pyproj import CRS, Transformer
-
-    def crs(v: Any) -> CRS:
-        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
-
-    if src_crs == dst_crs:
-        return tuple(float(v) for v in bbox)  # type: ignore[return-value]
-    tf = Transformer.from_crs(crs(src_crs), crs(dst_crs), always_xy=True)
-    out = tf.transform_bounds(*bbox, densify_pts=21)
-    return float(out[0]), float(out[1]), float(out[2]), float(out[3])

@@ -42,7 +42,9 @@ __all__ = [
     "to_shapely",
     "total_bounds",
     "transform_coords",
+    "transform_bbox",
     "transform_geometry",
+    "transform_polygon",
     "transform_point_coords",
     "transform_xy",
 ]
@@ -569,3 +571,25 @@ def transform_point_coords(
     ``target_crs`` (None or equal CRSs: unchanged)."""
     x, y = point_coords(points)
     return transform_xy(x, y, geometry_crs, target_crs)
+
+
+def transform_polygon(geom: Any, src_crs: Any, dst_crs: Any) -> Any:
+    """A Shapely (Multi)Polygon with every vertex transformed from ``src_crs`` to ``dst_crs``
+    by pyproj (``always_xy``, no densification)."""
+    return transform_geometry(geom, src_crs, dst_crs)
+
+
+def transform_bbox(
+    bbox: tuple[float, float, float, float], src_crs: Any, dst_crs: Any
+) -> tuple[float, float, float, float]:
+    """``bbox`` from ``src_crs`` to ``dst_crs`` with pyproj ``transform_bounds`` (always_xy)."""
+    from pyproj import CRS, Transformer
+
+    def crs(v: Any) -> CRS:
+        return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
+
+    if src_crs == dst_crs:
+        return tuple(float(v) for v in bbox)  # type: ignore[return-value]
+    tf = Transformer.from_crs(crs(src_crs), crs(dst_crs), always_xy=True)
+    out = tf.transform_bounds(*bbox, densify_pts=21)
+    return float(out[0]), float(out[1]), float(out[2]), float(out[3])

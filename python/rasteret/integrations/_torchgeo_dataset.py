@@ -172,9 +172,8 @@ class RasteretGeoDataset(GeoDataset):
     def _restrict_to(self, geometries: Any, geometries_crs: int) -> None:
         import shapely
 
-        from rasteret.core.aoi import prepare_geometry_input
-        from rasteret.core.utils import transform_bbox
-        from rasteret.geo.geometry import total_bounds
+        from rasteret.geo.geometry import total_bounds, transform_bbox
+        from rasteret.read.inputs import prepare_geometry_input
 
         plan = prepare_geometry_input(geometries, geometry_crs=geometries_crs)
         env = total_bounds(plan.geometries)

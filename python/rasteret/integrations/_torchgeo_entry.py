@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 def _geometries_bbox(geometries: Any, geometries_crs: int) -> tuple[float, ...] | None:
     """Envelope of ``geometries`` in EPSG:4326 (None for an empty input)."""
-    from rasteret.core.aoi import prepare_geometry_input, query_envelope
+    from rasteret.read.inputs import prepare_geometry_input, query_envelope
 
     return query_envelope(prepare_geometry_input(geometries, geometry_crs=geometries_crs))
 
@@ -40,7 +40,7 @@ def to_torchgeo_dataset(collection: Any, *, bands: list[str], **kw: Any) -> Any:
         view = view.subset(**filters)
     geometries = kw.get("geometries")
     if geometries is not None:
-        from rasteret.core.aoi import narrow_query_filters
+        from rasteret.read.inputs import narrow_query_filters
 
         env = _geometries_bbox(geometries, kw.get("geometries_crs", 4326))
         narrowed = narrow_query_filters({"bbox": filters.get("bbox")}, env)

@@ -55,7 +55,7 @@ def read_table(
     collection: Any, bands: list[str], label_field: str | None
 ) -> tuple[pa.Table, list[str], str]:
     """The record columns the dataset needs: ``(table, metadata column per band, source)``."""
-    from rasteret.core.utils import infer_data_source
+    from rasteret.records.summary import infer_data_source
 
     dataset = collection._records_dataset()
     if dataset is None:

@@ -7,6 +7,7 @@ index holds the column, without opening the wide collection.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +19,7 @@ from rasteret.records.source import RecordSource
 
 __all__ = [
     "band_names",
+    "infer_data_source",
     "bounds_of",
     "crs_codes",
     "data_source_of",
@@ -133,3 +135,13 @@ def data_source_of(source: RecordSource) -> str:
             if value:
                 return str(value)
     return ""
+
+
+def infer_data_source(collection: Any) -> str:
+    """A collection's data source: its ``data_source`` label, else :func:`data_source_of` its
+    records (``collection`` is a :class:`~rasteret.records.view.RecordView`)."""
+    label = getattr(collection, "data_source", "") or ""
+    if label:
+        return label
+    source = getattr(collection, "_source", None)
+    return "" if source is None else data_source_of(source)
