@@ -207,3 +207,27 @@ def test_iterate_rasters_and_accessor_reads(aoi_collection):
     np.testing.assert_array_equal(arr[0], expected)
     with pytest.raises(ValueError, match="No raster records found"):
         asyncio.run(coll.where(ds.field("id") == "none").get_first_raster())
+
+
+def test_accessor_sample_points_keeps_given_point_indices(aoi_collection):
+    import asyncio
+
+    coll, entries = aoi_collection
+    entry = next(e for e in entries if e.name.startswith("deflate_pred2_u16"))
+    first = asyncio.run(coll.where(ds.field("id") == entry.name).get_first_raster())
+    with rasterio.open(entry.path) as src:
+        xy = [src.xy(row, col) for row, col in ((3, 5), (40, 17), (100, 99))]
+        expected = [float(v[0]) for v in src.sample(xy, indexes=1)]
+        epsg = src.crs.to_epsg()
+    points = [shapely.Point(x, y) for x, y in xy]
+    plain = asyncio.run(first.sample_points(points=points, band_codes=[BAND], geometry_crs=epsg))
+    assert sorted(plain.column("point_index").to_pylist()) == [0, 1, 2]
+    got = asyncio.run(
+        first.sample_points(
+            points=points, band_codes=[BAND], geometry_crs=epsg, point_indices=[70, 71, 72]
+        )
+    )
+    by_index = dict(
+        zip(got.column("point_index").to_pylist(), got.column("value").to_pylist(), strict=True)
+    )
+    assert by_index == {70: expected[0], 71: expected[1], 72: expected[2]}

@@ -160,11 +160,18 @@ class RasterAccessor:
         max_distance_pixels: int = 0,
         return_neighbourhood: str = "off",
     ) -> Any:
-        """Sample ``band_codes`` of this record at ``points`` (see ``Collection.sample_points``)."""
-        del reader, point_indices
+        """Sample ``band_codes`` of this record at ``points`` (see ``Collection.sample_points``).
+
+        ``point_indices`` (one per point) replaces the output's ``point_index`` values, so
+        samples of a subset of a larger point table keep that table's indices. ``reader`` (a
+        ``COGReader`` to share) is accepted for compatibility; reads here share the Rust core's
+        per-process connection pools anyway.
+        """
+        import pyarrow as pa
+
         if method != "nearest":
             raise ValueError("only method='nearest' is supported")
-        return self._collection().sample_points(
+        out = self._collection().sample_points(
             points,
             band_codes,
             max_concurrent=max_concurrent,
@@ -173,6 +180,12 @@ class RasterAccessor:
             max_distance_pixels=max_distance_pixels,
             return_neighbourhood=return_neighbourhood,
         )
+        if point_indices is None:
+            return out
+        mapping = pa.array(list(point_indices), type=out.schema.field("point_index").type)
+        index = out.schema.get_field_index("point_index")
+        remapped = mapping.take(out.column("point_index").combine_chunks())
+        return out.set_column(index, out.schema.field("point_index"), remapped)
 
 
 _ACCESSOR_REQUIRED = ("id", "datetime", "geometry", "assets", "bbox")
