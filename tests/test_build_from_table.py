@@ -269,3 +269,48 @@ def test_add_band_metadata_columns_takes_parsed_header_items(cog_corpus, http_se
         ValueError, match=r"record '.+', band 'B1' is missing fields: \['image_height'"
     ):
         add_band_metadata_columns(bare, [BAND], [{**items[0], "height": None}])
+
+
+def test_documented_metadata_of_big_endian_files_reads_right_pixels(cog_corpus, http_server):
+    """Columns built from the documented ``{band}_metadata`` fields alone carry no byte order:
+    the read finds it in each file's header (one request per file) instead of decoding a
+    big-endian file's samples as little-endian."""
+    import pyarrow.dataset as ds
+    from rasteret.ingest.enrich import add_band_metadata_columns
+    from support.corpus_collection import (
+        BAND,
+        aoi_in_4326,
+        corpus_record_table,
+        oracle_mask,
+    )
+
+    names = ("be_deflate_pred2_u16.tif", "be_lzw_pred2_i32.tif", "be_zstd_pred3_f64.tif")
+    entries = sorted((e for e in cog_corpus.entries if e.name in names), key=lambda e: e.name)
+    assert [e.name for e in entries] == sorted(names)
+    enriched = rasteret.build_from_table(
+        corpus_record_table(entries, http_server),
+        href_column="url",
+        band_index_map={BAND: 0},
+        enrich_cog=True,
+    ).to_table()
+    renamed = {"image_width": "width", "image_height": "height"}
+    items = [
+        {
+            "record_id": rid,
+            "band": BAND,
+            **{renamed.get(k, k): meta[k] for k in COG_BAND_METADATA_STRUCT.names},
+        }
+        for rid, meta in zip(
+            enriched.column("id").to_pylist(),
+            enriched.column(f"{BAND}_metadata").to_pylist(),
+            strict=True,
+        )
+    ]
+    bare = enriched.drop_columns([f"{BAND}_metadata"])
+    documented = add_band_metadata_columns(bare, [BAND], items)
+    assert "little_endian" not in documented.schema.field(f"{BAND}_metadata").type.names
+    coll = rasteret.as_collection(documented)
+    for entry in entries:
+        aoi = aoi_in_4326(entry)
+        pixels = coll.where(ds.field("id") == entry.name).get_numpy(aoi, [BAND])
+        np.testing.assert_array_equal(pixels[0], oracle_mask(entry, aoi), err_msg=entry.name)

@@ -56,6 +56,7 @@ def _read_windows(
     Windows that failed go to ``failures`` (plan row -> exception) when it is given; without
     it the failure of the first failed row is raised.
     """
+    plan = with_byte_order(plan, options)
     with interruptible():
         report = _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
     by_row = window_errors(report)
@@ -63,6 +64,71 @@ def _read_windows(
         failures.update(by_row)
     elif by_row:
         raise by_row[min(by_row)]
+
+
+def _struct_fields(structs: pa.StructArray) -> dict[str, pa.Array]:
+    """The child arrays of ``structs`` (offset-adjusted), by name."""
+    names = [structs.type.field(i).name for i in range(structs.type.num_fields)]
+    return dict(zip(names, structs.flatten(), strict=True))
+
+
+def _sample_bits(fields: dict[str, pa.Array]) -> list[int]:
+    """Bits per sample of each layout (``bits_per_sample``, else from ``dtype``)."""
+    if "bits_per_sample" in fields:
+        return [int(b or 8) for b in fields["bits_per_sample"].to_pylist()]
+    return [np.dtype(d).itemsize * 8 if d else 8 for d in fields["dtype"].to_pylist()]
+
+
+def with_byte_order(plan: pa.RecordBatch, options: dict[str, Any] | None) -> pa.RecordBatch:
+    """``plan`` whose multi-byte layouts all state their byte order.
+
+    Layouts made by a build always carry ``little_endian``. Layouts assembled from the
+    documented ``{band}_metadata`` fields alone (``add_band_metadata_columns``) do not, and
+    the core would read a big-endian file's samples byte-swapped; those files' headers are
+    parsed here (concurrently, one request per file) to fill it in.
+
+    Raises
+    ------
+    rasteret.errors.CogHeaderError
+        (or the error class of the failure) A header needed for its byte order cannot be read.
+    """
+    layout = plan.column("layout")
+    dictionary = pa.types.is_dictionary(layout.type)
+    structs = layout.dictionary if dictionary else layout
+    if not isinstance(structs, pa.StructArray) or len(structs) == 0:
+        return plan
+    fields = _struct_fields(structs)
+    if "dtype" not in fields and "bits_per_sample" not in fields:
+        return plan  # the core rejects such a plan with its own error
+    stated = fields.get("little_endian")
+    values = stated.to_pylist() if stated is not None else [None] * len(structs)
+    bits = _sample_bits(fields)
+    missing = {k for k, v in enumerate(values) if v is None and bits[k] > 8}
+    if not missing:
+        return plan
+    keys = layout.indices.to_pylist() if dictionary else list(range(len(layout)))
+    urls = plan.column("url").to_pylist()
+    url_of: dict[int, str] = {}
+    for row, key in enumerate(keys):
+        if key is not None:
+            url_of.setdefault(key, urls[row])
+    headers = parse_headers(sorted({url_of[k] for k in missing if k in url_of}), options=options)
+    little: dict[str, bool] = {}
+    for row, url in enumerate(headers.column("url").to_pylist()):
+        failed = header_error(headers, row)
+        if failed is not None:
+            raise failed
+        little[url] = bool(headers.column("metadata")[row]["little_endian"].as_py())
+    filled = [
+        little.get(url_of.get(k, ""), True) if k in missing else v for k, v in enumerate(values)
+    ]
+    fields["little_endian"] = pa.array(filled, pa.bool_())
+    rebuilt = pa.StructArray.from_arrays(
+        list(fields.values()), names=list(fields), mask=structs.is_null()
+    )
+    if dictionary:
+        rebuilt = pa.DictionaryArray.from_arrays(layout.indices, rebuilt)
+    return plan.set_column(plan.schema.get_field_index("layout"), "layout", rebuilt)
 
 
 def _error_of(kind: str | None, message: str) -> BaseException:
