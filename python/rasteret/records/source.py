@@ -152,9 +152,14 @@ class RecordIndexSource:
         self.index = index
         self.index_expr = index_expr
         self.wide_expr = wide_expr
+        self._materialised: ds.Dataset | None = None
 
     def _wide(self) -> ds.Dataset:
-        return self.index.materialise(self.index_expr, self.wide_expr)
+        """The wide records this view selects (materialised once per view: the view's
+        filters never change)."""
+        if self._materialised is None:
+            self._materialised = self.index.materialise(self.index_expr, self.wide_expr)
+        return self._materialised
 
     @property
     def dataset(self) -> ds.Dataset | None:
