@@ -97,6 +97,8 @@ def with_byte_order(plan: pa.RecordBatch, options: dict[str, Any] | None) -> pa.
     structs = layout.dictionary if dictionary else layout
     if not isinstance(structs, pa.StructArray) or len(structs) == 0:
         return plan
+    if "little_endian" in structs.type.names and structs.field("little_endian").null_count == 0:
+        return plan  # every layout a build made states it: nothing to look up
     fields = _struct_fields(structs)
     if "dtype" not in fields and "bits_per_sample" not in fields:
         return plan  # the core rejects such a plan with its own error
