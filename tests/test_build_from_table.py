@@ -216,28 +216,17 @@ def _nan_as_text(values: dict) -> dict:
     return {k: "nan" if isinstance(v, float) and v != v else v for k, v in values.items()}
 
 
-def test_add_band_metadata_columns_takes_parsed_header_items(cog_corpus, http_server):
-    import pyarrow.dataset as ds
-    from rasteret.ingest.enrich import add_band_metadata_columns
-    from support.corpus_collection import (
-        BAND,
-        aoi_in_4326,
-        corpus_record_table,
-        oracle_mask,
-    )
+def _enriched_and_documented_items(entries, http_server):
+    """The enriched record table of ``entries`` and, per record, upstream's
+    ``add_band_metadata_columns`` item: the documented ``{band}_metadata`` fields only."""
+    from support.corpus_collection import BAND, corpus_record_table
 
-    # plain little-endian files: the documented struct has no byte-order or bit-depth field
-    names = ("deflate_pred2_u16_t256.tif", "lzw_u8_t256.tif", "zstd_pred3_f64_t256.tif")
-    entries = sorted((e for e in cog_corpus.entries if e.name in names), key=lambda e: e.name)
-    assert [e.name for e in entries] == sorted(names)
     enriched = rasteret.build_from_table(
         corpus_record_table(entries, http_server),
         href_column="url",
         band_index_map={BAND: 0},
         enrich_cog=True,
     ).to_table()
-    ids = enriched.column("id").to_pylist()
-    parsed = enriched.column(f"{BAND}_metadata").to_pylist()
     renamed = {"image_width": "width", "image_height": "height"}
     items = [
         {
@@ -245,8 +234,32 @@ def test_add_band_metadata_columns_takes_parsed_header_items(cog_corpus, http_se
             "band": BAND,
             **{renamed.get(k, k): meta[k] for k in COG_BAND_METADATA_STRUCT.names},
         }
-        for rid, meta in zip(ids[:2], parsed[:2], strict=True)
-    ]  # the third record has no item
+        for rid, meta in zip(
+            enriched.column("id").to_pylist(),
+            enriched.column(f"{BAND}_metadata").to_pylist(),
+            strict=True,
+        )
+    ]
+    return enriched, items
+
+
+def test_add_band_metadata_columns_takes_parsed_header_items(cog_corpus, http_server):
+    import pyarrow.dataset as ds
+    from rasteret.ingest.enrich import add_band_metadata_columns
+    from support.corpus_collection import (
+        BAND,
+        aoi_in_4326,
+        oracle_mask,
+    )
+
+    # plain little-endian files: the documented struct has no byte-order or bit-depth field
+    names = ("deflate_pred2_u16_t256.tif", "lzw_u8_t256.tif", "zstd_pred3_f64_t256.tif")
+    entries = sorted((e for e in cog_corpus.entries if e.name in names), key=lambda e: e.name)
+    assert [e.name for e in entries] == sorted(names)
+    enriched, items = _enriched_and_documented_items(entries, http_server)
+    ids = enriched.column("id").to_pylist()
+    parsed = enriched.column(f"{BAND}_metadata").to_pylist()
+    items = items[:2]  # the third record has no item
     items.append({**items[0], "record_id": "not-in-the-table"})
     items.append({**items[0], "band": "B9"})  # not a requested band
     bare = enriched.drop_columns([f"{BAND}_metadata"])
@@ -280,32 +293,13 @@ def test_documented_metadata_of_big_endian_files_reads_right_pixels(cog_corpus, 
     from support.corpus_collection import (
         BAND,
         aoi_in_4326,
-        corpus_record_table,
         oracle_mask,
     )
 
     names = ("be_deflate_pred2_u16.tif", "be_lzw_pred2_i32.tif", "be_zstd_pred3_f64.tif")
     entries = sorted((e for e in cog_corpus.entries if e.name in names), key=lambda e: e.name)
     assert [e.name for e in entries] == sorted(names)
-    enriched = rasteret.build_from_table(
-        corpus_record_table(entries, http_server),
-        href_column="url",
-        band_index_map={BAND: 0},
-        enrich_cog=True,
-    ).to_table()
-    renamed = {"image_width": "width", "image_height": "height"}
-    items = [
-        {
-            "record_id": rid,
-            "band": BAND,
-            **{renamed.get(k, k): meta[k] for k in COG_BAND_METADATA_STRUCT.names},
-        }
-        for rid, meta in zip(
-            enriched.column("id").to_pylist(),
-            enriched.column(f"{BAND}_metadata").to_pylist(),
-            strict=True,
-        )
-    ]
+    enriched, items = _enriched_and_documented_items(entries, http_server)
     bare = enriched.drop_columns([f"{BAND}_metadata"])
     documented = add_band_metadata_columns(bare, [BAND], items)
     assert "little_endian" not in documented.schema.field(f"{BAND}_metadata").type.names

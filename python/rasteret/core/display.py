@@ -69,6 +69,19 @@ def _rows(
     ]
 
 
+def _data(
+    name: str, records: int | str, bands: list[str], bounds: Any, crs: list[int]
+) -> dict[str, Any]:
+    """The ``.data`` entries every summary table has."""
+    return {
+        "name": name,
+        "records": records,
+        "bands": list(bands),
+        "bounds": bounds,
+        "crs": list(crs),
+    }
+
+
 def build_describe_result(
     *,
     name: str,
@@ -82,13 +95,7 @@ def build_describe_result(
     """The ``describe()`` table of a collection: records, bands (first 5), CRS codes (first
     3), bounds, and the dates and source when known."""
     rows = _rows(records, _more(list(bands), 5), list(crs), bounds)
-    data: dict[str, Any] = {
-        "name": name,
-        "records": records,
-        "bands": list(bands),
-        "bounds": bounds,
-        "crs": list(crs),
-    }
+    data = _data(name, records, bands, bounds, crs)
     if dates is not None:
         rows.append(("Dates", f"{dates[0]} .. {dates[1]}"))
         data["dates"] = dates
@@ -122,13 +129,7 @@ def build_catalog_comparison(
     if missing:
         band_text += f" (missing: {', '.join(missing)})"
     rows = _rows(records, band_text, list(crs), bounds)
-    data: dict[str, Any] = {
-        "name": name,
-        "records": records,
-        "bands": list(bands),
-        "bounds": bounds,
-        "crs": list(crs),
-    }
+    data = _data(name, records, bands, bounds, crs)
     if dates is not None:
         text = f"{dates[0]} .. {dates[1]}"
         if catalog_temporal:
