@@ -19,6 +19,7 @@ async ``get_range(url, start, length)``, which then serves every byte: the core 
 its coroutines through ``rasteret._bridge``).
 """
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, Self, final
 
@@ -33,6 +34,7 @@ __all__ = [
     "parse_headers",
     "read_windows",
     "decode_tile",
+    "TileCache",
 ]
 
 __version__: str
@@ -75,6 +77,7 @@ def read_windows(
     *,
     options: dict[str, Any] | None = None,
     progress: Callable[[int, int], object] | None = None,
+    tile_cache: TileCache | None = None,
 ) -> pa.RecordBatch:
     """Read many pixel windows into one preallocated buffer, in one call.
 
@@ -93,7 +96,10 @@ def read_windows(
         I/O options (see the module docstring).
     progress
         Called as ``progress(done, total)`` with tiles read / tiles to read, about every
-        100 ms and once at the end.
+        100 ms and once at the end (not called for reads through ``tile_cache``).
+    tile_cache
+        Assemble the windows from this cache's decoded tiles: only tiles it does not hold
+        are fetched (whole tiles, in one engine read) and kept in it.
 
     Returns
     -------
@@ -170,3 +176,54 @@ class CloudBackend:
         """How many times the credential provider has been called."""
     def s3_config(self, bucket: str) -> dict[str, str]:
         """The object_store S3 settings used for ``bucket`` (secret values masked)."""
+
+@final
+class TileCache:
+    """A per-process LRU of decoded tiles, bounded by ``max_bytes``.
+
+    Pass it to :func:`read_windows` to assemble windows from tiles read before. Keys are
+    ``(url, ifd, band, tile row, tile col)``. A process forked from the one that filled it
+    starts empty; :meth:`share` adds a directory of tile files that every process of one
+    dataset reads and writes (the DataLoader workers of one TorchGeo dataset).
+
+    Parameters
+    ----------
+    max_bytes
+        Budget of decoded tile bytes kept in memory; least recently used tiles go first.
+    readahead_rows
+        A missing tile brings the rest of its tile row (the tiles that follow it in a COG,
+        fetched in the same requests).
+
+    Raises
+    ------
+    ValueError
+        ``max_bytes`` is negative.
+    """
+
+    def __new__(cls, max_bytes: int, readahead_rows: bool = False) -> Self: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def readahead_rows(self) -> bool: ...
+    @property
+    def hits(self) -> int:
+        """Tiles found in memory or in the shared directory, over this cache's life."""
+    @property
+    def misses(self) -> int:
+        """Tiles that had to be fetched, over this cache's life."""
+    @property
+    def shared_hits(self) -> int:
+        """Tiles found in the shared directory (written by any process sharing it)."""
+    @property
+    def nbytes(self) -> int:
+        """Decoded bytes held in memory."""
+    def __len__(self) -> int:
+        """Tiles held in memory."""
+    def clear(self) -> None:
+        """Drop every tile held in memory (the shared directory is left as it is)."""
+    def share(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+        """Also keep tiles as files in ``directory`` (created on first write), at most about
+        ``max_bytes`` of them (oldest removed first), and look tiles up there."""
+    def holds(self, plan: Any) -> list[bool]:
+        """Per row of a :func:`read_windows` plan: whether every tile its window needs is
+        held in memory or in the shared directory (its read then fetches nothing)."""

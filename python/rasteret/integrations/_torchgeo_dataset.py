@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,16 +25,11 @@ from rasteret.integrations._torchgeo_tensor import (
 from rasteret.read.chips import ChipReader, Placed
 from rasteret.read.grid import MergeGrid
 from rasteret.read.shared_tiles import (
-    SharedTileStore,
     new_shared_dir,
     owner_alive,
     remove_if_owned,
 )
-from rasteret.read.tile_cache import (
-    DEFAULT_TILE_CACHE_BYTES,
-    TileCache,
-    decoded_tile_bytes,
-)
+from rasteret.read.tile_cache import DEFAULT_TILE_CACHE_BYTES, TileCache, new_tile_cache
 
 __all__ = ["RasteretGeoDataset"]
 
@@ -148,6 +144,7 @@ class RasteretGeoDataset(GeoDataset):
         self._select_cache: tuple[Any, ...] | None = None
         self._layout_cache: dict[tuple[int, ...], Any] = {}
         self._tile_cache: TileCache | None = None
+        self._tiles_shared_in: int | None = None  # pid of the process whose cache shares
         self._shared_tiles_dir: str | None = new_shared_dir(self)
         self.index = self._build_geo_index(plan)
         if geometries is not None:
@@ -243,6 +240,7 @@ class RasteretGeoDataset(GeoDataset):
         state.pop("_facts", None)
         state["_layout_cache"] = {}
         state["_tile_cache"] = None
+        state["_tiles_shared_in"] = None
         return state
 
     def close(self) -> None:
@@ -265,16 +263,18 @@ class RasteretGeoDataset(GeoDataset):
             return None
         if self._tile_cache is None:
             # a dataset whose decoded tiles fit in half the cache is read a tile row at a time
-            small = decoded_tile_bytes(self._plan.layouts) <= self.tile_cache_bytes // 2
-            self._tile_cache = TileCache(self.tile_cache_bytes, readahead_rows=small)
+            self._tile_cache = new_tile_cache(self.tile_cache_bytes, self._plan.layouts)
         cache = self._tile_cache
+        # a forked worker's cache starts empty and unshared (the core gives each process its
+        # own): share once per process
         if (
-            cache.shared is None
+            self._tiles_shared_in != os.getpid()
             and self.share_tiles_between_workers
             and self._shared_tiles_dir is not None
             and get_worker_info() is not None
         ):
-            cache.shared = SharedTileStore(self._shared_tiles_dir, self.tile_cache_bytes)
+            cache.share(self._shared_tiles_dir, self.tile_cache_bytes)
+            self._tiles_shared_in = os.getpid()
         return cache
 
     # -- reads ----------------------------------------------------------------------------

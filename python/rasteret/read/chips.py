@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from rasteret.read import engine as _read
 from rasteret.read.chip_sources import BandSource, ChipRecord
+from rasteret.read.engine import TileCache
 from rasteret.read.grid import (
     TOLERANCE,
     MergeGrid,
@@ -28,7 +29,6 @@ from rasteret.read.grid import (
     representable_fill,
     whole,
 )
-from rasteret.read.tile_cache import TileCache, WindowSpec
 
 T = TypeVar("T")
 
@@ -210,36 +210,56 @@ class ChipReader:
         finish: Callable[[int, dict[tuple[int, int], Placed], list[tuple[int, BaseException]]], T],
     ) -> list[T]:
         cache: TileCache = self.tile_cache  # type: ignore[assignment]
-        specs = [_window_spec(j) for j in every]  # job.slot is its position in ``every``
-        found = cache.lookup(specs)
-        cached = [all(found.ready(j.slot) for j in jobs) for jobs in plans]
-        fetch = None
-        if found.missing:
-            fetch = _Helper(cache.fetch, found, _take(self.layouts, None), self.options)
+        layouts = _take(self.layouts, None)(tuple(j.source.layout_row for j in every))
+        held = _read.cached_windows(
+            cache,
+            [j.source.url for j in every],
+            layouts,
+            [j.source.band_index for j in every],
+            [j.window for j in every],
+            self.options,
+        )
+        cached = [all(held[j.slot] for j in jobs) for jobs in plans]
+        # job.slot is its position in ``every``: both reads take rows of the same plan
+        fetched = [j for jobs, hit in zip(plans, cached, strict=True) if not hit for j in jobs]
+        fetch_failed: dict[int, BaseException] = {}
+        fetch_out: list[list[np.ndarray]] = []
+
+        def fetch_missing() -> None:
+            fetch_out.append(
+                _read_cached(fetched, _slots(layouts, fetched), cache, self.options, fetch_failed)
+            )
+
+        fetch = _Helper(fetch_missing) if fetched else None
         results: list[Any] = [None] * len(chips)
 
-        def place(i: int, error: BaseException | None) -> T:
-            arrays: dict[int, np.ndarray] = {}
-            failed: dict[int, BaseException] = {}
-            for j in plans[i]:
-                failure = error or found.error(j.slot)
-                if failure is None:
-                    arrays[j.slot] = cache.assemble(specs[j.slot], found.keys[j.slot], found.got)
-                else:
-                    failed[j.slot] = failure
+        def place(i: int, arrays: dict[int, np.ndarray], failed: dict[int, BaseException]) -> T:
             kept, failures = _drop_failed(plans[i], arrays, failed)
             return finish(i, self._place(plans[i], kept, chips[i][0], chips[i][2]), failures)
 
         try:
+            ready = [j for jobs, hit in zip(plans, cached, strict=True) if hit for j in jobs]
+            failed: dict[int, BaseException] = {}
+            try:  # every tile is held: assembled from memory (or shared files), no round trip
+                outs = _read_cached(ready, _slots(layouts, ready), cache, self.options, failed)
+            except (OSError, RuntimeError, ValueError) as exc:
+                outs, failed = [], {k: exc for k in range(len(ready))}
+            arrays = _by_slot(ready, outs, failed)
+            errors = {ready[k].slot: exc for k, exc in failed.items()}
             for i in range(len(chips)):
                 if cached[i]:
-                    results[i] = place(i, None)
+                    results[i] = place(i, arrays, errors)
             error = fetch.wait() if fetch is not None else None
             if error is not None and not isinstance(error, (OSError, RuntimeError, ValueError)):
                 raise error
+            if error is not None:
+                arrays, errors = {}, {j.slot: error for j in fetched}
+            elif fetched:
+                arrays = _by_slot(fetched, fetch_out[0], fetch_failed)
+                errors = {fetched[k].slot: exc for k, exc in fetch_failed.items()}
             for i in range(len(chips)):
                 if not cached[i]:
-                    results[i] = place(i, error)
+                    results[i] = place(i, arrays, errors)
         except KeyboardInterrupt:
             fetch = None  # Ctrl-C does not wait for the read: the helper ends on its own
             raise
@@ -299,22 +319,15 @@ def _read_jobs(
 
     take = _take(layouts, layout_cache)
     failed: dict[int, BaseException] = {}  # by position in ``jobs``
-    if _tiled(jobs, tile_cache):
-        specs = [_window_spec(j) for j in jobs]
-        outs = tile_cache.read(specs, take, options, failures=failed)  # type: ignore[union-attr]
-    else:
-        outs = _read.read_flat(
-            [j.source.url for j in jobs],
-            take(tuple(j.source.layout_row for j in jobs)),
-            [j.source.band_index for j in jobs],
-            [j.window for j in jobs],
-            [j.source.dtype for j in jobs],
-            [j.fill for j in jobs],
-            options=options,
-            failures=failed,
-        )
+    outs = _read_cached(
+        jobs,
+        take(tuple(j.source.layout_row for j in jobs)),
+        tile_cache if _tiled(jobs, tile_cache) else None,
+        options,
+        failed,
+    )
     errors = {jobs[k].slot: exc for k, exc in failed.items()}
-    result = {j.slot: o for k, (j, o) in enumerate(zip(jobs, outs, strict=True)) if k not in failed}
+    result = _by_slot(jobs, outs, failed)
     masked = [j for j in jobs if j.source.mask_row is not None and j.slot in result]
     if masked and mask_layouts is not None:
         mask_failed: dict[int, BaseException] = {}
@@ -375,20 +388,40 @@ def _tiled(jobs: list[_Job], tile_cache: TileCache | None) -> bool:
     return tile_cache is not None and bool(jobs) and all(j.source.tile_width > 0 for j in jobs)
 
 
-def _window_spec(job: _Job) -> WindowSpec:
-    src = job.source
-    return WindowSpec(
-        url=src.url,
-        band_index=src.band_index,
-        layout_row=src.layout_row,
-        window=job.window,
-        dtype=src.dtype,
-        fill=job.fill,
-        tile_width=src.tile_width,
-        tile_height=src.tile_height,
-        width=src.width,
-        height=src.height,
+def _read_cached(
+    jobs: list[_Job],
+    layouts: pa.Array,
+    tile_cache: TileCache | None,
+    options: dict[str, Any],
+    failed: dict[int, BaseException],
+) -> list[np.ndarray]:
+    """Every job's window (``layouts``: one layout per job) in one call into the Rust core,
+    through ``tile_cache`` when given. Failures go to ``failed`` by position in ``jobs``."""
+    if not jobs:
+        return []
+    return _read.read_flat(
+        [j.source.url for j in jobs],
+        layouts,
+        [j.source.band_index for j in jobs],
+        [j.window for j in jobs],
+        [j.source.dtype for j in jobs],
+        [j.fill for j in jobs],
+        options=options,
+        failures=failed,
+        tile_cache=tile_cache,
     )
+
+
+def _slots(layouts: pa.Array, jobs: list[_Job]) -> pa.Array:
+    """The rows of ``layouts`` (one per job of a whole read) of ``jobs``, a part of it."""
+    return layouts.take(pa.array([j.slot for j in jobs], pa.int64()))
+
+
+def _by_slot(
+    jobs: list[_Job], outs: list[np.ndarray], failed: dict[int, BaseException]
+) -> dict[int, np.ndarray]:
+    """The arrays of the jobs that read (``failed`` by position in ``jobs``), by slot."""
+    return {j.slot: o for k, (j, o) in enumerate(zip(jobs, outs, strict=True)) if k not in failed}
 
 
 class _Helper:

@@ -20,6 +20,10 @@ from rasteret import _core, errors
 from rasteret._sigint import interruptible
 from rasteret.read.grid import fill_value
 
+#: A per-process LRU of decoded tiles (``rasteret._core.TileCache``): reads given one
+#: assemble their windows from tiles read before and fetch only the missing ones.
+TileCache = _core.TileCache
+
 _ERROR_CLASSES: dict[str, type[BaseException]] = {
     "RemoteNotFoundError": errors.RemoteNotFoundError,
     "RemotePermissionError": errors.RemotePermissionError,
@@ -50,6 +54,7 @@ def _read_windows(
     options: dict[str, Any] | None,
     progress: Callable[[int, int], object] | None,
     failures: dict[int, BaseException] | None = None,
+    tile_cache: TileCache | None = None,
 ) -> None:
     """One ``_core.read_windows`` call; Ctrl-C stops it promptly (also in ``asyncio.run``).
 
@@ -57,8 +62,11 @@ def _read_windows(
     it the failure of the first failed row is raised.
     """
     plan = with_byte_order(plan, options)
+    kw = _progress_kw(progress)
+    if tile_cache is not None:
+        kw["tile_cache"] = tile_cache
     with interruptible():
-        report = _core.read_windows(plan, buffer, options=options, **_progress_kw(progress))
+        report = _core.read_windows(plan, buffer, options=options, **kw)
     by_row = window_errors(report)
     if failures is not None:
         failures.update(by_row)
@@ -455,6 +463,7 @@ def read_flat(
     options: dict[str, Any] | None = None,
     progress: Callable[[int, int], object] | None = None,
     failures: dict[int, BaseException] | None = None,
+    tile_cache: TileCache | None = None,
 ) -> list[np.ndarray]:
     """Read windows of possibly different shapes and dtypes in ONE call into Rust.
 
@@ -466,6 +475,9 @@ def read_flat(
     A window that cannot be read (missing file, corrupt tile...) raises its exception; with
     ``failures`` given, it is recorded there instead (window index -> exception, its array
     then holds no meaningful pixels) and the other windows are still returned.
+
+    With ``tile_cache``, windows are assembled from the decoded tiles it holds; only the
+    missing tiles are fetched (whole) and kept in it (``progress`` is then not called).
     """
     n = len(urls)
     offsets = np.zeros(n, dtype=np.int64)
@@ -493,8 +505,28 @@ def read_flat(
     plan = _plan(
         urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
-    _read_windows(plan, buffer, options, progress, failures)
+    _read_windows(plan, buffer, options, progress, failures, tile_cache)
     return outs
+
+
+def cached_windows(
+    tile_cache: TileCache,
+    urls: Sequence[str],
+    layouts: pa.Array,
+    band_index: Sequence[int],
+    windows: Sequence[tuple[int, int, int, int]],
+    options: dict[str, Any] | None = None,
+) -> list[bool]:
+    """Per window ``(col_off, row_off, width, height)``: whether ``tile_cache`` holds every
+    tile it needs (a :func:`read_flat` of it through the cache then fetches nothing)."""
+    if not urls:
+        return []
+    win = np.asarray(windows, dtype=np.int64).reshape(len(urls), 4)
+    zeros = np.zeros(len(urls), dtype=np.int64)
+    plan = _plan(
+        urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], zeros, win[:, 2]
+    )
+    return tile_cache.holds(with_byte_order(plan, options))
 
 
 def _inside_image(layouts: pa.Array, win: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Decoded tiles shared by the DataLoader workers of one TorchGeo dataset.
 
-Each process keeps its own LRU of decoded tiles (``_tile_cache.TileCache``). With
+Each process keeps its own LRU of decoded tiles (:class:`rasteret.read.engine.TileCache`). With
 ``num_workers > 0`` every worker would otherwise fetch and decode the tiles another worker
 already has: GDAL's block cache, which TorchGeo's own reader relies on, has the same limit.
 Workers of one dataset therefore also share a directory of decoded tiles on a RAM-backed
@@ -10,16 +10,16 @@ others, not a round trip.
 Lifetime: the directory name is chosen when the dataset is created, in the process that
 creates it (the owner, whose pid is in the name); it is created on first write and removed
 when the owner's dataset is garbage-collected or the owner exits. Directories whose owner
-died without cleaning up are removed the next time a dataset is created. Every file is
-written under a temporary name and renamed, so a reader sees a whole tile or none; a tile
-that vanishes (evicted by another worker) is a miss, never an error.
+died without cleaning up are removed the next time a dataset is created. The tiles in it are
+written and read by the Rust cache (``TileCache.share``): every file is written under a
+temporary name and renamed, so a reader sees a whole tile or none; a tile that vanishes
+(evicted by another worker) is a miss, never an error; the oldest files go first when the
+directory outgrows its budget.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import itertools
 import os
 import shutil
 import tempfile
@@ -28,13 +28,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 _PREFIX = "rasteret-tiles-"
-#: Bytes a process writes between two checks of the directory's size.
-_CHECK_EVERY_BYTES = 16 * 1024 * 1024
-#: Eviction brings the directory down to this share of its budget (oldest tiles first).
-_EVICT_TO = 0.75
 
 
 def _base_dir() -> Path:
@@ -99,80 +93,3 @@ def owner_alive(path: str | None) -> bool:
         return False
     pid = _owner_pid(Path(path))
     return pid is not None and _alive(pid)
-
-
-class SharedTileStore:
-    """Decoded tiles as files in ``path``, bounded (approximately) by ``max_bytes``."""
-
-    def __init__(self, path: str, max_bytes: int) -> None:
-        self.path = Path(path)
-        self.max_bytes = int(max_bytes)
-        self._written_since_check = 0
-        self._tmp_names = itertools.count()
-        self.hits = 0
-
-    def _file(self, key: tuple[Any, ...]) -> Path:
-        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
-        return self.path / f"{digest}.tile"
-
-    def get(
-        self, key: tuple[Any, ...], shape: tuple[int, int], dtype: np.dtype
-    ) -> np.ndarray | None:
-        """The tile stored under ``key``, or None (never stored, evicted, or damaged)."""
-        try:
-            data = self._file(key).read_bytes()
-        except OSError:
-            return None
-        tile = np.frombuffer(data, dtype=dtype)
-        if tile.size != shape[0] * shape[1]:
-            return None
-        self.hits += 1
-        return tile.reshape(shape)
-
-    def put(self, key: tuple[Any, ...], tile: np.ndarray) -> None:
-        """Store ``tile`` under ``key`` for the other processes; failures are ignored."""
-        if tile.nbytes > self.max_bytes:
-            return
-        target = self._file(key)
-        tmp = self.path / f".{os.getpid()}-{next(self._tmp_names)}.tmp"
-        try:
-            self.path.mkdir(exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(memoryview(np.ascontiguousarray(tile)).cast("B"))
-            os.replace(tmp, target)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            return
-        self._written_since_check += tile.nbytes
-        if self._written_since_check >= min(_CHECK_EVERY_BYTES, self.max_bytes // 4 or 1):
-            self._written_since_check = 0
-            self._evict(keep=str(target))
-
-    def _evict(self, keep: str) -> None:
-        # Oldest first (file times are coarse: ties are broken arbitrarily), never `keep`.
-        entries = []
-        total = 0
-        try:
-            with os.scandir(self.path) as it:
-                for e in it:
-                    if not e.name.endswith(".tile"):
-                        continue
-                    with contextlib.suppress(OSError):
-                        st = e.stat()
-                        entries.append((st.st_mtime_ns, st.st_size, e.path))
-                        total += st.st_size
-        except OSError:
-            return
-        if total <= self.max_bytes:
-            return
-        entries.sort()
-        goal = self.max_bytes * _EVICT_TO
-        for _, size, path in entries:
-            if total <= goal:
-                break
-            if path == keep:
-                continue
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-                total -= size

@@ -1,7 +1,7 @@
 //! `read_windows`: one Arrow plan batch + one flat output buffer -> pixels, one crossing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
@@ -16,7 +16,8 @@ use crate::python::blocking::block_on;
 use crate::python::convert::call_options;
 use crate::python::errors::{kind_name, py_message, to_pyerr};
 use crate::read::{
-    self, arrow::requests_from_batch, plan_reads, tiles_to_fetch, WindowFailure, WindowRequest,
+    self, arrow::requests_from_batch, plan_reads, tiles_to_fetch, TileCache, WindowFailure,
+    WindowRequest,
 };
 use pyo3::types::PyBytes;
 
@@ -43,22 +44,37 @@ fn import_plan(obj: &Bound<'_, PyAny>) -> PyResult<PyRecordBatch> {
 /// `progress(done, total)` is called with tiles placed / tiles to fetch, about every 100 ms
 /// while reading and once at the end. Returns the windows that failed (see
 /// [`failure_batch`]); errors that are no window's raise.
+///
+/// With `tile_cache`, windows are assembled from that cache's decoded tiles and only the
+/// missing tiles are fetched (whole tiles, kept in the cache); progress then counts fetched
+/// tiles against the windows' tiles.
 #[pyfunction]
-#[pyo3(signature = (plan, out, *, options = None, progress = None))]
+#[pyo3(signature = (plan, out, *, options = None, progress = None, tile_cache = None))]
 pub(crate) fn read_windows<'py>(
     py: Python<'py>,
     plan: &Bound<'py, PyAny>,
     mut out: PyReadwriteArray1<'py, u8>,
     options: Option<&Bound<'py, PyDict>>,
     progress: Option<Py<PyAny>>,
+    tile_cache: Option<PyRef<'py, PyTileCache>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = call_options(options)?;
     let plan = import_plan(plan)?;
     let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
-    let plan = plan_reads(&requests).map_err(to_pyerr)?;
     let dst = out
         .as_slice_mut()
         .map_err(|_| PyValueError::new_err("out must be a C-contiguous 1-D uint8 array"))?;
+    let read_opts = opts.read;
+    if let Some(cache) = tile_cache {
+        let cache = cache.current();
+        let failures = block_on(
+            py,
+            || read::read_cached(&cache, &requests, dst, &read_opts, None),
+            |_| Ok(()),
+        )?;
+        return failure_batch(&requests, &failures)?.into_pyarrow(py);
+    }
+    let plan = plan_reads(&requests).map_err(to_pyerr)?;
     if dst.len() < plan.required_output_bytes {
         return Err(PyValueError::new_err(format!(
             "out holds {} bytes, the plan writes up to byte {}",
@@ -66,7 +82,6 @@ pub(crate) fn read_windows<'py>(
             plan.required_output_bytes
         )));
     }
-    let read_opts = opts.read;
     let total = tiles_to_fetch(&plan);
     let done = AtomicUsize::new(0);
     let reported = AtomicUsize::new(usize::MAX);
@@ -86,6 +101,94 @@ pub(crate) fn read_windows<'py>(
     )?;
     report(py, total)?;
     failure_batch(&requests, &failures)?.into_pyarrow(py)
+}
+
+/// A per-process LRU of decoded tiles, bounded by `max_bytes` (see `rasteret._core.pyi`).
+///
+/// A process forked from the one that filled it starts with an empty cache (the parent's
+/// lock may have been held by a thread that does not exist in the child).
+#[pyclass(name = "TileCache", module = "rasteret._core", frozen)]
+pub(crate) struct PyTileCache {
+    state: Mutex<(u32, Arc<TileCache>)>,
+}
+
+impl PyTileCache {
+    /// This process's cache (a fresh one after a fork).
+    fn current(&self) -> Arc<TileCache> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = std::process::id();
+        if state.0 != pid {
+            let fresh = TileCache::new(state.1.max_bytes(), state.1.readahead_rows());
+            *state = (pid, Arc::new(fresh));
+        }
+        state.1.clone()
+    }
+}
+
+#[pymethods]
+impl PyTileCache {
+    #[new]
+    #[pyo3(signature = (max_bytes, readahead_rows = false))]
+    fn new(max_bytes: i64, readahead_rows: bool) -> PyResult<Self> {
+        let max_bytes = usize::try_from(max_bytes).map_err(|_| {
+            PyValueError::new_err(format!("max_bytes must be >= 0, got {max_bytes}"))
+        })?;
+        let cache = Arc::new(TileCache::new(max_bytes, readahead_rows));
+        Ok(Self {
+            state: Mutex::new((std::process::id(), cache)),
+        })
+    }
+
+    #[getter]
+    fn max_bytes(&self) -> usize {
+        self.current().max_bytes()
+    }
+    #[getter]
+    fn readahead_rows(&self) -> bool {
+        self.current().readahead_rows()
+    }
+    #[getter]
+    fn hits(&self) -> u64 {
+        self.current().hits()
+    }
+    #[getter]
+    fn misses(&self) -> u64 {
+        self.current().misses()
+    }
+    #[getter]
+    fn shared_hits(&self) -> u64 {
+        self.current().shared_hits()
+    }
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.current().nbytes()
+    }
+    fn __len__(&self) -> usize {
+        self.current().len()
+    }
+    fn clear(&self) {
+        self.current().clear();
+    }
+    #[pyo3(signature = (directory, max_bytes))]
+    fn share(&self, directory: std::path::PathBuf, max_bytes: u64) {
+        self.current().share(directory, max_bytes);
+    }
+    /// Per plan row: whether every tile of its window is held (memory or shared files).
+    fn holds(&self, plan: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+        let plan = import_plan(plan)?;
+        let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
+        Ok(self.current().holds(&requests))
+    }
+    fn __repr__(&self) -> String {
+        let c = self.current();
+        format!(
+            "TileCache(max_bytes={}, readahead_rows={}, tiles={}, nbytes={})",
+            c.max_bytes(),
+            if c.readahead_rows() { "True" } else { "False" },
+            c.len(),
+            c.nbytes()
+        )
+    }
 }
 
 /// One row per failed window, in plan order: `row` (plan row, int64), `url` (as in the

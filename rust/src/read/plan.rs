@@ -110,7 +110,7 @@ pub struct ReadPlan {
 }
 
 /// Element size and the output geometry of one request, checked.
-fn request_extent(req: &WindowRequest) -> Result<(usize, usize)> {
+pub(crate) fn request_extent(req: &WindowRequest) -> Result<(usize, usize)> {
     let elem = codec::element_bytes(req.layout.bits_per_sample)?;
     let w = usize::try_from(req.window.width).map_err(|_| Error::invalid("window too wide"))?;
     let h = usize::try_from(req.window.height).map_err(|_| Error::invalid("window too tall"))?;
@@ -137,7 +137,7 @@ fn request_extent(req: &WindowRequest) -> Result<(usize, usize)> {
     Ok((elem, end))
 }
 
-fn check_layout(req: &WindowRequest) -> Result<()> {
+pub(crate) fn check_layout(req: &WindowRequest) -> Result<()> {
     let l = &*req.layout;
     if l.tile_width == 0 || l.tile_height == 0 || l.width == 0 || l.height == 0 {
         return Err(Error::corrupt(format!(
@@ -164,7 +164,7 @@ fn check_layout(req: &WindowRequest) -> Result<()> {
 /// Whether a planning error belongs to the request's file (its layout is corrupt or not
 /// supported): that request then fails alone. Any other error is the caller's (bad window,
 /// stride or band) and fails the whole read.
-fn is_file_error(e: &Error) -> bool {
+pub(crate) fn is_file_error(e: &Error) -> bool {
     matches!(e.kind(), Kind::Corrupt | Kind::Unsupported)
 }
 
@@ -172,12 +172,12 @@ fn is_file_error(e: &Error) -> bool {
 type TileKey = (Arc<str>, u64, u64, u32, u32, u16);
 
 /// Where a request's window meets its image, on the image's tile grid.
-struct Coverage {
+pub(crate) struct Coverage {
     /// Intersection of window and image, in image pixels: columns `x0..x1`, rows `y0..y1`.
-    x0: i64,
-    y0: i64,
-    x1: i64,
-    y1: i64,
+    pub(crate) x0: i64,
+    pub(crate) y0: i64,
+    pub(crate) x1: i64,
+    pub(crate) y1: i64,
     tiles_across: i64,
     tiles_per_plane: i64,
     /// Plane of the tile tables read (planar configuration 2), else 0.
@@ -187,8 +187,9 @@ struct Coverage {
     samples: u16,
 }
 
-/// The tiles `req`'s window covers, or None when it covers no pixel of the image.
-fn coverage(req: &WindowRequest) -> Result<Option<Coverage>> {
+/// The tiles `req`'s window covers, or None when it covers no pixel of the image; fails
+/// when the layout's tile tables are too short for its image.
+pub(crate) fn coverage(req: &WindowRequest) -> Result<Option<Coverage>> {
     let l = &*req.layout;
     let (img_w, img_h) = (i64::from(l.width), i64::from(l.height));
     let (tw, th) = (i64::from(l.tile_width), i64::from(l.tile_height));
