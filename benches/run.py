@@ -202,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 plan = wl.make_plan(w, server.url, args.scenes, args.quick)
                 if any(v.name == "rasteret-indexed" for v in variants):
                     plan["headers_path"] = _index_for(w, plan, tmp, header_cache, args.timeout)
-                if w.kind == "points" and any(v.tool == "rasteret" for v in variants):
+                if any(
+                    v.name == "rasteret-api" or (w.kind == "points" and v.tool == "rasteret")
+                    for v in variants
+                ):
                     plan["collection_path"] = _collection_for(w, plan, tmp, args.timeout)
                 plan_path = Path(tmp) / f"{name}-{lat}.json"
                 plan_path.write_text(json.dumps(plan))
@@ -301,7 +304,7 @@ def _index_for(
 
 
 def _collection_for(w: wl.Workload, plan: dict[str, Any], tmp: str, timeout: float) -> str:
-    """Build (untimed) the collection Parquet that B6's sample_points reads: the index."""
+    """Build (untimed) the collection Parquet the public-API variants read: the index."""
     path = str(Path(tmp) / f"collection-{w.name}-{plan['n_scenes']}.parquet")
     if Path(path).exists():
         return path
@@ -312,7 +315,7 @@ def _collection_for(w: wl.Workload, plan: dict[str, Any], tmp: str, timeout: flo
         [*cmd, str(plan_path), path], capture_output=True, text=True, timeout=timeout, check=False
     )
     if proc.returncode != 0:
-        raise SystemExit(f"!! B6 collection build failed: {proc.stderr.strip()[-500:]}")
+        raise SystemExit(f"!! {w.name} collection build failed: {proc.stderr.strip()[-500:]}")
     return path
 
 

@@ -173,3 +173,72 @@ def test_dictionary_layout_plan_matches_struct_plan(aoi_collection):  # noqa: F8
         _read.read_blocks(
             [url, url], null_keys, np.zeros(2), cols[:2], rows[:2], 3, np.dtype("uint16"), 0
         )
+
+
+def _record_dataset(name_values, time, geometry, y0, x0, shape):
+    import xarray as xr
+
+    h, w = shape
+    coords = {
+        "time": [np.datetime64(time, "ns")],
+        "geometry": [geometry],
+        "y": 1000.0 - (np.arange(y0, y0 + h) + 0.5) * 10.0,
+        "x": 500.0 + (np.arange(x0, x0 + w) + 0.5) * 10.0,
+    }
+    variables = {
+        name: (("time", "geometry", "y", "x"), values.reshape(1, 1, h, w), {"_FillValue": 0})
+        for name, values in name_values.items()
+    }
+    return xr.Dataset(variables, coords=coords, attrs={"record_id": f"r{time}{y0}{x0}"})
+
+
+def _reference_combine_first(datasets, fills):
+    """The xarray way: outer-align every dataset with the fill, then earlier wins unless it
+    holds the fill (one full-cube ``where`` per dataset)."""
+    import xarray as xr
+
+    aligned = xr.align(*datasets, join="outer", fill_value=fills)
+    out = aligned[0].copy()
+    for ds in aligned[1:]:
+        for name in ds.data_vars:
+            if name not in out.data_vars:
+                out[name] = ds[name]
+                continue
+            attrs = dict(out[name].attrs)
+            merged = out[name].where(out[name] != fills[name], ds[name])
+            out[name] = merged.astype(np.result_type(out[name].dtype, ds[name].dtype))
+            out[name].attrs.update(attrs)
+    return out
+
+
+def test_combine_first_assembles_overlaps_like_xarray_align_and_where():
+    import xarray as xr
+    from rasteret.core.execution import _combine_first
+
+    rng = np.random.default_rng(7)
+
+    def values(shape, dtype):
+        v = rng.integers(0, 5, shape).astype(dtype)  # about a fifth of the pixels hold the fill
+        return v
+
+    datasets = [
+        _record_dataset({"B1": values((6, 8), np.uint16)}, "2024-01-02", 1, 0, 0, (6, 8)),
+        # same date and geometry, shifted: overlaps the first (merged pixel by pixel)
+        _record_dataset(
+            {"B1": values((5, 7), np.uint8), "B2": values((5, 7), np.uint8)},
+            "2024-01-02",
+            1,
+            3,
+            4,
+            (5, 7),
+        ),
+        # another date, another geometry, a grid that leaves a gap in the union
+        _record_dataset({"B1": values((4, 4), np.uint16)}, "2024-01-01", 2, 12, 1, (4, 4)),
+        _record_dataset({"B2": values((3, 9), np.uint8)}, "2024-01-02", 1, 1, 2, (3, 9)),
+    ]
+    fills = {"B1": 0, "B2": 0}
+    expected = _reference_combine_first(datasets, fills)
+    got = _combine_first(datasets)
+    xr.testing.assert_identical(got, expected)
+    assert got["B1"].dtype == np.uint16 and got["B2"].dtype == np.uint8
+    assert got["B1"].attrs["_FillValue"] == 0 and got.attrs["record_id"] == "r2024-01-0200"

@@ -349,7 +349,6 @@ def _combine_first(datasets: list[Any]) -> Any:
     dataset only fills pixels where the earlier ones hold the fill value. Otherwise chained
     ``Dataset.combine_first`` (which may promote to float with NaN).
     """
-    import xarray as xr
 
     names = list(dict.fromkeys(n for ds in datasets for n in ds.data_vars))
     fills: dict[str, Any] = {}
@@ -366,22 +365,65 @@ def _combine_first(datasets: list[Any]) -> Any:
         for ds in datasets[1:]:
             out = out.combine_first(ds)
         return out
-    aligned = xr.align(*datasets, join="outer", fill_value=fills)
-    out = aligned[0].copy()
-    for ds in aligned[1:]:
-        for name in names:
-            if name not in ds.data_vars:
-                continue
-            if name not in out.data_vars:
-                out[name] = ds[name]
-                continue
-            attrs = dict(out[name].attrs)
-            encoding = dict(out[name].encoding)
-            merged = out[name].where(out[name] != fills[name], ds[name])
-            out[name] = merged.astype(np.result_type(out[name].dtype, ds[name].dtype))
-            out[name].attrs.update(attrs)
-            out[name].encoding.update(encoding)
+    return _assemble_outer(datasets, names, fills)
+
+
+def _assemble_outer(datasets: list[Any], names: list[str], fills: dict[str, Any]) -> Any:
+    """``xr.align(join="outer", fill_value=fills)`` then "earlier wins unless it holds the
+    fill", without the per-dataset cube copies: every variable is allocated once on the
+    union of the coordinates (computed by xarray's own outer join, on coordinates only) and
+    each dataset is placed into it; only a (time, geometry) slot an earlier dataset already
+    wrote is merged pixel by pixel."""
+    import xarray as xr
+
+    dims = ("time", "geometry", "y", "x")
+    frames = [xr.Dataset(coords={d: ds.indexes[d] for d in dims}) for ds in datasets]
+    union = xr.align(*frames, join="outer")[0]
+    indexes = {d: union.indexes[d] for d in dims}
+    shape = tuple(len(indexes[d]) for d in dims)
+    first = datasets[0]
+    variables = {}
+    for name in names:
+        holders = [ds for ds in datasets if name in ds.data_vars]
+        dtype = np.result_type(*(ds[name].dtype for ds in holders))
+        data = np.full(shape, fills[name], dtype=dtype)
+        written = np.zeros(shape[:2], dtype=bool)
+        for ds in holders:
+            source = ds[name].transpose(*dims).values
+            at = [indexes[d].get_indexer(ds.indexes[d]) for d in dims]
+            rows, cols = _span(at[2]), _span(at[3])
+            for ti, t in enumerate(at[0]):
+                for gi, g in enumerate(at[1]):
+                    block = source[ti, gi]
+                    if rows is None or cols is None:  # coordinates not contiguous in the union
+                        target_view = np.ix_(at[2], at[3])
+                        target = data[t, g][target_view]
+                        if written[t, g]:
+                            block = np.where(target != fills[name], target, block)
+                        data[t, g][target_view] = block
+                    elif written[t, g]:
+                        target = data[t, g, rows, cols]
+                        np.copyto(target, block, where=target == fills[name], casting="unsafe")
+                    else:
+                        data[t, g, rows, cols] = block
+                    written[t, g] = True
+        variable = xr.Variable(dims, data, attrs=dict(holders[0][name].attrs))
+        variable.encoding.update(holders[0][name].encoding)
+        variables[name] = variable
+    coords = {d: indexes[d] for d in dims}
+    extra = {k: v for k, v in first.coords.items() if k not in dims}
+    out = xr.Dataset(variables, coords={**coords, **extra}, attrs=dict(first.attrs))
     return out
+
+
+def _span(positions: np.ndarray) -> slice | None:
+    """``positions`` as a slice when they are consecutive and ascending, else None."""
+    if len(positions) == 0 or positions[0] < 0:
+        return None
+    start = int(positions[0])
+    if np.array_equal(positions, np.arange(start, start + len(positions))):
+        return slice(start, start + len(positions))
+    return None
 
 
 def get_collection_xarray(

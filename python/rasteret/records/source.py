@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from rasteret.records.column_cache import ColumnCache
 from rasteret.records.filters import SubsetCriteria, dataset_subset_expression
 from rasteret.records.hf import (
     head_hf_streaming_source,
@@ -77,11 +78,40 @@ class RecordSource(Protocol):
 
 
 class DatasetSource:
-    """Records of a ``pyarrow.dataset.Dataset`` (or of a Parquet path opened on first use)."""
+    """Records of a ``pyarrow.dataset.Dataset`` (or of a Parquet path opened on first use).
 
-    def __init__(self, dataset: ds.Dataset | None = None, path: str | None = None) -> None:
+    A source made by ``subset`` / ``where`` keeps the expression it adds to the unfiltered
+    dataset and shares that dataset's :class:`ColumnCache`: scans of small file-backed
+    collections then filter columns held in memory instead of reading the files again.
+    """
+
+    def __init__(
+        self,
+        dataset: ds.Dataset | None = None,
+        path: str | None = None,
+        *,
+        cache: ColumnCache | None = None,
+        expression: ds.Expression | None = None,
+    ) -> None:
         self._dataset = dataset
         self.path = path
+        self._cache = cache
+        self._expression = expression
+
+    def _column_cache(self) -> ColumnCache | None:
+        """The cache of the unfiltered dataset (made here when this source is that one)."""
+        if self._cache is None and self._expression is None:
+            d = self.dataset
+            if d is not None:
+                self._cache = ColumnCache(d)
+        return self._cache
+
+    def _filtered(self, expr: ds.Expression) -> DatasetSource:
+        d = self.dataset
+        if d is None:
+            return self
+        combined = expr if self._expression is None else self._expression & expr
+        return DatasetSource(d.filter(expr), cache=self._column_cache(), expression=combined)
 
     @property
     def dataset(self) -> ds.Dataset | None:
@@ -103,7 +133,11 @@ class DatasetSource:
 
     def scan(self, columns: list[str] | None = None) -> pa.Table:
         d = self.dataset
-        return pa.table({}) if d is None else d.to_table(columns=columns)
+        if d is None:
+            return pa.table({})
+        cache = self._column_cache()
+        held = None if cache is None else cache.scan(columns, self._expression)
+        return d.to_table(columns=columns) if held is None else held
 
     def batches(
         self, columns: list[str] | None = None, batch_size: int = 1024
@@ -129,11 +163,10 @@ class DatasetSource:
         d = self.dataset
         if d is None:
             return self
-        return DatasetSource(d.filter(dataset_subset_expression(d.schema, criteria)))
+        return self._filtered(dataset_subset_expression(d.schema, criteria))
 
     def where(self, expr: ds.Expression) -> DatasetSource:
-        d = self.dataset
-        return self if d is None else DatasetSource(d.filter(expr))
+        return self._filtered(expr)
 
 
 class RecordIndexSource:
