@@ -224,6 +224,7 @@ class TileCache:
     def share(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
         """Also keep tiles as files in ``directory`` (created on first write), at most about
         ``max_bytes`` of them (oldest removed first), and look tiles up there."""
-    def holds(self, plan: Any) -> list[bool]:
-        """Per row of a :func:`read_windows` plan: whether every tile its window needs is
-        held in memory or in the shared directory (its read then fetches nothing)."""
+    def read_held(self, plan: Any, out: np.ndarray) -> list[bool]:
+        """Read the rows of a :func:`read_windows` plan whose tiles are all held (in memory or
+        in the shared directory) into ``out``, without fetching anything; per row, whether
+        it was read (the others are left untouched)."""

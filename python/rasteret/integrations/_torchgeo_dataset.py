@@ -142,7 +142,6 @@ class RasteretGeoDataset(GeoDataset):
         self._warned_dtypes: set[tuple[str, str]] = set()
         self._warned_partial = False
         self._select_cache: tuple[Any, ...] | None = None
-        self._layout_cache: dict[tuple[int, ...], Any] = {}
         self._tile_cache: TileCache | None = None
         self._tiles_shared_in: int | None = None  # pid of the process whose cache shares
         self._shared_tiles_dir: str | None = new_shared_dir(self)
@@ -238,7 +237,6 @@ class RasteretGeoDataset(GeoDataset):
         state = dict(self.__dict__)
         state["_select_cache"] = None
         state.pop("_facts", None)
-        state["_layout_cache"] = {}
         state["_tile_cache"] = None
         state["_tiles_shared_in"] = None
         return state
@@ -326,9 +324,7 @@ class RasteretGeoDataset(GeoDataset):
         if self.keep_freed_sample_memory:
             keep_freed_memory()
         chip = self._resolve(query)
-        placed, failures = self._reader(self._layout_cache).read_chip(
-            chip.records, chip.bbox, chip.grid
-        )
+        placed, failures = self._reader().read_chip(chip.records, chip.bbox, chip.grid)
         return self._sample(chip, placed, failures)
 
     def __getitems__(self, queries: list[Any]) -> list[dict[str, Any]]:
@@ -349,14 +345,13 @@ class RasteretGeoDataset(GeoDataset):
             samples = [self.transforms(s) for s in samples]
         return samples
 
-    def _reader(self, layout_cache: dict[tuple[int, ...], Any] | None = None) -> ChipReader:
+    def _reader(self) -> ChipReader:
         return ChipReader(
             epsg=self.epsg,
             multi_crs=self._plan.multi_crs,
             layouts=self._plan.layouts,
             mask_layouts=self._plan.mask_layouts,
             options=io_options(self.backend, max_concurrent=self.max_concurrent),
-            layout_cache=layout_cache,
             tile_cache=self._tiles(),
         )
 

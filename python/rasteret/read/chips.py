@@ -138,8 +138,8 @@ def _plan_chip(
 class ChipReader:
     """How one dataset reads chips: output CRS, layout columns, I/O options and caches.
 
-    ``layout_cache`` keeps the plan's layout column per distinct set of layout rows (samplers
-    revisit the same records, and ``take`` of nested tile tables is not free). With
+    Windows refer to the plan's layout rows through a dictionary array (no copy of the
+    nested tile tables per read; the core parses each distinct layout once). With
     ``tile_cache``, windows are assembled from cached decoded tiles and only missing tiles are
     read.
     """
@@ -149,7 +149,6 @@ class ChipReader:
     layouts: pa.Array
     mask_layouts: pa.Array | None
     options: dict[str, Any]
-    layout_cache: dict[tuple[int, ...], pa.Array] | None = None
     tile_cache: TileCache | None = None
 
     def read_chip(
@@ -165,7 +164,7 @@ class ChipReader:
         are placed.
         """
         jobs = _plan_chip(records, bbox, grid, self.epsg, self.multi_crs)
-        arrays, failures = self._read_reporting(jobs, self.layout_cache)
+        arrays, failures = self._read_reporting(jobs)
         return self._place(jobs, arrays, records, grid), failures
 
     def read_chips(
@@ -192,8 +191,7 @@ class ChipReader:
         if _tiled(every, self.tile_cache) and not any(j.source.mask_row is not None for j in every):
             return self._read_chips_overlapped(chips, plans, every, finish)
         try:
-            # a batch's set of layout rows rarely repeats: no layout cache
-            arrays, failed = self._read(every, None)
+            arrays, failed = self._read(every)
         except (OSError, RuntimeError, ValueError) as exc:
             arrays, failed = {}, dict.fromkeys((j.slot for j in every), exc)
         results = []
@@ -210,56 +208,53 @@ class ChipReader:
         finish: Callable[[int, dict[tuple[int, int], Placed], list[tuple[int, BaseException]]], T],
     ) -> list[T]:
         cache: TileCache = self.tile_cache  # type: ignore[assignment]
-        layouts = _take(self.layouts, None)(tuple(j.source.layout_row for j in every))
-        held = _read.cached_windows(
-            cache,
-            [j.source.url for j in every],
-            layouts,
-            [j.source.band_index for j in every],
-            [j.window for j in every],
-            self.options,
-        )
+        # one call reads every window whose tiles are held (no I/O); the others are fetched
+        # on a helper thread while the chips read in full are placed
+        try:
+            held_outs, held = _read.read_held(
+                cache,
+                [j.source.url for j in every],
+                _layout_rows(self.layouts, every),
+                [j.source.band_index for j in every],
+                [j.window for j in every],
+                [j.source.dtype for j in every],
+                [j.fill for j in every],
+                options=self.options,
+            )
+        except (OSError, RuntimeError, ValueError):
+            held_outs, held = [], [False] * len(every)  # the fetch below reports the error
         cached = [all(held[j.slot] for j in jobs) for jobs in plans]
-        # job.slot is its position in ``every``: both reads take rows of the same plan
-        fetched = [j for jobs, hit in zip(plans, cached, strict=True) if not hit for j in jobs]
+        fetched = [j for j in every if not held[j.slot]]  # job.slot is its position in every
         fetch_failed: dict[int, BaseException] = {}
         fetch_out: list[list[np.ndarray]] = []
 
         def fetch_missing() -> None:
-            fetch_out.append(
-                _read_cached(fetched, _slots(layouts, fetched), cache, self.options, fetch_failed)
-            )
+            fetch_out.append(_read_cached(fetched, self.layouts, cache, self.options, fetch_failed))
 
         fetch = _Helper(fetch_missing) if fetched else None
         results: list[Any] = [None] * len(chips)
+        arrays = {j.slot: held_outs[j.slot] for j in every if held[j.slot]}
+        errors: dict[int, BaseException] = {}
 
-        def place(i: int, arrays: dict[int, np.ndarray], failed: dict[int, BaseException]) -> T:
-            kept, failures = _drop_failed(plans[i], arrays, failed)
+        def place(i: int) -> T:
+            kept, failures = _drop_failed(plans[i], arrays, errors)
             return finish(i, self._place(plans[i], kept, chips[i][0], chips[i][2]), failures)
 
         try:
-            ready = [j for jobs, hit in zip(plans, cached, strict=True) if hit for j in jobs]
-            failed: dict[int, BaseException] = {}
-            try:  # every tile is held: assembled from memory (or shared files), no round trip
-                outs = _read_cached(ready, _slots(layouts, ready), cache, self.options, failed)
-            except (OSError, RuntimeError, ValueError) as exc:
-                outs, failed = [], {k: exc for k in range(len(ready))}
-            arrays = _by_slot(ready, outs, failed)
-            errors = {ready[k].slot: exc for k, exc in failed.items()}
             for i in range(len(chips)):
                 if cached[i]:
-                    results[i] = place(i, arrays, errors)
+                    results[i] = place(i)
             error = fetch.wait() if fetch is not None else None
             if error is not None and not isinstance(error, (OSError, RuntimeError, ValueError)):
                 raise error
             if error is not None:
-                arrays, errors = {}, {j.slot: error for j in fetched}
+                errors.update(dict.fromkeys((j.slot for j in fetched), error))
             elif fetched:
-                arrays = _by_slot(fetched, fetch_out[0], fetch_failed)
-                errors = {fetched[k].slot: exc for k, exc in fetch_failed.items()}
+                arrays.update(_by_slot(fetched, fetch_out[0], fetch_failed))
+                errors.update({fetched[k].slot: exc for k, exc in fetch_failed.items()})
             for i in range(len(chips)):
                 if not cached[i]:
-                    results[i] = place(i, arrays, errors)
+                    results[i] = place(i)
         except KeyboardInterrupt:
             fetch = None  # Ctrl-C does not wait for the read: the helper ends on its own
             raise
@@ -269,22 +264,18 @@ class ChipReader:
         return results
 
     def _read_reporting(
-        self, jobs: list[_Job], layout_cache: dict[tuple[int, ...], pa.Array] | None
+        self, jobs: list[_Job]
     ) -> tuple[dict[int, np.ndarray], list[tuple[int, BaseException]]]:
         """:meth:`_read` with failures per record (an error of the whole call fails every
         record): the arrays of records that read in full, and ``(record, error)`` pairs."""
         try:
-            arrays, failed = self._read(jobs, layout_cache)
+            arrays, failed = self._read(jobs)
         except (OSError, RuntimeError, ValueError) as exc:
             arrays, failed = {}, dict.fromkeys((j.slot for j in jobs), exc)
         return _drop_failed(jobs, arrays, failed)
 
-    def _read(
-        self, jobs: list[_Job], layout_cache: dict[tuple[int, ...], pa.Array] | None
-    ) -> tuple[dict[int, np.ndarray], dict[int, BaseException]]:
-        return _read_jobs(
-            jobs, self.layouts, self.mask_layouts, self.options, layout_cache, self.tile_cache
-        )
+    def _read(self, jobs: list[_Job]) -> tuple[dict[int, np.ndarray], dict[int, BaseException]]:
+        return _read_jobs(jobs, self.layouts, self.mask_layouts, self.options, self.tile_cache)
 
     def _place(
         self,
@@ -309,7 +300,6 @@ def _read_jobs(
     layouts: pa.Array,
     mask_layouts: pa.Array | None,
     options: dict[str, Any],
-    layout_cache: dict[tuple[int, ...], pa.Array] | None = None,
     tile_cache: TileCache | None = None,
 ) -> tuple[dict[int, np.ndarray], dict[int, BaseException]]:
     """Read every job's window (and internal mask) in one call each: the arrays by slot of
@@ -317,11 +307,10 @@ def _read_jobs(
     if not jobs:
         return {}, {}
 
-    take = _take(layouts, layout_cache)
     failed: dict[int, BaseException] = {}  # by position in ``jobs``
     outs = _read_cached(
         jobs,
-        take(tuple(j.source.layout_row for j in jobs)),
+        layouts,
         tile_cache if _tiled(jobs, tile_cache) else None,
         options,
         failed,
@@ -365,22 +354,11 @@ def _drop_failed(
     return kept, sorted(first.items(), key=lambda item: item[0])
 
 
-def _take(
-    layouts: pa.Array, layout_cache: dict[tuple[int, ...], pa.Array] | None
-) -> Callable[[tuple[int, ...]], pa.Array]:
-    """``take(rows)``: the layout column of those plan rows (kept in ``layout_cache``)."""
-
-    def take(rows: tuple[int, ...]) -> pa.Array:
-        column = None if layout_cache is None else layout_cache.get(rows)
-        if column is None:
-            column = layouts.take(pa.array(rows, pa.int64()))
-            if layout_cache is not None:
-                if len(layout_cache) >= 512:
-                    layout_cache.clear()
-                layout_cache[rows] = column
-        return column
-
-    return take
+def _layout_rows(layouts: pa.Array, jobs: list[_Job]) -> pa.Array:
+    """The layout column of ``jobs``: a dictionary array over the plan's layouts (nothing is
+    copied; the core parses each distinct layout once)."""
+    rows = pa.array([j.source.layout_row for j in jobs], pa.int32())
+    return pa.DictionaryArray.from_arrays(rows, layouts)
 
 
 def _tiled(jobs: list[_Job], tile_cache: TileCache | None) -> bool:
@@ -395,13 +373,14 @@ def _read_cached(
     options: dict[str, Any],
     failed: dict[int, BaseException],
 ) -> list[np.ndarray]:
-    """Every job's window (``layouts``: one layout per job) in one call into the Rust core,
-    through ``tile_cache`` when given. Failures go to ``failed`` by position in ``jobs``."""
+    """Every job's window (``layouts``: the plan's layout column, which jobs' ``layout_row``
+    index) in one call into the Rust core, through ``tile_cache`` when given. Failures go to
+    ``failed`` by position in ``jobs``."""
     if not jobs:
         return []
     return _read.read_flat(
         [j.source.url for j in jobs],
-        layouts,
+        _layout_rows(layouts, jobs),
         [j.source.band_index for j in jobs],
         [j.window for j in jobs],
         [j.source.dtype for j in jobs],
@@ -410,11 +389,6 @@ def _read_cached(
         failures=failed,
         tile_cache=tile_cache,
     )
-
-
-def _slots(layouts: pa.Array, jobs: list[_Job]) -> pa.Array:
-    """The rows of ``layouts`` (one per job of a whole read) of ``jobs``, a part of it."""
-    return layouts.take(pa.array([j.slot for j in jobs], pa.int64()))
 
 
 def _by_slot(

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from rasteret import _core, errors
 from rasteret._sigint import interruptible
 from rasteret.read.grid import fill_value
+from rasteret.read.layouts import dtype_of, inside_image, overview_layout
 
 #: A per-process LRU of decoded tiles (``rasteret._core.TileCache``): reads given one
 #: assemble their windows from tiles read before and fetch only the missing ones.
@@ -206,29 +207,6 @@ def decode_tile(data: bytes, layout: dict[str, Any]) -> np.ndarray:
     )
     tile = np.frombuffer(raw, dtype=dtype)
     return tile.reshape((rows, width, samples) if samples > 1 else (rows, width))
-
-
-def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
-    """numpy dtype of a layout (metadata struct, overview entry or plain dict)."""
-    value = layout["dtype"]  # field access only: no conversion of the whole struct
-    return np.dtype(value.as_py() if isinstance(value, pa.Scalar) else value)
-
-
-def overview_layout(metadata: pa.StructScalar, level: int) -> pa.StructScalar:
-    """Layout of overview ``level`` (0-based, largest first) carrying the image's nodata."""
-    overviews = metadata["overviews"]
-    n = len(overviews)
-    if not 0 <= level < n:
-        raise ValueError(f"overview level {level} out of range: the file has {n} overview(s)")
-    entry = overviews[level]
-    arr = pa.array([entry.as_py()], type=entry.type)
-    nodata = pa.array([metadata["nodata"].as_py()], type=pa.float64())
-    fields = [arr.type.field(i) for i in range(arr.type.num_fields)]
-    children = [arr.field(i) for i in range(arr.type.num_fields)]
-    merged = pa.StructArray.from_arrays(
-        [*children, nodata], fields=[*fields, pa.field("nodata", pa.float64())]
-    )
-    return merged[0]
 
 
 def _progress_kw(progress: Callable[[int, int], object] | None) -> dict[str, Any]:
@@ -479,6 +457,43 @@ def read_flat(
     With ``tile_cache``, windows are assembled from the decoded tiles it holds; only the
     missing tiles are fetched (whole) and kept in it (``progress`` is then not called).
     """
+    buffer, outs, plan = _flat_plan(urls, layouts, band_index, windows, dtypes, fills)
+    if plan is not None:
+        _read_windows(plan, buffer, options, progress, failures, tile_cache)
+    return outs
+
+
+def read_held(
+    tile_cache: TileCache,
+    urls: Sequence[str],
+    layouts: pa.Array,
+    band_index: Sequence[int],
+    windows: Sequence[tuple[int, int, int, int]],
+    dtypes: Sequence[np.dtype],
+    fills: Sequence[Any],
+    *,
+    options: dict[str, Any] | None = None,
+) -> tuple[list[np.ndarray], list[bool]]:
+    """The windows of :func:`read_flat` that ``tile_cache`` can serve without fetching a
+    tile, read in one call: the arrays (as :func:`read_flat` returns them) and, per window,
+    whether it was read (the arrays of the others hold no meaningful pixels)."""
+    buffer, outs, plan = _flat_plan(urls, layouts, band_index, windows, dtypes, fills)
+    if plan is None:
+        return outs, []
+    return outs, tile_cache.read_held(with_byte_order(plan, options), buffer)
+
+
+def _flat_plan(
+    urls: Sequence[str],
+    layouts: pa.Array,
+    band_index: Sequence[int],
+    windows: Sequence[tuple[int, int, int, int]],
+    dtypes: Sequence[np.dtype],
+    fills: Sequence[Any],
+) -> tuple[np.ndarray, list[np.ndarray], pa.RecordBatch | None]:
+    """The byte buffer of a :func:`read_flat`, its ``(height, width)`` views (windows that
+    reach outside their image pre-filled) and the plan writing into it (None for no
+    window)."""
     n = len(urls)
     offsets = np.zeros(n, dtype=np.int64)
     strides = np.zeros(n, dtype=np.int64)
@@ -492,7 +507,7 @@ def read_flat(
     # the core writes every pixel of a window inside its image (sparse tiles included): only
     # windows reaching outside need the fill first (and the rest stay untouched until the
     # core's threads write them)
-    inside = _inside_image(layouts, win) if n else np.zeros(0, dtype=bool)
+    inside = inside_image(layouts, win) if n else np.zeros(0, dtype=bool)
     outs: list[np.ndarray] = []
     for i, ((_, _, w, h), dt, fill) in enumerate(zip(windows, dtypes, fills, strict=True)):
         start = int(offsets[i])
@@ -501,49 +516,11 @@ def read_flat(
             view.fill(fill)
         outs.append(view)
     if n == 0:
-        return outs
+        return buffer, outs, None
     plan = _plan(
         urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], offsets, strides
     )
-    _read_windows(plan, buffer, options, progress, failures, tile_cache)
-    return outs
-
-
-def cached_windows(
-    tile_cache: TileCache,
-    urls: Sequence[str],
-    layouts: pa.Array,
-    band_index: Sequence[int],
-    windows: Sequence[tuple[int, int, int, int]],
-    options: dict[str, Any] | None = None,
-) -> list[bool]:
-    """Per window ``(col_off, row_off, width, height)``: whether ``tile_cache`` holds every
-    tile it needs (a :func:`read_flat` of it through the cache then fetches nothing)."""
-    if not urls:
-        return []
-    win = np.asarray(windows, dtype=np.int64).reshape(len(urls), 4)
-    zeros = np.zeros(len(urls), dtype=np.int64)
-    plan = _plan(
-        urls, layouts, band_index, win[:, 0], win[:, 1], win[:, 2], win[:, 3], zeros, win[:, 2]
-    )
-    return tile_cache.holds(with_byte_order(plan, options))
-
-
-def _inside_image(layouts: pa.Array, win: np.ndarray) -> np.ndarray:
-    """Per window: whether ``(col_off, row_off, width, height)`` lies wholly inside its
-    layout's image (unknown sizes count as outside)."""
-    structs = layouts.dictionary if isinstance(layouts, pa.DictionaryArray) else layouts
-    width = structs.field("image_width").to_numpy(zero_copy_only=False).astype(np.float64)
-    height = structs.field("image_height").to_numpy(zero_copy_only=False).astype(np.float64)
-    if isinstance(layouts, pa.DictionaryArray):
-        idx = layouts.indices.to_numpy(zero_copy_only=False)
-        width, height = width[idx], height[idx]
-    return (
-        (win[:, 0] >= 0)
-        & (win[:, 1] >= 0)
-        & (win[:, 0] + win[:, 2] <= width)
-        & (win[:, 1] + win[:, 3] <= height)
-    )
+    return buffer, outs, plan
 
 
 def read_blocks(

@@ -19,6 +19,7 @@ use crate::read::{
     self, arrow::requests_from_batch, plan_reads, tiles_to_fetch, TileCache, WindowFailure,
     WindowRequest,
 };
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 
 /// Import the plan through the Arrow PyCapsule interface.
@@ -72,7 +73,7 @@ pub(crate) fn read_windows<'py>(
             || read::read_cached(&cache, &requests, dst, &read_opts, None),
             |_| Ok(()),
         )?;
-        return failure_batch(&requests, &failures)?.into_pyarrow(py);
+        return failure_report(py, &requests, &failures);
     }
     let plan = plan_reads(&requests).map_err(to_pyerr)?;
     if dst.len() < plan.required_output_bytes {
@@ -100,7 +101,7 @@ pub(crate) fn read_windows<'py>(
         |py| report(py, done.load(Ordering::Relaxed)),
     )?;
     report(py, total)?;
-    failure_batch(&requests, &failures)?.into_pyarrow(py)
+    failure_report(py, &requests, &failures)
 }
 
 /// A per-process LRU of decoded tiles, bounded by `max_bytes` (see `rasteret._core.pyi`).
@@ -173,11 +174,22 @@ impl PyTileCache {
     fn share(&self, directory: std::path::PathBuf, max_bytes: u64) {
         self.current().share(directory, max_bytes);
     }
-    /// Per plan row: whether every tile of its window is held (memory or shared files).
-    fn holds(&self, plan: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+    /// Read the plan rows whose tiles are all held into `out` (no I/O but shared tile
+    /// files); per row, whether it was read.
+    fn read_held(
+        &self,
+        py: Python<'_>,
+        plan: &Bound<'_, PyAny>,
+        mut out: PyReadwriteArray1<'_, u8>,
+    ) -> PyResult<Vec<bool>> {
         let plan = import_plan(plan)?;
         let requests = requests_from_batch(plan.as_ref()).map_err(to_pyerr)?;
-        Ok(self.current().holds(&requests))
+        let dst = out
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("out must be a C-contiguous 1-D uint8 array"))?;
+        let cache = self.current();
+        py.detach(|| cache.read_held(&requests, dst))
+            .map_err(to_pyerr)
     }
     fn __repr__(&self) -> String {
         let c = self.current();
@@ -194,6 +206,23 @@ impl PyTileCache {
 /// One row per failed window, in plan order: `row` (plan row, int64), `url` (as in the
 /// plan), `error_kind` (the `rasteret.errors` class name it maps to) and `error` (the
 /// exception's message).
+/// [`failure_batch`] as a `pyarrow.RecordBatch`; the empty report (every window read, the
+/// common case) is made once per process and shared, sparing small cached reads its import.
+fn failure_report<'py>(
+    py: Python<'py>,
+    requests: &[WindowRequest],
+    failures: &[WindowFailure],
+) -> PyResult<Bound<'py, PyAny>> {
+    static EMPTY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    if failures.is_empty() {
+        let empty = EMPTY.get_or_try_init(py, || {
+            failure_batch(&[], &[])?.into_pyarrow(py).map(Bound::unbind)
+        })?;
+        return Ok(empty.bind(py).clone());
+    }
+    failure_batch(requests, failures)?.into_pyarrow(py)
+}
+
 fn failure_batch(
     requests: &[WindowRequest],
     failures: &[WindowFailure],

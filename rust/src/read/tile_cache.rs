@@ -123,10 +123,6 @@ impl SharedTiles {
         Some(Arc::from(tile))
     }
 
-    fn holds(&self, key: &TileKey) -> bool {
-        self.file(key).is_file()
-    }
-
     fn put(&self, key: &TileKey, tile: &[u8]) {
         let mut body = key.label().into_bytes();
         body.extend_from_slice(tile);
@@ -323,28 +319,55 @@ impl TileCache {
             .clone()
     }
 
-    /// Per request: whether every tile it needs is in memory or in the shared directory (a
-    /// read of those needs no I/O but file reads). Requests that cannot be planned count
-    /// as not held.
-    pub fn holds(&self, requests: &[WindowRequest]) -> Vec<bool> {
+    /// Read every window of `requests` whose tiles are all held (in memory or the shared
+    /// directory) into `dst`; returns, per request, whether it was read. Nothing is fetched;
+    /// windows not read are left untouched (a read through [`read_cached`] then fetches
+    /// their tiles and reports their errors).
+    pub fn read_held(&self, requests: &[WindowRequest], dst: &mut [u8]) -> Result<Vec<bool>> {
+        let mut required = 0usize;
+        for req in requests {
+            required = required.max(request_extent(req)?.1);
+        }
+        if dst.len() < required {
+            return Err(Error::invalid(format!(
+                "output buffer holds {} bytes, the read needs {required}",
+                dst.len()
+            )));
+        }
         let shared = self.shared_tiles();
-        let lru = self.memory();
-        requests
-            .iter()
-            .map(|req| {
-                if check_layout(req).is_err() {
-                    return false;
+        let mut read = Vec::with_capacity(requests.len());
+        let mut tiles: Vec<(TileKey, Arc<[u8]>)> = Vec::new();
+        for req in requests {
+            tiles.clear();
+            let held = check_layout(req)
+                .and_then(|()| covered(req))
+                .ok()
+                .and_then(|c| {
+                    let len = tile_bytes(req).ok()?;
+                    for row in c.rows.clone() {
+                        for col in c.cols.clone() {
+                            let key = key_of(req, row, col);
+                            let mut tile = self.memory().get(&key);
+                            if tile.is_none() {
+                                tile = shared.as_ref().and_then(|s| s.get(&key, len));
+                                if let Some(t) = &tile {
+                                    self.memory().put(key.clone(), t.clone(), self.max_bytes);
+                                }
+                            }
+                            tiles.push((key, tile?));
+                        }
+                    }
+                    Some(())
+                });
+            if held.is_some() {
+                for (key, tile) in &tiles {
+                    place(req, key, tile, dst)?;
                 }
-                let Ok(c) = covered(req) else { return false };
-                c.rows.clone().all(|row| {
-                    c.cols.clone().all(|col| {
-                        let key = key_of(req, row, col);
-                        lru.tiles.contains_key(&key)
-                            || shared.as_ref().is_some_and(|s| s.holds(&key))
-                    })
-                })
-            })
-            .collect()
+                self.hits.fetch_add(tiles.len() as u64, Ordering::Relaxed);
+            }
+            read.push(held.is_some());
+        }
+        Ok(read)
     }
 
     /// The tiles `requests` need: found in memory or the shared directory, or still missing.
@@ -661,6 +684,12 @@ mod tests {
         out
     }
 
+    /// Per request: whether the cache serves it without I/O (read into a scratch buffer).
+    fn held(cache: &TileCache, requests: &[WindowRequest]) -> Vec<bool> {
+        let mut scratch = vec![0u8; requests.len() * 64];
+        cache.read_held(requests, &mut scratch).unwrap()
+    }
+
     fn read(cache: &TileCache, requests: &[WindowRequest], out: &mut [u8]) -> Vec<WindowFailure> {
         let rt = crate::io::runtime().unwrap();
         rt.block_on(read_cached(
@@ -696,7 +725,24 @@ mod tests {
         }
         // window 0 covers tiles (0,0),(0,1),(0,2),(1,0),(1,1),(1,2): all six, fetched once
         assert_eq!((cache.misses(), cache.len(), cache.nbytes()), (6, 6, 96));
-        assert_eq!(cache.holds(&requests), vec![true; 4]);
+        assert_eq!(held(&cache, &requests), vec![true; 4]);
+
+        // windows whose tiles are held are read without I/O; a cache that holds none
+        // leaves the output untouched
+        let mut held = vec![9u8; 4 * 64];
+        assert_eq!(
+            cache.read_held(&requests, &mut held).unwrap(),
+            vec![true; 4]
+        );
+        assert_eq!(held, out);
+        let empty = TileCache::new(1 << 20, false);
+        let mut untouched = vec![7u8; 4 * 64];
+        assert_eq!(
+            empty.read_held(&requests, &mut untouched).unwrap(),
+            vec![false; 4]
+        );
+        assert!(untouched.iter().all(|&b| b == 7));
+        assert!(cache.read_held(&requests, &mut untouched[..100]).is_err());
 
         // the file is gone: the same windows still read, from memory alone
         std::fs::remove_file(&path).unwrap();
@@ -719,7 +765,7 @@ mod tests {
         }
         // tile 1 was used least recently when tile 2 arrived
         assert_eq!(
-            cache.holds(&[tile(0), tile(1), tile(2)]),
+            held(&cache, &[tile(0), tile(1), tile(2)]),
             vec![true, false, true]
         );
         assert_eq!((cache.len(), cache.nbytes()), (2, 32));
@@ -738,7 +784,7 @@ mod tests {
         let row1 = |col: i64| window(url, &layout, (col * 4, 4, 2, 2), 0);
         let row0 = window(url, &layout, (0, 0, 2, 2), 0);
         assert_eq!(
-            cache.holds(&[row1(0), row1(1), row1(2), row0]),
+            held(&cache, &[row1(0), row1(1), row1(2), row0]),
             vec![true, true, true, false]
         );
         let _ = std::fs::remove_file(&path);
@@ -767,7 +813,7 @@ mod tests {
             .collect();
         assert_eq!(got, vec![(1, Kind::NotFound), (2, Kind::Corrupt)]);
         assert_eq!(&out[..16], expected(&pixels, (0, 0, 4, 4), 0));
-        assert_eq!(cache.holds(&requests), vec![true, false, false]);
+        assert_eq!(held(&cache, &requests), vec![true, false, false]);
         // a buffer too small for the windows fails the read as a whole
         let rt = crate::io::runtime().unwrap();
         let err = rt
@@ -798,7 +844,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let second = TileCache::new(1 << 20, false);
         second.share(dir.clone(), 1 << 20);
-        assert_eq!(second.holds(std::slice::from_ref(&all)), vec![true]);
+        assert_eq!(held(&second, std::slice::from_ref(&all)), vec![true]);
         let mut again = vec![0u8; 64];
         assert!(read(&second, &[all], &mut again).is_empty());
         assert_eq!(&again[..60], &pixels[..]);
@@ -833,7 +879,7 @@ mod tests {
         assert!((1..=2).contains(&files), "{files} tile files");
         let newest = window(url, &layout, (8, 0, 4, 4), 0);
         small.clear();
-        assert_eq!(small.holds(&[newest]), vec![true]);
+        assert_eq!(held(&small, &[newest]), vec![true]);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(&small_dir);
         let _ = std::fs::remove_file(&path);

@@ -1,0 +1,51 @@
+"""Facts about image layouts (the ``{band}_metadata`` structs and their overview entries) that
+need no I/O: sample dtype, an overview's layout, whether windows lie inside their image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["dtype_of", "inside_image", "overview_layout"]
+
+
+def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
+    """numpy dtype of a layout (metadata struct, overview entry or plain dict)."""
+    value = layout["dtype"]  # field access only: no conversion of the whole struct
+    return np.dtype(value.as_py() if isinstance(value, pa.Scalar) else value)
+
+
+def overview_layout(metadata: pa.StructScalar, level: int) -> pa.StructScalar:
+    """Layout of overview ``level`` (0-based, largest first) carrying the image's nodata."""
+    overviews = metadata["overviews"]
+    n = len(overviews)
+    if not 0 <= level < n:
+        raise ValueError(f"overview level {level} out of range: the file has {n} overview(s)")
+    entry = overviews[level]
+    arr = pa.array([entry.as_py()], type=entry.type)
+    nodata = pa.array([metadata["nodata"].as_py()], type=pa.float64())
+    fields = [arr.type.field(i) for i in range(arr.type.num_fields)]
+    children = [arr.field(i) for i in range(arr.type.num_fields)]
+    merged = pa.StructArray.from_arrays(
+        [*children, nodata], fields=[*fields, pa.field("nodata", pa.float64())]
+    )
+    return merged[0]
+
+
+def inside_image(layouts: pa.Array, win: np.ndarray) -> np.ndarray:
+    """Per window: whether ``(col_off, row_off, width, height)`` lies wholly inside its
+    layout's image (unknown sizes count as outside)."""
+    structs = layouts.dictionary if isinstance(layouts, pa.DictionaryArray) else layouts
+    width = structs.field("image_width").to_numpy(zero_copy_only=False).astype(np.float64)
+    height = structs.field("image_height").to_numpy(zero_copy_only=False).astype(np.float64)
+    if isinstance(layouts, pa.DictionaryArray):
+        idx = layouts.indices.to_numpy(zero_copy_only=False)
+        width, height = width[idx], height[idx]
+    return (
+        (win[:, 0] >= 0)
+        & (win[:, 1] >= 0)
+        & (win[:, 0] + win[:, 2] <= width)
+        & (win[:, 1] + win[:, 3] <= height)
+    )
