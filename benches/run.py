@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                 if any(v.name == "rasteret-indexed" for v in variants):
                     plan["headers_path"] = _index_for(w, plan, tmp, header_cache, args.timeout)
                 if any(
-                    v.name == "rasteret-api" or (w.kind == "points" and v.tool == "rasteret")
+                    v.name.startswith("rasteret-api")
+                    or (w.kind == "points" and v.tool == "rasteret")
                     for v in variants
                 ):
                     plan["collection_path"] = _collection_for(w, plan, tmp, args.timeout)

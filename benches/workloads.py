@@ -111,6 +111,7 @@ _RASTERET_IDX = Variant("rasteret-indexed", "rasteret", "rasteret (headers from 
 _RIO = Variant("rasterio", "rasterio", f"rasterio/GDAL tuned, {RIO_THREADS} threads")
 _AGT = Variant("async_geotiff", "async_geotiff", "async-geotiff (asyncio.gather)")
 _API = Variant("rasteret-api", "rasteret", "rasteret Collection.get_numpy (the public API)")
+_PAIRS = Variant("rasteret-api-pairs", "rasteret", "rasteret get_numpy(record_id_column=)")
 _READ_VARIANTS = (_RASTERET, _API, _RASTERET_IDX, _RIO, _AGT)
 
 WORKLOADS: dict[str, Workload] = {
@@ -149,7 +150,7 @@ WORKLOADS: dict[str, Workload] = {
             "chips",
             "deflate",
             "rasterio",
-            _READ_VARIANTS,
+            (*_READ_VARIANTS[:2], _PAIRS, *_READ_VARIANTS[2:]),
             "500 random 64x64 chips x 4 bands across the scenes (seeded)",
         ),
         Workload(
@@ -702,6 +703,32 @@ def rasteret_api_chips(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
     return out
 
 
+def rasteret_api_pairs(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    """Every chip box with its scene's id in one table: ONE ``get_numpy`` with
+    ``record_id_column`` (slices in chip order)."""
+    import pyarrow as pa
+    import shapely
+
+    coll = _bench_collection(plan)
+    n = plan["chip"]
+    boxes = [_scene_box(s, c, r, n, n) for s, c, r in plan["chips"]]
+    chips = pa.table(
+        {
+            "scene": [f"S{s:02d}" for s, _, _ in plan["chips"]],
+            "geometry": shapely.to_wkb(boxes),
+        }
+    )
+    with timer:
+        out = coll.get_numpy(
+            chips,
+            list(BANDS),
+            geometry_column="geometry",
+            geometry_crs=32633,
+            record_id_column="scene",
+        )
+    return out.reshape(-1, n, n)
+
+
 def rasterio_points(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
     """One task per (scene, band, 5,000 points): ``src.sample`` with per-thread datasets."""
     _rio_env()
@@ -887,6 +914,7 @@ ADAPTERS: dict[tuple[str, str], Callable[[dict[str, Any], _Timer], Any]] = {
     **{(k, "rasteret-indexed"): rasteret_indexed for k in ("aoi", "chips")},
     ("aoi", "rasteret-api"): rasteret_api_aoi,
     ("chips", "rasteret-api"): rasteret_api_chips,
+    ("chips", "rasteret-api-pairs"): rasteret_api_pairs,
     **{(k, "rasterio"): rasterio_read for k in ("aoi", "chips")},
     **{(k, "async_geotiff"): async_geotiff_read for k in ("aoi", "chips")},
     ("points", "rasteret"): rasteret_points,

@@ -278,6 +278,7 @@ class Collection(RecordView):
         geometry_crs: Any = "auto",
         geometry_column: str | None = None,
         all_touched: bool = False,
+        record_id_column: str | None = None,
         **filters: Any,
     ) -> Any:
         """Pixels of every (record, AOI) pair as ``[N, H, W]`` or ``[N, C, H, W]``.
@@ -310,6 +311,10 @@ class Collection(RecordView):
             Geometry column of a tabular input (found automatically when GeoArrow-typed).
         all_touched
             Include every pixel the polygon touches (rasterio's ``all_touched``).
+        record_id_column
+            Column of a tabular ``geometries`` input naming, per geometry, the record ``id``
+            to read it from (label polygons of a training set, sampled chips): each pair is
+            read, all in one call, and slices follow the geometries' order.
         **filters
             :meth:`subset` criteria (``cloud_cover_lt``, ``date_range``, ``bbox``...).
 
@@ -346,6 +351,7 @@ class Collection(RecordView):
         geometry_crs: Any = "auto",
         geometry_column: str | None = None,
         all_touched: bool = False,
+        record_id_column: str | None = None,
         **filters: Any,
     ) -> Any:
         """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform."""
@@ -366,6 +372,7 @@ class Collection(RecordView):
         geometry_column: str | None = None,
         all_touched: bool = False,
         xr_combine: str = "combine_first",
+        record_id_column: str | None = None,
         **filters: Any,
     ) -> Any:
         """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``).

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
 from rasteret.read.aoi import AoiRead, AoiReadResult, aoi_columns, read_aoi
 from rasteret.read.inputs import (
@@ -25,6 +26,7 @@ from rasteret.read.inputs import (
     prepare_geometry_input,
     query_envelope,
 )
+from rasteret.read.pairs import check_pairs, record_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +97,14 @@ def _read(
     filters: dict[str, Any],
     preserve_metadata: bool = False,
     auto_target_crs: bool = False,
+    record_id_column: str | None = None,
 ) -> AoiReadResult:
     """Validate, narrow the query, then read every (record, AOI, band) window.
 
     ``preserve_metadata`` keeps a tabular input's other columns (for ``get_gdf``).
     ``auto_target_crs``: without ``target_crs``, reproject to the most common CRS of the
-    narrowed records when they span several.
+    narrowed records when they span several. ``record_id_column`` pairs each geometry of a
+    tabular input with the one record it is read from.
     """
     from rasteret._backends import implicit_backend
     from rasteret.core.utils import infer_data_source
@@ -117,14 +121,21 @@ def _read(
             plan.metadata, output_columns=_GDF_COLUMNS, join_column="geometry_id"
         )
     view = _query_view(collection, plan, filters)
+    pairs = None
+    if record_id_column is not None:
+        pairs = record_pairs(plan, record_id_column)
+        view = view.where(pc.field("id").isin(sorted({p for p in pairs if p is not None})))
     if auto_target_crs and target_crs is None:
         target_crs = _detect_target_crs(view)
     source = data_source or infer_data_source(collection)
     schema = view._schema()
     if schema is None:
         raise ValueError("No valid data found")
+    table = view._scan_table(aoi_columns(schema.names, bands))
+    if pairs is not None:
+        check_pairs(pairs, table, record_id_column)
     return read_aoi(
-        view._scan_table(aoi_columns(schema.names, bands)),
+        table,
         plan,
         bands,
         data_source=source,
@@ -133,6 +144,7 @@ def _read(
         max_concurrent=max_concurrent,
         backend=implicit_backend(backend, None, source),
         progress=bool(progress),
+        record_ids=pairs,
     )
 
 
@@ -149,6 +161,7 @@ def get_collection_numpy(
     geometry_crs: Any = AUTO_CRS,
     geometry_column: str | None = None,
     all_touched: bool = False,
+    record_id_column: str | None = None,
     **filters: Any,
 ) -> np.ndarray:
     """Pixels of every (record, AOI) pair: ``[N, H, W]`` for one band, ``[N, C, H, W]`` for
@@ -177,6 +190,7 @@ def get_collection_numpy(
         geometry_crs=geometry_crs,
         geometry_column=geometry_column,
         all_touched=all_touched,
+        record_id_column=record_id_column,
         filters=filters,
     )
     per_band: dict[str, list[np.ndarray]] = {b: [] for b in unique}
@@ -233,6 +247,7 @@ def get_collection_gdf(
     geometry_column: str | None = None,
     all_touched: bool = False,
     progress: bool = False,
+    record_id_column: str | None = None,
     **filters: Any,
 ) -> Any:
     """A GeoDataFrame with one row per (record, AOI, band): ``record_id, datetime,
@@ -261,6 +276,7 @@ def get_collection_gdf(
         geometry_crs=geometry_crs,
         geometry_column=geometry_column,
         all_touched=all_touched,
+        record_id_column=record_id_column,
         filters=filters,
         preserve_metadata=True,
     )
@@ -440,6 +456,7 @@ def get_collection_xarray(
     all_touched: bool = False,
     progress: bool = False,
     xr_combine: str = "combine_first",
+    record_id_column: str | None = None,
     **filters: Any,
 ) -> Any:
     """An xarray Dataset with one variable per band, dims ``(time, geometry, y, x)``.
@@ -473,6 +490,7 @@ def get_collection_xarray(
         geometry_crs=geometry_crs,
         geometry_column=geometry_column,
         all_touched=all_touched,
+        record_id_column=record_id_column,
         filters=filters,
         auto_target_crs=True,
     )

@@ -88,6 +88,7 @@ def read_aoi(
     max_concurrent: int,
     backend: Any = None,
     progress: bool = False,
+    record_ids: list[str | None] | None = None,
 ) -> AoiReadResult:
     """Plan, read and mask every (record of ``table``, geometry of ``plan``, band) window.
 
@@ -95,17 +96,21 @@ def read_aoi(
     is the AOI input plan (``rasteret.core.aoi.GeometryInputPlan``: GeoArrow ``geometries``
     and their ``geometry_crs``);
     ``data_source`` resolves band names; ``backend`` is any ``backend=`` value (None: default
-    routing of the Rust core).
+    routing of the Rust core). With ``record_ids`` (one record id per geometry), geometry
+    ``k`` is read from record ``record_ids[k]`` only, and the reads follow geometry order.
     """
     from rasteret._backends import io_options
 
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in table.column_names]
-    jobs, errors = _plan_jobs(table, plan, bands, data_source, meta_cols)
+    jobs, errors = _plan_jobs(table, plan, bands, data_source, meta_cols, record_ids)
     options = io_options(backend, max_concurrent=max_concurrent)
     with TileProgress(progress, "Reading AOIs") as bar:
         reads, read_errors = _execute(table, jobs, bands, all_touched, options, bar)
     errors.update(read_errors)
     reads = _reproject(reads, target_crs)
+    if record_ids is not None:
+        band_order = {b: n for n, b in enumerate(bands)}
+        reads.sort(key=lambda r: (r.geometry_index, band_order[r.band]))
     _report(table, reads, errors)
     output_crs = target_crs if target_crs is not None else _common_crs(reads)
     return AoiReadResult(reads, plan, output_crs)
@@ -122,6 +127,7 @@ def _plan_jobs(
     bands: list[str],
     source: str,
     meta_cols: list[str],
+    record_ids: list[str | None] | None = None,
 ) -> tuple[list[_Job], dict[int, list[BaseException]]]:
     ids = table.column("id").to_pylist()
     assets = table.column("assets").to_pylist()
@@ -135,10 +141,15 @@ def _plan_jobs(
     in_crs: dict[tuple[int, Any], Any] = {}  # (geometry, record CRS) -> geometry in that CRS
     jobs: list[_Job] = []
     errors: dict[int, list[BaseException]] = {}
+    every = range(len(shapes))
+    paired: dict[Any, list[int]] = {}
+    for k, rid in enumerate(record_ids or []):
+        paired.setdefault(rid, []).append(k)
     for i, rid in enumerate(ids):
         record_assets = dict(assets[i] or {})
         epsg = epsgs[i]
-        for k, geom in enumerate(shapes):
+        for k in every if record_ids is None else paired.get(str(rid), []):
+            geom = shapes[k]
             if geom is None or geom.is_empty:  # a null/empty AOI covers no pixel
                 continue
             try:
