@@ -24,6 +24,9 @@ from rasteret.read.grid import fill_value
 #: assemble their windows from tiles read before and fetch only the missing ones.
 TileCache = _core.TileCache
 
+#: Polygon masks with GDAL's rasterization rules (``rasteret._core.rasterize_polygons``).
+rasterize_polygons = _core.rasterize_polygons
+
 _ERROR_CLASSES: dict[str, type[BaseException]] = {
     "RemoteNotFoundError": errors.RemoteNotFoundError,
     "RemotePermissionError": errors.RemotePermissionError,
