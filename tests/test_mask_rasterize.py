@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import rasterio
+import rasterio.mask
 import shapely
 from affine import Affine
 from rasteret.read.mask import geometry_masks, window_masks
@@ -251,3 +252,43 @@ def test_aoi_reads_do_not_import_rasterio(cog_corpus, http_server, tmp_path):
     assert report["xarray_bands"]
     np.testing.assert_array_equal(np.load(out_path), oracle(entry, aoi))
     assert rasterio.__version__  # the oracle ran in this process, not the child
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_window_covering_aoi_reads_match_rasterio_mask(cog_corpus, http_server, all_touched):
+    # a box on the pixel grid covers its whole window (the read skips masking); a box a
+    # fraction of a pixel inside it does not; both must equal rasterio.mask
+    import rasteret
+
+    [entry] = [e for e in eligible(cog_corpus, 10) if "south_up" not in e.tags][:1]
+    coll = rasteret.build_from_table(
+        record_table([entry], [http_server.url(entry.path.name)]),
+        href_column="url",
+        band_index_map={"B1": 0},
+        enrich_cog=True,
+    )
+    with rasterio.open(entry.path) as src:
+        t, epsg = src.transform, src.crs.to_epsg()
+        on_grid = shapely.box(*(t * (5, 23)), *(t * (31, 3)))
+        inside = shapely.box(*(t * (5.6, 22.4)), *(t * (30.4, 3.6)))
+        for aoi in (on_grid, inside):
+            expected, _ = rasterio.mask.mask(
+                src,
+                [aoi],
+                crop=True,
+                filled=True,
+                all_touched=all_touched,
+                indexes=1,
+                nodata=src.nodata if src.nodata is not None else 0,
+            )
+            got = coll.get_numpy(aoi, ["B1"], geometry_crs=epsg, all_touched=all_touched)
+            assert got.shape == (1, *expected.shape)
+            np.testing.assert_array_equal(got[0], expected)
+    [full, partial] = window_masks(
+        [on_grid, inside],
+        [t * Affine.translation(5, 3)] * 2,
+        [(20, 26)] * 2,
+        all_touched=all_touched,
+    )
+    assert full is None
+    assert (partial is None) == all_touched  # all_touched burns every pixel the box touches
