@@ -34,6 +34,7 @@ __all__ = [
     "parse_headers",
     "read_windows",
     "decode_tile",
+    "rasterize_polygons",
     "TileCache",
 ]
 
@@ -139,6 +140,21 @@ def decode_tile(
     rows_needed: int | None = None,
 ) -> bytes:
     """Decode one compressed tile into native-endian samples (``rows_needed`` rows)."""
+
+def rasterize_polygons(
+    geometries: Sequence[bytes],
+    transforms: Sequence[Sequence[float]],
+    shapes: Sequence[tuple[int, int]],
+    *,
+    all_touched: bool = False,
+) -> list[np.ndarray]:
+    """One boolean ``(height, width)`` mask per WKB Polygon/MultiPolygon of ``geometries``,
+    ``True`` where ``rasterio.features.geometry_mask(..., invert=True)`` (GDAL's rasterizer)
+    would burn it on the grid of the matching ``(a, b, c, d, e, f)`` transform.
+
+    Raises ``ValueError`` (naming the geometry's index) for malformed WKB, a non-polygonal
+    geometry, a non-finite coordinate or a transform that cannot be inverted.
+    """
 
 def fetch_ranges(
     url: str,

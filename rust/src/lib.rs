@@ -1,8 +1,10 @@
-//! rasteret's Rust core: COG header parsing, range I/O, tile decoding and read planning.
+//! rasteret's Rust core: COG header parsing, range I/O, tile decoding, read planning and
+//! polygon masks.
 
 pub mod codec;
 pub mod enrich;
 pub mod error;
+pub mod geom;
 pub mod io;
 pub mod python;
 pub mod read;

@@ -303,15 +303,9 @@ async def read_cog(
     a, c, e, f = grid
     transform = Affine(a, 0.0, c + target.col_off * a, 0.0, e, f + target.row_off * e)
     if mode == "aoi" and region is not None:
-        from rasterio.features import geometry_mask
+        from rasteret.read.mask import geometry_mask
 
-        valid &= geometry_mask(
-            [region.geometry],
-            out_shape=data.shape,
-            transform=transform,
-            all_touched=all_touched,
-            invert=True,
-        )
+        valid &= geometry_mask(region.geometry, transform, data.shape, all_touched=all_touched)
         if filled:
             data[~valid] = fill
     return CogReadResult(

@@ -161,12 +161,11 @@ def apply_mask_and_crop(
     the result is the fill value in the shape of ``data`` with ``transform`` unchanged.
     """
     import shapely.geometry
-    from rasterio.features import geometry_mask
+
+    from rasteret.read.mask import geometry_mask
 
     geometry = geojson if hasattr(geojson, "bounds") else shapely.geometry.shape(geojson)
-    inside = geometry_mask(
-        [geometry], out_shape=data.shape, transform=transform, all_touched=all_touched, invert=True
-    )
+    inside = geometry_mask(geometry, transform, data.shape, all_touched=all_touched)
     chosen = fill_value if fill_value is not None else nodata if nodata is not None else 0
     fill = data.dtype.type(chosen)
     if not inside.any():

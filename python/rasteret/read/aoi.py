@@ -3,7 +3,8 @@ all through the Rust core in one call per memory budget, then mask like ``raster
 
 The result equals ``rasterio.mask.mask(crop=True, filled=True)``: window =
 ``geometry_window`` (floor/ceil, no tolerance) clipped to the raster, mask =
-``geometry_mask(all_touched=...)``, fill = nodata or 0 in the native dtype.
+``geometry_mask(all_touched=...)`` (GDAL's rules, reimplemented in the Rust core), fill =
+nodata or 0 in the native dtype; a geometry that covers its whole window masks nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow as pa
 from rasteret.errors import BandResolutionError, UnsupportedGeometryError
 from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
+from rasteret.read.mask import window_masks
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
@@ -366,7 +368,6 @@ def _execute(
     bar: TileProgress,
 ) -> tuple[list[AoiRead], dict[int, list[BaseException]]]:
     from affine import Affine
-    from rasterio.features import geometry_mask
 
     ids = table.column("id").to_pylist()
 
@@ -385,7 +386,7 @@ def _execute(
         for j in jobs:
             if j.has_mask and arrays.pop(id(j), None) is not None:
                 errors.setdefault(j.record, []).append(_wrap(exc, j, ids))
-    masks: dict[tuple[Any, ...], np.ndarray] = {}
+    masks = _masks([j for j in jobs if id(j) in arrays], all_touched)
     reads: list[AoiRead] = []
     band_order = {b: n for n, b in enumerate(bands)}
     for j in sorted(jobs, key=lambda j: (j.record, j.geometry_index, band_order[j.band])):
@@ -394,19 +395,10 @@ def _execute(
             continue
         a, c, e, f = j.transform
         affine = Affine(a, 0.0, c, 0.0, e, f)
-        key = (j.record, j.geometry_index, j.window, j.transform)
-        mask = masks.get(key)
-        if mask is None:
-            mask = geometry_mask(
-                [j.geometry],
-                out_shape=(j.window[3], j.window[2]),
-                transform=affine,
-                all_touched=all_touched,
-                invert=True,
-            )
-            masks[key] = mask
+        mask = masks[_mask_key(j)]
         data = np.array(arr, copy=True)
-        data[~mask] = j.fill
+        if mask is not None:  # None: the geometry covers the whole window
+            data[~mask] = j.fill
         reads.append(
             AoiRead(
                 record_index=j.record,
@@ -423,6 +415,26 @@ def _execute(
             )
         )
     return reads, errors
+
+
+def _mask_key(job: _Job) -> tuple[Any, ...]:
+    """The bands of one (record, geometry) read share its window, hence one mask."""
+    return (job.record, job.geometry_index, job.window, job.transform)
+
+
+def _masks(jobs: list[_Job], all_touched: bool) -> dict[tuple[Any, ...], np.ndarray | None]:
+    """The mask of each distinct job window, rasterized in one call (None: nothing to mask)."""
+    unique: dict[tuple[Any, ...], _Job] = {}
+    for j in jobs:
+        unique.setdefault(_mask_key(j), j)
+    owners = list(unique.values())
+    masks = window_masks(
+        [j.geometry for j in owners],
+        [(a, 0.0, c, 0.0, e, f) for a, c, e, f in (j.transform for j in owners)],
+        [(j.window[3], j.window[2]) for j in owners],
+        all_touched=all_touched,
+    )
+    return dict(zip(unique, masks, strict=True))
 
 
 def _read_chunk(
@@ -477,9 +489,7 @@ def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> Run
 def _reproject(reads: list[AoiRead], target_crs: int | None) -> list[AoiRead]:
     if target_crs is None:
         return reads
-    from rasterio.transform import array_bounds
-
-    from rasteret.read.grid import compute_dst_grid_from_src, reproject_array
+    from rasteret.read.grid import array_bounds, compute_dst_grid_from_src, reproject_array
 
     out = []
     for r in reads:

@@ -25,6 +25,9 @@ from rasteret.read.layouts import dtype_of, inside_image, overview_layout
 #: assemble their windows from tiles read before and fetch only the missing ones.
 TileCache = _core.TileCache
 
+#: Polygon masks with GDAL's rasterization rules (``rasteret._core.rasterize_polygons``).
+rasterize_polygons = _core.rasterize_polygons
+
 _ERROR_CLASSES: dict[str, type[BaseException]] = {
     "RemoteNotFoundError": errors.RemoteNotFoundError,
     "RemotePermissionError": errors.RemotePermissionError,

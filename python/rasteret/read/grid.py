@@ -22,6 +22,7 @@ import pyarrow as pa
 __all__ = [
     "TOLERANCE",
     "MergeGrid",
+    "array_bounds",
     "compute_dst_grid",
     "compute_dst_grid_from_src",
     "fill_value",
@@ -115,6 +116,20 @@ def pixel_window(
     col0, col1 = math.floor(min(cols)), math.ceil(max(cols))
     row0, row1 = math.floor(min(rows)), math.ceil(max(rows))
     return col0, row0, col1 - col0, row1 - row0
+
+
+def array_bounds(height: int, width: int, transform: Any) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` of a ``height`` x ``width`` array on ``transform``
+    (an ``affine.Affine``), as ``rasterio.transform.array_bounds`` computes them: for a grid
+    without rotation ``(c, f + e * height, c + a * width, f)`` (not reordered for south-up
+    grids), else the extent of the four corners."""
+    a, b, c, d, e, f = tuple(transform)[:6]
+    if b == 0 and d == 0:
+        return c, f + e * height, c + a * width, f
+    corners = [(0, 0), (0, height), (width, height), (width, 0)]
+    xs = [col * a + row * b + c for col, row in corners]
+    ys = [col * d + row * e + f for col, row in corners]
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def window_transform(

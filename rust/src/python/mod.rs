@@ -7,6 +7,7 @@ mod codec;
 mod convert;
 mod enrich;
 mod errors;
+mod mask;
 mod read;
 
 use pyo3::prelude::*;
@@ -26,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<backend::CloudBackend>()?;
     m.add_class::<read::PyTileCache>()?;
     m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;
+    m.add_function(wrap_pyfunction!(mask::rasterize_polygons, m)?)?;
     Ok(())
 }

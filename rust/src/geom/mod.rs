@@ -1,0 +1,7 @@
+//! Vector geometry for pixel masks: WKB polygons in, GDAL-identical rasterization out.
+
+pub mod rasterize;
+pub mod wkb;
+
+pub use rasterize::{rasterize_polygons, Affine};
+pub use wkb::{parse_polygons, Polygon};
