@@ -7,6 +7,7 @@ mod codec;
 mod convert;
 mod enrich;
 mod errors;
+mod object;
 mod read;
 
 use pyo3::prelude::*;
@@ -23,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enrich::parse_headers, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_windows, m)?)?;
     m.add_function(wrap_pyfunction!(read::fetch_ranges, m)?)?;
+    m.add_function(wrap_pyfunction!(object::fetch_objects, m)?)?;
     m.add_class::<backend::CloudBackend>()?;
     m.add_class::<read::PyTileCache>()?;
     m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;
