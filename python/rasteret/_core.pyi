@@ -30,6 +30,7 @@ __all__ = [
     "CloudBackend",
     "__version__",
     "fetch_ranges",
+    "fetch_objects",
     "build_profile",
     "parse_headers",
     "read_windows",
@@ -164,6 +165,33 @@ def fetch_ranges(
 ) -> list[bytes]:
     """Bytes of each ``(start, length)`` range of ``url`` (nearby ranges merged, fetched
     concurrently, retried); a range past the end of the object is a ``CogHeaderError``."""
+
+def fetch_objects(
+    urls: Sequence[str],
+    *,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> pa.RecordBatch:
+    """Fetch the whole object at each of ``urls`` concurrently (small documents such as STAC
+    JSON: one request each up to 1 MiB, one more for larger ones; at most 1 GiB), with the
+    routing, retries and concurrency limit of range reads.
+
+    Parameters
+    ----------
+    urls
+        Local paths, ``file://``, ``http(s)://``, ``s3://``, ``gs://``, ``az://`` URLs.
+    options
+        I/O options (see the module docstring).
+    progress
+        Called with the number of finished URLs, about every 100 ms.
+
+    Returns
+    -------
+    pyarrow.RecordBatch
+        One row per URL, in order: ``url``, ``error`` (message naming the URL, or null),
+        ``error_kind`` (exception class name or null) and ``data`` (``large_binary``, the
+        object's bytes; null when it failed). A URL that fails does not fail the call.
+    """
 
 @final
 class CloudBackend:

@@ -499,3 +499,73 @@ fn works_from_another_runtime() {
         .unwrap();
     assert_eq!(&b[1][..], &d[20..30]);
 }
+
+fn get_object(url: &str, first_bytes: u64) -> _core::error::Result<Bytes> {
+    let src = Source::open(url, &opts())?;
+    io::runtime().unwrap().block_on(src.get_object(first_bytes))
+}
+
+#[test]
+fn whole_objects_take_one_request_when_small() {
+    let s = Server::start();
+    let d = data();
+    let url = s.url("/ok.bin");
+    let body = get_object(&url, io::object::FIRST_REQUEST_BYTES).unwrap();
+    assert_eq!(&body[..], &d[..]);
+    assert_eq!(s.count("/ok.bin"), 1);
+    // larger than the first request: the rest in one more request
+    let body = get_object(&url, 30_000).unwrap();
+    assert_eq!(&body[..], &d[..]);
+    assert_eq!(s.count("/ok.bin"), 3);
+    // exactly the first request's size: the second request finds EOF (416)
+    let body = get_object(&url, LEN as u64).unwrap();
+    assert_eq!(&body[..], &d[..]);
+    assert_eq!(s.count("/ok.bin"), 5);
+    // a server ignoring Range answers 200 with the whole object
+    let body = get_object(&s.url("/norange.bin"), 1000).unwrap();
+    assert_eq!(&body[..], &d[..]);
+    let e = get_object(&s.url("/missing.bin"), 1000).unwrap_err();
+    assert_eq!(e.kind(), Kind::NotFound);
+    assert!(e.message().contains("/missing.bin"), "{e}");
+    assert!(
+        !e.message().contains("range"),
+        "names the object, not a range: {e}"
+    );
+}
+
+#[test]
+fn whole_objects_many_urls_in_order() {
+    let s = Server::start();
+    let d = data();
+    let (p, _) = tmp_file();
+    let urls = vec![
+        s.url("/a.bin"),
+        s.url("/missing.bin"),
+        p.to_str().unwrap().to_string(),
+        format!("file://{}", p.to_str().unwrap()),
+        s.url("/b.bin"),
+        "nope://x".to_string(),
+    ];
+    let o = IoOptions {
+        max_concurrent: 2,
+        ..opts()
+    };
+    let mut finished = Vec::new();
+    let out = io::runtime().unwrap().block_on(io::object::get_objects(
+        &urls,
+        &o,
+        io::object::FIRST_REQUEST_BYTES,
+        |n| finished.push(n),
+    ));
+    assert_eq!(out.len(), urls.len());
+    for i in [0, 2, 3, 4] {
+        assert_eq!(&out[i].as_ref().unwrap()[..], &d[..], "url {i}");
+    }
+    assert_eq!(out[1].as_ref().unwrap_err().kind(), Kind::NotFound);
+    let e = out[5].as_ref().unwrap_err();
+    assert_eq!(e.kind(), Kind::InvalidArgument);
+    assert!(e.message().contains("nope://x"), "{e}");
+    assert_eq!(finished, (1..=urls.len()).collect::<Vec<_>>());
+    assert_eq!(s.count("/a.bin") + s.count("/b.bin"), 2);
+    std::fs::remove_file(&p).unwrap();
+}

@@ -127,27 +127,41 @@ class StacCollectionBuilder(CollectionBuilder):
     def _walk_static(
         self, bbox: list[float] | None, date_range: tuple[str, str] | None, query: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        import pystac
+        """The items of the static catalog ``stac_api`` (narrowed to its child ``data_source``
+        when it has one) that overlap ``bbox`` and fall in ``date_range``, in pystac's
+        recursive ``get_items`` order; documents are fetched concurrently by the engine."""
+        from contextlib import closing
+
+        from rasteret._backends import AutoRoutingBackend, io_options
+        from rasteret.ingest.static_catalog import iter_static_items
 
         max_items = query.get("max_items")
-        root = pystac.Catalog.from_file(self.stac_api)
-        child = root.get_child(self.data_source) if self.data_source else None
-        catalog = child or root
+        # an auto-routing backend (URL rewrites, signing) applies to the catalog documents
+        # too; a custom reader serves the assets only (documents use the engine's routing)
+        native = self.backend if isinstance(self.backend, AutoRoutingBackend) else None
+        concurrent = max(1, int(self.max_concurrent))
+        found = iter_static_items(
+            self.stac_api,
+            child_id=self.data_source or None,
+            options=io_options(native, max_concurrent=concurrent),
+            batch_size=None if max_items is None else max(int(max_items), concurrent),
+        )
         out: list[dict[str, Any]] = []
-        for item in catalog.get_items(recursive=True):
-            item.make_asset_hrefs_absolute()
-            d = item.to_dict(transform_hrefs=False)
-            if bbox is not None and d.get("bbox"):
-                ib = d["bbox"]
-                if ib[2] < bbox[0] or ib[0] > bbox[2] or ib[3] < bbox[1] or ib[1] > bbox[3]:
-                    continue
-            if date_range is not None:
-                when = d.get("properties", {}).get("datetime") or ""
-                if not (date_range[0] <= when <= f"{date_range[1]}T23:59:59Z"):
-                    continue
-            out.append(d)
-            if max_items is not None and len(out) >= int(max_items):
-                break
+        with closing(found):
+            for item in found:
+                item.make_asset_hrefs_absolute()
+                d = item.to_dict(transform_hrefs=False)
+                if bbox is not None and d.get("bbox"):
+                    ib = d["bbox"]
+                    if ib[2] < bbox[0] or ib[0] > bbox[2] or ib[3] < bbox[1] or ib[1] > bbox[3]:
+                        continue
+                if date_range is not None:
+                    when = d.get("properties", {}).get("datetime") or ""
+                    if not (date_range[0] <= when <= f"{date_range[1]}T23:59:59Z"):
+                        continue
+                out.append(d)
+                if max_items is not None and len(out) >= int(max_items):
+                    break
         return out
 
     # -- 6/7: bands --------------------------------------------------------------------------

@@ -234,10 +234,6 @@ class WindowRead:
     index: int = 0
 
 
-def _field_names(layout: pa.StructScalar | dict[str, Any]) -> Any:
-    return layout.type.names if isinstance(layout, pa.Scalar) else layout
-
-
 _PLAN_COLUMNS = (
     "url",
     "layout",
@@ -567,3 +563,18 @@ def read_blocks(
     flat = out.reshape(-1).view(np.uint8)
     _read_windows(plan, flat, options, progress, failures)
     return out
+
+
+def fetch_objects(
+    urls: Sequence[str],
+    *,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> list[bytes | BaseException]:
+    """Whole bodies of ``urls`` (small documents such as STAC JSON), fetched concurrently with
+    the routing and retries of range reads (one request each up to 1 MiB); a URL that failed
+    gives its exception (named URL, :mod:`rasteret.errors` class) in its place."""
+    with interruptible():
+        batch = _core.fetch_objects(list(urls), options=options, **_progress_kw(progress))
+    bodies = batch.column("data").to_pylist()
+    return [header_error(batch, row) or body for row, body in enumerate(bodies)]

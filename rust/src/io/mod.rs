@@ -9,7 +9,8 @@
 //! - [`Source::get_range`] returns exactly the range (or fewer bytes only at EOF when
 //!   `allow_short`), retrying transient failures ([`retry`]); [`Source::get_ranges`] coalesces
 //!   tile-sized ranges ([`coalesce`]) and fetches them concurrently under the process-wide limit,
-//!   returning one `Bytes` per input.
+//!   returning one `Bytes` per input. [`Source::get_object`] / [`object::get_objects`] fetch
+//!   whole objects of unknown size (one open-ended range request each, see [`object`]).
 //! - Every request runs as a task on [`runtime()`] whatever runtime polls the caller; dropping
 //!   the caller's future aborts it.
 //! - Errors name the redacted URL ([`Source::display_url`]), the byte range, the HTTP status
@@ -27,6 +28,7 @@ pub mod coalesce;
 pub mod creds;
 pub mod http;
 pub mod local;
+pub mod object;
 pub mod recv_buf;
 pub mod region;
 pub mod retry;

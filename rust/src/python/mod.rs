@@ -8,6 +8,7 @@ mod convert;
 mod enrich;
 mod errors;
 mod mask;
+mod object;
 mod read;
 
 use pyo3::prelude::*;
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enrich::parse_headers, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_windows, m)?)?;
     m.add_function(wrap_pyfunction!(read::fetch_ranges, m)?)?;
+    m.add_function(wrap_pyfunction!(object::fetch_objects, m)?)?;
     m.add_class::<backend::CloudBackend>()?;
     m.add_class::<read::PyTileCache>()?;
     m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;

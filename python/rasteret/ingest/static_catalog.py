@@ -1,0 +1,259 @@
+"""Walk a static STAC catalog: documents fetched concurrently through the engine, parsed by
+pystac.
+
+The crawl is breadth-first: each level of catalog/collection documents is fetched in one
+concurrent engine call (bounded by ``max_concurrent``, retried like range reads, any backend the
+engine routes: local paths, ``file://``, ``http(s)://``, ``s3://``, ``gs://``...), then the item
+documents in batches. Relative link hrefs resolve against the linking document's own URL, as
+pystac resolves them. Items come in the order of pystac's recursive ``get_items``: a catalog's
+own items (link order), then each child's items, depth first. Each catalog document is fetched
+and walked once: a link back to a catalog already reached (a cycle) is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pystac
+from pystac.utils import is_absolute_href, make_absolute_href, make_posix_style
+
+from rasteret.options import get_options
+from rasteret.read import engine as _read
+
+__all__ = ["MAX_DEPTH", "iter_static_items"]
+
+#: Catalog levels below the root followed at most (a deeper chain of child links is an error).
+MAX_DEPTH = 64
+
+
+def _absolute_root(href: str) -> str:
+    """``href`` as pystac's ``from_file`` takes it: POSIX style, absolute."""
+    href = make_posix_style(href)
+    return href if is_absolute_href(href) else make_absolute_href(href)
+
+
+def _decode(
+    urls: list[str], bodies: list[bytes | BaseException], what: str, linked_from: dict[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """``(url, JSON document)`` of each of ``urls`` from its fetched body, in order.
+
+    Raises
+    ------
+    rasteret.errors.RemoteNotFoundError
+        (or the class of the failure) A document could not be read; the message names it and
+        the document linking to it.
+    ValueError
+        A document is not a JSON object.
+    """
+    docs: list[tuple[str, dict[str, Any]]] = []
+    for url, body in zip(urls, bodies, strict=True):
+        parent = linked_from.get(url)
+        where = f"{what} {url}" + (f" (linked from {parent})" if parent else "")
+        if isinstance(body, BaseException):
+            detail = str(body).removeprefix(f"{url}: ")
+            raise type(body)(f"static STAC catalog: cannot read {where}: {detail}") from body
+        try:
+            doc = json.loads(body)
+        except ValueError as exc:
+            raise ValueError(f"static STAC catalog: {where} is not valid JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ValueError(f"static STAC catalog: {where} is not a JSON object")
+        docs.append((url, doc))
+    return docs
+
+
+def _fetch(
+    urls: list[str], options: dict[str, Any], what: str, linked_from: dict[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """:func:`_decode` of ``urls`` fetched in one concurrent engine call."""
+    return _decode(urls, _read.fetch_objects(urls, options=options), what, linked_from)
+
+
+def _parse(
+    stac_io: pystac.StacIO, doc: dict[str, Any], url: str, root: pystac.Catalog | None, what: str
+) -> Any:
+    """``doc`` as the pystac object pystac resolves ``url`` to (self href ``url``); ``doc`` is
+    consumed.
+
+    A STAC 1.x item goes straight to ``pystac.Item.from_dict``: ``StacIO.stac_object_from_dict``
+    would migrate it twice (the second time a no-op costing a deep copy) and, for STAC 1.x, do
+    nothing else.
+    """
+    try:
+        if doc.get("type") == "Feature" and not str(doc.get("stac_version", "")).startswith("0."):
+            obj = pystac.Item.from_dict(doc, href=url, root=root, preserve_dict=False)
+        else:
+            obj = stac_io.stac_object_from_dict(doc, href=url, root=root, preserve_dict=False)
+    except Exception as exc:  # noqa: BLE001 - pystac raises several unrelated classes
+        raise ValueError(f"static STAC catalog: {what} {url} is not a STAC object: {exc}") from exc
+    if obj.get_self_href() != url:
+        obj.set_self_href(url)
+    return obj
+
+
+def _links(obj: pystac.Catalog, rel: str) -> list[str]:
+    """Absolute hrefs of ``obj``'s links of relation ``rel``, in link order."""
+    return [href for link in obj.links if link.rel == rel and (href := link.get_absolute_href())]
+
+
+class _Crawl:
+    """The catalog documents reached so far (by URL) and how to fetch more."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.catalogs: dict[str, pystac.Catalog] = {}
+        self.expanded: set[str] = set()
+        self.root: pystac.Catalog | None = None
+        self.stac_io = pystac.StacIO.default()
+
+    def open_root(self, href: str) -> pystac.Catalog:
+        """Fetch and parse the root document; it becomes the items' root when its ``root``
+        link points at itself (as ``pystac.Catalog.from_file`` decides)."""
+        ((_, doc),) = _fetch([href], self.options, "root catalog", {})
+        catalog = self._catalog(doc, href, "root catalog")
+        root_link = catalog.get_root_link()
+        if root_link is not None and root_link.get_absolute_href() == href:
+            catalog.set_root(catalog)
+            self.root = catalog
+        return catalog
+
+    def _catalog(self, doc: dict[str, Any], url: str, what: str) -> pystac.Catalog:
+        obj = _parse(self.stac_io, doc, url, self.root, what)
+        if not isinstance(obj, pystac.Catalog):
+            raise ValueError(
+                f"static STAC catalog: {what} {url} is a {type(obj).__name__}, "
+                "not a catalog or collection"
+            )
+        self.catalogs[url] = obj
+        return obj
+
+    def fetch_catalogs(self, linked_from: dict[str, str]) -> None:
+        """Fetch the catalogs of ``linked_from`` (URL -> linking catalog) not fetched yet, in
+        one engine call."""
+        wanted = [url for url in linked_from if url not in self.catalogs]
+        for url, doc in _fetch(wanted, self.options, "catalog", linked_from):
+            self._catalog(doc, url, "catalog")
+
+    def walk_below(self, level: list[str]) -> None:
+        """Fetch every catalog below the (fetched) catalogs ``level``, a level per engine call;
+        a catalog's children are looked up once, so cycles end."""
+        depth = 0
+        while level:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(
+                    f"static STAC catalog: child catalogs nest more than {MAX_DEPTH} levels "
+                    f"(at {level[0]})"
+                )
+            self.expanded.update(level)
+            linked_from: dict[str, str] = {}
+            for parent in level:
+                for child in _links(self.catalogs[parent], "child"):
+                    if child not in self.expanded:
+                        linked_from.setdefault(child, parent)
+            self.fetch_catalogs(linked_from)
+            level = list(linked_from)
+
+    def item_links(self, start: str) -> list[tuple[str, str]]:
+        """``(item URL, linking catalog URL)`` in pystac's recursive ``get_items`` order."""
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
+
+        def visit(url: str) -> None:
+            seen.add(url)
+            catalog = self.catalogs[url]
+            out.extend((item, url) for item in _links(catalog, "item"))
+            for child in _links(catalog, "child"):
+                if child not in seen and child in self.catalogs:
+                    visit(child)
+
+        visit(start)
+        return out
+
+    def items(
+        self, links: list[tuple[str, str]], batch_size: int, bar: Any | None
+    ) -> Iterator[pystac.Item]:
+        """The items at ``links``, fetched ``batch_size`` links per engine call (a batch once
+        the previous one has been consumed)."""
+        parsed: dict[str, pystac.Item] = {}
+        for start in range(0, len(links), batch_size):
+            batch = links[start : start + batch_size]
+            linked_from: dict[str, str] = {}
+            for url, parent in batch:
+                if url not in parsed:
+                    linked_from.setdefault(url, parent)
+            wanted = list(linked_from)
+
+            def progress(n: int, base: int = len(parsed)) -> None:
+                if bar is not None:
+                    bar.n = base + n
+                    bar.refresh()
+
+            bodies = _read.fetch_objects(wanted, options=self.options, progress=progress)
+            for url, doc in _decode(wanted, bodies, "item", linked_from):
+                item = _parse(self.stac_io, doc, url, self.root, "item")
+                if not isinstance(item, pystac.Item):
+                    raise ValueError(
+                        f"static STAC catalog: item link {url} (from {linked_from[url]}) "
+                        f"leads to a {type(item).__name__}, not an item"
+                    )
+                parsed[url] = item
+            yield from (parsed[url] for url, _ in batch)
+
+
+def iter_static_items(
+    href: str,
+    *,
+    child_id: str | None = None,
+    options: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+) -> Iterator[pystac.Item]:
+    """The items of the static catalog at ``href``, each a ``pystac.Item`` with its self href.
+
+    Parameters
+    ----------
+    href
+        Root ``catalog.json`` (local path, ``file://``, ``http(s)://``, ``s3://``...).
+    child_id
+        Narrow to the root's child catalog/collection with this id when it has one.
+    options
+        Engine I/O options (``max_concurrent``, ``backend``, retries...).
+    batch_size
+        Item links fetched per engine call, a batch only once the previous one has been
+        consumed (for callers that stop early); all at once when None.
+
+    Raises
+    ------
+    rasteret.errors.RemoteNotFoundError
+        (or the class of the failure) A document cannot be read (the message names it and
+        the catalog linking to it).
+    ValueError
+        A document is not STAC JSON of the expected type, or catalogs nest too deep.
+    """
+    crawl = _Crawl(dict(options or {}))
+    root_url = _absolute_root(href)
+    root = crawl.open_root(root_url)
+    start = root_url
+    if child_id:
+        # as pystac's get_child: the children whose href names the id first, then the rest
+        children = _links(root, "child")
+        for group in ([u for u in children if child_id in u], children):
+            crawl.fetch_catalogs(dict.fromkeys(group, root_url))
+            found = next((u for u in group if crawl.catalogs[u].id == child_id), None)
+            if found is not None:
+                start = found
+                break
+    crawl.walk_below([start])
+    links = crawl.item_links(start)
+    bar = None
+    if get_options().progress and links:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(dict.fromkeys(u for u, _ in links)), desc="STAC items", unit="doc")
+    try:
+        yield from crawl.items(links, batch_size or max(len(links), 1), bar)
+    finally:
+        if bar is not None:
+            bar.close()
