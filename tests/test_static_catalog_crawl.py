@@ -257,13 +257,16 @@ def test_cycles_end(stac_archive: Any, tmp_path: Path) -> None:
 def test_catalog_on_s3(nested: Any, s3_server: Any) -> None:
     """pystac alone cannot read s3:// documents; the engine routes them like COG reads."""
     base = nested.path.parent
+    bucket = "rasteret-static-catalog"  # its own bucket: the session bucket holds the corpus
+    s3_server.client.create_bucket(Bucket=bucket)
     for path in sorted(base.rglob("*.json")):
-        s3_server.upload(path, f"nested/{path.relative_to(base).as_posix()}")
-    href = s3_server.url("nested/catalog.json")
+        key = f"nested/{path.relative_to(base).as_posix()}"
+        s3_server.client.upload_file(str(path), bucket, key)
+    href = f"s3://{bucket}/nested/catalog.json"
     got = list(iter_static_items(href, options=s3_server.options))
     assert [i.id for i in got] == [i["id"] for i in nested.items]
     item = got[0]
-    assert item.get_self_href() == s3_server.url(f"nested/items/{item.id}.json")
+    assert item.get_self_href() == f"s3://{bucket}/nested/items/{item.id}.json"
     expected = _pystac_walk(str(nested.path), None)
     dicts = [i.to_dict(transform_hrefs=False) for i in got]
     assert _without_links(dicts) == _without_links(expected)
