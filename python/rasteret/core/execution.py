@@ -98,6 +98,7 @@ def _read(
     preserve_metadata: bool = False,
     auto_target_crs: bool = False,
     record_id_column: str | None = None,
+    copy_arrays: bool = True,
 ) -> AoiReadResult:
     """Validate, narrow the query, then read every (record, AOI, band) window.
 
@@ -145,6 +146,7 @@ def _read(
         backend=implicit_backend(backend, None, source),
         progress=bool(progress),
         record_ids=pairs,
+        copy_arrays=copy_arrays,
     )
 
 
@@ -192,15 +194,15 @@ def get_collection_numpy(
         all_touched=all_touched,
         record_id_column=record_id_column,
         filters=filters,
+        copy_arrays=False,
     )
     per_band: dict[str, list[np.ndarray]] = {b: [] for b in unique}
     for r in result.reads:
         per_band[r.band].append(r.data)
-    stacks = []
-    reference = None
     counts = {b: len(v) for b, v in per_band.items()}
     if len(set(counts.values())) > 1:
         raise ValueError(f"Inconsistent sample count for band(s): {counts}")
+    reference = None
     for band in bands:
         arrays = per_band[band]
         if not arrays:
@@ -211,15 +213,25 @@ def get_collection_numpy(
                 f"Ragged shapes for band '{band}': {shapes}. Use get_gdf() when variable output "
                 "shapes are expected."
             )
-        stack = np.stack(arrays)
+        shape = (len(arrays), *shapes[0])
         if reference is None:
-            reference = stack.shape
-        elif stack.shape != reference:
+            reference = shape
+        elif shape != reference:
             raise ValueError(
-                f"Band '{band}' shape {stack.shape} does not match reference shape {reference}"
+                f"Band '{band}' shape {shape} does not match reference shape {reference}"
             )
-        stacks.append(stack)
-    return stacks[0] if len(stacks) == 1 else np.stack(stacks, axis=1)
+    # the reads are views into the buffers the core read into: one copy into the output
+    dtype = np.result_type(*{a.dtype for b in unique for a in per_band[b]})
+    if len(bands) == 1:
+        out = np.empty(reference, dtype=dtype)
+        for i, data in enumerate(per_band[bands[0]]):
+            out[i] = data
+        return out
+    out = np.empty((reference[0], len(bands), *reference[1:]), dtype=dtype)
+    for c, band in enumerate(bands):
+        for i, data in enumerate(per_band[band]):
+            out[i, c] = data
+    return out
 
 
 def _output_geometries(result: AoiReadResult, target_crs: Any) -> tuple[np.ndarray, Any]:

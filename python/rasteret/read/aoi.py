@@ -91,6 +91,7 @@ def read_aoi(
     backend: Any = None,
     progress: bool = False,
     record_ids: list[str | None] | None = None,
+    copy_arrays: bool = True,
 ) -> AoiReadResult:
     """Plan, read and mask every (record of ``table``, geometry of ``plan``, band) window.
 
@@ -100,6 +101,8 @@ def read_aoi(
     ``data_source`` resolves band names; ``backend`` is any ``backend=`` value (None: default
     routing of the Rust core). With ``record_ids`` (one record id per geometry), geometry
     ``k`` is read from record ``record_ids[k]`` only, and the reads follow geometry order.
+    Without ``copy_arrays``, each result is a view into the buffer its chunk was read into
+    (for a caller that copies them into its own output at once).
     """
     from rasteret._backends import io_options
 
@@ -107,7 +110,7 @@ def read_aoi(
     jobs, errors = _plan_jobs(table, plan, bands, data_source, meta_cols, record_ids)
     options = io_options(backend, max_concurrent=max_concurrent)
     with TileProgress(progress, "Reading AOIs") as bar:
-        reads, read_errors = _execute(table, jobs, bands, all_touched, options, bar)
+        reads, read_errors = _execute(table, jobs, bands, all_touched, options, bar, copy_arrays)
     errors.update(read_errors)
     reads = _reproject(reads, target_crs)
     if record_ids is not None:
@@ -366,6 +369,7 @@ def _execute(
     all_touched: bool,
     options: dict[str, Any],
     bar: TileProgress,
+    copy_arrays: bool = True,
 ) -> tuple[list[AoiRead], dict[int, list[BaseException]]]:
     from affine import Affine
 
@@ -396,7 +400,7 @@ def _execute(
         a, c, e, f = j.transform
         affine = Affine(a, 0.0, c, 0.0, e, f)
         mask = masks[_mask_key(j)]
-        data = np.array(arr, copy=True)
+        data = np.array(arr, copy=True) if copy_arrays else arr
         if mask is not None:  # None: the geometry covers the whole window
             data[~mask] = j.fill
         reads.append(
