@@ -242,3 +242,22 @@ def test_combine_first_assembles_overlaps_like_xarray_align_and_where():
     xr.testing.assert_identical(got, expected)
     assert got["B1"].dtype == np.uint16 and got["B2"].dtype == np.uint8
     assert got["B1"].attrs["_FillValue"] == 0 and got.attrs["record_id"] == "r2024-01-0200"
+
+
+def test_get_numpy_returns_the_read_buffer_when_it_is_in_output_order(aoi_collection):  # noqa: F811
+    coll, entries = aoi_collection
+    first, second = _pair(entries)
+    aoi = _inner_aoi(first)
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=False)
+    arr = pair.get_numpy(aoi, [BAND])
+    # no copy: the array is the buffer the core read into (one record after the other)
+    assert arr.base is not None and arr.base.dtype == np.uint8 and arr.flags.writeable
+    order = [str(v) for v in pair.to_table(columns=["id"]).column("id").to_pylist()]
+    expected = {first.name: _mask(first, aoi), second.name: _mask(second, aoi)}
+    for k, rid in enumerate(order):
+        np.testing.assert_array_equal(arr[k], expected[rid])
+    # the same band twice is not in buffer order: copied into its own output, same pixels
+    twice = pair.get_numpy(aoi, [BAND, BAND])
+    assert twice.base is None and twice.shape == (2, 2, *arr.shape[1:])
+    np.testing.assert_array_equal(twice[:, 0], arr)
+    np.testing.assert_array_equal(twice[:, 1], arr)

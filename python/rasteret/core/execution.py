@@ -46,6 +46,30 @@ _GDF_COLUMNS = (
 )
 
 
+def _buffer_view(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """``arrays`` as one array of ``shape`` without a copy when they are consecutive,
+    C-contiguous views of ``dtype`` into one buffer, else None."""
+    root = arrays[0]
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    start = arrays[0].__array_interface__["data"][0]
+    size = arrays[0].nbytes
+    for k, a in enumerate(arrays):
+        base = a
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if (
+            base is not root
+            or a.dtype != dtype
+            or not a.flags.c_contiguous
+            or a.nbytes != size
+            or a.__array_interface__["data"][0] != start + k * size
+        ):
+            return None
+    offset = start - root.__array_interface__["data"][0]
+    return np.ndarray(shape, dtype=dtype, buffer=root, offset=offset)
+
+
 def _check_bands(collection: Any, bands: list[str]) -> None:
     available = collection.bands
     missing = [b for b in bands if b not in available]
@@ -220,8 +244,15 @@ def get_collection_numpy(
             raise ValueError(
                 f"Band '{band}' shape {shape} does not match reference shape {reference}"
             )
-    # the reads are views into the buffers the core read into: one copy into the output
+    # the reads are views into the buffers the core read into: when they already lie there
+    # in output order (one chunk, every pair read, bands as asked), that buffer is the
+    # output; otherwise one copy into it
     dtype = np.result_type(*{a.dtype for b in unique for a in per_band[b]})
+    in_order = [per_band[b][i] for i in range(reference[0]) for b in bands]
+    shape = reference if len(bands) == 1 else (reference[0], len(bands), *reference[1:])
+    view = _buffer_view(in_order, shape, dtype)
+    if view is not None:
+        return view
     if len(bands) == 1:
         out = np.empty(reference, dtype=dtype)
         for i, data in enumerate(per_band[bands[0]]):

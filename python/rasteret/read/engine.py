@@ -444,8 +444,9 @@ def read_flat(
 ) -> list[np.ndarray]:
     """Read windows of possibly different shapes and dtypes in ONE call into Rust.
 
-    One byte buffer holds every output (8-byte aligned); each is pre-filled with its fill
-    value, so pixels outside an image or in sparse tiles end up as nodata (or 0).
+    One byte buffer holds every output (each aligned to the largest itemsize); each is
+    pre-filled with its fill value, so pixels outside an image or in sparse tiles end up as
+    nodata (or 0).
     Returns one ``(height, width)`` array per window, views into that buffer.
     ``progress(done, total)`` is called with tiles read so far / tiles to read.
 
@@ -497,10 +498,13 @@ def _flat_plan(
     offsets = np.zeros(n, dtype=np.int64)
     strides = np.zeros(n, dtype=np.int64)
     total = 0
+    # every window starts aligned to the largest itemsize (a multiple of every other one):
+    # windows of one dtype then follow each other with no gap
+    align = max((dt.itemsize for dt in dtypes), default=1)
     for i, ((_, _, w, h), dt) in enumerate(zip(windows, dtypes, strict=True)):
         offsets[i] = total
         strides[i] = w * dt.itemsize
-        total += -(-(w * h * dt.itemsize) // 8) * 8
+        total += -(-(w * h * dt.itemsize) // align) * align
     buffer = np.empty(max(total, 8), dtype=np.uint8)
     win = np.asarray(windows, dtype=np.int64).reshape(n, 4)
     # the core writes every pixel of a window inside its image (sparse tiles included): only
