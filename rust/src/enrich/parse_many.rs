@@ -1,8 +1,7 @@
 //! Parse the headers of many URLs concurrently.
 
-use futures::stream::{self, StreamExt};
-
 use crate::error::Result;
+use crate::io::object::each_url;
 use crate::io::{IoOptions, Source};
 use crate::tiff::{self, CogHeader};
 
@@ -35,21 +34,13 @@ pub async fn parse_many(
     urls: &[String],
     io: &IoOptions,
     readahead_bytes: u64,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Vec<Result<CogHeader>> {
-    let mut out: Vec<Option<Result<CogHeader>>> = (0..urls.len()).map(|_| None).collect();
-    let mut done = stream::iter(urls.iter().enumerate())
-        .map(|(i, url)| async move { (i, parse_one(url, io, readahead_bytes).await) })
-        .buffer_unordered(io.max_concurrent.max(1));
-    let mut finished = 0;
-    while let Some((i, res)) = done.next().await {
-        if let Some(slot) = out.get_mut(i) {
-            *slot = Some(res);
-        }
-        finished += 1;
-        progress(finished);
-    }
-    out.into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(crate::error::Error::internal("header not parsed"))))
-        .collect()
+    each_url(
+        urls,
+        io.max_concurrent,
+        |url| parse_one(url, io, readahead_bytes),
+        progress,
+    )
+    .await
 }

@@ -82,12 +82,34 @@ pub async fn get_objects(
     urls: &[String],
     io: &IoOptions,
     first_bytes: u64,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Vec<Result<Bytes>> {
-    let mut out: Vec<Option<Result<Bytes>>> = (0..urls.len()).map(|_| None).collect();
+    each_url(
+        urls,
+        io.max_concurrent,
+        |url| get_one(url, io, first_bytes),
+        progress,
+    )
+    .await
+}
+
+/// `one(url)` for every URL of `urls`, at most `max_concurrent` at once; results in input
+/// order. `progress` is called with the number of finished URLs after each one (from the
+/// runtime thread driving this future).
+pub async fn each_url<'a, T, Fut>(
+    urls: &'a [String],
+    max_concurrent: usize,
+    one: impl Fn(&'a str) -> Fut,
+    mut progress: impl FnMut(usize),
+) -> Vec<Result<T>>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut out: Vec<Option<Result<T>>> = (0..urls.len()).map(|_| None).collect();
+    let one = &one;
     let mut done = stream::iter(urls.iter().enumerate())
-        .map(|(i, url)| async move { (i, get_one(url, io, first_bytes).await) })
-        .buffer_unordered(io.max_concurrent.max(1));
+        .map(|(i, url)| async move { (i, one(url).await) })
+        .buffer_unordered(max_concurrent.max(1));
     let mut finished = 0;
     while let Some((i, res)) = done.next().await {
         if let Some(slot) = out.get_mut(i) {
@@ -97,6 +119,6 @@ pub async fn get_objects(
         progress(finished);
     }
     out.into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::internal("object not fetched"))))
+        .map(|r| r.unwrap_or_else(|| Err(Error::internal("URL not processed"))))
         .collect()
 }

@@ -9,6 +9,7 @@ mod enrich;
 mod errors;
 mod mask;
 mod object;
+mod per_url;
 mod read;
 
 use pyo3::prelude::*;

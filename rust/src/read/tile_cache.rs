@@ -319,6 +319,17 @@ impl TileCache {
             .clone()
     }
 
+    /// The tile `key` (`len` bytes) from memory, else from the shared directory (then kept
+    /// in memory too); None when neither holds it.
+    fn find(&self, key: &TileKey, len: usize, shared: Option<&SharedTiles>) -> Option<Arc<[u8]>> {
+        if let Some(tile) = self.memory().get(key) {
+            return Some(tile);
+        }
+        let tile = shared?.get(key, len)?;
+        self.memory().put(key.clone(), tile.clone(), self.max_bytes);
+        Some(tile)
+    }
+
     /// Read every window of `requests` whose tiles are all held (in memory or the shared
     /// directory) into `dst`; returns, per request, whether it was read. Nothing is fetched;
     /// windows not read are left untouched (a read through [`read_cached`] then fetches
@@ -347,14 +358,8 @@ impl TileCache {
                     for row in c.rows.clone() {
                         for col in c.cols.clone() {
                             let key = key_of(req, row, col);
-                            let mut tile = self.memory().get(&key);
-                            if tile.is_none() {
-                                tile = shared.as_ref().and_then(|s| s.get(&key, len));
-                                if let Some(t) = &tile {
-                                    self.memory().put(key.clone(), t.clone(), self.max_bytes);
-                                }
-                            }
-                            tiles.push((key, tile?));
+                            let tile = self.find(&key, len, shared.as_deref())?;
+                            tiles.push((key, tile));
                         }
                     }
                     Some(())
@@ -397,14 +402,7 @@ impl TileCache {
                     if found.got.contains_key(&key) || missing.contains(&key) {
                         continue;
                     }
-                    let mut tile = self.memory().get(&key);
-                    if tile.is_none() {
-                        tile = shared.as_ref().and_then(|s| s.get(&key, len));
-                        if let Some(t) = &tile {
-                            self.memory().put(key.clone(), t.clone(), self.max_bytes);
-                        }
-                    }
-                    match tile {
+                    match self.find(&key, len, shared.as_deref()) {
                         Some(t) => {
                             self.hits.fetch_add(1, Ordering::Relaxed);
                             found.got.insert(key, t);
