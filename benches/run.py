@@ -1,4 +1,4 @@
-"""Run rasteret's benchmarks (B1-B4, B6; see benches/README.md) and write a results directory.
+"""Run rasteret's benchmarks (B1-B4, B6, B7; see benches/README.md) and write a results directory.
 
     python benches/run.py                                  # everything, 5 reps, 0 and 20 ms
     python benches/run.py --quick                          # smoke run: 3 scenes, 3 reps, 0 ms
@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         elif profile != "release" and not args.allow_debug:
             _log(f"!! refusing to benchmark a {profile!r} build of rasteret (--allow-debug)")
             return 2
-    for t, mod in (("rasterio", "rasterio"), ("async_geotiff", "async_geotiff")):
+    optional = (("rasterio", "rasterio"), ("async_geotiff", "async_geotiff"))
+    for t, mod in (*optional, ("odc_stac", "odc.stac"), ("stackstac", "stackstac")):
         if t in tools and probe.get(mod) is None:
             _log(f"!! {t} is not importable; skipping it")
             tools.remove(t)
@@ -163,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     server_cm = _range_server(wl.DATA_DIR)  # fail early when the server is missing
     _log(f"data: {wl.DATA_DIR} ({args.scenes} scenes x {wl.N_BANDS} bands, cached)")
     wl.ensure_data(args.scenes, log=_log)
+    if "B7" in args.workloads:
+        import cube
+
+        cube.ensure_cube(args.scenes, log=_log)
     machine = machine_info(probe)
     machine["data"] = {"version": wl.DATA_VERSION, **wl.data_stats(args.scenes)}
     config = {

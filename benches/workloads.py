@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib
 import json
 import os
 import resource
@@ -26,6 +27,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -166,6 +168,19 @@ WORKLOADS: dict[str, Workload] = {
             "100,000 random points x 4 bands across the scenes (seeded), values as float64",
         ),
         Workload(
+            "B7",
+            "cube",
+            "deflate",
+            "odc-stac",
+            (
+                Variant("rasteret-api", "rasteret", "rasteret Collection.get_xarray"),
+                _RASTERET_IDX,
+                Variant("odc-stac", "odc_stac", f"odc.stac.load(pool={RIO_THREADS})"),
+                Variant("stackstac", "stackstac", f"stackstac.stack, {RIO_THREADS} threads"),
+            ),
+            "B2's window in 12 dates x 4 bands sharing one footprint -> xarray cube",
+        ),
+        Workload(
             "B4",
             "decode",
             "deflate",
@@ -191,7 +206,7 @@ WORKLOADS: dict[str, Workload] = {
     )
 }
 
-TOOLS = ("rasteret", "rasterio", "async_geotiff", "imagecodecs")
+TOOLS = ("rasteret", "rasterio", "async_geotiff", "imagecodecs", "odc_stac", "stackstac")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +215,11 @@ TOOLS = ("rasteret", "rasterio", "async_geotiff", "imagecodecs")
 def cog_name(codec: str, scene: int, band: int) -> str:
     """Path of one COG relative to DATA_DIR (also its URL path on the bench server)."""
     return f"{codec}/S{scene:02d}_B{band + 1}.tif"
+
+
+def cube_name(scene: int, band: int) -> str:
+    """Path of one COG of B7's cube set (``benches/cube.py``): scene re-tied onto scene 0."""
+    return f"cube/S{scene:02d}_B{band + 1}.tif"
 
 
 def synth_band(scene: int, band: int, size: int = SIZE) -> np.ndarray:
@@ -315,7 +335,8 @@ def make_plan(
     headers_path: str | None = None,
 ) -> dict[str, Any]:
     """Everything a child needs: URLs (scene-major, band-minor), windows, tile source."""
-    names = [cog_name(workload.codec, s, b) for s in range(n_scenes) for b in range(N_BANDS)]
+    name_of = cube_name if workload.kind == "cube" else partial(cog_name, workload.codec)
+    names = [name_of(s, b) for s in range(n_scenes) for b in range(N_BANDS)]
     plan: dict[str, Any] = {
         "workload": workload.name,
         "kind": workload.kind,
@@ -324,7 +345,7 @@ def make_plan(
         "urls": [url_of(n) for n in names] if workload.uses_server else [],
         "headers_path": headers_path,
     }
-    if workload.kind == "aoi":
+    if workload.kind in ("aoi", "cube"):
         plan["window"] = list(AOI)
     elif workload.kind == "chips":
         plan["chip"] = CHIP
@@ -381,7 +402,7 @@ def _rasteret_read(plan: dict[str, Any], batch) -> np.ndarray:
 
     meta = batch.column("metadata")
     urls = plan["urls"]
-    if plan["kind"] == "aoi":
+    if plan["kind"] in ("aoi", "cube"):
         col, row, w, h = plan["window"]
         out = np.zeros((len(urls), h, w), np.uint16)
         windows = np.tile(np.array([col, row, w, h], dtype=np.int64), (len(urls), 1))
@@ -505,7 +526,7 @@ def rasterio_read(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
     from rasterio.windows import Window
 
     urls = plan["urls"]
-    if plan["kind"] == "aoi":
+    if plan["kind"] in ("aoi", "cube"):
         col, row, w, h = plan["window"]
         out = np.zeros((len(urls), h, w), np.uint16)
 
@@ -565,7 +586,7 @@ def async_geotiff_read(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
     from async_geotiff import GeoTIFF, Window
 
     urls = plan["urls"]
-    if plan["kind"] == "aoi":
+    if plan["kind"] in ("aoi", "cube"):
         col, row, w, h = plan["window"]
         jobs = [(i, i, col, row) for i in range(len(urls))]
         out = np.zeros((len(urls), h, w), np.uint16)
@@ -608,8 +629,8 @@ def prepare_collection(plan: dict[str, Any], out_path: str) -> None:
     n = plan["n_scenes"]
     to_lonlat = Transformer.from_crs(32633, 4326, always_xy=True)
     footprints, boxes = [], []
-    for s in range(n):
-        left = SCENE_ORIGIN_X + SCENE_STEP_X * s
+    for s in range(n):  # the cube's scenes all lie on scene 0's footprint
+        left = SCENE_ORIGIN_X + (0 if plan["kind"] == "cube" else SCENE_STEP_X * s)
         right, bottom = left + SIZE * PIXEL, SCENE_TOP - SIZE * PIXEL
         box = to_lonlat.transform_bounds(left, bottom, right, SCENE_TOP)
         boxes.append(dict(zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True)))
@@ -931,9 +952,12 @@ def run_child(plan_path: str, variant: str) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if plan["kind"] == "decode":
         output, extra = decode_bench(plan, variant, timer)
+    elif plan["kind"] == "cube":
+        import cube
+
+        output = cube.ADAPTERS[variant](plan, timer)
     else:
-        adapter = ADAPTERS[(plan["kind"], variant)]
-        output = adapter(plan, timer)
+        output = ADAPTERS[(plan["kind"], variant)](plan, timer)
     sha, shape = _digest(output)
     return {
         "ok": True,
@@ -950,9 +974,10 @@ def run_child(plan_path: str, variant: str) -> dict[str, Any]:
 def probe() -> dict[str, Any]:
     """Versions of every tool (None when not importable)."""
     info: dict[str, Any] = {"python": sys.version.split()[0], "numpy": np.__version__}
-    for mod in ("rasterio", "async_geotiff", "async_tiff", "obstore", "imagecodecs", "tifffile"):
+    modules = ("rasterio", "async_geotiff", "async_tiff", "obstore", "imagecodecs", "tifffile")
+    for mod in (*modules, "odc.stac", "stackstac", "xarray"):
         try:
-            m = __import__(mod)
+            m = importlib.import_module(mod)
             info[mod] = getattr(m, "__version__", "?")
         except Exception as e:  # noqa: BLE001 - a missing tool is data, not a crash
             info[mod] = None

@@ -213,7 +213,7 @@ def _reference_combine_first(datasets, fills):
 
 def test_combine_first_assembles_overlaps_like_xarray_align_and_where():
     import xarray as xr
-    from rasteret.core.execution import _combine_first
+    from rasteret.core.xarray_cube import combine_first
 
     rng = np.random.default_rng(7)
 
@@ -238,7 +238,7 @@ def test_combine_first_assembles_overlaps_like_xarray_align_and_where():
     ]
     fills = {"B1": 0, "B2": 0}
     expected = _reference_combine_first(datasets, fills)
-    got = _combine_first(datasets)
+    got = combine_first(datasets)
     xr.testing.assert_identical(got, expected)
     assert got["B1"].dtype == np.uint16 and got["B2"].dtype == np.uint8
     assert got["B1"].attrs["_FillValue"] == 0 and got.attrs["record_id"] == "r2024-01-0200"
@@ -261,3 +261,94 @@ def test_get_numpy_returns_the_read_buffer_when_it_is_in_output_order(aoi_collec
     assert twice.base is None and twice.shape == (2, 2, *arr.shape[1:])
     np.testing.assert_array_equal(twice[:, 0], arr)
     np.testing.assert_array_equal(twice[:, 1], arr)
+
+
+def _aoi_read(record, when, geometry, band, y0, x0, values, nodata=0):
+    from affine import Affine
+    from rasteret.read.aoi import AoiRead
+
+    return AoiRead(
+        record_index=record,
+        record_id=f"r{record}",
+        datetime=when,
+        cloud_cover=None,
+        collection="c",
+        crs=32633,
+        geometry_index=geometry,
+        band=band,
+        data=values,
+        transform=Affine(10.0, 0.0, 500.0 + x0 * 10.0, 0.0, -10.0, 1000.0 - y0 * 10.0),
+        nodata=nodata,
+    )
+
+
+def _slow_dataset(reads):
+    """The per-record way: one Dataset per (record, geometry), combined, then sorted."""
+    from rasteret.core.xarray_cube import combine_first, record_dataset
+
+    groups: dict = {}
+    for r in reads:
+        groups.setdefault((r.record_index, r.geometry_index), []).append(r)
+    out = combine_first([record_dataset(g) for g in groups.values()])
+    return out.sortby("time").sortby("y", ascending=False)
+
+
+@pytest.mark.parametrize("case", ["one-grid", "shifted-grids"])
+def test_cube_assembly_equals_the_per_record_datasets(case):
+    from rasteret.core.xarray_cube import cube_from_reads, dataset_from_reads
+
+    rng = np.random.default_rng(11)
+
+    def values(h, w, dtype=np.uint16):
+        return rng.integers(0, 4, (h, w)).astype(dtype)  # a quarter of the pixels hold the fill
+
+    day = [dt.datetime(2024, 1, d) for d in (3, 1, 2)]
+    if case == "one-grid":  # records out of date order; two records share a date (overlap)
+        spots = [(0, day[0], 0, 0, 0), (1, day[1], 0, 0, 0), (2, day[0], 0, 0, 0)]
+        shape = {k: (6, 8) for k in range(3)}
+    else:  # two geometries on shifted grids, one of them partly overlapping another record
+        spots = [(0, day[0], 0, 0, 0), (1, day[2], 1, 9, 3), (2, day[0], 0, 2, 5)]
+        shape = {0: (6, 8), 1: (4, 4), 2: (5, 7)}
+    reads = [
+        _aoi_read(rec, when, geom, band, y0, x0, values(*shape[rec], dtype))
+        for rec, when, geom, y0, x0 in spots
+        for band, dtype in (("B1", np.uint16), ("B2", np.uint8 if rec == 2 else np.uint16))
+    ]
+    fast = cube_from_reads(reads)
+    assert fast is not None
+    xr_testing = pytest.importorskip("xarray").testing
+    xr_testing.assert_identical(fast, _slow_dataset(reads))
+    assert fast["B1"].dtype == np.uint16 and fast["B2"].dtype == np.uint16
+    assert list(fast["time"].values) == sorted(fast["time"].values)
+    # the shared date: the earlier record wins, the later one fills its fill-valued pixels
+    a, c = reads[0].data, reads[4].data
+    if case == "one-grid":
+        t = list(fast["time"].values).index(np.datetime64(day[0], "ns"))
+        np.testing.assert_array_equal(fast["B1"].values[t, 0], np.where(a != 0, a, c))
+    # a float band cannot keep its fill without NaN: the per-record way answers
+    floats = [_aoi_read(0, day[0], 0, "B1", 0, 0, values(3, 3, np.float32))]
+    assert cube_from_reads(floats) is None
+    xr_testing.assert_identical(dataset_from_reads(floats, "combine_first"), _slow_dataset(floats))
+
+
+@pytest.mark.parametrize("dates_in_order", [True, False])
+def test_cube_uses_the_read_buffer_when_reads_lie_in_slot_order(dates_in_order):
+    """Reads that are views of one buffer in (time, geometry, band) order become strided
+    views of it (no copy); in another order they are copied. Same Dataset either way."""
+    from rasteret.core.xarray_cube import cube_from_reads
+
+    rng = np.random.default_rng(5)
+    buffer = rng.integers(0, 4, 3 * 2 * 5 * 6).astype(np.uint16)  # 3 records x 2 bands, 5x6
+    windows = buffer.reshape(3, 2, 5, 6)
+    days = [1, 2, 3] if dates_in_order else [2, 1, 3]
+    reads = [
+        _aoi_read(rec, dt.datetime(2024, 1, days[rec]), 0, band, 0, 0, windows[rec, b])
+        for rec in range(3)
+        for b, band in enumerate(("B1", "B2"))
+    ]
+    fast = cube_from_reads(reads)
+    pytest.importorskip("xarray").testing.assert_identical(fast, _slow_dataset(reads))
+    for b, band in enumerate(("B1", "B2")):
+        assert np.shares_memory(fast[band].values, buffer) == dates_in_order
+        order = np.argsort(days)
+        np.testing.assert_array_equal(fast[band].values[:, 0], windows[order, b])

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from rasteret.read.aoi import AoiRead, AoiReadResult, aoi_columns, read_aoi
+from rasteret.core.xarray_cube import dataset_from_reads
+from rasteret.read.aoi import AoiReadResult, aoi_columns, read_aoi
 from rasteret.read.inputs import (
     AUTO_CRS,
     GeometryInputPlan,
@@ -346,145 +347,6 @@ def get_collection_gdf(
     return gdf
 
 
-def _spatial_ref_attrs(crs: Any, transform: Any) -> dict[str, Any]:
-    from pyproj import CRS
-
-    c = CRS.from_epsg(crs) if isinstance(crs, int) else CRS.from_user_input(crs)
-    attrs = dict(c.to_cf())
-    attrs["crs_wkt"] = c.to_wkt("WKT2_2019")
-    attrs["projjson"] = c.to_json()
-    t = transform
-    attrs["GeoTransform"] = f"{t.c} {t.a} {t.b} {t.f} {t.d} {t.e}"
-    return attrs
-
-
-def _dataset_for(reads: list[AoiRead], crs: Any) -> Any:
-    import xarray as xr
-
-    first = reads[0]
-    arrays = {}
-    for r in reads:
-        h, w = r.data.shape
-        t = r.transform
-        x = t.c + (np.arange(w) + 0.5) * t.a
-        y = t.f + (np.arange(h) + 0.5) * t.e
-        da = xr.DataArray(r.data, dims=("y", "x"), coords={"x": x, "y": y}, name=r.band)
-        da.attrs["_FillValue"] = r.nodata
-        da = da.assign_coords(spatial_ref=xr.DataArray(0, attrs=_spatial_ref_attrs(crs, t)))
-        da.encoding["grid_mapping"] = "spatial_ref"
-        arrays[r.band] = da
-    ds = xr.merge(list(arrays.values()), compat="override", join="outer", combine_attrs="drop")
-    ds = ds.assign_coords(
-        spatial_ref=xr.DataArray(0, attrs=_spatial_ref_attrs(crs, first.transform))
-    )
-    when = first.datetime
-    if when is not None and getattr(when, "tzinfo", None) is not None:
-        when = when.replace(tzinfo=None)
-    ds = ds.expand_dims(geometry=[first.geometry_index + 1])
-    ds = ds.expand_dims(
-        time=[np.datetime64(when, "ns") if when is not None else np.datetime64("NaT")]
-    )
-    for name, da in arrays.items():
-        ds[name].attrs.update(da.attrs)
-        ds[name].encoding["grid_mapping"] = "spatial_ref"
-    ds.attrs.update(
-        {
-            "crs": crs if isinstance(crs, int) else str(crs),
-            "geometry_id": first.geometry_index + 1,
-            "record_id": first.record_id,
-            "datetime": str(first.datetime),
-            "cloud_cover": first.cloud_cover if first.cloud_cover is not None else 0,
-            "collection": first.collection or "",
-        }
-    )
-    return ds
-
-
-def _combine_first(datasets: list[Any]) -> Any:
-    """Earlier datasets win; integer variables keep their dtype and ``_FillValue``.
-
-    When every variable is integer and all arrays of a variable share one ``_FillValue``, the
-    datasets are outer-aligned with that fill (no NaN, so no float promotion) and a later
-    dataset only fills pixels where the earlier ones hold the fill value. Otherwise chained
-    ``Dataset.combine_first`` (which may promote to float with NaN).
-    """
-
-    names = list(dict.fromkeys(n for ds in datasets for n in ds.data_vars))
-    fills: dict[str, Any] = {}
-    keep = True
-    for name in names:
-        arrays = [ds[name] for ds in datasets if name in ds.data_vars]
-        values = {a.attrs.get("_FillValue") for a in arrays}
-        if len(values) != 1 or not all(np.issubdtype(a.dtype, np.integer) for a in arrays):
-            keep = False
-            break
-        fills[name] = values.pop()
-    if not keep or any(v is None for v in fills.values()):
-        out = datasets[0]
-        for ds in datasets[1:]:
-            out = out.combine_first(ds)
-        return out
-    return _assemble_outer(datasets, names, fills)
-
-
-def _assemble_outer(datasets: list[Any], names: list[str], fills: dict[str, Any]) -> Any:
-    """``xr.align(join="outer", fill_value=fills)`` then "earlier wins unless it holds the
-    fill", without the per-dataset cube copies: every variable is allocated once on the
-    union of the coordinates (computed by xarray's own outer join, on coordinates only) and
-    each dataset is placed into it; only a (time, geometry) slot an earlier dataset already
-    wrote is merged pixel by pixel."""
-    import xarray as xr
-
-    dims = ("time", "geometry", "y", "x")
-    frames = [xr.Dataset(coords={d: ds.indexes[d] for d in dims}) for ds in datasets]
-    union = xr.align(*frames, join="outer")[0]
-    indexes = {d: union.indexes[d] for d in dims}
-    shape = tuple(len(indexes[d]) for d in dims)
-    first = datasets[0]
-    variables = {}
-    for name in names:
-        holders = [ds for ds in datasets if name in ds.data_vars]
-        dtype = np.result_type(*(ds[name].dtype for ds in holders))
-        data = np.full(shape, fills[name], dtype=dtype)
-        written = np.zeros(shape[:2], dtype=bool)
-        for ds in holders:
-            source = ds[name].transpose(*dims).values
-            at = [indexes[d].get_indexer(ds.indexes[d]) for d in dims]
-            rows, cols = _span(at[2]), _span(at[3])
-            for ti, t in enumerate(at[0]):
-                for gi, g in enumerate(at[1]):
-                    block = source[ti, gi]
-                    if rows is None or cols is None:  # coordinates not contiguous in the union
-                        target_view = np.ix_(at[2], at[3])
-                        target = data[t, g][target_view]
-                        if written[t, g]:
-                            block = np.where(target != fills[name], target, block)
-                        data[t, g][target_view] = block
-                    elif written[t, g]:
-                        target = data[t, g, rows, cols]
-                        np.copyto(target, block, where=target == fills[name], casting="unsafe")
-                    else:
-                        data[t, g, rows, cols] = block
-                    written[t, g] = True
-        variable = xr.Variable(dims, data, attrs=dict(holders[0][name].attrs))
-        variable.encoding.update(holders[0][name].encoding)
-        variables[name] = variable
-    coords = {d: indexes[d] for d in dims}
-    extra = {k: v for k, v in first.coords.items() if k not in dims}
-    out = xr.Dataset(variables, coords={**coords, **extra}, attrs=dict(first.attrs))
-    return out
-
-
-def _span(positions: np.ndarray) -> slice | None:
-    """``positions`` as a slice when they are consecutive and ascending, else None."""
-    if len(positions) == 0 or positions[0] < 0:
-        return None
-    start = int(positions[0])
-    if np.array_equal(positions, np.arange(start, start + len(positions))):
-        return slice(start, start + len(positions))
-    return None
-
-
 def get_collection_xarray(
     *,
     collection: Any,
@@ -513,7 +375,7 @@ def get_collection_xarray(
     ValueError
         As :func:`get_collection_numpy`; also an unknown ``xr_combine``.
     """
-    import xarray as xr
+    import xarray  # noqa: F401 - a missing xarray fails before any I/O
 
     if xr_combine not in ("combine_first", "merge", "merge_override"):
         raise ValueError(
@@ -536,23 +398,6 @@ def get_collection_xarray(
         record_id_column=record_id_column,
         filters=filters,
         auto_target_crs=True,
+        copy_arrays=False,  # views of the read buffer: the cube copies them once
     )
-    groups: dict[tuple[int, int], list[AoiRead]] = {}
-    for r in result.reads:
-        groups.setdefault((r.record_index, r.geometry_index), []).append(r)
-    datasets = [
-        _dataset_for(g, g[0].crs if g[0].crs is not None else 4326) for g in groups.values()
-    ]
-    if xr_combine == "merge":
-        out = xr.merge(datasets, join="outer")
-    elif xr_combine == "merge_override":
-        out = xr.merge(datasets, join="outer", compat="override")
-    else:
-        out = _combine_first(datasets)
-    if "time" in out.dims:
-        out = out.sortby("time")
-    t = datasets[0][bands[0]].coords["spatial_ref"].attrs.get("GeoTransform", "")
-    parts = t.split()
-    if len(parts) == 6 and "y" in out.dims:
-        out = out.sortby("y", ascending=float(parts[5]) > 0)
-    return out
+    return dataset_from_reads(result.reads, xr_combine)

@@ -1,0 +1,408 @@
+"""``get_xarray``'s Dataset from the (record, geometry, band) reads of one call.
+
+The result has one variable per band with dims ``(time, geometry, y, x)``: each (record,
+geometry) pair is one ``(time, geometry)`` slot of the outer union of every pair's pixel-centre
+coordinates, ``time`` ascending and ``y`` in the direction of the first record's grid.
+
+Two ways build it, with the same result:
+
+- :func:`cube_from_reads` (the usual case: integer bands, one fill value per band, every band
+  of a pair on one grid, ``xr_combine="combine_first"``) allocates each variable once, in its
+  final order, and copies every read into its slot; only a slot that an earlier pair already
+  wrote (two records of one date) is merged pixel by pixel ("earlier wins unless it holds the
+  fill value").
+- Otherwise one Dataset per pair (:func:`record_dataset`) combined by ``xarray`` (``merge``,
+  ``merge_override``, or ``combine_first`` with float promotion), then sorted.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from rasteret.read.aoi import AoiRead
+
+__all__ = ["combine_first", "cube_from_reads", "dataset_from_reads", "record_dataset"]
+
+DIMS = ("time", "geometry", "y", "x")
+
+
+@lru_cache(maxsize=64)
+def _crs_attrs(crs: int | str) -> dict[str, Any]:
+    from pyproj import CRS
+
+    c = CRS.from_epsg(crs) if isinstance(crs, int) else CRS.from_user_input(crs)
+    attrs = dict(c.to_cf())
+    attrs["crs_wkt"] = c.to_wkt("WKT2_2019")
+    attrs["projjson"] = c.to_json()
+    return attrs
+
+
+def spatial_ref_attrs(crs: Any, transform: Any) -> dict[str, Any]:
+    """CF grid-mapping attributes of ``crs`` plus GDAL's ``GeoTransform`` of ``transform``."""
+    attrs = dict(_crs_attrs(crs))
+    t = transform
+    attrs["GeoTransform"] = f"{t.c} {t.a} {t.b} {t.f} {t.d} {t.e}"
+    return attrs
+
+
+def _pair_crs(read: AoiRead) -> Any:
+    return read.crs if read.crs is not None else 4326
+
+
+def _time_of(read: AoiRead) -> np.datetime64:
+    when = read.datetime
+    if when is not None and getattr(when, "tzinfo", None) is not None:
+        when = when.replace(tzinfo=None)
+    return np.datetime64(when, "ns") if when is not None else np.datetime64("NaT")
+
+
+def _pixel_centres(read: AoiRead) -> tuple[np.ndarray, np.ndarray]:
+    """(y, x) pixel-centre coordinates of ``read``'s array."""
+    h, w = read.data.shape
+    t = read.transform
+    return t.f + (np.arange(h) + 0.5) * t.e, t.c + (np.arange(w) + 0.5) * t.a
+
+
+def _dataset_attrs(first: AoiRead) -> dict[str, Any]:
+    crs = _pair_crs(first)
+    return {
+        "crs": crs if isinstance(crs, int) else str(crs),
+        "geometry_id": first.geometry_index + 1,
+        "record_id": first.record_id,
+        "datetime": str(first.datetime),
+        "cloud_cover": first.cloud_cover if first.cloud_cover is not None else 0,
+        "collection": first.collection or "",
+    }
+
+
+def record_dataset(reads: list[AoiRead]) -> Any:
+    """The Dataset of one (record, geometry) pair: one variable per band, a time and a
+    geometry dimension of length 1, the pair's attributes."""
+    import xarray as xr
+
+    first = reads[0]
+    crs = _pair_crs(first)
+    arrays = {}
+    for r in reads:
+        y, x = _pixel_centres(r)
+        da = xr.DataArray(r.data, dims=("y", "x"), coords={"x": x, "y": y}, name=r.band)
+        da.attrs["_FillValue"] = r.nodata
+        da = da.assign_coords(
+            spatial_ref=xr.DataArray(0, attrs=spatial_ref_attrs(crs, r.transform))
+        )
+        da.encoding["grid_mapping"] = "spatial_ref"
+        arrays[r.band] = da
+    ds = xr.merge(list(arrays.values()), compat="override", join="outer", combine_attrs="drop")
+    ds = ds.assign_coords(
+        spatial_ref=xr.DataArray(0, attrs=spatial_ref_attrs(crs, first.transform))
+    )
+    ds = ds.expand_dims(geometry=[first.geometry_index + 1])
+    ds = ds.expand_dims(time=[_time_of(first)])
+    for name, da in arrays.items():
+        ds[name].attrs.update(da.attrs)
+        ds[name].encoding["grid_mapping"] = "spatial_ref"
+    ds.attrs.update(_dataset_attrs(first))
+    return ds
+
+
+def combine_first(datasets: list[Any]) -> Any:
+    """Earlier datasets win; integer variables keep their dtype and ``_FillValue``.
+
+    When every variable is integer and all arrays of a variable share one ``_FillValue``, the
+    datasets are outer-aligned with that fill (no NaN, so no float promotion) and a later
+    dataset only fills pixels where the earlier ones hold the fill value. Otherwise chained
+    ``Dataset.combine_first`` (which may promote to float with NaN).
+    """
+    names = list(dict.fromkeys(n for ds in datasets for n in ds.data_vars))
+    fills: dict[str, Any] = {}
+    keep = True
+    for name in names:
+        arrays = [ds[name] for ds in datasets if name in ds.data_vars]
+        values = {a.attrs.get("_FillValue") for a in arrays}
+        if len(values) != 1 or not all(np.issubdtype(a.dtype, np.integer) for a in arrays):
+            keep = False
+            break
+        fills[name] = values.pop()
+    if not keep or any(v is None for v in fills.values()):
+        out = datasets[0]
+        for ds in datasets[1:]:
+            out = out.combine_first(ds)
+        return out
+    return _assemble_outer(datasets, names, fills)
+
+
+def _assemble_outer(datasets: list[Any], names: list[str], fills: dict[str, Any]) -> Any:
+    """``xr.align(join="outer", fill_value=fills)`` then "earlier wins unless it holds the
+    fill", each variable allocated once on the union of the coordinates."""
+    import xarray as xr
+
+    frames = [xr.Dataset(coords={d: ds.indexes[d] for d in DIMS}) for ds in datasets]
+    union = xr.align(*frames, join="outer")[0]
+    indexes = {d: union.indexes[d] for d in DIMS}
+    shape = tuple(len(indexes[d]) for d in DIMS)
+    first = datasets[0]
+    variables = {}
+    for name in names:
+        holders = [ds for ds in datasets if name in ds.data_vars]
+        dtype = np.result_type(*(ds[name].dtype for ds in holders))
+        cube = _Cube(shape, dtype, fills[name])
+        for ds in holders:
+            source = ds[name].transpose(*DIMS).values
+            at = [indexes[d].get_indexer(ds.indexes[d]) for d in DIMS]
+            for ti, t in enumerate(at[0]):
+                for gi, g in enumerate(at[1]):
+                    cube.place(int(t), int(g), at[2], at[3], source[ti, gi])
+        variable = xr.Variable(DIMS, cube.finish(), attrs=dict(holders[0][name].attrs))
+        variable.encoding.update(holders[0][name].encoding)
+        variables[name] = variable
+    coords = {d: indexes[d] for d in DIMS}
+    extra = {k: v for k, v in first.coords.items() if k not in DIMS}
+    return xr.Dataset(variables, coords={**coords, **extra}, attrs=dict(first.attrs))
+
+
+class _Cube:
+    """One variable's ``(time, geometry, y, x)`` array, filled slot by slot: a block written
+    into an empty slot is copied (the rest of the slot gets the fill value); one written into
+    a slot that already holds data only replaces the pixels that hold the fill value."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, fill: Any) -> None:
+        self.data = np.empty(shape, dtype=dtype)
+        self.fill = fill
+        self.written = np.zeros(shape[:2], dtype=bool)
+        self._full = (shape[2], shape[3])
+
+    def place(self, t: int, g: int, rows: np.ndarray, cols: np.ndarray, block: Any) -> None:
+        slot = self.data[t, g]
+        r, c = _span(rows), _span(cols)
+        if not self.written[t, g] and not (
+            r is not None and c is not None and block.shape == self._full
+        ):
+            slot[...] = self.fill
+        if r is None or c is None:  # coordinates not contiguous in the union
+            where = np.ix_(rows, cols)
+            if self.written[t, g]:
+                target = slot[where]
+                block = np.where(target != self.fill, target, block)
+            slot[where] = block
+        elif self.written[t, g]:
+            target = slot[r, c]
+            np.copyto(target, block, where=target == self.fill, casting="unsafe")
+        else:
+            slot[r, c] = block
+        self.written[t, g] = True
+
+    def finish(self) -> np.ndarray:
+        """The array, with slots no block was written to set to the fill value."""
+        self.data[~self.written] = self.fill
+        return self.data
+
+
+def _span(positions: np.ndarray) -> slice | None:
+    """``positions`` as a slice when they are consecutive and ascending, else None."""
+    if len(positions) == 0 or positions[0] < 0:
+        return None
+    start = int(positions[0])
+    if positions[-1] - start + 1 == len(positions) and (
+        len(positions) < 3 or np.array_equal(positions, np.arange(start, start + len(positions)))
+    ):
+        return slice(start, start + len(positions))
+    return None
+
+
+def _sorted_index(index: Any, ascending: bool) -> Any:
+    """``index`` in the order ``Dataset.sortby`` gives (NaN/NaT last when descending)."""
+    values = np.asarray(index)
+    if ascending:
+        return index[np.lexsort((values,))]
+    notnull = ~np.isnat(values) if values.dtype.kind == "M" else ~np.isnan(values)
+    return index[np.lexsort((values, notnull))[::-1]]
+
+
+def _groups(reads: list[AoiRead]) -> list[list[AoiRead]]:
+    """The reads of each (record, geometry) pair, pairs in read order."""
+    groups: dict[tuple[int, int], list[AoiRead]] = {}
+    for r in reads:
+        groups.setdefault((r.record_index, r.geometry_index), []).append(r)
+    return list(groups.values())
+
+
+def _fills(groups: list[list[AoiRead]]) -> dict[str, Any] | None:
+    """Each band's single fill value when the cube can be assembled directly, else None."""
+    fills: dict[str, set[Any]] = {}
+    for group in groups:
+        head = group[0]
+        seen: set[str] = set()
+        for r in group:
+            if r.band in seen or r.transform != head.transform or r.data.shape != head.data.shape:
+                return None
+            if r.nodata is None or not np.issubdtype(r.data.dtype, np.integer):
+                return None
+            seen.add(r.band)
+            fills.setdefault(r.band, set()).add(r.nodata)
+    if any(len(v) != 1 for v in fills.values()):
+        return None
+    return {band: next(iter(v)) for band, v in fills.items()}
+
+
+def cube_from_reads(reads: list[AoiRead]) -> Any | None:
+    """The ``combine_first`` Dataset of ``reads`` assembled directly (see the module doc), or
+    None when a band is not integer, has several fill values, or a pair's bands lie on
+    different grids."""
+    import xarray as xr
+
+    groups = _groups(reads)
+    fills = _fills(groups)
+    if not groups or fills is None:
+        return None
+    centres = [_pixel_centres(g[0]) for g in groups]
+    slots = [(_time_of(g[0]), g[0].geometry_index + 1) for g in groups]
+    same_grid = all(
+        np.array_equal(y, centres[0][0]) and np.array_equal(x, centres[0][1]) for y, x in centres
+    )
+    first = groups[0][0]
+    times = np.array([t for t, _ in slots])
+    if same_grid and not np.isnat(times).any():
+        # one grid: the outer union of the other dimensions is their sorted distinct values
+        import pandas as pd
+
+        indexes = {
+            "time": pd.DatetimeIndex(np.unique(times)),
+            "geometry": pd.Index(np.unique([g for _, g in slots])),
+            "y": pd.Index(centres[0][0]),
+            "x": pd.Index(centres[0][1]),
+        }
+    else:
+        frames = [
+            xr.Dataset(coords={"time": [t], "geometry": [g], "y": y, "x": x})
+            for (t, g), (y, x) in zip(slots, centres, strict=True)
+        ]
+        union = xr.align(*frames, join="outer")[0]
+        indexes = {d: union.indexes[d] for d in DIMS}
+    indexes["time"] = _sorted_index(indexes["time"], True)
+    indexes["y"] = _sorted_index(indexes["y"], first.transform.e > 0)
+    shape = tuple(len(indexes[d]) for d in DIMS)
+    bands = list(dict.fromkeys(r.band for g in groups for r in g))
+    dtypes = {
+        b: np.result_type(*(r.data.dtype for g in groups for r in g if r.band == b)) for b in bands
+    }
+    attrs = {r.band: {"_FillValue": r.nodata} for g in reversed(groups) for r in reversed(g)}
+    at_slot = {
+        (int(indexes["time"].get_indexer([t])[0]), int(indexes["geometry"].get_indexer([g])[0]))
+        for t, g in slots
+    }
+    in_place = None
+    if same_grid and len(at_slot) == len(groups) == shape[0] * shape[1]:
+        in_place = _views_in_read_buffer(groups, slots, indexes, shape, dtypes)
+    if in_place is None:
+        in_place = _placed(groups, slots, centres, indexes, shape, dtypes, fills)
+    variables = {}
+    for b in bands:
+        variable = xr.Variable(DIMS, in_place[b], attrs=attrs[b])
+        variable.encoding["grid_mapping"] = "spatial_ref"
+        variables[b] = variable
+    spatial_ref = xr.DataArray(0, attrs=spatial_ref_attrs(_pair_crs(first), first.transform))
+    return xr.Dataset(
+        variables, coords={**indexes, "spatial_ref": spatial_ref}, attrs=_dataset_attrs(first)
+    )
+
+
+def _placed(
+    groups: list[list[AoiRead]],
+    slots: list[tuple[Any, int]],
+    centres: list[tuple[np.ndarray, np.ndarray]],
+    indexes: dict[str, Any],
+    shape: tuple[int, ...],
+    dtypes: dict[str, Any],
+    fills: dict[str, Any],
+) -> dict[str, np.ndarray]:
+    """Each band's array, allocated once, every read copied into its slot (in read order)."""
+    cubes = {b: _Cube(shape, dtype, fills[b]) for b, dtype in dtypes.items()}
+    for group, (t, g), (y, x) in zip(groups, slots, centres, strict=True):
+        ti = int(indexes["time"].get_indexer([t])[0])
+        gi = int(indexes["geometry"].get_indexer([g])[0])
+        rows, cols = indexes["y"].get_indexer(y), indexes["x"].get_indexer(x)
+        for r in group:
+            cubes[r.band].place(ti, gi, rows, cols, r.data)
+    return {b: cube.finish() for b, cube in cubes.items()}
+
+
+def _views_in_read_buffer(
+    groups: list[list[AoiRead]],
+    slots: list[tuple[Any, int]],
+    indexes: dict[str, Any],
+    shape: tuple[int, ...],
+    dtypes: dict[str, Any],
+) -> dict[str, np.ndarray] | None:
+    """Each band's array as a strided view of the buffer the reads were made into, when
+    every (time, geometry) slot holds one read of every band on the full grid and the reads
+    of a band lie at one constant stride, in slot order, in one buffer; else None."""
+    n_t, n_g, h, w = shape
+    if not (
+        np.array_equal(indexes["y"].get_indexer(_pixel_centres(groups[0][0])[0]), np.arange(h))
+    ):
+        return None
+    by_slot: dict[int, dict[str, np.ndarray]] = {}
+    for group, (t, g) in zip(groups, slots, strict=True):
+        k = int(indexes["time"].get_indexer([t])[0]) * n_g + int(
+            indexes["geometry"].get_indexer([g])[0]
+        )
+        by_slot[k] = {r.band: r.data for r in group}
+    views = {}
+    for band, dtype in dtypes.items():
+        arrays = [by_slot[k].get(band) for k in range(n_t * n_g)]
+        if any(a is None or a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+            return None
+        root = arrays[0]
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        addresses = [a.__array_interface__["data"][0] for a in arrays]
+        stride = addresses[1] - addresses[0] if len(arrays) > 1 else arrays[0].nbytes
+        if stride < arrays[0].nbytes or any(
+            a - addresses[0] != k * stride for k, a in enumerate(addresses)
+        ):
+            return None
+        for a in arrays:
+            base = a
+            while isinstance(base.base, np.ndarray):
+                base = base.base
+            if base is not root:
+                return None
+        size = np.dtype(dtype).itemsize
+        try:
+            views[band] = np.ndarray(
+                shape,
+                dtype=dtype,
+                buffer=root,
+                offset=addresses[0] - root.__array_interface__["data"][0],
+                strides=(n_g * stride, stride, w * size, size),
+            )
+        except (TypeError, ValueError):  # the buffer does not hold the whole view
+            return None
+    return views
+
+
+def dataset_from_reads(reads: list[AoiRead], xr_combine: str) -> Any:
+    """``get_xarray``'s Dataset: records merged by ``xr_combine`` (``"combine_first"``,
+    ``"merge"`` or ``"merge_override"``), ``time`` ascending, ``y`` in grid order."""
+    import xarray as xr
+
+    if xr_combine == "combine_first":
+        cube = cube_from_reads(reads)
+        if cube is not None:
+            return cube
+    datasets = [record_dataset(g) for g in _groups(reads)]
+    if xr_combine == "merge":
+        out = xr.merge(datasets, join="outer")
+    elif xr_combine == "merge_override":
+        out = xr.merge(datasets, join="outer", compat="override")
+    else:
+        out = combine_first(datasets)
+    if "time" in out.dims:
+        out = out.sortby("time")
+    t = reads[0].transform
+    if "y" in out.dims:
+        out = out.sortby("y", ascending=float(t.e) > 0)
+    return out
