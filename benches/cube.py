@@ -6,6 +6,7 @@ tiles, same header size: still a COG), so every scene covers the first scene's f
 own date. Every tool reads the same 1024x1024 pixel-aligned window of the 48 files:
 
 - ``rasteret-api``: ``Collection.get_xarray(box, bands)`` (the public API);
+- ``rasteret-window``: ``Collection.read_window(record_ids, bounds, res, bands)``;
 - ``rasteret-indexed``: the engine alone, one ``read_column_into`` (the floor);
 - ``odc-stac``: ``odc.stac.load(items, geobox=..., pool=16)``;
 - ``stackstac``: ``stackstac.stack(items, bounds=..., resolution=10).compute()`` on 16 threads.
@@ -136,6 +137,18 @@ def rasteret_api_cube(plan: dict[str, Any], timer: Any) -> np.ndarray:
     return _stack_bands(ds, h, w)
 
 
+def rasteret_window_cube(plan: dict[str, Any], timer: Any) -> np.ndarray:
+    """``read_window`` of every record onto the AOI's grid: ``[records, bands, y, x]``."""
+    coll = wl._bench_collection(plan)
+    _, _, w, h = plan["window"]
+    ids = [f"S{s:02d}" for s in range(plan["n_scenes"])]
+    with timer:
+        stack = coll.read_window(
+            record_ids=ids, bounds=aoi_bounds(plan), res=wl.PIXEL, bands=list(wl.BANDS)
+        )
+    return np.ascontiguousarray(stack).reshape(-1, h, w)
+
+
 def odc_stac_cube(plan: dict[str, Any], timer: Any) -> np.ndarray:
     wl._rio_env()
     import odc.stac
@@ -179,6 +192,7 @@ def stackstac_cube(plan: dict[str, Any], timer: Any) -> np.ndarray:
 
 ADAPTERS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
     "rasteret-api": rasteret_api_cube,
+    "rasteret-window": rasteret_window_cube,
     "rasteret-indexed": wl.rasteret_indexed,
     "odc-stac": odc_stac_cube,
     "stackstac": stackstac_cube,

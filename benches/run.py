@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                 plan = wl.make_plan(w, server.url, args.scenes, args.quick)
                 if any(v.name == "rasteret-indexed" for v in variants):
                     plan["headers_path"] = _index_for(w, plan, tmp, header_cache, args.timeout)
-                if any(
-                    v.name.startswith("rasteret-api")
+                if w.kind != "headers" and any(
+                    v.name.startswith(("rasteret-api", "rasteret-window"))
                     or (w.kind == "points" and v.tool == "rasteret")
                     for v in variants
                 ):

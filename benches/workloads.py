@@ -113,6 +113,7 @@ _RASTERET_IDX = Variant("rasteret-indexed", "rasteret", "rasteret (headers from 
 _RIO = Variant("rasterio", "rasterio", f"rasterio/GDAL tuned, {RIO_THREADS} threads")
 _AGT = Variant("async_geotiff", "async_geotiff", "async-geotiff (asyncio.gather)")
 _API = Variant("rasteret-api", "rasteret", "rasteret Collection.get_numpy (the public API)")
+_GDF = Variant("rasteret-api-gdf", "rasteret", "rasteret Collection.get_gdf")
 _PAIRS = Variant("rasteret-api-pairs", "rasteret", "rasteret get_numpy(record_id_column=)")
 _READ_VARIANTS = (_RASTERET, _API, _RASTERET_IDX, _RIO, _AGT)
 
@@ -126,6 +127,7 @@ WORKLOADS: dict[str, Workload] = {
             "rasterio",
             (
                 Variant("rasteret", "rasteret", "rasteret parse_headers"),
+                Variant("rasteret-api", "rasteret", "rasteret build_from_table (12 rows)"),
                 Variant("rasterio", "rasterio", f"rasterio.open x{RIO_THREADS} threads"),
                 Variant("async_geotiff", "async_geotiff", "async-geotiff GeoTIFF.open gather"),
             ),
@@ -136,7 +138,7 @@ WORKLOADS: dict[str, Workload] = {
             "aoi",
             "deflate",
             "rasterio",
-            _READ_VARIANTS,
+            (*_READ_VARIANTS[:2], _GDF, *_READ_VARIANTS[2:]),
             "1024x1024 window (col 1137, row 2061) of every COG (DEFLATE+pred 2) -> [N,H,W]",
         ),
         Workload(
@@ -174,6 +176,7 @@ WORKLOADS: dict[str, Workload] = {
             "odc-stac",
             (
                 Variant("rasteret-api", "rasteret", "rasteret Collection.get_xarray"),
+                Variant("rasteret-window", "rasteret", "rasteret Collection.read_window"),
                 _RASTERET_IDX,
                 Variant("odc-stac", "odc_stac", f"odc.stac.load(pool={RIO_THREADS})"),
                 Variant("stackstac", "stackstac", f"stackstac.stack, {RIO_THREADS} threads"),
@@ -614,18 +617,15 @@ def async_geotiff_read(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
 BANDS = tuple(f"B{b + 1}" for b in range(N_BANDS))
 
 
-def prepare_collection(plan: dict[str, Any], out_path: str) -> None:
-    """Parse the headers once and write the scenes as a rasteret collection (GeoParquet rows
-    with ``B1_metadata`` ... ``B4_metadata``): the index that ``sample_points`` reads."""
+def _scene_columns(plan: dict[str, Any]) -> dict[str, Any]:
+    """The record table of the plan's scenes (one row per scene, its 4 band COGs as STAC-style
+    assets): what ``build_from_table`` takes."""
     import datetime as dt
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
     import shapely
     from pyproj import Transformer
 
-    batch = _rasteret_headers(plan["urls"])
-    meta = batch.column("metadata")
     n = plan["n_scenes"]
     to_lonlat = Transformer.from_crs(32633, 4326, always_xy=True)
     footprints, boxes = [], []
@@ -636,7 +636,7 @@ def prepare_collection(plan: dict[str, Any], out_path: str) -> None:
         boxes.append(dict(zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True)))
         footprints.append(shapely.box(*box).wkb)
     urls = plan["urls"]
-    columns: dict[str, Any] = {
+    return {
         "id": [f"S{s:02d}" for s in range(n)],
         "datetime": pa.array([dt.datetime(2024, 1, 1 + s) for s in range(n)], pa.timestamp("us")),
         "geometry": pa.array(footprints, pa.binary()),
@@ -647,9 +647,50 @@ def prepare_collection(plan: dict[str, Any], out_path: str) -> None:
         ],
         "proj:epsg": pa.array([32633] * n, pa.int32()),
     }
+
+
+def prepare_collection(plan: dict[str, Any], out_path: str) -> None:
+    """Parse the headers once and write the scenes as a rasteret collection (GeoParquet rows
+    with ``B1_metadata`` ... ``B4_metadata``): the index the public-API variants read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = _rasteret_headers(plan["urls"]).column("metadata")
+    columns = _scene_columns(plan)
+    n = plan["n_scenes"]
     for b, band in enumerate(BANDS):
         columns[f"{band}_metadata"] = meta.take(pa.array([s * N_BANDS + b for s in range(n)]))
     pq.write_table(pa.table(columns), out_path)
+
+
+def rasteret_api_build(plan: dict[str, Any], timer: _Timer) -> list[Any]:
+    """``build_from_table`` of the scenes' record table (one row per scene, 4 COGs each):
+    every header parsed and the collection written to a fresh workspace."""
+    import tempfile
+
+    import pyarrow as pa
+    import rasteret
+
+    _rasteret_import()
+    table = pa.table(_scene_columns(plan))
+    with tempfile.TemporaryDirectory() as workspace:
+        with timer:
+            coll = rasteret.build_from_table(
+                table, name="bench", workspace_dir=workspace, enrich_cog=True
+            )
+        rows = coll.to_table(columns=[f"{b}_metadata" for b in BANDS]).to_pylist()
+    return [
+        _summary_row(
+            m["image_width"],
+            m["image_height"],
+            m["tile_width"],
+            m["tile_height"],
+            m["dtype"],
+            m["nodata"],
+        )
+        for row in rows
+        for m in (row[f"{b}_metadata"] for b in BANDS)
+    ]
 
 
 def rasteret_points(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
@@ -698,6 +739,17 @@ def rasteret_api_aoi(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
     with timer:
         out = coll.get_numpy(boxes, list(BANDS), geometry_crs=32633)
     return out.reshape(-1, h, w)
+
+
+def rasteret_api_gdf(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
+    """``get_gdf`` of the same boxes as :func:`rasteret_api_aoi`: one row per (scene, band),
+    its ``data`` stacked untimed."""
+    coll = _bench_collection(plan)
+    col, row, w, h = plan["window"]
+    boxes = [_scene_box(s, col, row, w, h) for s in range(plan["n_scenes"])]
+    with timer:
+        gdf = coll.get_gdf(boxes, list(BANDS), geometry_crs=32633)
+    return np.stack(list(gdf["data"])).reshape(-1, h, w)
 
 
 def rasteret_api_chips(plan: dict[str, Any], timer: _Timer) -> np.ndarray:
@@ -933,7 +985,9 @@ ADAPTERS: dict[tuple[str, str], Callable[[dict[str, Any], _Timer], Any]] = {
     ("headers", "async_geotiff"): async_geotiff_headers,
     **{(k, "rasteret"): rasteret_cold for k in ("aoi", "chips")},
     **{(k, "rasteret-indexed"): rasteret_indexed for k in ("aoi", "chips")},
+    ("headers", "rasteret-api"): rasteret_api_build,
     ("aoi", "rasteret-api"): rasteret_api_aoi,
+    ("aoi", "rasteret-api-gdf"): rasteret_api_gdf,
     ("chips", "rasteret-api"): rasteret_api_chips,
     ("chips", "rasteret-api-pairs"): rasteret_api_pairs,
     **{(k, "rasterio"): rasterio_read for k in ("aoi", "chips")},
