@@ -672,6 +672,7 @@ def rasteret_api_build(plan: dict[str, Any], timer: _Timer) -> list[Any]:
     import rasteret
 
     _rasteret_import()
+    rasteret.build_from_table  # noqa: B018 - its module is imported on first access
     table = pa.table(_scene_columns(plan))
     with tempfile.TemporaryDirectory() as workspace:
         with timer:

@@ -31,6 +31,7 @@ __all__ = [
     "normalize_transform",
     "pixel_window",
     "rasterio_crs",
+    "same_crs",
     "reproject_array",
     "representable_fill",
     "whole",
@@ -52,6 +53,14 @@ def rasterio_crs(v: Any) -> Any:
     from rasterio.crs import CRS
 
     return CRS.from_epsg(v) if isinstance(v, int) else CRS.from_user_input(v)
+
+
+def same_crs(a: Any, b: Any) -> bool:
+    """Whether two CRSs (EPSG codes or CRS text; None = unknown) are the same; an unknown CRS
+    matches any. Equal codes or texts are compared without importing rasterio."""
+    if a is None or b is None or a == b:
+        return True
+    return bool(rasterio_crs(a) == rasterio_crs(b))
 
 
 def normalize_transform(transform: Sequence[float] | None) -> tuple[float, float, float, float]:

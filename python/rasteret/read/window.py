@@ -28,6 +28,7 @@ from rasteret.read.grid import (
     fill_value,
     normalize_transform,
     rasterio_crs,
+    same_crs,
     whole,
 )
 from rasteret.read.progress import TileProgress
@@ -86,8 +87,8 @@ def _plan_source(
     w, h = int(meta["image_width"]), int(meta["image_height"])
     dtype = np.dtype(meta["dtype"])
     nodata = meta.get("nodata")
-    same_crs = out_crs is None or epsg is None or rasterio_crs(out_crs) == rasterio_crs(int(epsg))
-    if same_crs:
+    on_grid_crs = same_crs(out_crs, None if epsg is None else int(epsg))
+    if on_grid_crs:
         left, bottom, right, top = grid.bounds
     else:
         from rasterio.warp import transform_bounds
@@ -101,7 +102,7 @@ def _plan_source(
     nodata_ok = nodata is None or (dtype.kind == "f" or (not math.isnan(nodata) and fill == nodata))
     height, width = grid.shape
     aligned = (
-        same_crs
+        on_grid_crs
         and dtype.kind != "f"  # float bands are resampled bilinearly
         and nodata_ok
         and a > 0
@@ -292,8 +293,6 @@ def read_records_window(
         table, rows, record_ids, bands, data_source, epsgs, target_crs, out_crs, grid
     )
     options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
-    with TileProgress(progress, "Reading windows") as bar:
-        crops = _read_sources(table, rows, bands, plans, options, bar.callback())
     slot_of, n_out = _output_slots(table, rows, group_by)
     dtype = np.result_type(
         *[
@@ -303,6 +302,12 @@ def read_records_window(
     )
     height, width = grid.shape
     out = np.empty((n_out, len(bands), height, width), dtype=dtype)
+    targets = _direct_targets(plans, slot_of, len(bands), dtype)
+    with TileProgress(progress, "Reading windows") as bar:
+        if targets is not None:
+            _read_into(table, rows, bands, plans, targets, out, options, bar.callback())
+            return out
+        crops = _read_sources(table, rows, bands, plans, options, bar.callback())
     members: dict[tuple[int, int], list[tuple[_Source, np.ndarray]]] = {}
     for p, crop in zip(plans, crops, strict=True):
         members.setdefault((slot_of[p.slot], p.band), []).append((p, crop))
@@ -413,6 +418,63 @@ def _read_sources(
     )
 
 
+def _direct_targets(
+    plans: list[_Source], slot_of: list[int], n_bands: int, dtype: np.dtype
+) -> list[int] | None:
+    """The output plane (``slot * n_bands + band``) of each source when every source lies on
+    the grid in the output dtype and no two share a plane: they can be read straight into the
+    output. None otherwise (mosaics, resampling, warps)."""
+    targets = [slot_of[p.slot] * n_bands + p.band for p in plans]
+    if len(set(targets)) != len(targets):
+        return None
+    if not all(p.aligned and p.dtype == dtype for p in plans):
+        return None
+    return targets
+
+
+def _read_into(
+    table: pa.Table,
+    rows: list[int],
+    bands: list[str],
+    plans: list[_Source],
+    targets: list[int],
+    out: np.ndarray,
+    options: dict[str, Any],
+    progress: Any,
+) -> None:
+    """Read every source into its plane of ``out`` in one call (see :func:`_direct_targets`);
+    a plane no source covers, or the part of a window outside its image, holds the fill."""
+    from rasteret.read import engine
+
+    planes = out.reshape(-1, *out.shape[2:])
+    covered = set(targets)
+    for k in range(len(planes)):
+        if k not in covered:
+            planes[k] = 0
+    for p, k in zip(plans, targets, strict=True):
+        col0, row0, width, height = p.window
+        if col0 < 0 or row0 < 0 or col0 + width > p.width or row0 + height > p.height:
+            planes[k] = p.fill
+    if not plans:
+        return
+    columns = [table.column(f"{band}_metadata").combine_chunks() for band in bands]
+    if len({c.type for c in columns}) == 1:  # every band's layouts behind one dictionary
+        keys = pa.array([p.band * table.num_rows + rows[p.slot] for p in plans], pa.int32())
+        layouts = pa.DictionaryArray.from_arrays(keys, pa.concat_arrays(columns))
+    else:
+        layouts = pa.concat_arrays([columns[p.band].take(pa.array([rows[p.slot]])) for p in plans])
+    engine.read_column_into(
+        [p.url for p in plans],
+        layouts,
+        np.array([p.window for p in plans], dtype=np.int64),
+        planes,
+        slots=np.array(targets, dtype=np.int64),
+        band_index=np.array([p.band_index for p in plans], dtype=np.int32),
+        options=options,
+        progress=progress,
+    )
+
+
 def _output_slots(table: pa.Table, rows: list[int], group_by: str | None) -> tuple[list[int], int]:
     """The output slot of each record and the number of slots: one per record, or one per
     ``group_by`` value in first-appearance order."""
@@ -440,6 +502,10 @@ def _mosaic(
         return np.full(grid.shape, fill)
     sources = [s for s, _ in group]
     crops = [c for _, c in group]
+    if len(group) == 1 and sources[0].aligned:
+        # one source on the grid: the read already holds the fill outside the image, and its
+        # nodata pixels equal the fill (``aligned`` requires it)
+        return crops[0]
     if all(s.aligned for s in sources):
         out = np.full(grid.shape, fill, dtype=sources[0].dtype)
         todo = np.ones(grid.shape, dtype=bool)
@@ -448,16 +514,12 @@ def _mosaic(
             out[take] = c[take]
             todo &= ~take
         return out
-    same_crs = all(
-        out_crs is None or s.crs is None or rasterio_crs(s.crs) == rasterio_crs(out_crs)
-        for s in sources
-    )
-    if same_crs:
+    if all(same_crs(s.crs, out_crs) for s in sources):
         return _merge(sources, crops, grid)
     out = np.full(grid.shape, fill, dtype=sources[0].dtype)
     todo = np.ones(grid.shape, dtype=bool)
     for s, c in group:
-        if out_crs is None or s.crs is None or rasterio_crs(s.crs) == rasterio_crs(out_crs):
+        if same_crs(s.crs, out_crs):
             warped = _merge([s], [c], grid)
         else:
             warped = _warp(s, c, grid, out_crs, fill)
