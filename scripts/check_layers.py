@@ -38,6 +38,7 @@ BASE = {
     "_backends",
     "_bridge",
     "_sigint",
+    "_locking",
     "_builtin_datasets",
 }
 RANK = {"base": 0, "geo": 1, "records": 2, "read": 3, "public": 4, "top": 5}

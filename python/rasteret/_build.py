@@ -10,7 +10,8 @@ from typing import Any
 import pyarrow.dataset as ds
 
 from rasteret.core.collection import Collection
-from rasteret.records.persistence import is_cloud_uri
+from rasteret.records.naming import check_collection_name
+from rasteret.records.persistence import collection_lock, is_cloud_uri
 
 __all__ = [
     "build",
@@ -33,11 +34,12 @@ def resolve_workspace(
             return ws if is_cloud_uri(ws) else Path(ws).expanduser()
         if not name:
             return ws if is_cloud_uri(ws) else Path(ws).expanduser()
+        check_collection_name(name)
         if is_cloud_uri(ws):
             return f"{ws.rstrip('/')}/{name}{suffix}"
         return Path(ws).expanduser() / f"{name}{suffix}"
     if name:
-        return Path.home() / "rasteret_workspace" / f"{name}{suffix}"
+        return Path.home() / "rasteret_workspace" / f"{check_collection_name(name)}{suffix}"
     return None
 
 
@@ -91,42 +93,45 @@ def build_from_table(
 
     del cloud_config  # spec quirk: accepted, unused here
     resolved = resolve_workspace(workspace_dir, name)
-    if isinstance(resolved, Path) and resolved.exists() and not force:
-        return Collection._load_cached(resolved)
-    if isinstance(path, str | os.PathLike):
-        builder = RecordTableBuilder(
-            path,
+    # One writer per local collection at a time: a second build of the same name waits here,
+    # then reuses the first one's result (or rebuilds it with force=True).
+    with collection_lock(resolved):
+        if isinstance(resolved, Path) and resolved.exists() and not force:
+            return Collection._load_cached(resolved)
+        if isinstance(path, str | os.PathLike):
+            builder = RecordTableBuilder(
+                path,
+                data_source=data_source,
+                column_map=column_map,
+                href_column=href_column,
+                band_index_map=band_index_map,
+                url_rewrite_patterns=url_rewrite_patterns,
+                filesystem=filesystem,
+                columns=columns,
+                filter_expr=filter_expr,
+                name=name,
+                workspace_dir=resolved,
+                enrich_cog=enrich_cog,
+                band_codes=band_codes,
+                max_concurrent=max_concurrent,
+                backend=backend,
+            )
+            return builder.build(name=name, workspace_dir=resolved)
+        table = as_table(path, columns=columns, filter_expr=filter_expr)
+        return finish_record_table(
+            table,
+            name=name or "record_table",
             data_source=data_source,
+            workspace_dir=resolved,
             column_map=column_map,
             href_column=href_column,
             band_index_map=band_index_map,
             url_rewrite_patterns=url_rewrite_patterns,
-            filesystem=filesystem,
-            columns=columns,
-            filter_expr=filter_expr,
-            name=name,
-            workspace_dir=resolved,
             enrich_cog=enrich_cog,
             band_codes=band_codes,
             max_concurrent=max_concurrent,
             backend=backend,
         )
-        return builder.build(name=name, workspace_dir=resolved)
-    table = as_table(path, columns=columns, filter_expr=filter_expr)
-    return finish_record_table(
-        table,
-        name=name or "record_table",
-        data_source=data_source,
-        workspace_dir=resolved,
-        column_map=column_map,
-        href_column=href_column,
-        band_index_map=band_index_map,
-        url_rewrite_patterns=url_rewrite_patterns,
-        enrich_cog=enrich_cog,
-        band_codes=band_codes,
-        max_concurrent=max_concurrent,
-        backend=backend,
-    )
 
 
 def validate_bbox_and_dates(
@@ -195,6 +200,7 @@ def build_from_stac(
     from rasteret.ingest.stac_indexer import StacCollectionBuilder
 
     validate_bbox_and_dates(bbox, date_range)
+    check_collection_name(name)
     workspace = Path(workspace_dir or Path.home() / "rasteret_workspace").expanduser()
     source = data_source or collection
     if date_range is not None:
@@ -203,37 +209,38 @@ def build_from_stac(
         safe = name.lower().replace(" ", "-").replace("/", "-")
         cache_name = f"{safe}_{source.replace('/', '-')}"
     cache_path = workspace / f"{cache_name}_stac"
-    if cache_path.exists() and not force:
-        return Collection._load_cached(cache_path)
-    resolved_config = cloud_config or CloudConfig.get_config(source)
-    if backend is None:
-        from rasteret._backends import implicit_backend
+    with collection_lock(cache_path):  # one writer per collection (see build_from_table)
+        if cache_path.exists() and not force:
+            return Collection._load_cached(cache_path)
+        resolved_config = cloud_config or CloudConfig.get_config(source)
+        if backend is None:
+            from rasteret._backends import implicit_backend
 
-        backend = implicit_backend(None, resolved_config, source)
-    builder = StacCollectionBuilder(
-        data_source=source,
-        stac_api=stac_api,
-        stac_collection=collection,
-        workspace_dir=cache_path,
-        name=cache_name,
-        band_map=band_map,
-        band_index_map=band_index_map,
-        cloud_config=resolved_config,
-        max_concurrent=max_concurrent,
-        backend=backend,
-        static_catalog=static_catalog,
-        strict_band_map_validation=band_map is not None,
-    )
-    coll = builder.build_collection(
-        bbox=list(bbox) if bbox else None, date_range=date_range, query=query
-    )
-    coll.name = cache_name
-    coll.data_source = source
-    coll.description = f"STAC collection indexed from {source}"
-    if date_range is not None:
-        coll.start_date = _dt.datetime.fromisoformat(date_range[0])
-        coll.end_date = _dt.datetime.fromisoformat(date_range[1])
-    return coll
+            backend = implicit_backend(None, resolved_config, source)
+        builder = StacCollectionBuilder(
+            data_source=source,
+            stac_api=stac_api,
+            stac_collection=collection,
+            workspace_dir=cache_path,
+            name=cache_name,
+            band_map=band_map,
+            band_index_map=band_index_map,
+            cloud_config=resolved_config,
+            max_concurrent=max_concurrent,
+            backend=backend,
+            static_catalog=static_catalog,
+            strict_band_map_validation=band_map is not None,
+        )
+        coll = builder.build_collection(
+            bbox=list(bbox) if bbox else None, date_range=date_range, query=query
+        )
+        coll.name = cache_name
+        coll.data_source = source
+        coll.description = f"STAC collection indexed from {source}"
+        if date_range is not None:
+            coll.start_date = _dt.datetime.fromisoformat(date_range[0])
+            coll.end_date = _dt.datetime.fromisoformat(date_range[1])
+        return coll
 
 
 def _record_table_build(
@@ -494,6 +501,7 @@ def _records_workspace(
     ws = str(workspace_dir)
     if ws.rstrip("/").endswith(_SUFFIXES):
         return ws if is_cloud_uri(ws) else Path(ws)
+    check_collection_name(name)
     if is_cloud_uri(ws):
         return f"{ws.rstrip('/')}/{name}_records"
     return Path(ws) / f"{name}_records"

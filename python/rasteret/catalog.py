@@ -3,7 +3,9 @@
 Built-in descriptors are registered at import; descriptors saved with
 :func:`save_local_descriptor` (by ``rasteret.register_local``) are re-registered from the
 local registry file (``~/.rasteret/datasets.local.json`` or
-``$RASTERET_LOCAL_DATASETS_PATH``).
+``$RASTERET_LOCAL_DATASETS_PATH``). Writers of that file take turns (an exclusive lock file
+beside it) and replace it whole (temporary file + rename): processes registering datasets at
+the same time keep every entry, and a reader never sees a half-written file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rasteret._builtin_datasets import AFTER_LOCAL, BEFORE_LOCAL
+from rasteret._locking import atomic_write_text, exclusive_lock, lock_path_for
 from rasteret.cloud import CloudConfig
 from rasteret.constants import BandRegistry
 
@@ -257,11 +260,7 @@ def _as_json(descriptor: DatasetDescriptor) -> dict[str, Any]:
 
 
 def _write(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def _read_entries(path: Path) -> list[dict[str, Any]]:
@@ -314,9 +313,10 @@ def save_local_descriptor(
 ) -> None:
     """Insert or replace ``descriptor`` (by id) in the local registry file."""
     file = _registry_path(path)
-    entries = {e.get("id"): e for e in _read_entries(file)}
-    entries[descriptor.id] = _as_json(descriptor)
-    _write(file, [entries[k] for k in sorted(entries, key=str)])
+    with exclusive_lock(lock_path_for(file), f"the local dataset registry {file}"):
+        entries = {e.get("id"): e for e in _read_entries(file)}
+        entries[descriptor.id] = _as_json(descriptor)
+        _write(file, [entries[k] for k in sorted(entries, key=str)])
 
 
 def remove_local_descriptor(
@@ -324,12 +324,13 @@ def remove_local_descriptor(
 ) -> DatasetDescriptor | None:
     """Remove ``dataset_id`` from the local registry file; return it (None: file untouched)."""
     file = _registry_path(path)
-    entries = _read_entries(file)
-    kept = [e for e in entries if e.get("id") != dataset_id]
-    if len(kept) == len(entries):
-        return None
-    removed = next(e for e in entries if e.get("id") == dataset_id)
-    _write(file, sorted(kept, key=lambda e: str(e.get("id"))))
+    with exclusive_lock(lock_path_for(file), f"the local dataset registry {file}"):
+        entries = _read_entries(file)
+        kept = [e for e in entries if e.get("id") != dataset_id]
+        if len(kept) == len(entries):
+            return None
+        removed = next(e for e in entries if e.get("id") == dataset_id)
+        _write(file, sorted(kept, key=lambda e: str(e.get("id"))))
     try:
         return _from_json(removed)
     except (TypeError, ValueError):

@@ -15,6 +15,7 @@ from rasteret._cli.output import (
     resolve_collection_path,
 )
 from rasteret.core.collection import Collection
+from rasteret.records.naming import check_collection_name
 
 __all__ = ["add_parser"]
 
@@ -70,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     try:
         path = resolve_collection_path(args.name, args.workspace_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"Error: {exc}")
         return 1
     summary = collection_summary(Collection._load_cached(path), path)
@@ -85,7 +86,7 @@ def _info(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     try:
         path = resolve_collection_path(args.name, args.workspace_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"Error: {exc}")
         return 1
     if not args.yes:
@@ -105,7 +106,11 @@ def _import(args: argparse.Namespace) -> int:
     from rasteret.ingest.parquet_record_table import RecordTableBuilder
 
     workspace = args.workspace_dir
-    target = workspace / f"{args.name}_records"
+    try:
+        target = workspace / f"{check_collection_name(args.name)}_records"
+    except ValueError as exc:
+        print(f"Error: {exc}")
+        return 1
     if target.exists():
         if not args.force:
             summary = collection_summary(Collection._load_cached(target), target)

@@ -139,7 +139,7 @@ def _register_local(args: argparse.Namespace) -> int:
     if not path.exists():
         try:
             path = resolve_collection_path(args.path, args.workspace_dir)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             print(exc)
             return 1
     descriptor = args.entry_points.register_local(

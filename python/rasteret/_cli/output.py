@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from rasteret.core.collection import Collection
+from rasteret.records.naming import check_collection_name
 
 __all__ = [
     "collection_summary",
@@ -102,7 +103,10 @@ def resolve_collection_path(name: str, workspace_dir: Path) -> Path:
     ------
     FileNotFoundError
         No match, or several glob matches (the message lists them).
+    ValueError
+        ``name`` holds a path separator or ``..`` (it would point outside the workspace).
     """
+    check_collection_name(name)
     for candidate in (name, *(f"{name}{s}" for s in _SUFFIXES)):
         path = workspace_dir / candidate
         if path.exists():

@@ -13,6 +13,25 @@ def _slug(text: str, empty: str) -> str:
     return s or empty
 
 
+def check_collection_name(name: str) -> str:
+    """``name`` itself, when it is safe as a directory name inside a workspace.
+
+    Raises
+    ------
+    ValueError
+        ``name`` holds a path separator (``/`` or ``\\``), ``..``, a NUL byte, or is ``.``:
+        joined to the workspace it would point outside it (or at the workspace itself).
+    """
+    text = str(name)
+    if any(sep in text for sep in ("/", "\\", "\0")) or ".." in text or text.strip() == ".":
+        raise ValueError(
+            f"Invalid collection name {text!r}: a name becomes a directory inside the "
+            "workspace, so it may not contain '/', '\\', '..' or NUL (pass workspace_dir to "
+            "choose where collections are stored)"
+        )
+    return text
+
+
 def create_name(custom_name: str, date_range: tuple[str, str], data_source: str) -> str:
     """``"{custom}_{YYYYMM-MM or YYYYMM-YYYYMM}_{source}"``, e.g. ``demo_202401-06_sentinel``."""
     import pandas as pd

@@ -6,17 +6,20 @@ zstd(3), ``geo`` metadata with a bbox covering, CRS84 footprints.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from rasteret._locking import exclusive_lock, lock_path_for
 from rasteret.records.filters import BBOX_FIELDS, bbox_is_struct
 
 logger = logging.getLogger(__name__)
@@ -176,6 +179,21 @@ def metadata_from_schema(schema: pa.Schema | None) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def collection_lock(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Hold the write lock of the local collection at ``path`` (``.<name>.lock`` beside it).
+
+    Another process (or thread) writing the same collection waits until this block ends; the
+    lock is released when its holder exits or dies. None and cloud URIs are not locked.
+    """
+    if path is None or is_cloud_uri(path):
+        yield
+        return
+    target = _local(path)
+    with exclusive_lock(lock_path_for(target), f"the collection {target}"):
+        yield
+
+
 def write_collection(
     table: pa.Table,
     path: str | os.PathLike[str],
@@ -185,7 +203,8 @@ def write_collection(
 
     Local targets are written to a temporary sibling directory first and renamed into place
     (an existing collection at ``path`` is replaced), so a failed write leaves nothing
-    half-written behind.
+    half-written behind. The rename holds the collection's lock file (``.<name>.lock`` beside
+    it), so two processes publishing the same path take turns and the last one wins whole.
     """
     import shutil
     import tempfile
@@ -210,14 +229,15 @@ def write_collection(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         pq.write_to_dataset(table, root_path=str(tmp), **kwargs)
-        if target.exists():
-            # Replace, never merge: move the old collection aside, then swap the new one in.
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.replace(old)
-            tmp.replace(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.replace(target)
+        with collection_lock(target):
+            if target.exists():
+                # Replace, never merge: move the old collection aside, swap the new one in.
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                target.replace(old)
+                tmp.replace(target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     PARQUET_DATASET_CACHE.pop((str(path), True), None)

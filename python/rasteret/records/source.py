@@ -98,6 +98,16 @@ class DatasetSource:
         self._cache = cache
         self._expression = expression
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle for ``spawn`` workers: a path or an unfiltered Parquet dataset travels as
+        itself (re-opened by the worker); an in-memory or filtered one as its records."""
+        if self._expression is None and (self._dataset is None or self.path is not None):
+            return (DatasetSource, (None, self.path))
+        d = self.dataset
+        if self._expression is None and isinstance(d, ds.FileSystemDataset):
+            return (DatasetSource, (d, None))
+        return (_source_of_table, (self.scan(),))
+
     def _column_cache(self) -> ColumnCache | None:
         """The cache of the unfiltered dataset (made here when this source is that one)."""
         if self._cache is None and self._expression is None:
@@ -167,6 +177,10 @@ class DatasetSource:
 
     def where(self, expr: ds.Expression) -> DatasetSource:
         return self._filtered(expr)
+
+
+def _source_of_table(table: pa.Table) -> DatasetSource:
+    return DatasetSource(ds.dataset(table))
 
 
 class RecordIndexSource:
