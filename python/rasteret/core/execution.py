@@ -323,6 +323,7 @@ def get_collection_gdf(
         record_id_column=record_id_column,
         filters=filters,
         preserve_metadata=True,
+        copy_arrays=False,  # each row's array is a view of the one buffer the core read into
     )
     geoms, crs = _output_geometries(result, target_crs)
     crs_text = None if crs is None else (f"EPSG:{crs}" if isinstance(crs, int) else crs)
