@@ -150,9 +150,11 @@ def _plan_jobs(
     paired: dict[Any, list[int]] = {}
     for k, rid in enumerate(record_ids or []):
         paired.setdefault(rid, []).append(k)
+    sources: dict[str, _BandSource | None | BaseException] = {}
     for i, rid in enumerate(ids):
         record_assets = dict(assets[i] or {})
         epsg = epsgs[i]
+        sources.clear()  # (band) -> this record's band source, or why it has none
         for k in every if record_ids is None else paired.get(str(rid), []):
             geom = shapes[k]
             if geom is None or geom.is_empty:  # a null/empty AOI covers no pixel
@@ -167,11 +169,16 @@ def _plan_jobs(
                 errors.setdefault(i, []).append(exc)
                 continue
             for band in bands:
-                try:
-                    job = _job_for(i, k, band, rid, record_assets, metas, source, in_record_crs)
-                except (BandResolutionError, ValueError, NotImplementedError) as exc:
-                    errors.setdefault(i, []).append(exc)
+                if band not in sources:
+                    try:
+                        sources[band] = _band_source(i, band, rid, record_assets, metas, source)
+                    except (BandResolutionError, ValueError, NotImplementedError) as exc:
+                        sources[band] = exc
+                src = sources[band]
+                if isinstance(src, BaseException):
+                    errors.setdefault(i, []).append(src)
                     continue
+                job = _job_for(i, k, band, src, in_record_crs)
                 if job is not None:
                     jobs.append(job)
     return jobs, errors
@@ -191,16 +198,35 @@ def _geometry_for_record(geom: Any, geom_crs: Any, epsg: int | None, rid: str) -
     return transform_geometry(geom, geom_crs, int(epsg))
 
 
-def _job_for(
+@dataclass(frozen=True)
+class _BandSource:
+    """What every window of one (record, band) shares: its file, grid and pixel type."""
+
+    url: str
+    band_index: int
+    transform: tuple[float, float, float, float]
+    width: int
+    height: int
+    dtype: np.dtype
+    fill: Any
+    has_mask: bool
+
+
+def _band_source(
     i: int,
-    k: int,
     band: str,
     rid: str,
     assets: dict[str, Any],
     metas: dict[str, list[Any]],
     source: str,
-    geom: Any,
-) -> _Job | None:
+) -> _BandSource | None:
+    """The band's file and layout in record ``i`` (None: the file has no geotransform).
+
+    Raises
+    ------
+    BandResolutionError, ValueError, NotImplementedError
+        The band resolves to no asset or layout, or its TIFF layout is not readable.
+    """
     key = resolve_asset_key(assets, band, source)
     meta = metas.get(f"{band}_metadata", [None] * (i + 1))[i]
     if meta is None and key is not None:
@@ -238,22 +264,37 @@ def _job_for(
             "Unsupported tiled GeoTIFF layout: tile offset table is shorter than expected "
             f"({len(offsets)} < {expected})."
         )
-    t = normalize_transform(meta["transform"])
-    window = geometry_window(geom.bounds, t, w, h)
+    dtype = np.dtype(meta["dtype"])
+    return _BandSource(
+        url=url,
+        band_index=int(band_index or 0),
+        transform=normalize_transform(meta["transform"]),
+        width=w,
+        height=h,
+        dtype=dtype,
+        fill=fill_value(meta, dtype),
+        has_mask=meta.get("mask") is not None,
+    )
+
+
+def _job_for(i: int, k: int, band: str, src: _BandSource | None, geom: Any) -> _Job | None:
+    """The window of geometry ``k`` in (record ``i``, ``band``); None when it misses it."""
+    if src is None:
+        return None
+    window = geometry_window(geom.bounds, src.transform, src.width, src.height)
     if window is None:
         return None
-    dtype = np.dtype(meta["dtype"])
     return _Job(
         record=i,
         geometry_index=k,
         band=band,
-        url=url,
-        band_index=int(band_index or 0),
+        url=src.url,
+        band_index=src.band_index,
         window=window,
-        transform=window_transform(t, window[0], window[1]),
-        dtype=dtype,
-        fill=fill_value(meta, dtype),
-        has_mask=meta.get("mask") is not None,
+        transform=window_transform(src.transform, window[0], window[1]),
+        dtype=src.dtype,
+        fill=src.fill,
+        has_mask=src.has_mask,
         geometry=geom,
     )
 
