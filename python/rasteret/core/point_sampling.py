@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret._backends import implicit_backend
-from rasteret.geo.geometry import point_coords, require_points, transform_xy
+from rasteret.geo.geometry import transform_xy
 from rasteret.read.inputs import (
     AUTO_CRS,
     fail_on_metadata_collisions,
     narrow_query_filters,
-    prepare_point_input,
+    prepare_point_coords,
 )
 from rasteret.read.points import MODES, empty_samples, point_columns, sample_records
 from rasteret.records.summary import infer_data_source
@@ -72,7 +72,7 @@ def get_collection_point_samples(
         raise ValueError(f"return_neighbourhood must be one of {list(MODES)}")
     if return_neighbourhood != "off" and max_distance_pixels <= 0:
         raise ValueError("max_distance_pixels must be > 0 when return_neighbourhood is enabled")
-    plan = prepare_point_input(
+    x, y, crs, meta = prepare_point_coords(
         points,
         geometry_column=geometry_column,
         x_column=x_column,
@@ -80,8 +80,6 @@ def get_collection_point_samples(
         geometry_crs=geometry_crs,
         preserve_metadata=True,
     )
-    require_points(plan.geometries)
-    crs = plan.geometry_crs
     if crs is not None and not isinstance(crs, int):
         raise ValueError(
             "Point sampling output stores point_crs as an EPSG integer. Pass geometry_crs as "
@@ -92,9 +90,7 @@ def get_collection_point_samples(
         if return_neighbourhood == "off"
         else (POINT_SAMPLES_NEIGHBORHOOD_SCHEMA)
     )
-    meta = plan.metadata
     fail_on_metadata_collisions(meta, output_columns=schema.names, join_column="point_index")
-    x, y = point_coords(plan.geometries)
     lon, lat = transform_xy(x, y, crs, 4326)
     located = np.isfinite(lon) & np.isfinite(lat)
     if not located.any():

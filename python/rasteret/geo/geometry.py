@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret.errors import UnsupportedGeometryError
+from rasteret.geo.xy_columns import float_values, resolve_xy_columns
 
 __all__ = [
     "UnsupportedGeometryError",
@@ -33,6 +34,8 @@ __all__ = [
     "geojson_dicts_to_wkb",
     "intersect_bbox",
     "point_coords",
+    "float_values",
+    "point_xy_columns",
     "points_from_table",
     "require_points",
     "require_polygons",
@@ -52,7 +55,6 @@ __all__ = [
 Bbox = tuple[float, float, float, float]
 
 #: Column pairs tried, in order, when a point table names no coordinate columns.
-XY_COLUMN_PAIRS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"))
 
 _WKB_HINT = (
     "Binary geometry input must be OGC WKB. If the column comes from DuckDB GEOMETRY, use "
@@ -447,37 +449,12 @@ def resolve_geometry_column(schema: pa.Schema, geometry_column: str | None) -> s
     return found[0]
 
 
-def resolve_xy_columns(
-    names: Sequence[str], x_column: str | None, y_column: str | None
-) -> tuple[str, str] | None:
-    """The ``(x, y)`` coordinate columns of a point table, or None when there are none.
-
-    Named columns must both exist; otherwise the first pair of ``(x, y)``, ``(lon, lat)``,
-    ``(longitude, latitude)``, ``(lng, lat)`` present in ``names`` is used.
-
-    Raises
-    ------
-    ValueError
-        A named coordinate column is missing (``"Missing point coordinate columns: [...]"``).
-    """
-    if x_column is not None or y_column is not None:
-        missing = [c for c in (x_column, y_column) if c is None or c not in names]
-        if missing:
-            raise ValueError(f"Missing point coordinate columns: {missing}")
-        return x_column, y_column  # type: ignore[return-value]
-    present = set(names)
-    return next(((x, y) for x, y in XY_COLUMN_PAIRS if x in present and y in present), None)
-
-
 def _make_points(x: Any, y: Any) -> pa.Array:
     import geoarrow.pyarrow as ga
 
-    def floats(values: Any) -> pa.Array:
-        if isinstance(values, pa.ChunkedArray | pa.Array):
-            values = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return pa.array(np.asarray(values, dtype=np.float64), pa.float64())
-
-    return ga.make_point(floats(x), floats(y))
+    return ga.make_point(
+        pa.array(float_values(x), pa.float64()), pa.array(float_values(y), pa.float64())
+    )
 
 
 def points_from_table(
@@ -498,19 +475,44 @@ def points_from_table(
     TypeError
         Neither a geometry column nor coordinate columns.
     """
-    names = table.schema.names
+    xy = point_xy_columns(
+        table, geometry_column=geometry_column, x_column=x_column, y_column=y_column
+    )
+    if xy is None:
+        column = resolve_geometry_column(table.schema, geometry_column)
+        return coerce_to_geoarrow(table.column(column)), column
+    return _make_points(table.column(xy[0]), table.column(xy[1])), None
+
+
+def point_xy_columns(
+    table: pa.Table,
+    *,
+    geometry_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+) -> tuple[str, str] | None:
+    """The ``(x, y)`` columns a table's points come from, or None when they come from its
+    geometry column (``geometry_column`` given, or no coordinate column named and the table
+    has a GeoArrow field); see :func:`points_from_table`.
+
+    Raises
+    ------
+    TypeError
+        Neither a geometry column nor coordinate columns.
+    ValueError
+        A named coordinate column is missing.
+    """
     if geometry_column is not None or (
         x_column is None and y_column is None and any(_is_geoarrow_field(f) for f in table.schema)
     ):
-        column = resolve_geometry_column(table.schema, geometry_column)
-        return coerce_to_geoarrow(table.column(column)), column
-    xy = resolve_xy_columns(names, x_column, y_column)
+        return None
+    xy = resolve_xy_columns(table.schema.names, x_column, y_column)
     if xy is None:
         raise TypeError(
             "Unsupported table input for point sampling. Provide geometry_column (a "
             "GeoArrow/WKB point column) or x_column/y_column."
         )
-    return _make_points(table.column(xy[0]), table.column(xy[1])), None
+    return xy
 
 
 def ensure_point_geoarrow(

@@ -12,14 +12,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from rasteret.geo.geometry import (
     Bbox,
     coerce_to_geoarrow,
     ensure_point_geoarrow,
+    float_values,
     intersect_bbox,
+    point_coords,
+    point_xy_columns,
     points_from_table,
+    require_points,
     require_polygons,
     resolve_geometry_column,
     total_bounds,
@@ -31,6 +36,7 @@ __all__ = [
     "fail_on_metadata_collisions",
     "narrow_query_filters",
     "prepare_geometry_input",
+    "prepare_point_coords",
     "prepare_point_input",
     "query_envelope",
     "resolve_geometry_column",
@@ -161,7 +167,7 @@ def _metadata_table(
         )
     if not names:
         return None
-    ids = pa.array(range(id_start, id_start + table.num_rows), pa.int64())
+    ids = pa.array(np.arange(id_start, id_start + table.num_rows, dtype=np.int64))
     return table.select(names).add_column(0, id_column, ids)
 
 
@@ -277,6 +283,53 @@ def prepare_point_input(
         exclude = {column} if column is not None else set()
         metadata = _metadata_table(table, exclude=exclude, id_column="point_index", id_start=0)
     return GeometryInputPlan(geoms, crs, metadata, column, table)
+
+
+def prepare_point_coords(
+    points: Any,
+    *,
+    geometry_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    geometry_crs: Any = AUTO_CRS,
+    preserve_metadata: bool = False,
+) -> tuple[np.ndarray, np.ndarray, int | str | None, pa.Table | None]:
+    """``(x, y, crs, metadata)`` of a point input, as :func:`prepare_point_input` would give
+    them. x/y columns are read as they are (no geometry array is built); other inputs go
+    through :func:`prepare_point_input` and must hold only Points.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`prepare_point_input`.
+    UnsupportedGeometryError
+        A geometry that is not a Point.
+    """
+    table = _tabular(points)
+    xy = None
+    if table is not None:
+        xy = point_xy_columns(
+            table, geometry_column=geometry_column, x_column=x_column, y_column=y_column
+        )
+    if xy is None:
+        plan = prepare_point_input(
+            points,
+            geometry_column=geometry_column,
+            x_column=x_column,
+            y_column=y_column,
+            geometry_crs=geometry_crs,
+            preserve_metadata=preserve_metadata,
+        )
+        require_points(plan.geometries)
+        x, y = point_coords(plan.geometries)
+        return x, y, plan.geometry_crs, plan.metadata
+    assert table is not None  # xy comes from a table
+    crs = resolve_geometry_crs(provided=geometry_crs, field=None, tabular=True)
+    metadata = None
+    if preserve_metadata:
+        metadata = _metadata_table(table, exclude=set(), id_column="point_index", id_start=0)
+    x, y = float_values(table.column(xy[0])), float_values(table.column(xy[1]))
+    return x, y, crs, metadata
 
 
 def fail_on_metadata_collisions(
