@@ -1,0 +1,819 @@
+//! Zonal statistics: count, sum, mean, min, max and standard deviation of the pixels of one
+//! window that a polygon covers, folded as soon as the window's batch is decoded.
+//!
+//! Each request is a polygon's whole pixel window on one image band (it may reach outside
+//! the image). Its part inside the image is cut into strips of rows (a bounded number of
+//! bytes each, tile-row aligned when possible); strips are read in batches through
+//! [`execute`], and while one batch is fetched the previous one is folded on the decode pool.
+//! Nothing larger than a batch is ever held, and no pixel array leaves this module.
+//!
+//! Per strip the polygon is rasterized onto the rows of the request's grid that the strip
+//! covers ([`rasterize_rows`]: GDAL's rules, `all_touched` or pixel centres), and a pixel
+//! counts when it is burnt, inside the image, set in the image's internal mask (when it has
+//! one), not NaN and not the nodata value. Strips merge with Chan's pairwise formulas, so the
+//! standard deviation (population, `ddof = 0`) is that of a two-pass computation.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::geom::{rasterize_rows, Affine, Polygon};
+use crate::io::runtime::decode_pool;
+use crate::read::execute::{execute, ReadOptions, WindowFailure};
+use crate::read::plan::{plan_reads, Window, WindowRequest};
+
+/// Default strip size: the decoded bytes of one strip at most (unless one tile row is more).
+pub const DEFAULT_STRIP_BYTES: usize = 16 * 1024 * 1024;
+/// Default batch size: the decoded bytes read in one [`execute`] call at most.
+pub const DEFAULT_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// One (geometry, image band) pair to reduce.
+#[derive(Debug, Clone)]
+pub struct ZonalRequest {
+    /// The geometry's whole window on the image (offsets may be negative, the window may
+    /// extend past the image); its output offset and stride are ignored.
+    pub read: WindowRequest,
+    /// The image's internal mask (a uint8 layout of the same size, 0 = invalid pixel), when
+    /// it has one; its window is taken from `read`.
+    pub mask: Option<WindowRequest>,
+    /// Index of the geometry in the polygons given to [`zonal_stats`].
+    pub geometry: usize,
+    /// Pixel -> world transform of `read.window` (its pixel (0, 0) is the window's first).
+    pub transform: Affine,
+    /// Pixel value left out of the statistics (NaN always is).
+    pub nodata: Option<f64>,
+}
+
+/// Knobs of one [`zonal_stats`] call.
+#[derive(Debug, Clone)]
+pub struct ZonalOptions {
+    pub all_touched: bool,
+    pub strip_bytes: usize,
+    pub batch_bytes: usize,
+}
+
+impl Default for ZonalOptions {
+    fn default() -> Self {
+        Self {
+            all_touched: false,
+            strip_bytes: DEFAULT_STRIP_BYTES,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+        }
+    }
+}
+
+/// Running statistics of a set of pixel values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    /// Sum of squared deviations from `mean`.
+    pub m2: f64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            mean: 0.0,
+            m2: 0.0,
+        }
+    }
+}
+
+impl Stats {
+    /// Add the values of `other` (Chan et al.'s pairwise update of mean and `m2`).
+    pub fn merge(&mut self, other: &Stats) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        let (n1, n2) = (self.count as f64, other.count as f64);
+        let n = n1 + n2;
+        let delta = other.mean - self.mean;
+        self.mean += delta * n2 / n;
+        self.m2 += other.m2 + delta * delta * n1 * n2 / n;
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// Population standard deviation (None without values).
+    pub fn std(&self) -> Option<f64> {
+        (self.count > 0).then(|| (self.m2 / self.count as f64).sqrt())
+    }
+}
+
+/// How to read one decoded sample (native byte order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sample {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    I64,
+    F16,
+    F32,
+    F64,
+}
+
+impl Sample {
+    fn of(bits: u16, format: u16) -> Result<Self> {
+        Ok(match (crate::codec::element_bytes(bits)?, format) {
+            (1, 2) => Self::I8,
+            (1, _) => Self::U8,
+            (2, 2) => Self::I16,
+            (2, 3) => Self::F16,
+            (2, _) => Self::U16,
+            (4, 2) => Self::I32,
+            (4, 3) => Self::F32,
+            (4, _) => Self::U32,
+            (8, 2) => Self::I64,
+            (8, 3) => Self::F64,
+            _ => Self::U64,
+        })
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Self::U8 | Self::I8 => 1,
+            Self::U16 | Self::I16 | Self::F16 => 2,
+            Self::U32 | Self::I32 | Self::F32 => 4,
+            Self::U64 | Self::I64 | Self::F64 => 8,
+        }
+    }
+}
+
+/// The value of a sample, or None when it is left out (NaN, or equal to `nodata` compared in
+/// the sample's own type for floats, as NumPy compares an array with a Python float).
+fn value(sample: Sample, px: &[u8], nodata: Option<f64>) -> Option<f64> {
+    fn arr<const N: usize>(px: &[u8]) -> Option<[u8; N]> {
+        px.get(..N)?.try_into().ok()
+    }
+    let v = match sample {
+        Sample::U8 => f64::from(u8::from_ne_bytes(arr(px)?)),
+        Sample::I8 => f64::from(i8::from_ne_bytes(arr(px)?)),
+        Sample::U16 => f64::from(u16::from_ne_bytes(arr(px)?)),
+        Sample::I16 => f64::from(i16::from_ne_bytes(arr(px)?)),
+        Sample::U32 => f64::from(u32::from_ne_bytes(arr(px)?)),
+        Sample::I32 => f64::from(i32::from_ne_bytes(arr(px)?)),
+        Sample::U64 => u64::from_ne_bytes(arr(px)?) as f64,
+        Sample::I64 => i64::from_ne_bytes(arr(px)?) as f64,
+        Sample::F16 => {
+            let v = half::f16::from_ne_bytes(arr(px)?);
+            if v.is_nan() || nodata.is_some_and(|n| v == half::f16::from_f64(n)) {
+                return None;
+            }
+            return Some(v.to_f64());
+        }
+        Sample::F32 => {
+            let v = f32::from_ne_bytes(arr(px)?);
+            if v.is_nan() || nodata.is_some_and(|n| v == n as f32) {
+                return None;
+            }
+            return Some(f64::from(v));
+        }
+        Sample::F64 => f64::from_ne_bytes(arr(px)?),
+    };
+    if v.is_nan() || nodata == Some(v) {
+        return None;
+    }
+    Some(v)
+}
+
+/// One strip of one request: image rows `rows`, image columns `cols`.
+#[derive(Debug, Clone)]
+struct Strip {
+    request: usize,
+    rows: Range<i64>,
+    cols: Range<i64>,
+}
+
+/// The strips of every request, in request order (a request outside its image has none).
+fn strips(requests: &[ZonalRequest], strip_bytes: usize) -> Result<Vec<Strip>> {
+    let mut out = Vec::new();
+    for (i, z) in requests.iter().enumerate() {
+        let w = z.read.window;
+        let lay = &z.read.layout;
+        let cols = w.col_off.max(0)..(w.col_off + w.width as i64).min(i64::from(lay.width));
+        let rows = w.row_off.max(0)..(w.row_off + w.height as i64).min(i64::from(lay.height));
+        if cols.is_empty() || rows.is_empty() {
+            continue;
+        }
+        let row_bytes =
+            (cols.end - cols.start) as usize * crate::codec::element_bytes(lay.bits_per_sample)?;
+        let tile_rows = i64::from(lay.tile_height.max(1));
+        let mut per_strip = (strip_bytes / row_bytes.max(1)).max(1) as i64;
+        if per_strip >= tile_rows {
+            per_strip -= per_strip % tile_rows;
+        }
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = ((start / per_strip + 1) * per_strip).min(rows.end);
+            out.push(Strip {
+                request: i,
+                rows: start..end,
+                cols: cols.clone(),
+            });
+            start = end;
+        }
+    }
+    Ok(out)
+}
+
+/// Where a strip's pixels (and its mask's) lie in its batch's buffer.
+#[derive(Debug, Clone)]
+struct Placed {
+    strip: Strip,
+    sample: Sample,
+    data: usize,
+    stride: usize,
+    mask: Option<usize>,
+}
+
+/// The read requests of `strips` laid out back to back (each strip's data, then its mask),
+/// with where each landed, the strip of every read request, and the bytes needed.
+fn lay_out(
+    requests: &[ZonalRequest],
+    strips: &[Strip],
+) -> Result<(Vec<WindowRequest>, Vec<usize>, Vec<Placed>, usize)> {
+    let mut reads = Vec::with_capacity(strips.len());
+    let mut owner = Vec::with_capacity(strips.len());
+    let mut placed = Vec::with_capacity(strips.len());
+    let mut end = 0usize;
+    for (k, s) in strips.iter().enumerate() {
+        let z = requests
+            .get(s.request)
+            .ok_or_else(|| Error::internal("bad zonal request index"))?;
+        let lay = &z.read.layout;
+        let sample = Sample::of(lay.bits_per_sample, lay.sample_format)?;
+        let window = Window {
+            col_off: s.cols.start,
+            row_off: s.rows.start,
+            width: (s.cols.end - s.cols.start) as u64,
+            height: (s.rows.end - s.rows.start) as u64,
+        };
+        let (w, h) = (window.width as usize, window.height as usize);
+        let stride = w * sample.size();
+        let data = end.next_multiple_of(8);
+        end = data + stride * h;
+        reads.push(WindowRequest {
+            window,
+            out_offset_bytes: data,
+            out_row_stride_bytes: stride,
+            ..z.read.clone()
+        });
+        owner.push(k);
+        let mask = match &z.mask {
+            Some(m) => {
+                let at = end.next_multiple_of(8);
+                end = at + w * h;
+                reads.push(WindowRequest {
+                    window,
+                    out_offset_bytes: at,
+                    out_row_stride_bytes: w,
+                    ..m.clone()
+                });
+                owner.push(k);
+                Some(at)
+            }
+            None => None,
+        };
+        placed.push(Placed {
+            strip: s.clone(),
+            sample,
+            data,
+            stride,
+            mask,
+        });
+    }
+    Ok((reads, owner, placed, end))
+}
+
+/// What a fold needs of a request.
+#[derive(Debug, Clone)]
+struct Zone {
+    geometry: usize,
+    transform: Affine,
+    window: Window,
+    nodata: Option<f64>,
+}
+
+/// The statistics of one placed strip in `buf`, its mask rows given (`mask` holds rows
+/// `strip.rows` of the request's grid, `window.width` wide).
+fn fold_strip(buf: &[u8], p: &Placed, zone: &Zone, mask: &[bool]) -> Result<Stats> {
+    let missing = || Error::internal("zonal strip outside its buffer");
+    let width = zone.window.width as usize;
+    let (n_rows, n_cols) = (
+        (p.strip.rows.end - p.strip.rows.start) as usize,
+        (p.strip.cols.end - p.strip.cols.start) as usize,
+    );
+    let first_col = (p.strip.cols.start - zone.window.col_off) as usize;
+    let size = p.sample.size();
+    let each = |f: &mut dyn FnMut(f64)| -> Result<()> {
+        for r in 0..n_rows {
+            let row = buf
+                .get(p.data + r * p.stride..p.data + r * p.stride + n_cols * size)
+                .ok_or_else(missing)?;
+            let burnt = mask
+                .get(r * width + first_col..r * width + first_col + n_cols)
+                .ok_or_else(missing)?;
+            let valid = match p.mask {
+                Some(at) => Some(
+                    buf.get(at + r * n_cols..at + (r + 1) * n_cols)
+                        .ok_or_else(missing)?,
+                ),
+                None => None,
+            };
+            for (c, (px, &inside)) in row.chunks_exact(size).zip(burnt).enumerate() {
+                if !inside || valid.is_some_and(|v| v.get(c) == Some(&0)) {
+                    continue;
+                }
+                if let Some(v) = value(p.sample, px, zone.nodata) {
+                    f(v);
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut s = Stats::default();
+    each(&mut |v| {
+        s.count += 1;
+        s.sum += v;
+        s.min = s.min.min(v);
+        s.max = s.max.max(v);
+    })?;
+    if s.count > 0 {
+        s.mean = s.sum / s.count as f64;
+        let mean = s.mean;
+        let mut m2 = 0.0;
+        each(&mut |v| m2 += (v - mean) * (v - mean))?;
+        s.m2 = m2;
+    }
+    Ok(s)
+}
+
+/// Fold every strip of `placed` (one batch, read into `buf`): per request, its statistics
+/// or why they cannot be computed. Strips of one geometry on the same grid rows (the bands
+/// of a record) share one mask.
+fn fold_batch(
+    buf: &[u8],
+    placed: &[Placed],
+    zones: &[Zone],
+    polygons: &[Vec<Polygon>],
+    all_touched: bool,
+) -> Vec<(usize, Result<Stats>)> {
+    use rayon::prelude::*;
+    let key = |p: &Placed| {
+        let z = zones.get(p.strip.request);
+        z.map(|z| {
+            let t = z.transform;
+            (
+                z.geometry,
+                [t.a, t.b, t.c, t.d, t.e, t.f].map(f64::to_bits),
+                z.window,
+                p.strip.rows.clone(),
+            )
+        })
+    };
+    let mut groups: Vec<&[Placed]> = Vec::new();
+    let mut rest = placed;
+    while let Some(first) = rest.first() {
+        let k = key(first);
+        let n = rest.iter().take_while(|p| key(p) == k).count().max(1);
+        let (group, tail) = rest.split_at(n.min(rest.len()));
+        groups.push(group);
+        rest = tail;
+    }
+    let run = || {
+        groups
+            .par_iter()
+            .flat_map_iter(|group| {
+                let mut mask: Option<Result<Vec<bool>>> = None;
+                group.iter().map(move |p| {
+                    let request = p.strip.request;
+                    let Some(zone) = zones.get(request) else {
+                        return (request, Err(Error::internal("bad zonal request index")));
+                    };
+                    let burnt = mask.get_or_insert_with(|| {
+                        let parts = polygons
+                            .get(zone.geometry)
+                            .ok_or_else(|| Error::invalid("geometry index out of range"))?;
+                        let top = zone.window.row_off;
+                        let rows =
+                            (p.strip.rows.start - top) as usize..(p.strip.rows.end - top) as usize;
+                        rasterize_rows(
+                            parts,
+                            &zone.transform,
+                            zone.window.width as usize,
+                            zone.window.height as usize,
+                            rows,
+                            all_touched,
+                        )
+                    });
+                    let stats = match burnt {
+                        Ok(m) => fold_strip(buf, p, zone, m),
+                        Err(e) => Err(e.clone()),
+                    };
+                    (request, stats)
+                })
+            })
+            .collect()
+    };
+    // called on the decode pool: the groups spread over its threads
+    run()
+}
+
+/// The statistics of a batch being folded, per strip: its request and its result.
+type Fold = tokio::sync::oneshot::Receiver<Vec<(usize, Result<Stats>)>>;
+
+/// Run `fold_batch` on the decode pool; the buffer and strips move there (the read of the
+/// next batch proceeds meanwhile).
+fn spawn_fold(
+    buf: Vec<u8>,
+    placed: Vec<Placed>,
+    zones: Arc<Vec<Zone>>,
+    polygons: Arc<Vec<Vec<Polygon>>>,
+    all_touched: bool,
+) -> Result<Fold> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    decode_pool()?.spawn(move || {
+        // a panic in a rayon job would abort the process: it fails the batch's requests
+        let folded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fold_batch(&buf, &placed, &zones, &polygons, all_touched)
+        }))
+        .unwrap_or_else(|panic| {
+            let e = Error::from_panic(&*panic);
+            placed
+                .iter()
+                .map(|p| (p.strip.request, Err(e.clone())))
+                .collect()
+        });
+        let _ = tx.send(folded);
+    });
+    Ok(rx)
+}
+
+/// Consecutive ranges of `strips` whose decoded bytes stay within `batch_bytes` (a strip
+/// bigger than that alone).
+fn batches(requests: &[ZonalRequest], strips: &[Strip], batch_bytes: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0usize, 0usize);
+    for (k, s) in strips.iter().enumerate() {
+        let z = requests.get(s.request);
+        let elem = z.map_or(1, |z| {
+            crate::codec::element_bytes(z.read.layout.bits_per_sample).unwrap_or(1)
+                + usize::from(z.mask.is_some())
+        });
+        let n = (s.rows.end - s.rows.start) as usize * (s.cols.end - s.cols.start) as usize * elem;
+        if k > start && bytes + n > batch_bytes {
+            out.push(start..k);
+            start = k;
+            bytes = 0;
+        }
+        bytes += n;
+    }
+    if start < strips.len() {
+        out.push(start..strips.len());
+    }
+    out
+}
+
+/// The statistics of every request (`Stats::default()`, count 0, for one that covers no
+/// valid pixel) and the requests that failed (a tile that cannot be fetched or decoded, a
+/// geometry that cannot be rasterized), each once, in request order; their statistics are
+/// meaningless.
+///
+/// # Errors
+/// Errors of the whole read (invalid store options, cancellation), or an invalid request
+/// (a geometry index out of range).
+pub async fn zonal_stats(
+    requests: &[ZonalRequest],
+    polygons: Arc<Vec<Vec<Polygon>>>,
+    opts: &ZonalOptions,
+    read_opts: &ReadOptions,
+) -> Result<(Vec<Stats>, Vec<WindowFailure>)> {
+    if let Some(z) = requests.iter().find(|z| z.geometry >= polygons.len()) {
+        return Err(Error::invalid(format!(
+            "geometry index {} out of range for {} geometries",
+            z.geometry,
+            polygons.len()
+        )));
+    }
+    let zones: Arc<Vec<Zone>> = Arc::new(
+        requests
+            .iter()
+            .map(|z| Zone {
+                geometry: z.geometry,
+                transform: z.transform,
+                window: z.read.window,
+                nodata: z.nodata,
+            })
+            .collect(),
+    );
+    let all = strips(requests, opts.strip_bytes.max(1))?;
+    let mut stats = vec![Stats::default(); requests.len()];
+    let mut failed: BTreeMap<usize, Error> = BTreeMap::new();
+    let mut absorb = |folded: Vec<(usize, Result<Stats>)>, failed: &mut BTreeMap<usize, Error>| {
+        for (request, s) in folded {
+            match (s, stats.get_mut(request)) {
+                (Ok(s), Some(slot)) => slot.merge(&s),
+                (Err(e), _) => {
+                    failed.entry(request).or_insert(e);
+                }
+                (Ok(_), None) => {}
+            }
+        }
+    };
+    let mut pending: Option<Fold> = None;
+    for range in batches(requests, &all, opts.batch_bytes.max(1)) {
+        let batch = all.get(range).unwrap_or_default();
+        let (reads, owner, placed, bytes) = lay_out(requests, batch)?;
+        let plan = plan_reads(&reads)?;
+        let mut buf = vec![0u8; bytes.max(plan.required_output_bytes)];
+        let read = execute(&plan, &mut buf, read_opts);
+        let failures = match pending.take() {
+            Some(rx) => {
+                let (failures, folded) = futures::join!(read, rx);
+                let folded = folded.map_err(|_| Error::internal("a zonal fold was dropped"))?;
+                absorb(folded, &mut failed);
+                failures?
+            }
+            None => read.await?,
+        };
+        let mut bad = vec![false; placed.len()];
+        for f in failures {
+            let k = owner.get(f.request).copied();
+            if let Some(slot) = k.and_then(|k| bad.get_mut(k)) {
+                *slot = true;
+            }
+            if let Some(p) = k.and_then(|k| placed.get(k)) {
+                failed.entry(p.strip.request).or_insert(f.error);
+            }
+        }
+        let good: Vec<Placed> = placed
+            .into_iter()
+            .zip(bad)
+            .filter_map(|(p, bad)| (!bad).then_some(p))
+            .collect();
+        pending = Some(spawn_fold(
+            buf,
+            good,
+            zones.clone(),
+            polygons.clone(),
+            opts.all_touched,
+        )?);
+    }
+    if let Some(rx) = pending {
+        let folded = rx
+            .await
+            .map_err(|_| Error::internal("a zonal fold was dropped"))?;
+        absorb(folded, &mut failed);
+    }
+    let failures = failed
+        .into_iter()
+        .map(|(request, error)| WindowFailure { request, error })
+        .collect();
+    Ok((stats, failures))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::tiff::ImageLayout;
+
+    /// An 8x4 uint8 image in two raw 4x4 tiles at bytes 16 and 32.
+    fn layout() -> Arc<ImageLayout> {
+        Arc::new(ImageLayout {
+            ifd_index: 0,
+            width: 8,
+            height: 4,
+            tile_width: 4,
+            tile_height: 4,
+            tiled: true,
+            bits_per_sample: 8,
+            sample_format: 1,
+            samples_per_pixel: 1,
+            planar_configuration: 1,
+            compression: 1,
+            predictor: 1,
+            photometric: Some(1),
+            extra_samples: vec![],
+            tile_byte_counts: vec![16, 16],
+            tile_offsets: vec![16, 32],
+            jpeg_tables: None,
+            ycbcr_subsampling: None,
+            lerc_parameters: None,
+            new_subfile_type: 0,
+            little_endian: true,
+        })
+    }
+
+    fn request(url: &str, window: Window, nodata: Option<f64>) -> ZonalRequest {
+        ZonalRequest {
+            read: WindowRequest {
+                url: url.into(),
+                layout: layout(),
+                nodata: None,
+                band_index: 0,
+                window,
+                out_offset_bytes: 0,
+                out_row_stride_bytes: 0,
+            },
+            mask: None,
+            geometry: 0,
+            // image grid: 1-unit pixels, origin (0, 4); the window's pixel (0, 0) moved
+            transform: Affine::from_array([
+                1.0,
+                0.0,
+                window.col_off as f64,
+                0.0,
+                -1.0,
+                4.0 - window.row_off as f64,
+            ]),
+            nodata,
+        }
+    }
+
+    /// Pixel (row, col) of the image holds `row * 8 + col` (tile 0: cols 0-3, tile 1: 4-7).
+    fn image_file() -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "rasteret-zonal-{}-{}.bin",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let mut file = vec![0u8; 16];
+        for tile in 0..2u8 {
+            for row in 0..4u8 {
+                for col in 0..4u8 {
+                    file.push(row * 8 + tile * 4 + col);
+                }
+            }
+        }
+        std::fs::write(&path, &file).unwrap();
+        path
+    }
+
+    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<Polygon> {
+        vec![Polygon {
+            rings: vec![vec![[x0, y0], [x0, y1], [x1, y1], [x1, y0], [x0, y0]]],
+        }]
+    }
+
+    fn two_pass(values: &[f64]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn merged_parts_equal_one_pass_over_all() {
+        let values: Vec<f64> = (0..37).map(|i| f64::from(i * i % 11) - 3.5).collect();
+        let mut whole = Stats::default();
+        let mut merged = Stats::default();
+        for chunk in values.chunks(5) {
+            let mut s = Stats::default();
+            for &v in chunk {
+                s.count += 1;
+                s.sum += v;
+                s.min = s.min.min(v);
+                s.max = s.max.max(v);
+            }
+            s.mean = s.sum / s.count as f64;
+            s.m2 = chunk.iter().map(|v| (v - s.mean) * (v - s.mean)).sum();
+            merged.merge(&s);
+            whole.merge(&Stats::default());
+        }
+        let (mean, std) = two_pass(&values);
+        assert_eq!(merged.count, 37);
+        assert!((merged.mean - mean).abs() < 1e-12);
+        assert!((merged.std().unwrap() - std).abs() < 1e-12);
+        assert_eq!(whole.count, 0);
+        assert_eq!(whole.std(), None);
+    }
+
+    #[test]
+    fn float_nodata_is_compared_in_the_sample_type() {
+        let px = 0.1f32.to_ne_bytes();
+        assert_eq!(value(Sample::F32, &px, Some(0.1)), None);
+        assert_eq!(value(Sample::F32, &f32::NAN.to_ne_bytes(), None), None);
+        assert_eq!(value(Sample::U8, &[255], Some(255.0)), None);
+        assert_eq!(value(Sample::U8, &[254], Some(255.0)), Some(254.0));
+        assert_eq!(
+            value(Sample::I16, &(-9999i16).to_ne_bytes(), Some(-9999.0)),
+            None
+        );
+    }
+
+    #[test]
+    fn strips_batches_and_clipping_give_the_same_statistics() {
+        let path = image_file();
+        let url = path.to_str().unwrap().to_string();
+        // a window reaching 2 px past the image's left and top edges; the box covers image
+        // cols 0..=5, rows 0..=2 (its centres), plus pixels outside the image
+        let window = Window {
+            col_off: -2,
+            row_off: -2,
+            width: 8,
+            height: 5,
+        };
+        let polygons = Arc::new(vec![rect(-2.0, 1.0, 6.0, 6.0)]);
+        let requests = [
+            request(&url, window, None),
+            request(&url, window, Some(9.0)),
+            // wholly outside the image: no strip, count 0
+            request(
+                &url,
+                Window {
+                    col_off: 20,
+                    row_off: 0,
+                    width: 2,
+                    height: 2,
+                },
+                None,
+            ),
+        ];
+        let rt = crate::io::runtime().unwrap();
+        let read = ReadOptions::default();
+        let mut results = Vec::new();
+        for (strip_bytes, batch_bytes) in [(1 << 20, 1 << 20), (1, 1), (6, 13)] {
+            let opts = ZonalOptions {
+                all_touched: false,
+                strip_bytes,
+                batch_bytes,
+            };
+            let (stats, failures) = rt
+                .block_on(zonal_stats(&requests, polygons.clone(), &opts, &read))
+                .unwrap();
+            assert!(failures.is_empty(), "{failures:?}");
+            results.push(stats);
+        }
+        let _ = std::fs::remove_file(&path);
+        let values: Vec<f64> = (0..3)
+            .flat_map(|r| (0..6).map(move |c| f64::from(r * 8 + c)))
+            .collect();
+        let (mean, std) = two_pass(&values);
+        let s = results[0][0];
+        assert_eq!(s.count, 18);
+        assert_eq!((s.min, s.max, s.sum), (0.0, 21.0, values.iter().sum()));
+        assert!((s.mean - mean).abs() < 1e-12 && (s.std().unwrap() - std).abs() < 1e-12);
+        assert_eq!(results[0][1].count, 17, "pixel value 9 is nodata");
+        assert_eq!(results[0][2].count, 0);
+        for other in &results[1..] {
+            for (a, b) in other.iter().zip(&results[0]) {
+                assert_eq!(
+                    (a.count, a.sum, a.min, a.max),
+                    (b.count, b.sum, b.min, b.max)
+                );
+                assert!((a.m2 - b.m2).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_file_fails_its_requests_only() {
+        let path = image_file();
+        let good = path.to_str().unwrap().to_string();
+        let window = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 8,
+            height: 4,
+        };
+        let requests = [
+            request(&good, window, None),
+            request("/nonexistent/rasteret/zonal.tif", window, None),
+        ];
+        let polygons = Arc::new(vec![rect(0.0, 0.0, 8.0, 4.0)]);
+        let rt = crate::io::runtime().unwrap();
+        let (stats, failures) = rt
+            .block_on(zonal_stats(
+                &requests,
+                polygons,
+                &ZonalOptions::default(),
+                &ReadOptions::default(),
+            ))
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(stats[0].count, 32);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].request, 1);
+        assert!(failures[0].error.message().contains("zonal.tif"));
+    }
+}
