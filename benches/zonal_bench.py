@@ -59,6 +59,8 @@ def _child(tool: str, spec: dict) -> dict:
     shapes = [shapely.from_wkb(w) for w in spec["polygons"]]
     urls = spec["urls"]  # scene -> band -> url
     if tool == "rasteret":
+        import datetime as dt
+
         import pyarrow as pa
         import rasteret
 
@@ -66,6 +68,9 @@ def _child(tool: str, spec: dict) -> dict:
         table = pa.table(
             {
                 "id": [f"S{s:02d}" for s in range(len(urls))],
+                "datetime": pa.array(
+                    [dt.datetime(2024, 1, 1 + s) for s in range(len(urls))], pa.timestamp("us")
+                ),
                 "geometry": [shapely.box(*b).wkb for b in spec["footprints4326"]],
                 "assets": [
                     {band: {"href": url} for band, url in zip(bands, scene, strict=True)}

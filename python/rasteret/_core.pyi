@@ -36,6 +36,7 @@ __all__ = [
     "read_windows",
     "decode_tile",
     "rasterize_polygons",
+    "zonal_stats",
     "TileCache",
 ]
 

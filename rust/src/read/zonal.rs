@@ -245,12 +245,19 @@ struct Placed {
     mask: Option<usize>,
 }
 
-/// The read requests of `strips` laid out back to back (each strip's data, then its mask),
-/// with where each landed, the strip of every read request, and the bytes needed.
-fn lay_out(
-    requests: &[ZonalRequest],
-    strips: &[Strip],
-) -> Result<(Vec<WindowRequest>, Vec<usize>, Vec<Placed>, usize)> {
+/// The reads of one batch of strips, laid out back to back in one buffer.
+struct Batch {
+    /// Each strip's data window, then its mask window (when it has one).
+    reads: Vec<WindowRequest>,
+    /// Per read, the strip (index into `placed`) it belongs to.
+    owner: Vec<usize>,
+    placed: Vec<Placed>,
+    /// Bytes of the buffer.
+    bytes: usize,
+}
+
+/// The read requests of `strips` laid out back to back (each strip's data, then its mask).
+fn lay_out(requests: &[ZonalRequest], strips: &[Strip]) -> Result<Batch> {
     let mut reads = Vec::with_capacity(strips.len());
     let mut owner = Vec::with_capacity(strips.len());
     let mut placed = Vec::with_capacity(strips.len());
@@ -301,7 +308,12 @@ fn lay_out(
             mask,
         });
     }
-    Ok((reads, owner, placed, end))
+    Ok(Batch {
+        reads,
+        owner,
+        placed,
+        bytes: end,
+    })
 }
 
 /// What a fold needs of a request.
@@ -542,7 +554,12 @@ pub async fn zonal_stats(
     let mut pending: Option<Fold> = None;
     for range in batches(requests, &all, opts.batch_bytes.max(1)) {
         let batch = all.get(range).unwrap_or_default();
-        let (reads, owner, placed, bytes) = lay_out(requests, batch)?;
+        let Batch {
+            reads,
+            owner,
+            placed,
+            bytes,
+        } = lay_out(requests, batch)?;
         let plan = plan_reads(&reads)?;
         let mut buf = vec![0u8; bytes.max(plan.required_output_bytes)];
         let read = execute(&plan, &mut buf, read_opts);
