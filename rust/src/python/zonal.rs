@@ -161,7 +161,8 @@ pub(crate) fn zonal_stats<'py>(
                 .collect::<Vec<_>>(),
         )),
         col(&|s| s.sum),
-        col(&|s| s.mean),
+        // sum / count: the mean NumPy (and rasterstats) report, exactly for integer bands
+        col(&|s| s.sum / s.count as f64),
         col(&|s| s.min),
         col(&|s| s.max),
         col(&|s| s.std().unwrap_or(f64::NAN)),
