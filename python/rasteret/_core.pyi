@@ -36,6 +36,7 @@ __all__ = [
     "read_windows",
     "decode_tile",
     "rasterize_polygons",
+    "zonal_stats",
     "TileCache",
 ]
 
@@ -155,6 +156,57 @@ def rasterize_polygons(
 
     Raises ``ValueError`` (naming the geometry's index) for malformed WKB, a non-polygonal
     geometry, a non-finite coordinate or a transform that cannot be inverted.
+    """
+
+def zonal_stats(
+    plan: Any,
+    geometries: Sequence[bytes],
+    *,
+    mask_plan: Any = None,
+    all_touched: bool = False,
+    options: dict[str, Any] | None = None,
+    strip_bytes: int | None = None,
+    batch_bytes: int | None = None,
+) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """Pixel statistics of polygons over image windows, reduced as the windows are decoded.
+
+    Parameters
+    ----------
+    plan
+        The columns of a ``read_windows`` plan, one row per (geometry, image band): the
+        window is the geometry's whole bounds window on the image (it may reach outside;
+        only its part inside the image is read; ``out_offset``/``out_row_stride`` are
+        ignored). Also ``geometry`` (int64, index into ``geometries``), ``a, b, c, d, e, f``
+        (float64, the transform of the window's pixel (0, 0)) and optionally ``nodata``
+        (float64, null: none; the value left out of the statistics; without the column,
+        the layout's ``nodata``).
+    geometries
+        WKB Polygons/MultiPolygons, in the CRS of the rows that use them.
+    mask_plan
+        Internal-mask windows (uint8 layouts, 0 = invalid): the read columns plus ``row``
+        (int64, the plan row it masks; its window is taken from that row).
+    all_touched
+        Burn every pixel a polygon touches, not only those whose centre it covers (GDAL's
+        rules, as ``rasterize_polygons``).
+    options
+        I/O options, as ``read_windows``.
+    strip_bytes, batch_bytes
+        Decoded bytes of one strip (rows of a window reduced at once) and of one batch
+        (strips read in one pass) at most; defaults 16 MiB and 64 MiB.
+
+    Returns
+    -------
+    tuple of pyarrow.RecordBatch
+        Per plan row ``count`` (int64: burnt pixels inside the image that are valid in the
+        mask, not NaN and not nodata), ``sum``, ``mean``, ``min``, ``max``, ``std``
+        (float64, population; null when ``count`` is 0 or the row failed); and the failure
+        report of ``read_windows`` (rows whose tiles could not be read, or whose polygon
+        could not be rasterized).
+
+    Raises
+    ------
+    ValueError
+        A malformed plan or WKB, a geometry index out of range.
     """
 
 def fetch_ranges(

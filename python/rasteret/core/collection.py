@@ -30,6 +30,7 @@ from rasteret.core.execution import (
 from rasteret.core.point_sampling import get_collection_point_samples
 from rasteret.core.raster_accessor import accessor_columns, accessors_of_batch
 from rasteret.core.window_reads import read_collection_window
+from rasteret.core.zonal import ZonalStatsMethod
 from rasteret.read.progress import resolve_progress
 from rasteret.records.opening import (
     arrow_source,
@@ -48,7 +49,7 @@ __all__ = ["Collection"]
 logger = logging.getLogger(__name__)
 
 
-class Collection(RecordView):
+class Collection(RecordView, ZonalStatsMethod):
     """Records of COG assets with their tile layouts, filterable as a table.
 
     Parameters

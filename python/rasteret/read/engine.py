@@ -28,6 +28,9 @@ TileCache = _core.TileCache
 #: Polygon masks with GDAL's rasterization rules (``rasteret._core.rasterize_polygons``).
 rasterize_polygons = _core.rasterize_polygons
 
+#: Per-window pixel statistics, reduced as the windows are decoded (``_core.zonal_stats``).
+zonal_stats = _core.zonal_stats
+
 _ERROR_CLASSES: dict[str, type[BaseException]] = {
     "RemoteNotFoundError": errors.RemoteNotFoundError,
     "RemotePermissionError": errors.RemotePermissionError,

@@ -100,18 +100,47 @@ pub fn rasterize_polygons(
     height: usize,
     all_touched: bool,
 ) -> Result<Vec<bool>> {
+    rasterize_rows(polygons, transform, width, height, 0..height, all_touched)
+}
+
+/// Rows `rows` of the mask [`rasterize_polygons`] makes on the `height x width` grid, pixel
+/// for pixel the same (row-major, `rows.len() x width`): a large window is masked band by
+/// band without holding its whole mask.
+///
+/// # Errors
+/// As [`rasterize_polygons`]; also `rows` reaching past `height`.
+pub fn rasterize_rows(
+    polygons: &[Polygon],
+    transform: &Affine,
+    width: usize,
+    height: usize,
+    rows: std::ops::Range<usize>,
+    all_touched: bool,
+) -> Result<Vec<bool>> {
     let inverse = Inverse::of(transform)?;
+    if rows.start > rows.end || rows.end > height {
+        return Err(Error::invalid(format!(
+            "mask rows {rows:?} outside a grid of {height} rows"
+        )));
+    }
     let len = width
-        .checked_mul(height)
+        .checked_mul(rows.len())
         .filter(|n| *n <= isize::MAX as usize)
         .ok_or_else(|| Error::invalid(format!("mask of {width} x {height} is too large")))?;
-    let (Ok(w), Ok(h)) = (i64::try_from(width), i64::try_from(height)) else {
+    let (Ok(w), Ok(h), Ok(row0), Ok(band)) = (
+        i64::try_from(width),
+        i64::try_from(height),
+        i64::try_from(rows.start),
+        i64::try_from(rows.len()),
+    ) else {
         return Err(Error::invalid("mask size does not fit in 64 bits"));
     };
     let mut canvas = Canvas {
         data: vec![false; len],
         width: w,
         height: h,
+        row0,
+        rows: band,
     };
     if len == 0 {
         return Ok(canvas.data);
@@ -224,21 +253,25 @@ fn is_clockwise(ring: &Ring) -> bool {
     sum < 0.0
 }
 
-/// The output raster: burns clip to it.
+/// The output raster (`width x height`), of which rows `row0..row0 + rows` are held: burns
+/// clip to them.
 struct Canvas {
     data: Vec<bool>,
     width: i64,
     height: i64,
+    row0: i64,
+    rows: i64,
 }
 
 impl Canvas {
-    /// Burn pixels `start..=end` of `row`, clipped to the raster.
+    /// Burn pixels `start..=end` of `row`, clipped to the rows held.
     fn span(&mut self, row: i64, start: i64, end: i64) {
-        if start > end || !(0..self.height).contains(&row) || end < 0 || start >= self.width {
+        let held = self.row0..self.row0 + self.rows;
+        if start > end || !held.contains(&row) || end < 0 || start >= self.width {
             return;
         }
         let (start, end) = (start.max(0), end.min(self.width - 1));
-        let base = row * self.width;
+        let base = (row - self.row0) * self.width;
         // in range: 0 <= start <= end < width, 0 <= row < height
         let range = (base + start) as usize..=(base + end) as usize;
         if let Some(pixels) = self.data.get_mut(range) {
@@ -299,8 +332,10 @@ fn fill(canvas: &mut Canvas, shape: &PixelShape) {
         hi = hi.max(y);
     }
     // GDAL converts the extent with a C cast (truncation towards zero), then clamps
-    let first_row = (lo.trunc() as i64).max(0);
-    let last_row = (hi.trunc() as i64).min(canvas.height - 1);
+    let first_row = (lo.trunc() as i64).max(0).max(canvas.row0);
+    let last_row = (hi.trunc() as i64)
+        .min(canvas.height - 1)
+        .min(canvas.row0 + canvas.rows - 1);
     edges.sort_by(|a, b| a.y_min.total_cmp(&b.y_min));
     let max_col = canvas.width - 1;
     let mut next = 0usize;
@@ -557,6 +592,47 @@ mod tests {
                 .unwrap();
             assert!(m.iter().all(|b| !b));
         }
+    }
+
+    #[test]
+    fn row_bands_equal_the_whole_mask() {
+        let mut p = Polygon {
+            rings: vec![vec![
+                [0.3, 0.2],
+                [6.7, 1.1],
+                [5.2, 8.9],
+                [2.5, 6.1],
+                [0.3, 0.2],
+            ]],
+        };
+        p.rings.push(vec![
+            [2.0, 2.0],
+            [4.0, 2.0],
+            [4.0, 4.0],
+            [2.0, 4.0],
+            [2.0, 2.0],
+        ]);
+        let t = north_up(9);
+        for all_touched in [false, true] {
+            let whole =
+                rasterize_polygons(std::slice::from_ref(&p), &t, 7, 9, all_touched).unwrap();
+            let mut banded = Vec::new();
+            for rows in [0..2, 2..3, 3..7, 7..9] {
+                let band = rasterize_rows(
+                    std::slice::from_ref(&p),
+                    &t,
+                    7,
+                    9,
+                    rows.clone(),
+                    all_touched,
+                )
+                .unwrap();
+                assert_eq!(band.len(), rows.len() * 7);
+                banded.extend(band);
+            }
+            assert_eq!(banded, whole, "all_touched={all_touched}");
+        }
+        assert!(rasterize_rows(&[p], &t, 7, 9, 5..10, false).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod mask;
 mod object;
 mod per_url;
 mod read;
+mod zonal;
 
 use pyo3::prelude::*;
 
@@ -31,5 +32,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<read::PyTileCache>()?;
     m.add_function(wrap_pyfunction!(codec::decode_tile, m)?)?;
     m.add_function(wrap_pyfunction!(mask::rasterize_polygons, m)?)?;
+    m.add_function(wrap_pyfunction!(zonal::zonal_stats, m)?)?;
     Ok(())
 }

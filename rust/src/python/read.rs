@@ -208,7 +208,7 @@ impl PyTileCache {
 /// exception's message).
 /// [`failure_batch`] as a `pyarrow.RecordBatch`; the empty report (every window read, the
 /// common case) is made once per process and shared, sparing small cached reads its import.
-fn failure_report<'py>(
+pub(crate) fn failure_report<'py>(
     py: Python<'py>,
     requests: &[WindowRequest],
     failures: &[WindowFailure],

@@ -1,0 +1,224 @@
+"""Zonal statistics: ``Collection.zonal_stats`` vs ``rasterstats.zonal_stats`` (and
+``exactextract`` when installed) on the same COGs, served over HTTP by the benchmarks' Range
+server.
+
+    python benches/zonal_bench.py                       # 300 polygons, 2 scenes x 4 bands
+    python benches/zonal_bench.py --polygons 500 --scenes 3 --latency-ms 20
+
+Data: the S2-like scenes of ``benches/workloads.py`` (5490 x 5490 uint16, DEFLATE, 512-px
+tiles; generated once if missing). Polygons: random convex "parcels" of 100-600 m across,
+spread evenly over the scenes (side by side), in their CRS; rasterstats and exactextract get
+each file with the polygons of its scene only. Each tool runs in a fresh subprocess
+(cold caches, imports outside the timed region); rasterstats and exactextract read through
+GDAL's ``/vsicurl/``. Values are checked equal (count, min, max exactly; sum, mean, std to
+1e-9) before the times are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+STATS = ["count", "sum", "mean", "min", "max", "std"]
+GDAL_ENV = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif",
+    "GDAL_HTTP_MULTIPLEX": "YES",
+    "VSI_CACHE": "TRUE",
+}
+
+
+def _polygons(n: int, bounds: tuple[float, float, float, float], seed: int = 7) -> list[bytes]:
+    import numpy as np
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    left, bottom, right, top = bounds
+    out = []
+    for _ in range(n):
+        size = rng.uniform(100, 600)
+        cx = rng.uniform(left + size, right - size)
+        cy = rng.uniform(bottom + size, top - size)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
+        radii = size / 2 * rng.uniform(0.6, 1.0, 7)
+        ring = np.column_stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)])
+        out.append(shapely.Polygon(ring).convex_hull.wkb)
+    return out
+
+
+def _child(tool: str, spec: dict) -> dict:
+    """Run one tool (in this fresh process) and return its time and values."""
+    import shapely
+
+    shapes = [shapely.from_wkb(w) for w in spec["polygons"]]
+    urls = spec["urls"]  # scene -> band -> url
+    if tool == "rasteret":
+        import datetime as dt
+
+        import pyarrow as pa
+        import rasteret
+
+        bands = [f"B{b + 1}" for b in range(len(urls[0]))]
+        table = pa.table(
+            {
+                "id": [f"S{s:02d}" for s in range(len(urls))],
+                "datetime": pa.array(
+                    [dt.datetime(2024, 1, 1 + s) for s in range(len(urls))], pa.timestamp("us")
+                ),
+                "geometry": [shapely.box(*b).wkb for b in spec["footprints4326"]],
+                "assets": [
+                    {band: {"href": url} for band, url in zip(bands, scene, strict=True)}
+                    for scene in urls
+                ],
+            }
+        )
+        coll = rasteret.build_from_table(table, enrich_cog=True)
+        t0 = time.perf_counter()
+        got = coll.zonal_stats(shapes, bands, stats=STATS, geometry_crs=spec["epsg"])
+        seconds = time.perf_counter() - t0
+        rows = got.to_pylist()
+        values = {
+            f"{r['record_id']}/{r['band']}/{r['geometry_index']}": [r[s] for s in STATS]
+            for r in rows
+        }
+        return {"seconds": seconds, "values": values}
+    import os
+
+    os.environ.update(GDAL_ENV)
+    if tool == "rasterstats":
+        import warnings
+
+        from rasterstats import zonal_stats
+
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        values = {}
+        for s, bands in enumerate(urls):
+            mine = [g for g, scene in enumerate(spec["scene_of"]) if scene == s]
+            for b, url in enumerate(bands):
+                out = zonal_stats([shapes[g] for g in mine], "/vsicurl/" + url, stats=STATS)
+                for g, st in zip(mine, out, strict=True):
+                    values[f"S{s:02d}/B{b + 1}/{g}"] = [st[k] for k in STATS]
+        return {"seconds": time.perf_counter() - t0, "values": values}
+    if tool == "exactextract":
+        import geopandas as gpd
+        import rasterio
+        from exactextract import exact_extract
+
+        frame = gpd.GeoDataFrame(geometry=shapes, crs=f"EPSG:{spec['epsg']}")
+        t0 = time.perf_counter()
+        for s, bands in enumerate(urls):
+            mine = frame[[scene == s for scene in spec["scene_of"]]]
+            for url in bands:
+                with rasterio.open("/vsicurl/" + url) as src:
+                    exact_extract(src, mine, ["count", "sum", "mean", "min", "max", "stdev"])
+        return {"seconds": time.perf_counter() - t0, "values": {}}
+    raise ValueError(tool)
+
+
+def _run_child(tool: str, spec_path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", tool, "--spec", str(spec_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{tool} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _check(reference: dict, other: dict, name: str) -> None:
+    import math
+
+    assert reference.keys() == other.keys(), f"{name}: different rows"
+    for key, want in reference.items():
+        got = other[key]
+        for stat, a, b in zip(STATS, got, want, strict=True):
+            if a is None or b is None:
+                assert a is None and b is None, (name, key, stat, a, b)
+            elif stat in ("count", "min", "max"):
+                assert a == b, (name, key, stat, a, b)
+            else:
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (name, key, stat, a, b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polygons", type=int, default=300)
+    parser.add_argument("--scenes", type=int, default=2)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--child")
+    parser.add_argument("--spec")
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(Path(args.spec).read_text())
+        spec["polygons"] = [bytes.fromhex(h) for h in spec["polygons"]]
+        print(json.dumps(_child(args.child, spec)))
+        return
+
+    import tempfile
+
+    import rasterio
+    import workloads as wl
+    from async_range_server import AsyncRangeServer
+    from rasterio.warp import transform_bounds
+
+    data = wl.ensure_data(args.scenes, log=lambda m: print(m, file=sys.stderr))
+    paths = [
+        [data / wl.cog_name("deflate", s, b) for b in range(wl.N_BANDS)] for s in range(args.scenes)
+    ]
+    footprints = []
+    for scene in paths:
+        with rasterio.open(scene[0]) as src:
+            epsg = src.crs.to_epsg()
+            footprints.append(tuple(src.bounds))
+    per_scene = [
+        args.polygons // args.scenes + (s < args.polygons % args.scenes) for s in range(args.scenes)
+    ]
+    polygons, scene_of = [], []
+    for s, n in enumerate(per_scene):
+        polygons += _polygons(n, footprints[s], seed=7 + s)
+        scene_of += [s] * n
+    with AsyncRangeServer(data) as server:
+        server.latency_ms = args.latency_ms
+        urls = [[server.url(str(p.relative_to(data))) for p in scene] for scene in paths]
+        spec = {
+            "polygons": [p.hex() for p in polygons],
+            "urls": urls,
+            "epsg": epsg,
+            "scene_of": scene_of,
+            "footprints4326": [
+                transform_bounds(f"EPSG:{epsg}", "EPSG:4326", *f) for f in footprints
+            ],
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            spec_path = Path(tmp) / "spec.json"
+            spec_path.write_text(json.dumps(spec))
+            results = {"rasteret": _run_child("rasteret", spec_path)}
+            results["rasterstats"] = _run_child("rasterstats", spec_path)
+            try:
+                import exactextract  # noqa: F401
+
+                results["exactextract"] = _run_child("exactextract", spec_path)
+            except ImportError:
+                pass
+    _check(results["rasterstats"]["values"], results["rasteret"]["values"], "rasteret")
+    n_files = args.scenes * wl.N_BANDS
+    print(
+        f"{args.polygons} polygons x {n_files} COGs ({args.scenes} scenes x {wl.N_BANDS} bands), "
+        f"HTTP latency {args.latency_ms:g} ms; values equal to rasterstats"
+    )
+    base = results["rasterstats"]["seconds"]
+    for tool, r in results.items():
+        print(f"  {tool:12s} {r['seconds']:8.3f} s   {base / r['seconds']:6.2f}x rasterstats")
+
+
+if __name__ == "__main__":
+    main()
