@@ -22,10 +22,12 @@
 //!   in [`creds`] and signed into requests here) or [`IoOptions::reader`] (an external reader
 //!   such as a user's Python object; it then replaces routing for every URL).
 
+pub mod answered;
 pub mod budget;
 pub mod cloud;
 pub mod coalesce;
 pub mod creds;
+pub mod gcs_plan;
 pub mod http;
 pub mod local;
 pub mod object;
@@ -34,6 +36,7 @@ pub mod region;
 pub mod retry;
 pub mod route;
 pub mod runtime;
+pub mod s3_plan;
 pub mod store;
 
 pub use budget::ByteBudget;
