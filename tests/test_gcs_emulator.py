@@ -10,9 +10,11 @@ the tests (it is in the ``dev`` extra).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,20 +23,67 @@ from rasteret import _core, errors
 from support.aoi_oracle import BAND, assert_reads_match, eligible, record_table
 from support.gcs_emulator import GcsEmulator, start_gcs_emulator
 
-PUBLIC, PRIVATE = "gcs-public", "gcs-private"
+PUBLIC, PRIVATE, SA_BUCKET = "gcs-public", "gcs-private", "gcs-service-account"
 TOKEN = "ya29.emulator-" + "k" * 12
+SA_EMAIL = "reader@rasteret-test.iam.gserviceaccount.com"
+
+
+def _rsa_pem() -> tuple[str, bytes]:
+    """A fresh RSA key: (private key PEM text, public key PEM bytes)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+def _service_account_file(path: Path, private_pem: str) -> Path:
+    """A service-account key file as the Google Cloud console writes it."""
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "rasteret-test",
+                "private_key_id": "0123456789abcdef",
+                "private_key": private_pem,
+                "client_email": SA_EMAIL,
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
+    return path
 
 
 @pytest.fixture(scope="module")
-def emulator(cog_corpus) -> Iterator[tuple[GcsEmulator, list[Any]]]:
+def service_account_key(tmp_path_factory) -> tuple[str, Path]:
+    """(private key PEM, public key file) of the service account that may read SA_BUCKET."""
+    private, public = _rsa_pem()
+    pem = tmp_path_factory.mktemp("gcs-sa") / "public.pem"
+    pem.write_bytes(public)
+    return private, pem
+
+
+@pytest.fixture(scope="module")
+def emulator(cog_corpus, service_account_key) -> Iterator[tuple[GcsEmulator, list[Any]]]:
     entries = eligible(cog_corpus, 2)
     try:
-        ctx = start_gcs_emulator(private={PRIVATE: TOKEN})
+        ctx = start_gcs_emulator(
+            private={PRIVATE: TOKEN}, service_accounts={SA_BUCKET: service_account_key[1]}
+        )
         emu = ctx.__enter__()
     except RuntimeError as exc:
         pytest.fail(f"cannot start the GCS emulator fixture: {exc}", pytrace=False)
     try:
-        for bucket in (PUBLIC, PRIVATE):
+        for bucket in (PUBLIC, PRIVATE, SA_BUCKET):
             emu.create_bucket(bucket)
             for e in entries:
                 emu.upload(bucket, e.path)
@@ -145,3 +194,23 @@ def test_explicit_base_url_wins_over_environment(emulator, gcs_env):
         options={"store_options": {"google_base_url": emu.base_url}},
     )
     assert [bytes(g) for g in got] == [raw[:16], raw[1000:1024]]
+
+
+def test_google_application_credentials_sign_with_the_service_account(
+    emulator, gcs_env, service_account_key, tmp_path
+):
+    """GOOGLE_APPLICATION_CREDENTIALS names a service-account key: its self-signed JWT (the
+    emulator verifies the RS256 signature with the account's public key) signs the build and
+    the reads, with no backend=; another key's JWT is refused with 401."""
+    _, entries = emulator
+    key_file = _service_account_file(tmp_path / "sa.json", service_account_key[0])
+    gcs_env.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    coll = _build(entries, _urls(SA_BUCKET, entries))
+    assert_reads_match(coll, entries)
+    other = _service_account_file(tmp_path / "other.json", _rsa_pem()[0])
+    gcs_env.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(other))
+    url = f"gs://{SA_BUCKET}/{entries[0].path.name}"
+    with pytest.raises(errors.RemotePermissionError) as info:
+        asyncio.run(rasteret.create_backend().get_range(url, 0, 16))
+    msg = str(info.value)
+    assert url in msg and "401" in msg and "environment" in msg

@@ -4,7 +4,10 @@ what real GCS adds that the stub leaves out.
 - Private buckets: ``--private BUCKET=TOKEN`` makes object reads of ``BUCKET`` need the OAuth
   header ``Authorization: Bearer TOKEN`` (GCS: no credentials -> 403 ``AccessDenied``, a wrong
   token -> 401 ``AuthenticationRequired``), as GCS answers a bucket without ``allUsers``
-  access. Other buckets are public. Uploads are not checked.
+  access; ``--service-account BUCKET=PUBLIC_KEY.pem`` accepts instead a service account's
+  self-signed JWT (RS256, unexpired, cloud-platform or devstorage scope) whose signature that
+  public key verifies, as GCS accepts from service-account keys. Other buckets are public.
+  Uploads are not checked.
 - Object downloads carry ``ETag``, ``Last-Modified`` and ``x-goog-generation`` (GCS sends them;
   object_store requires the first two).
 
@@ -16,6 +19,7 @@ it as a subprocess and stops it.
 from __future__ import annotations
 
 import argparse
+import base64
 import email.utils
 import json
 import re
@@ -51,7 +55,38 @@ def _object_of(raw_path: str) -> tuple[str, str] | None:
     return None
 
 
-def _handler_class(private: dict[str, str]) -> type:
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _jwt_valid(token: str, public_key_pem: bytes) -> bool:
+    """An RS256 JWT signed by the key of ``public_key_pem``, unexpired, for GCS's scopes."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    try:
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        header = json.loads(_b64url(header_b64))
+        payload = json.loads(_b64url(payload_b64))
+        key = serialization.load_pem_public_key(public_key_pem)
+        key.verify(  # type: ignore[union-attr]
+            _b64url(signature_b64),
+            f"{header_b64}.{payload_b64}".encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+    except (ValueError, InvalidSignature, json.JSONDecodeError):
+        return False
+    scope = str(payload.get("scope", ""))
+    return (
+        header.get("alg") == "RS256"
+        and float(payload.get("exp", 0)) > time.time()
+        and ("cloud-platform" in scope or "devstorage" in scope)
+    )
+
+
+def _handler_class(private: dict[str, str], service_accounts: dict[str, bytes]) -> type:
     from gcp_storage_emulator.server import RequestHandler
 
     class GcsHandler(RequestHandler):
@@ -70,10 +105,13 @@ def _handler_class(private: dict[str, str]) -> type:
 
         def _allowed(self) -> bool:
             target = _object_of(self.path)
-            if target is None or target[0] not in private:
+            if target is None or (target[0] not in private and target[0] not in service_accounts):
                 return True
-            auth = self.headers.get("Authorization")
-            if auth == f"Bearer {private[target[0]]}":
+            auth = self.headers.get("Authorization") or ""
+            bearer = auth.removeprefix("Bearer ")
+            if target[0] in private and bearer == private[target[0]]:
+                return True
+            if target[0] in service_accounts and _jwt_valid(bearer, service_accounts[target[0]]):
                 return True
             if not auth:
                 self._refuse(
@@ -120,12 +158,13 @@ def _handler_class(private: dict[str, str]) -> type:
     return GcsHandler
 
 
-def serve(private: dict[str, str]) -> None:
+def serve(private: dict[str, str], service_accounts: dict[str, bytes]) -> None:
     """Serve on a free port of 127.0.0.1 until killed (prints ``PORT <n>`` when ready)."""
     from gcp_storage_emulator.storage import Storage
 
     storage = Storage(use_memory_fs=True)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_handler_class(private), storage))
+    handler = _handler_class(private, service_accounts)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, storage))
     print(f"PORT {httpd.server_address[1]}", flush=True)
     httpd.serve_forever()
 
@@ -162,8 +201,13 @@ class GcsEmulator:
 
 
 @contextmanager
-def start_gcs_emulator(private: dict[str, str] | None = None) -> Iterator[GcsEmulator]:
+def start_gcs_emulator(
+    private: dict[str, str] | None = None, service_accounts: dict[str, Path] | None = None
+) -> Iterator[GcsEmulator]:
     """Run the emulator in a subprocess (free port on 127.0.0.1); kill it afterwards.
+
+    ``private`` maps buckets to the bearer token their reads need, ``service_accounts``
+    buckets to the PEM public key whose service-account JWTs may read them.
 
     Raises
     ------
@@ -174,6 +218,8 @@ def start_gcs_emulator(private: dict[str, str] | None = None) -> Iterator[GcsEmu
     args = [sys.executable, str(Path(__file__).resolve())]
     for bucket, token in (private or {}).items():
         args += ["--private", f"{bucket}={token}"]
+    for bucket, pem in (service_accounts or {}).items():
+        args += ["--service-account", f"{bucket}={pem}"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -210,9 +256,19 @@ def main() -> None:
     parser.add_argument(
         "--private", action="append", default=[], help="BUCKET=TOKEN: reads need this token"
     )
+    parser.add_argument(
+        "--service-account",
+        action="append",
+        default=[],
+        help="BUCKET=PUBLIC_KEY.pem: reads need a JWT signed by that key's private key",
+    )
     args = parser.parse_args()
     private = dict(p.split("=", 1) for p in args.private)
-    serve(private)
+    service_accounts = {
+        bucket: Path(pem).read_bytes()
+        for bucket, pem in (p.split("=", 1) for p in args.service_account)
+    }
+    serve(private, service_accounts)
 
 
 if __name__ == "__main__":

@@ -91,8 +91,8 @@ pub struct IoOptions {
     pub max_merged_bytes: u64,
     /// Extra store options by object_store config key (e.g. `aws_endpoint`, `aws_region`,
     /// `aws_allow_http`, `aws_skip_signature`, `aws_access_key_id`). An unknown key is an
-    /// InvalidArgument error. Requests are unsigned unless credentials are given here (or, for
-    /// S3, in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`); see [`store`].
+    /// InvalidArgument error. These win over the backend's settings and the environment;
+    /// what the environment adds is in [`s3_plan`] and [`gcs_plan`].
     pub store_options: Vec<(String, String)>,
     /// Settings of the auto-routing backend (`create_backend`), if one was given.
     pub cloud: Option<Arc<CloudSettings>>,
