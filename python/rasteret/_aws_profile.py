@@ -10,6 +10,7 @@ with boto3 the first time a request to S3 needs it (never at import, never for o
 from __future__ import annotations
 
 import configparser
+import functools
 import importlib.util
 import os
 from datetime import UTC, datetime, timedelta
@@ -33,8 +34,13 @@ def _is_true(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _section(path: Path, name: str) -> dict[str, str]:
-    """Section ``name`` of an INI file (empty when the file or section is missing/unreadable)."""
+@functools.cache
+def _boto3_installed() -> bool:
+    return importlib.util.find_spec("boto3") is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _section_of(path: Path, name: str, stamp: tuple[int, int]) -> dict[str, str]:
     parser = configparser.RawConfigParser()
     try:
         parser.read(path)
@@ -43,14 +49,23 @@ def _section(path: Path, name: str) -> dict[str, str]:
     return dict(parser[name]) if parser.has_section(name) else {}
 
 
+def _section(path: Path, name: str) -> dict[str, str]:
+    """Section ``name`` of an INI file (empty when the file or section is missing/unreadable);
+    parsed again only when the file changes (reads call this on every call)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    return _section_of(path, name, (st.st_mtime_ns, st.st_size))
+
+
 def _default_profile_has_credentials() -> bool:
-    home = Path.home()
-    credentials = Path(
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"
-    )
+    env = os.environ
+    home = env.get("HOME") or str(Path.home())
+    credentials = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or f"{home}/.aws/credentials")
     if _section(credentials, "default").get("aws_access_key_id"):
         return True
-    config = Path(os.environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config")
+    config = Path(env.get("AWS_CONFIG_FILE") or f"{home}/.aws/config")
     section = _section(config, "default")
     return any(section.get(k) for k in _CONFIG_CREDENTIAL_KEYS)
 
@@ -68,7 +83,7 @@ def profile_in_use() -> str | None:
         return None
     if _is_true(env.get("AWS_NO_SIGN_REQUEST")) or _is_true(env.get("AWS_SKIP_SIGNATURE")):
         return None
-    if importlib.util.find_spec("boto3") is None:
+    if not _boto3_installed():
         return None
     named = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
     if named:

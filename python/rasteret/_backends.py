@@ -230,7 +230,11 @@ def create_backend(
         Default S3 region (``default_s3_config={"region": region}`` when that is None).
     default_s3_config
         S3 settings for every bucket (obstore/object_store keys such as ``region``,
-        ``skip_signature``, ``request_payer``, ``endpoint``, ``allow_http``).
+        ``skip_signature``, ``request_payer``, ``endpoint``, ``allow_http``). Settings given
+        here win; those left out come from the environment as boto3 and GDAL read it
+        (``AWS_ENDPOINT_URL(_S3)``, ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ALLOW_HTTP``,
+        ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, an
+        ``AWS_PROFILE`` through boto3); ``s3_config(bucket)`` shows the result.
 
     Returns
     -------
