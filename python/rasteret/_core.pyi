@@ -202,8 +202,8 @@ class CloudBackend:
     credentials). ``skip_signature=true`` keeps a bucket anonymous (except requester-pays);
     access keys in the configuration, then the credential provider, then the environment's
     keys sign. ``credential_provider`` (any callable, sync or async, returning a credential
-    dict with ``expires_at``) is called only when no credential is cached or the cached one is within
-    ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
+    dict with ``expires_at``) is called only when no credential is cached or the cached one
+    is within ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
     ``credential_scope`` limits the provider to one kind of store; others are configured as
     if there were no provider (the environment, else anonymous access).
     """
