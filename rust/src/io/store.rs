@@ -119,7 +119,10 @@ fn build_s3(bucket: &str, plan: &S3Plan, io: &IoOptions) -> Result<Arc<dyn Objec
         .with_bucket_name(bucket)
         .with_region(&plan.region);
     if let Some(e) = &plan.endpoint {
-        b = b.with_endpoint(e);
+        // both keys: object_store prefers `aws_endpoint_url_s3`, which `from_env` may have set
+        b = b
+            .with_endpoint(e)
+            .with_config(AmazonS3ConfigKey::S3Endpoint, e);
     }
     for (k, v) in &plan.options {
         b = b.with_config(*k, v);
