@@ -7,7 +7,7 @@ Every import statement counts, at module level or inside a function. Fails (exit
   excepted);
 - an import against the layers: a module may import its own layer and the layers below it::
 
-      base      errors, options, types, constants, cloud, catalog, _backends, _bridge, ...
+      base      errors, options, types, constants, cloud, catalog, _backends, _aws_profile, ...
       geo       rasteret.geo.*           geometry and Arrow inputs, CRS transforms
       records   rasteret.records.*       where records live and how they are found
       read      rasteret.read.*          the only caller of the Rust core's reads
@@ -36,6 +36,7 @@ BASE = {
     "cloud",
     "catalog",
     "_backends",
+    "_aws_profile",
     "_bridge",
     "_sigint",
     "_locking",

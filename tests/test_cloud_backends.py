@@ -60,6 +60,13 @@ def _assert_no_secret(text: str, *secrets: str) -> None:
         assert s not in text
 
 
+def _without_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS keys or profile in the environment: S3 requests without explicit credentials
+    are anonymous (with keys there, they would be signed)."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+
+
 # ---------------------------------------------------------------------------------- moto
 
 
@@ -160,7 +167,8 @@ def _build(entries, urls, backend, tmp_path=None):
     )
 
 
-def test_public_bucket_reads_anonymously(moto):
+def test_public_bucket_reads_anonymously(moto, monkeypatch):
+    _without_aws_credentials(monkeypatch)
     backend = rasteret.create_backend(default_s3_config=moto.config)
     assert isinstance(backend, StorageBackend)
     moto.start_recording()
@@ -170,9 +178,11 @@ def test_public_bucket_reads_anonymously(moto):
     assert sent and all("authorization" not in r["headers"] for r in sent)
 
 
-def test_incompatible_provider_falls_back_to_anonymous(moto):
+def test_incompatible_provider_falls_back_to_anonymous(moto, monkeypatch):
     """A provider that cannot sign a store type (obstore's Planetary Computer
-    SAS provider on S3) leaves that store anonymous instead of failing; it is never called."""
+    SAS provider on S3) leaves that store to the environment (here: no credentials, so
+    anonymous) instead of failing; it is never called."""
+    _without_aws_credentials(monkeypatch)
     from obstore.auth.planetary_computer import PlanetaryComputerCredentialProvider
 
     provider = PlanetaryComputerCredentialProvider(
@@ -193,7 +203,8 @@ def test_incompatible_provider_falls_back_to_anonymous(moto):
     assert scoped.calls == 1
 
 
-def test_private_bucket_refuses_anonymous_reads_with_advice(moto, caplog):
+def test_private_bucket_refuses_anonymous_reads_with_advice(moto, caplog, monkeypatch):
+    _without_aws_credentials(monkeypatch)
     caplog.set_level(logging.DEBUG)
     backend = rasteret.create_backend(default_s3_config=moto.config)
     url = f"s3://{PRIVATE}/{moto.entries[0].path.name}"
@@ -339,8 +350,9 @@ def test_wrong_region_is_discovered_and_fixed(regional_s3):
     assert regional_s3.heads == 1  # the region is cached
 
 
-def test_wrong_region_error_is_actionable(regional_s3):
+def test_wrong_region_error_is_actionable(regional_s3, monkeypatch):
     """Unsigned requests cannot be fixed by a region: the error says what to do."""
+    _without_aws_credentials(monkeypatch)
     endpoint = f"http://127.0.0.1:{regional_s3.server_address[1]}"
     backend = rasteret.create_backend(
         default_s3_config={"endpoint": endpoint, "allow_http": "true", "region": "us-east-1"}
@@ -556,7 +568,8 @@ def test_implicit_backend_rewrites_urls_for_reads(cog_corpus, http_server):
         assert_reads_match(coll, entries[:1], backend=rasteret.create_backend())
 
 
-def test_create_backend_quirks_and_exports():
+def test_create_backend_quirks_and_exports(monkeypatch):
+    _without_aws_credentials(monkeypatch)
     assert "create_backend" in rasteret.__all__
     from rasteret._backends import create_backend
 

@@ -18,6 +18,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rasteret._aws_profile import profile_credential_provider, profile_in_use
+
 if TYPE_CHECKING:
     from rasteret.cloud import CloudConfig
 
@@ -100,6 +102,7 @@ _PROVIDER_SCOPES = {
     "_Boto3CredentialProvider": "s3",
     "GoogleCredentialProvider": "gcs",
     "GoogleAsyncCredentialProvider": "gcs",
+    "ProfileCredentialProvider": "s3",
 }
 
 
@@ -168,13 +171,24 @@ def _requester_pays(
     return any(str(c.get("request_payer", "")).lower() == "true" for c in configs)
 
 
+def _has_keys(
+    default_s3_config: dict[str, str] | None, s3_overrides: dict[str, dict[str, str]] | None
+) -> bool:
+    configs = [default_s3_config or {}, *(s3_overrides or {}).values()]
+    return any(str(k).lower().removeprefix("aws_") == "access_key_id" for c in configs for k in c)
+
+
 def _create_obstore_backend(
     s3_overrides: dict[str, dict[str, str]] | None = None,
     credential_provider: Any = None,
     default_s3_config: dict[str, str] | None = None,
     url_patterns: dict[str, str] | None = None,
 ) -> AutoRoutingBackend:
-    """The auto-routing backend; requester-pays without a provider uses boto3's."""
+    """The auto-routing backend; requester-pays without a provider uses boto3's, other
+    buckets an AWS profile's credentials (``AWS_PROFILE`` or ``[default]``) when the
+    environment has no keys and the settings none either."""
+    if credential_provider is None and not _has_keys(default_s3_config, s3_overrides):
+        credential_provider = profile_credential_provider()
     if credential_provider is None and _requester_pays(default_s3_config, s3_overrides):
         credential_provider = _try_boto3_credential_provider()
         env_keys = os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
@@ -216,7 +230,11 @@ def create_backend(
         Default S3 region (``default_s3_config={"region": region}`` when that is None).
     default_s3_config
         S3 settings for every bucket (obstore/object_store keys such as ``region``,
-        ``skip_signature``, ``request_payer``, ``endpoint``, ``allow_http``).
+        ``skip_signature``, ``request_payer``, ``endpoint``, ``allow_http``). Settings given
+        here win; those left out come from the environment as boto3 and GDAL read it
+        (``AWS_ENDPOINT_URL(_S3)``, ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ALLOW_HTTP``,
+        ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, an
+        ``AWS_PROFILE`` through boto3); ``s3_config(bucket)`` shows the result.
 
     Returns
     -------
@@ -261,7 +279,7 @@ def implicit_backend(backend: Any, cloud_config: Any, data_source: str | None) -
     settings = backend_config_from_cloud_config(config)
     if not settings:
         return None
-    key = repr(sorted(settings.items()))
+    key = repr((sorted(settings.items()), profile_in_use()))
     with _IMPLICIT_LOCK:
         found = _IMPLICIT.get(key)
         if found is None:
@@ -269,8 +287,23 @@ def implicit_backend(backend: Any, cloud_config: Any, data_source: str | None) -
     return found
 
 
+def _profile_backend() -> AutoRoutingBackend | None:
+    """The auto backend signing S3 with the AWS profile in use, when one is (see
+    :func:`rasteret._aws_profile.profile_in_use`); one per profile name."""
+    profile = profile_in_use()
+    if profile is None:
+        return None
+    key = f"profile:{profile}"
+    with _IMPLICIT_LOCK:
+        found = _IMPLICIT.get(key)
+        if found is None:
+            found = _IMPLICIT[key] = _create_obstore_backend()
+    return found
+
+
 def io_options(backend: Any, **options: Any) -> dict[str, Any]:
-    """The Rust core's ``options`` dict carrying ``backend`` (None: default routing).
+    """The Rust core's ``options`` dict carrying ``backend`` (None: default routing, or the
+    AWS profile's backend when a profile signs S3).
 
     Raises
     ------
@@ -279,6 +312,8 @@ def io_options(backend: Any, **options: Any) -> dict[str, Any]:
         ``get_range(url, start, length)``.
     """
     out = dict(options)
+    if backend is None:
+        backend = _profile_backend()
     if backend is None:
         return out
     from rasteret import _core

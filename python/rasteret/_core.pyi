@@ -249,14 +249,15 @@ def fetch_objects(
 class CloudBackend:
     """Settings of the auto-routing backend (``rasteret.create_backend``).
 
-    S3 configuration of a bucket: ``skip_signature=true``, overlaid by ``default_s3_config``,
-    overlaid by ``s3_overrides[bucket]``; ``request_payer=true``, a credential provider or
-    access keys in the configuration (without an explicit ``skip_signature``) sign requests.
-    ``credential_provider`` (any callable, sync or async, returning a credential dict with
-    ``expires_at``) is called only when no credential is cached or the cached one is within
-    ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
-    ``credential_scope`` limits the provider to one kind of store; others are read
-    anonymously (an incompatible provider falls back to anonymous access).
+    S3 configuration of a bucket: ``default_s3_config`` overlaid by ``s3_overrides[bucket]``,
+    then the AWS environment for what they leave unset (endpoint, region, plain HTTP,
+    credentials). ``skip_signature=true`` keeps a bucket anonymous (except requester-pays);
+    access keys in the configuration, then the credential provider, then the environment's
+    keys sign. ``credential_provider`` (any callable, sync or async, returning a credential
+    dict with ``expires_at``) is called only when no credential is cached or the cached one
+    is within ``min(60 s, lifetime / 4)`` of expiring, or after a server rejected it.
+    ``credential_scope`` limits the provider to one kind of store; others are configured as
+    if there were no provider (the environment, else anonymous access).
     """
 
     def __new__(
@@ -271,7 +272,8 @@ class CloudBackend:
     def credential_fetches(self) -> int:
         """How many times the credential provider has been called."""
     def s3_config(self, bucket: str) -> dict[str, str]:
-        """The object_store S3 settings used for ``bucket`` (secret values masked)."""
+        """The resolved object_store S3 settings of ``bucket``, environment included
+        (``aws_skip_signature: "true"`` when requests are anonymous; secrets masked)."""
 
 @final
 class TileCache:

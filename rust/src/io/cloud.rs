@@ -2,9 +2,10 @@
 //! ([`CloudSettings`]: URL rewrites, per-bucket S3 configuration, a credential provider) or an
 //! external range reader ([`RangeReader`], e.g. a user's Python object) that replaces routing.
 //!
-//! S3 configuration of one bucket: start from `skip_signature=true`, overlay
-//! `default_s3`, overlay the bucket's `s3_overrides`; `request_payer=true` removes
-//! `skip_signature` (requester-pays requests must be signed); a credential provider also signs.
+//! S3 configuration of one bucket: `default_s3` overlaid by the bucket's `s3_overrides`;
+//! `request_payer=true` removes `skip_signature` (requester-pays requests must be signed). A
+//! credential provider signs every bucket whose settings do not say `skip_signature=true`.
+//! Settings given here win over the environment's ([`crate::io::s3_plan`]).
 //! Keys are object_store's (`region`, `skip_signature`, `request_payer`, `endpoint`, ... with or
 //! without the `aws_` prefix).
 
@@ -159,16 +160,14 @@ impl CloudSettings {
         url.to_string()
     }
 
-    /// The S3 configuration of `bucket` as object_store keys, and whether requests are signed
-    /// (requester-pays or a credential provider) and requester-pays.
+    /// The S3 configuration of `bucket` as object_store keys (`default_s3` overlaid by the
+    /// bucket's `s3_overrides`), and whether the bucket is requester-pays. A requester-pays
+    /// bucket drops `skip_signature`: its requests are signed. What is not set here comes from
+    /// the environment ([`crate::io::s3_plan`]).
     pub fn s3_config(&self, bucket: &str) -> S3Config {
         // keyed by object_store's canonical name (`aws_region` for `region` too)
         let mut merged: BTreeMap<String, String> = BTreeMap::new();
         let canonical = |k: AmazonS3ConfigKey| k.as_ref().to_string();
-        merged.insert(
-            canonical(AmazonS3ConfigKey::SkipSignature),
-            "true".to_string(),
-        );
         let layers = std::iter::once(&self.default_s3).chain(self.s3_overrides.get(bucket));
         for layer in layers {
             for (k, v) in layer {
@@ -177,27 +176,14 @@ impl CloudSettings {
                 }
             }
         }
-        let skip = canonical(AmazonS3ConfigKey::SkipSignature);
         let requester_pays = merged
             .get(&canonical(AmazonS3ConfigKey::RequestPayer))
             .is_some_and(|v| is_true(v));
-        // keys in the configuration sign too, unless skip_signature was set explicitly
-        let explicit_skip = std::iter::once(&self.default_s3)
-            .chain(self.s3_overrides.get(bucket))
-            .flat_map(BTreeMap::keys)
-            .any(|k| {
-                AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
-                    .is_ok_and(|key| key == AmazonS3ConfigKey::SkipSignature)
-            });
-        let has_keys = merged.contains_key(&canonical(AmazonS3ConfigKey::AccessKeyId));
-        let provider = self.credentials_for(StoreKind::S3).is_some();
-        if requester_pays || provider || (has_keys && !explicit_skip) {
-            merged.remove(&skip);
+        if requester_pays {
+            merged.remove(&canonical(AmazonS3ConfigKey::SkipSignature));
         }
-        let signed = !merged.get(&skip).is_some_and(|v| is_true(v));
         S3Config {
             options: merged.into_iter().collect(),
-            signed,
             requester_pays,
         }
     }
@@ -208,7 +194,6 @@ impl CloudSettings {
 pub struct S3Config {
     /// object_store keys (`aws_...`) and values.
     pub options: Vec<(String, String)>,
-    pub signed: bool,
     pub requester_pays: bool,
 }
 
@@ -217,7 +202,6 @@ impl fmt::Debug for S3Config {
         let map: BTreeMap<String, String> = self.options.iter().cloned().collect();
         f.debug_struct("S3Config")
             .field("options", &shown(&map))
-            .field("signed", &self.signed)
             .field("requester_pays", &self.requester_pays)
             .finish()
     }
@@ -276,21 +260,16 @@ mod tests {
         let s = settings();
         s.validate().unwrap();
         let rp = s.s3_config("rp");
-        assert!(rp.signed && rp.requester_pays);
+        assert!(rp.requester_pays);
         assert_eq!(get(&rp, "aws_skip_signature"), None);
         assert_eq!(get(&rp, "aws_region"), Some("us-west-2"));
         assert_eq!(get(&rp, "aws_endpoint"), Some("http://127.0.0.1:1"));
         let p = s.s3_config("pub");
-        assert!(!p.signed && !p.requester_pays);
+        assert!(!p.requester_pays);
         assert_eq!(get(&p, "aws_region"), Some("eu-west-1"));
+        assert_eq!(get(&p, "aws_skip_signature"), Some("true"));
         let other = s.s3_config("other");
-        assert!(!other.signed);
-        assert_eq!(get(&other, "aws_skip_signature"), Some("true"));
-        let keyed = CloudSettings {
-            default_s3: map(&[("access_key_id", "AKIA"), ("secret_access_key", "x")]),
-            ..settings()
-        };
-        assert!(keyed.s3_config("other").signed);
+        assert_eq!(get(&other, "aws_skip_signature"), None); // left to the environment
     }
 
     #[test]

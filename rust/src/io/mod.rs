@@ -22,10 +22,12 @@
 //!   in [`creds`] and signed into requests here) or [`IoOptions::reader`] (an external reader
 //!   such as a user's Python object; it then replaces routing for every URL).
 
+pub mod answered;
 pub mod budget;
 pub mod cloud;
 pub mod coalesce;
 pub mod creds;
+pub mod gcs_plan;
 pub mod http;
 pub mod local;
 pub mod object;
@@ -34,6 +36,7 @@ pub mod region;
 pub mod retry;
 pub mod route;
 pub mod runtime;
+pub mod s3_plan;
 pub mod store;
 
 pub use budget::ByteBudget;
@@ -88,8 +91,8 @@ pub struct IoOptions {
     pub max_merged_bytes: u64,
     /// Extra store options by object_store config key (e.g. `aws_endpoint`, `aws_region`,
     /// `aws_allow_http`, `aws_skip_signature`, `aws_access_key_id`). An unknown key is an
-    /// InvalidArgument error. Requests are unsigned unless credentials are given here (or, for
-    /// S3, in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`); see [`store`].
+    /// InvalidArgument error. These win over the backend's settings and the environment;
+    /// what the environment adds is in [`s3_plan`] and [`gcs_plan`].
     pub store_options: Vec<(String, String)>,
     /// Settings of the auto-routing backend (`create_backend`), if one was given.
     pub cloud: Option<Arc<CloudSettings>>,

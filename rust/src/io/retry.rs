@@ -32,6 +32,8 @@ pub struct AttemptError {
     /// The server's `Retry-After`, if it sent one: the next sleep is at least this (capped at
     /// [`MAX_BACKOFF_MS`]).
     pub retry_after: Option<Duration>,
+    /// S3 answered with a redirect without `Location`: the bucket is in another region.
+    pub wrong_region: bool,
 }
 
 impl AttemptError {
@@ -42,6 +44,7 @@ impl AttemptError {
             retryable: true,
             detail: detail.into(),
             retry_after: None,
+            wrong_region: false,
         }
     }
     /// A final failure of the given kind (no retry).
@@ -51,6 +54,7 @@ impl AttemptError {
             retryable: false,
             detail: detail.into(),
             retry_after: None,
+            wrong_region: false,
         }
     }
     /// Classify an HTTP error status (`status_text` like "503 Service Unavailable").

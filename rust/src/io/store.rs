@@ -1,16 +1,16 @@
 //! object_store backends (S3, GCS, Azure): building, process-wide caching, one-attempt reads.
 //!
 //! Stores are cached per process (rebuilt in a forked child) by backend, bucket/container,
-//! account/region, timeout and store options, so repeated `Source::open` calls share one
-//! connection pool. object_store's own retries are off: [`crate::io::retry`] drives attempts so
-//! every backend counts and reports them the same way.
+//! resolved configuration and timeout, so repeated `Source::open` calls share one connection
+//! pool. object_store's own retries are off: [`crate::io::retry`] drives attempts so every
+//! backend counts and reports them the same way. Every store's HTTP client is
+//! [`StatusConnector`], so failed answers are classified by their status, never by message
+//! text.
 //!
-//! Credentials: requests are unsigned (anonymous, public buckets) unless `store_options` carries
-//! credentials (`aws_access_key_id`, `google_service_account_key`, `azure_storage_account_key`,
-//! `azure_storage_sas_key`...) or sets `<prefix>_skip_signature` explicitly. S3 also signs with
-//! `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`(/`AWS_SESSION_TOKEN`) from the environment when
-//! both are set and `aws_skip_signature` is not given; with `aws_skip_signature=false` the
-//! builder reads the whole AWS environment (profiles aside) via `from_env`.
+//! Configuration: S3 buckets follow [`S3Plan`] (explicit settings, then the AWS environment:
+//! endpoint, region, plain HTTP, credentials), GCS follows [`GcsPlan`] (explicit settings, then
+//! `GOOGLE_*` / `STORAGE_EMULATOR_HOST`). Azure requests are unsigned unless `store_options`
+//! carries credentials or a credential provider signs.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -21,7 +21,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-use object_store::client::{HttpError, HttpErrorKind};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path;
 use object_store::{
@@ -29,11 +28,14 @@ use object_store::{
 };
 
 use crate::error::{Error, Kind, Result};
-use crate::io::cloud::{CloudSettings, S3Config, StoreKind};
+use crate::io::answered::{answered, StatusConnector};
+use crate::io::cloud::StoreKind;
 use crate::io::creds::{AzureProvider, GcsProvider, S3Provider};
+use crate::io::gcs_plan::{GcsPlan, GcsSigning};
 use crate::io::region;
 use crate::io::retry::{AttemptError, FORBIDDEN_HINT};
 use crate::io::route::Route;
+use crate::io::s3_plan::{process_env, S3Plan, S3Signing};
 use crate::io::IoOptions;
 
 type StoreMap = HashMap<String, (Arc<dyn ObjectStore>, String)>;
@@ -93,61 +95,61 @@ fn no_retries(io: &IoOptions) -> RetryConfig {
     }
 }
 
-fn env_region() -> Option<String> {
-    ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+/// The resolved S3 configuration of `bucket` for `io` (explicit settings, then the process
+/// environment).
+pub fn s3_plan(bucket: &str, url_region: Option<&str>, io: &IoOptions) -> S3Plan {
+    S3Plan::resolve(
+        bucket,
+        url_region,
+        io.cloud.as_deref(),
+        &io.store_options,
+        &process_env,
+    )
 }
 
-/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, when the first two are set.
-fn env_credentials() -> Option<(String, String, Option<String>)> {
-    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    Some((
-        get("AWS_ACCESS_KEY_ID")?,
-        get("AWS_SECRET_ACCESS_KEY")?,
-        get("AWS_SESSION_TOKEN"),
-    ))
-}
-
-fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
-    let keys: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
-    let has = |k: AmazonS3ConfigKey| keys.iter().any(|(key, _)| *key == k);
-    let explicit_skip = keys
-        .iter()
-        .find(|(k, _)| *k == AmazonS3ConfigKey::SkipSignature)
-        .map(|(_, v)| v.eq_ignore_ascii_case("true") || v == "1");
-    let has_key = has(AmazonS3ConfigKey::AccessKeyId);
-    let has_region = has(AmazonS3ConfigKey::Region) || has(AmazonS3ConfigKey::DefaultRegion);
-    let mut b = if explicit_skip == Some(false) && !has_key {
-        AmazonS3Builder::from_env()
-    } else {
-        AmazonS3Builder::new()
+fn build_s3(bucket: &str, plan: &S3Plan, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
+    let mut b = match plan.signing {
+        S3Signing::Chain => AmazonS3Builder::from_env(),
+        _ => AmazonS3Builder::new(),
     };
-    let env_creds = env_credentials();
-    if explicit_skip.is_none() && !has_key {
-        if let Some((id, secret, token)) = &env_creds {
-            b = b.with_access_key_id(id).with_secret_access_key(secret);
-            if let Some(t) = token {
-                b = b.with_token(t);
-            }
-        }
-    }
     b = b
         .with_client_options(client_options(io))
         .with_retry(no_retries(io))
-        .with_bucket_name(bucket);
-    if !has_region {
-        b = b.with_region(env_region().unwrap_or_else(|| "us-east-1".to_string()));
+        .with_http_connector(StatusConnector)
+        .with_bucket_name(bucket)
+        .with_region(&plan.region);
+    if let Some(e) = &plan.endpoint {
+        // both keys: object_store prefers `aws_endpoint_url_s3`, which `from_env` may have set
+        b = b
+            .with_endpoint(e)
+            .with_config(AmazonS3ConfigKey::S3Endpoint, e);
     }
-    for (k, v) in keys {
-        b = b.with_config(k, v);
+    for (k, v) in &plan.options {
+        b = b.with_config(*k, v);
     }
-    if let Some(r) = region {
-        b = b.with_region(r);
-    }
-    if explicit_skip.is_none() && !has_key && env_creds.is_none() {
-        b = b.with_skip_signature(true);
-    }
+    b = b.with_region(&plan.region).with_allow_http(plan.allow_http);
+    b = match &plan.signing {
+        S3Signing::Anonymous => b.with_skip_signature(true),
+        S3Signing::Explicit | S3Signing::Chain => b.with_skip_signature(false),
+        S3Signing::Environment {
+            key_id,
+            secret,
+            token,
+        } => {
+            let b = b
+                .with_skip_signature(false)
+                .with_access_key_id(key_id)
+                .with_secret_access_key(secret);
+            match token {
+                Some(t) => b.with_token(t),
+                None => b,
+            }
+        }
+        S3Signing::Provider(p) => b
+            .with_skip_signature(false)
+            .with_credentials(Arc::new(S3Provider(p.clone()))),
+        S3Signing::Missing => return Err(plan.missing_credentials(bucket)),
+    };
     if let Some(r) = region::known(bucket) {
         b = b.with_region(r);
     }
@@ -156,33 +158,34 @@ fn build_s3(bucket: &str, region: Option<&str>, io: &IoOptions) -> Result<Arc<dy
         .map_err(|e| Error::invalid(format!("s3://{bucket}: cannot configure S3: {e}")))
 }
 
-fn build_gcs(
-    bucket: &str,
-    io: &IoOptions,
-    provider: Option<Arc<crate::io::creds::CredentialCache>>,
-) -> Result<Arc<dyn ObjectStore>> {
-    let keys: Vec<(GoogleConfigKey, String)> = keys_for(&io.store_options);
-    let creds = keys.iter().any(|(k, _)| {
-        matches!(
-            k,
-            GoogleConfigKey::ServiceAccount
-                | GoogleConfigKey::ServiceAccountKey
-                | GoogleConfigKey::ApplicationCredentials
-                | GoogleConfigKey::SkipSignature
-        )
-    });
+/// The resolved GCS configuration for `io`.
+pub fn gcs_plan(io: &IoOptions) -> GcsPlan {
+    GcsPlan::resolve(io.cloud.as_deref(), &io.store_options, &process_env)
+}
+
+fn build_gcs(bucket: &str, plan: &GcsPlan, io: &IoOptions) -> Result<Arc<dyn ObjectStore>> {
     let mut b = GoogleCloudStorageBuilder::new()
         .with_client_options(client_options(io))
         .with_retry(no_retries(io))
+        .with_http_connector(StatusConnector)
         .with_bucket_name(bucket);
-    for (k, v) in keys {
-        b = b.with_config(k, v);
+    if let Some(u) = &plan.base_url {
+        b = b.with_config(GoogleConfigKey::BaseUrl, u);
     }
-    if let Some(p) = provider {
-        b = b.with_credentials(Arc::new(GcsProvider(p)));
-    } else if !creds {
-        b = b.with_skip_signature(true);
+    for (k, v) in &plan.options {
+        b = b.with_config(*k, v);
     }
+    b = b.with_config(
+        GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
+        plan.allow_http.to_string(),
+    );
+    b = match &plan.signing {
+        GcsSigning::Anonymous => b.with_skip_signature(true),
+        GcsSigning::Configured => b.with_skip_signature(false),
+        GcsSigning::Provider(p) => b
+            .with_skip_signature(false)
+            .with_credentials(Arc::new(GcsProvider(p.clone()))),
+    };
     b.build()
         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         .map_err(|e| Error::invalid(format!("gs://{bucket}: cannot configure GCS: {e}")))
@@ -235,150 +238,23 @@ fn build_azure(
         .map_err(|e| Error::invalid(format!("az://{container}: cannot configure Azure: {e}")))
 }
 
-/// What to tell the user when an S3 bucket refuses a request, given how it was configured.
-fn s3_advice(bucket: &str, cfg: &S3Config, provider: bool) -> String {
-    if cfg.requester_pays {
-        format!(
-            "s3://{bucket} is requester-pays: requests were signed and sent \
-             'x-amz-request-payer: requester'; check that the AWS credentials (credential_provider=, \
-             AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a boto3 profile) are valid and allowed to \
-             pay for requests"
-        )
-    } else if provider {
-        format!(
-            "requests to s3://{bucket} were signed with the credential provider's credentials: \
-             check that they grant s3:GetObject on this bucket"
-        )
-    } else if cfg.signed {
-        format!("requests to s3://{bucket} were signed: check the AWS credentials")
-    } else {
-        format!(
-            "requests to s3://{bucket} were anonymous (unsigned): if the bucket is private pass \
-             backend=rasteret.create_backend(credential_provider=...); if it is requester-pays \
-             (Landsat, NAIP) use CloudConfig(requester_pays=True) or \
-             create_backend(default_s3_config={{'request_payer': 'true'}}) with AWS credentials"
-        )
-    }
+/// The cache key part naming the auto backend's credential provider.
+fn provider_key(io: &IoOptions, kind: StoreKind) -> String {
+    io.cloud
+        .as_ref()
+        .and_then(|c| c.credentials_for(kind))
+        .map_or_else(String::new, |p| format!("provider{}", p.id()))
 }
 
-fn s3_key(k: &str) -> Result<AmazonS3ConfigKey> {
-    AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
-        .map_err(|_| Error::invalid(format!("unknown S3 configuration key {k:?}")))
-}
-
-/// S3 for the auto-routing backend: the bucket's [`S3Config`], its credential provider, and
-/// `store_options` last. Requester-pays without a provider signs with the environment's keys.
-fn build_s3_cloud(
-    bucket: &str,
-    url_region: Option<&str>,
-    cloud: &CloudSettings,
-    io: &IoOptions,
-) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let cfg = cloud.s3_config(bucket);
-    let mut b = AmazonS3Builder::new()
-        .with_client_options(client_options(io))
-        .with_retry(no_retries(io))
-        .with_bucket_name(bucket);
-    let has_region = cfg.options.iter().any(|(k, _)| k == "aws_region");
-    if !has_region {
-        let region = url_region
-            .map(str::to_string)
-            .or_else(env_region)
-            .unwrap_or_else(|| "us-east-1".to_string());
-        b = b.with_region(region);
-    }
-    for (k, v) in &cfg.options {
-        b = b.with_config(s3_key(k)?, v);
-    }
-    let extra: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
-    let extra_key = extra
-        .iter()
-        .any(|(k, _)| *k == AmazonS3ConfigKey::AccessKeyId)
-        || cfg.options.iter().any(|(k, _)| k == "aws_access_key_id");
-    for (k, v) in extra {
-        b = b.with_config(k, v);
-    }
-    let provider = cloud.credentials_for(StoreKind::S3);
-    if let Some(c) = &provider {
-        b = b.with_credentials(Arc::new(S3Provider(c.clone())));
-    } else if cfg.signed && !extra_key {
-        let Some((id, secret, token)) = env_credentials() else {
-            return Err(Error::new(
-                Kind::Forbidden,
-                format!(
-                    "s3://{bucket} needs signed requests{} but no AWS credentials were found: set \
-                     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, configure a boto3 profile (with \
-                     boto3 installed) or pass create_backend(credential_provider=...)",
-                    if cfg.requester_pays {
-                        " (requester-pays bucket)"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        };
-        b = b.with_access_key_id(id).with_secret_access_key(secret);
-        if let Some(t) = token {
-            b = b.with_token(t);
-        }
-    }
-    if let Some(r) = region::known(bucket) {
-        b = b.with_region(r);
-    }
-    let advice = s3_advice(bucket, &cfg, provider.is_some());
-    let store = b
-        .build()
-        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-        .map_err(|e| Error::invalid(format!("s3://{bucket}: cannot configure S3: {e}")))?;
-    Ok((store, advice))
-}
-
-/// The cache key part describing the auto backend's configuration of `bucket`.
-fn cloud_key(cloud: Option<&CloudSettings>, bucket: &str) -> String {
-    let Some(c) = cloud else {
-        return String::new();
-    };
-    let mut opts: Vec<String> = c
-        .s3_config(bucket)
-        .options
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    opts.sort();
-    format!(
-        "cloud|{}|{}",
-        c.credentials.as_ref().map_or(0, |p| p.id()),
-        opts.join("\u{1}")
-    )
-}
-
-/// The endpoint configured for S3 `bucket` (custom servers), if any.
+/// The endpoint configured for S3 `bucket` (custom servers), explicit or from the environment.
 pub fn s3_endpoint(bucket: &str, io: &IoOptions) -> Option<String> {
-    let from_store: Vec<(AmazonS3ConfigKey, String)> = keys_for(&io.store_options);
-    let explicit = from_store
-        .into_iter()
-        .find(|(k, _)| *k == AmazonS3ConfigKey::Endpoint)
-        .map(|(_, v)| v);
-    explicit.or_else(|| {
-        io.cloud.as_ref().and_then(|c| {
-            c.s3_config(bucket)
-                .options
-                .into_iter()
-                .find(|(k, _)| k == "aws_endpoint")
-                .map(|(_, v)| v)
-        })
-    })
+    s3_plan(bucket, None, io).endpoint
 }
 
-/// Whether `e` is S3's answer to a request for the wrong region (a redirect without Location).
-///
-/// object_store reports it as `RequestError::BareRedirect`, a variant of a crate-private type
-/// with no status: its message ("Received redirect without LOCATION, this normally indicates
-/// an incorrectly configured region") is the only route to it.
+/// Whether `e` is S3's answer to a request for the wrong region (a redirect without
+/// `Location`, seen by [`StatusConnector`]).
 pub fn is_wrong_region(e: &AttemptError) -> bool {
-    e.detail
-        .to_ascii_lowercase()
-        .contains("redirect without location")
+    e.wrong_region
 }
 
 /// Add `advice` to a 403; turn S3's wrong-region redirect into an actionable message.
@@ -400,6 +276,13 @@ pub fn with_advice(mut e: AttemptError, advice: &str) -> AttemptError {
     e
 }
 
+/// A route's resolved configuration.
+enum Plan {
+    S3(Box<S3Plan>),
+    Gcs(Box<GcsPlan>),
+    Azure,
+}
+
 /// The cached store, object path and 403 advice for a cloud route (`None` for local/HTTP).
 pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
     let mut opts: Vec<String> = io
@@ -409,30 +292,32 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
         .collect();
     opts.sort();
     let opts = opts.join("\u{1}");
-    let (key, object) = match route {
+    let (key, object, plan) = match route {
         Route::S3 {
             bucket,
             key,
             region,
-        } => (
-            format!(
-                "s3|{bucket}|{}|{}|{}|{opts}|{}|{}",
-                region.as_deref().unwrap_or(""),
-                io.timeout_ms,
-                env_credentials().map(|c| c.0).unwrap_or_default(),
-                cloud_key(io.cloud.as_deref(), bucket),
-                region::known(bucket).unwrap_or_default()
-            ),
-            key,
-        ),
-        Route::Gcs { bucket, key } => (
-            format!(
-                "gs|{bucket}|{}|{opts}|{}",
-                io.timeout_ms,
-                cloud_key(io.cloud.as_deref(), "")
-            ),
-            key,
-        ),
+        } => {
+            let plan = s3_plan(bucket, region.as_deref(), io);
+            (
+                format!(
+                    "s3|{bucket}|{}|{opts}|{}|{}",
+                    io.timeout_ms,
+                    plan.cache_key(),
+                    region::known(bucket).unwrap_or_default()
+                ),
+                key,
+                Plan::S3(Box::new(plan)),
+            )
+        }
+        Route::Gcs { bucket, key } => {
+            let plan = gcs_plan(io);
+            (
+                format!("gs|{bucket}|{}|{opts}|{}", io.timeout_ms, plan.cache_key()),
+                key,
+                Plan::Gcs(Box::new(plan)),
+            )
+        }
         Route::Azure {
             account,
             container,
@@ -442,9 +327,10 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
                 "az|{}|{container}|{}|{opts}|{}",
                 account.as_deref().unwrap_or(""),
                 io.timeout_ms,
-                cloud_key(io.cloud.as_deref(), "")
+                provider_key(io, StoreKind::Azure)
             ),
             key,
+            Plan::Azure,
         ),
         Route::Local(_) | Route::Http(_) => return Ok(None),
     };
@@ -462,15 +348,12 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
         }
     }
     let creds = |kind: StoreKind| io.cloud.as_ref().and_then(|c| c.credentials_for(kind));
-    let (store, advice) = match (route, io.cloud.as_deref()) {
-        (Route::S3 { bucket, region, .. }, Some(cloud)) => {
-            build_s3_cloud(bucket, region.as_deref(), cloud, io)?
+    let (store, advice) = match (route, plan) {
+        (Route::S3 { bucket, .. }, Plan::S3(plan)) => {
+            (build_s3(bucket, &plan, io)?, plan.advice(bucket))
         }
-        (Route::S3 { bucket, region, .. }, None) => {
-            (build_s3(bucket, region.as_deref(), io)?, String::new())
-        }
-        (Route::Gcs { bucket, .. }, _) => {
-            (build_gcs(bucket, io, creds(StoreKind::Gcs))?, String::new())
+        (Route::Gcs { bucket, .. }, Plan::Gcs(plan)) => {
+            (build_gcs(bucket, &plan, io)?, plan.advice(bucket))
         }
         (
             Route::Azure {
@@ -481,7 +364,7 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
             build_azure(account.as_deref(), container, io, creds(StoreKind::Azure))?,
             String::new(),
         ),
-        (Route::Local(_) | Route::Http(_), _) => return Ok(None),
+        _ => return Ok(None),
     };
     let mut slot = STORES.lock().unwrap_or_else(PoisonError::into_inner);
     if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {
@@ -496,14 +379,12 @@ pub fn store_for(route: &Route, io: &IoOptions) -> Result<Option<RoutedStore>> {
 
 /// The HTTP status of a failed object_store request, when it had one.
 ///
-/// Typed where object_store exposes it: the variants `NotFound` (404), `PermissionDenied`
-/// (403), `Unauthenticated` (401), `Precondition` (412) and `NotModified` (304); an
-/// `Error::Generic` caused by a [`HttpError`](object_store::client::HttpError) (connection,
-/// timeout, body trouble) had no answer. Any other status (416, 429, 5xx, other 4xx) comes as
-/// `Error::Generic` around `client::retry::RetryError`, whose `status()` object_store 0.14
-/// keeps in a crate-private module: that type cannot be named outside the crate, so not
-/// downcast, and for those alone the status is read from the message it formats
-/// ("Server returned non-2xx status code: 503 Service Unavailable: ...").
+/// By type: the variants `NotFound` (404), `PermissionDenied` (403), `Unauthenticated` (401),
+/// `Precondition` (412) and `NotModified` (304); any other answer carries an [`Answered`]
+/// (from [`StatusConnector`]) in its source chain. An [`HttpError`] of another cause
+/// (connection, timeout, body trouble) had no answer.
+///
+/// [`Answered`]: crate::io::answered::Answered
 fn status_of(e: &object_store::Error) -> Option<u16> {
     use object_store::Error as E;
     match e {
@@ -512,31 +393,9 @@ fn status_of(e: &object_store::Error) -> Option<u16> {
         E::Unauthenticated { .. } => Some(401),
         E::Precondition { .. } => Some(412),
         E::NotModified { .. } => Some(304),
-        E::Generic { source, .. } if http_error_kind(source.as_ref()).is_none() => {
-            status_in(&source.to_string())
-        }
+        E::Generic { source, .. } => answered(source.as_ref()).map(|a| a.status),
         _ => None,
     }
-}
-
-/// The kind of the [`HttpError`](object_store::client::HttpError) in `e`'s source chain: the
-/// request failed without an answer.
-fn http_error_kind(e: &(dyn std::error::Error + 'static)) -> Option<HttpErrorKind> {
-    let mut cause = Some(e);
-    while let Some(err) = cause {
-        if let Some(http) = err.downcast_ref::<HttpError>() {
-            return Some(http.kind());
-        }
-        cause = err.source();
-    }
-    None
-}
-
-/// The status in the message of object_store's `RetryError` ("status code: 503 ..."): the
-/// fallback of [`status_of`] where no typed route exists.
-fn status_in(msg: &str) -> Option<u16> {
-    let i = msg.find("status code: ")? + "status code: ".len();
-    msg.get(i..i + 3)?.parse().ok()
 }
 
 /// `msg` with URLs redacted and cut to a readable length.
@@ -556,6 +415,13 @@ fn short(msg: &str) -> String {
 fn classify(e: &object_store::Error) -> AttemptError {
     use object_store::Error as E;
     let msg = e.to_string();
+    if let E::Generic { source, .. } = e {
+        if answered(source.as_ref()).is_some_and(|a| a.bare_redirect) {
+            let mut a = AttemptError::fatal(Kind::Transport, short(&msg));
+            a.wrong_region = true;
+            return a;
+        }
+    }
     match (e, status_of(e)) {
         (E::NotFound { .. }, _) => AttemptError::fatal(Kind::NotFound, "not found (HTTP 404)"),
         (E::PermissionDenied { .. } | E::Unauthenticated { .. }, _) => AttemptError::fatal(
@@ -648,6 +514,8 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
+    use crate::io::answered::Answered;
+    use object_store::client::{HttpError, HttpErrorKind};
 
     fn opts(kv: &[(&str, &str)]) -> Vec<(String, String)> {
         kv.iter()
@@ -712,27 +580,40 @@ mod tests {
             "s3://b is requester-pays",
         );
         assert!(e.detail.contains("requester-pays") && e.kind == Kind::Forbidden);
-        let e = with_advice(
-            AttemptError::retry(
-                "Received redirect without LOCATION, this normally indicates an incorrectly \
-                 configured region",
-            ),
-            "",
-        );
-        assert!(
-            !e.retryable && e.detail.contains("pass region="),
-            "{}",
-            e.detail
-        );
-        let cfg = CloudSettings {
-            url_patterns: Vec::new(),
-            default_s3: std::collections::BTreeMap::new(),
-            s3_overrides: std::collections::BTreeMap::new(),
-            credentials: None,
-            credential_scope: None,
+        let redirect = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(
+                HttpErrorKind::Unknown,
+                Answered {
+                    status: 301,
+                    bucket_region: Some("eu-west-1".into()),
+                    bare_redirect: true,
+                    body: String::new(),
+                },
+            )),
+        };
+        let a = classify(&redirect);
+        assert!(is_wrong_region(&a) && !a.retryable, "{a:?}");
+        let e = with_advice(a, "");
+        assert!(e.detail.contains("pass region="), "{}", e.detail);
+        // the same words in a message are not a redirect
+        let words = AttemptError::retry("Received redirect without LOCATION");
+        assert!(!is_wrong_region(&words));
+    }
+
+    fn answer(status: u16) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(
+                HttpErrorKind::Unknown,
+                Answered {
+                    status,
+                    bucket_region: None,
+                    bare_redirect: false,
+                    body: "<Error><Code>SlowDown</Code></Error>".into(),
+                },
+            )),
         }
-        .s3_config("b");
-        assert!(s3_advice("b", &cfg, false).contains("anonymous"));
     }
 
     #[test]
@@ -774,25 +655,18 @@ mod tests {
         let a = classify(&e);
         assert!(a.kind == Kind::Transport && a.retryable, "{a:?}");
         assert_eq!(status_of(&e), None);
-        // statuses object_store keeps in its crate-private RetryError: read from the message
+        // a message naming a status is not a status
         let e = object_store::Error::Generic {
             store: "S3",
             source: because("Server returned non-2xx status code: 416 Range Not Satisfiable: "),
         };
-        assert_eq!(status_of(&e), Some(416));
-        let e = object_store::Error::Generic {
-            store: "S3",
-            source: because("Server returned non-2xx status code: 503 Service Unavailable: "),
-        };
-        assert!(classify(&e).retryable && classify(&e).detail.starts_with("HTTP 503"));
-    }
-
-    #[test]
-    fn status_parsing() {
-        assert_eq!(
-            status_in("Server returned non-2xx status code: 503 Service Unavailable: x"),
-            Some(503)
-        );
-        assert_eq!(status_in("no status"), None);
+        assert_eq!(status_of(&e), None);
+        // answers seen by the connector are typed
+        assert_eq!(status_of(&answer(416)), Some(416));
+        let a = classify(&answer(503));
+        assert!(a.retryable && a.detail.starts_with("HTTP 503"), "{a:?}");
+        assert!(a.detail.contains("SlowDown"), "{a:?}");
+        let a = classify(&answer(400));
+        assert!(!a.retryable && a.detail.starts_with("HTTP 400"), "{a:?}");
     }
 }

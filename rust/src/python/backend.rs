@@ -173,20 +173,18 @@ impl CloudBackend {
             .map_or(0, |c| c.fetch_count())
     }
 
-    /// The S3 configuration used for `bucket` (object_store keys; secret values masked).
+    /// The S3 configuration used for `bucket`, with what the environment adds (endpoint,
+    /// region, plain HTTP, `aws_skip_signature` when requests are anonymous): object_store
+    /// keys, secret values masked.
     fn s3_config(&self, bucket: &str) -> BTreeMap<String, String> {
-        self.settings
-            .s3_config(bucket)
-            .options
-            .into_iter()
-            .map(|(k, v)| {
-                let lower = k.to_ascii_lowercase();
-                let secret = ["secret", "token", "key_id", "password"]
-                    .iter()
-                    .any(|h| lower.contains(h));
-                (k, if secret { "***".to_string() } else { v })
-            })
-            .collect()
+        crate::io::s3_plan::S3Plan::resolve(
+            bucket,
+            None,
+            Some(&self.settings),
+            &[],
+            &crate::io::s3_plan::process_env,
+        )
+        .shown()
     }
 
     fn __repr__(&self) -> String {
