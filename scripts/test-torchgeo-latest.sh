@@ -5,7 +5,8 @@
 # TORCHGEO_LATEST_VENV (default .venv-torchgeo-latest). With WHEEL (a built rasteret wheel) that
 # wheel is installed into the venv (scripts/wheel-matrix.sh does so); otherwise the rasteret
 # package installed for `python3` is reused (the extension module is abi3, so it loads on 3.12
-# too). First run: about 3 GB of wheels (torch is a CUDA build on PyPI) and 3-7 minutes.
+# too). With WHEELHOUSE (a directory) the wheels are downloaded there once and installed from
+# it. First run: about 3 GB of wheels (torch is a CUDA build on PyPI) and 3-7 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY312="${PY312:-$(command -v python3.12 || true)}"
@@ -18,9 +19,17 @@ if [[ -z "$PY312" || ! -x "$PY312" ]]; then
 fi
 VENV="${TORCHGEO_LATEST_VENV:-.venv-torchgeo-latest}"
 [[ -x "$VENV/bin/python" ]] || "$PY312" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "torchgeo>=0.9" "torch>=2.2" \
-    numpy pyarrow geoarrow-pyarrow shapely pyproj rasterio affine pandas geopandas \
-    pystac-client pystac tqdm boto3 "moto[server]" tifffile imagecodecs pytest pytest-timeout
+DEPS=("torchgeo>=0.9" "torch>=2.2" numpy pyarrow geoarrow-pyarrow shapely pyproj rasterio affine
+    pandas geopandas pystac-client pystac tqdm boto3 "moto[server]" tifffile imagecodecs pytest
+    pytest-timeout)
+if [[ -n "${WHEELHOUSE:-}" ]]; then  # download once into WHEELHOUSE, install from there
+    "$VENV/bin/python" -m pip download -q --disable-pip-version-check --only-binary=:all: \
+        -d "$WHEELHOUSE" "${DEPS[@]}"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-index \
+        --find-links "$WHEELHOUSE" "${DEPS[@]}"
+else
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${DEPS[@]}"
+fi
 PKG_DIR="$(mktemp -d)"
 trap 'rm -rf "$PKG_DIR"' EXIT
 if [[ -n "${WHEEL:-}" ]]; then

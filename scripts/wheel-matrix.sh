@@ -11,7 +11,9 @@
 #
 # Environment: WHEEL (default: the newest dist/rasteret-*-abi3-manylinux*.whl), MATRIX_DIR
 # (venvs, default .matrix/), MATRIX_PYTHONS (default "3.11 3.12 3.13"), MATRIX_TORCHGEO=0 to
-# skip TorchGeo. pip's cache (PIP_CACHE_DIR, default ~/.cache/pip) makes repeated runs fast.
+# skip TorchGeo, WHEELHOUSE (default MATRIX_DIR/wheelhouse): the dependencies' wheels are
+# downloaded there once (`pip download` skips files it has) and installed from there with
+# `--no-index`, so repeated runs download nothing (pip's own HTTP cache may be off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -20,6 +22,7 @@ WHEEL="${WHEEL:-$(ls -t dist/rasteret-*-abi3-manylinux*.whl 2>/dev/null | head -
 WHEEL="$(realpath "$WHEEL")"
 MATRIX_DIR="$(realpath -m "${MATRIX_DIR:-.matrix}")"
 VERSIONS="${MATRIX_PYTHONS:-3.11 3.12 3.13}"
+export WHEELHOUSE="$(realpath -m "${WHEELHOUSE:-$MATRIX_DIR/wheelhouse}")"
 PYENV_VERSIONS="${PYENV_ROOT:-$HOME/.pyenv}/versions"
 TESTS=(
     tests/test_engine_pixels.py
@@ -82,8 +85,11 @@ for version in $VERSIONS; do
         unset PYTHONPATH VIRTUAL_ENV
         cd "$RUN_DIR"
         echo "=== Python $version ($py)"
-        python -m pip install -q --disable-pip-version-check --only-binary=:all: \
-            "$WHEEL[xarray]" "${TEST_DEPS[@]}"
+        python -m pip download -q --disable-pip-version-check --only-binary=:all: \
+            -d "$WHEELHOUSE" "$WHEEL[xarray]" "${TEST_DEPS[@]}"
+        rm -f "$WHEELHOUSE"/rasteret-*.whl  # the wheel under test is installed from its path
+        python -m pip install -q --disable-pip-version-check --only-binary=:all: --no-index \
+            --find-links "$WHEELHOUSE" "$WHEEL[xarray]" "${TEST_DEPS[@]}"
         location="$(python -c 'import rasteret; print(rasteret.__file__)')"
         echo "rasteret imported from $location"
         [[ "$location" == "$venv"/* ]] || { echo "not the venv's rasteret" >&2; exit 1; }
