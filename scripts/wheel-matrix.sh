@@ -97,7 +97,7 @@ for version in $VERSIONS; do
         mkdir -p "demo-$version" && (cd "demo-$version" && HOME="$RUN_DIR/home-$version" rasteret demo)
         test -s "demo-$version/rasteret-demo.png"
         out="$RUN_DIR/pytest-$version.log"
-        python -m pytest -q -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml" \
+        python -m pytest -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml" \
             "${TESTS[@]/#/$REPO/}" 2>&1 | tee "$out"
         grep -q "^rasteret: $venv/" "$out" || { echo "tests did not import the venv's rasteret" >&2; exit 1; }
         if [[ "$version" == "3.12" && "${MATRIX_TORCHGEO:-1}" != "0" ]]; then
