@@ -83,6 +83,9 @@ for version in $VERSIONS; do
         set -euo pipefail
         export PATH="$venv/bin:$BASE_PATH"
         unset PYTHONPATH VIRTUAL_ENV
+        # Each version's own test corpus: the key hashes numpy/rasterio/GDAL versions, and a
+        # shared cache directory keeps only one key (tests/support/corpus.py).
+        export RASTERET_CORPUS_CACHE="$MATRIX_DIR/corpus-$version"
         cd "$RUN_DIR"
         echo "=== Python $version ($py)"
         python -m pip download -q --disable-pip-version-check --only-binary=:all: \
