@@ -88,6 +88,8 @@ for version in $VERSIONS; do
         export RASTERET_CORPUS_CACHE="$MATRIX_DIR/corpus-$version"
         cd "$RUN_DIR"
         echo "=== Python $version ($py)"
+        # pyenv's pips are old (23.x); a current resolver settles TorchGeo's dependencies fast
+        python -m pip install -q --disable-pip-version-check --upgrade pip
         python -m pip download -q --disable-pip-version-check --only-binary=:all: \
             -d "$WHEELHOUSE" "$WHEEL[xarray]" "${TEST_DEPS[@]}"
         rm -f "$WHEELHOUSE"/rasteret-*.whl  # the wheel under test is installed from its path
