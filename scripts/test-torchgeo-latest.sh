@@ -23,7 +23,10 @@ DEPS=("torchgeo>=0.9" "torch>=2.2" numpy pyarrow geoarrow-pyarrow shapely pyproj
     pandas geopandas pystac-client pystac tqdm boto3 "moto[server]" tifffile imagecodecs pytest
     pytest-timeout)
 if [[ -n "${WHEELHOUSE:-}" ]]; then  # download once into WHEELHOUSE, install from there
-    "$VENV/bin/python" -m pip download -q --disable-pip-version-check --only-binary=:all: \
+    # Not --only-binary: TorchGeo's lightly -> hydra-core -> omegaconf needs
+    # antlr4-python3-runtime 4.9, a pure-Python sdist (no compiler); refusing sdists sends the
+    # resolver backtracking through every lightly/hydra-core release.
+    "$VENV/bin/python" -m pip download -q --disable-pip-version-check \
         -d "$WHEELHOUSE" "${DEPS[@]}"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-index \
         --find-links "$WHEELHOUSE" "${DEPS[@]}"
