@@ -3,18 +3,31 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo install test lint docs rust-test py-test bench bench-chart fmt torchgeo-latest
+.PHONY: help demo install test lint docs rust-test py-test bench bench-chart fmt torchgeo-latest \
+	wheel wheel-matrix
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
 
-install:  ## system deps + build and install rasteret (release) with its test extras
-	bash scripts/install-system-deps.sh --test
-	$(PIP) install --quiet --disable-pip-version-check '.[dev]'
+# The wheel `make wheel` leaves in dist/ (one at a time: `make wheel` removes older ones).
+DIST_WHEEL = $$(ls dist/rasteret-*-abi3-manylinux*.whl)
 
-demo: ## install and run the offline demo (writes ./rasteret-demo.png)
+wheel:  ## dist/: manylinux_2_28 abi3 wheel (maturin + zig from PyPI) and sdist
+	$(PIP) install --quiet --disable-pip-version-check 'maturin>=1.7,<2' ziglang auditwheel
+	rm -f dist/rasteret-*.whl dist/rasteret-*.tar.gz
+	$(PYTHON) -m maturin build --release --zig --compatibility manylinux_2_28 --out dist
+	$(PYTHON) -m maturin sdist --out dist
+	$(PYTHON) -m auditwheel show $(DIST_WHEEL)
+
+install: wheel  ## system deps + install dist/'s wheel with its test and dev extras
+	bash scripts/install-system-deps.sh --test
+	$(PIP) install --quiet --disable-pip-version-check "$(DIST_WHEEL)[dev]"
+	$(PIP) install --quiet --disable-pip-version-check --force-reinstall --no-deps $(DIST_WHEEL)
+
+demo: wheel  ## install dist/'s wheel and run the offline demo (writes ./rasteret-demo.png)
 	bash scripts/install-system-deps.sh
-	$(PIP) install --quiet --disable-pip-version-check '.[xarray]'
+	$(PIP) install --quiet --disable-pip-version-check "$(DIST_WHEEL)[xarray]"
+	$(PIP) install --quiet --disable-pip-version-check --force-reinstall --no-deps $(DIST_WHEEL)
 	rasteret demo
 
 lint:  ## formatting and lint gates (Rust and Python)
@@ -35,7 +48,10 @@ rust-test:  ## cargo unit and integration tests
 py-test:  ## pytest suite (real servers, GDAL-written corpus)
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: install lint docs rust-test py-test  ## everything CI runs
+wheel-matrix:  ## dist/'s wheel in fresh CPython 3.11/3.12/3.13 venvs, no compiler on PATH
+	bash scripts/wheel-matrix.sh
+
+test: install lint docs rust-test py-test  ## everything CI runs (wheel-matrix: see README)
 
 fmt:  ## format Rust and Python
 	cargo fmt --all

@@ -184,3 +184,10 @@ def _reset_stac_servers(request: pytest.FixtureRequest) -> Iterator[None]:
             server.clear_faults()
             server.ignore_range = False
             server.latency_ms = 0.0
+
+
+def pytest_report_header() -> str:
+    """Name the rasteret package under test: the installed one (a wheel) or the source tree."""
+    import rasteret
+
+    return f"rasteret: {rasteret.__file__}"

@@ -61,6 +61,7 @@ fn proxy_needs_tls() -> bool {
 }
 
 fn cached_client(tls: bool, timeout_ms: u64) -> Result<reqwest::Client> {
+    super::tls::install_crypto_provider();
     let pid = std::process::id();
     let mut slot = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
     if slot.as_ref().is_none_or(|(owner, _)| *owner != pid) {

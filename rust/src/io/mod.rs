@@ -38,6 +38,7 @@ pub mod route;
 pub mod runtime;
 pub mod s3_plan;
 pub mod store;
+pub mod tls;
 
 pub use budget::ByteBudget;
 pub use route::redact;
@@ -199,6 +200,7 @@ async fn on_io_runtime<T: Send + 'static>(
 impl Source {
     /// Route `url` (see [`route`]) to a cached client or store. No request is made.
     pub fn open(url: &str, opts: &IoOptions) -> Result<Self> {
+        tls::install_crypto_provider();
         store::validate_options(&opts.store_options)?;
         let (url, backend) = if let Some(reader) = &opts.reader {
             if url.is_empty() {

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::io::tls::install_crypto_provider();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let profile = if cfg!(debug_assertions) {
         "debug"
