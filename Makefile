@@ -32,10 +32,15 @@ docs:  ## build the documentation site (mkdocs, --strict) into site/
 rust-test:  ## cargo unit and integration tests
 	cargo test --all-targets
 
+# `fuzz` is also the name of a directory: without .PHONY make would call it up to date.
+.PHONY: fuzz
+fuzz:  ## bounded fuzzing (FUZZ_SECONDS per target, default 30); crashers -> fuzz/regressions/
+	bash scripts/fuzz-ci.sh
+
 py-test:  ## pytest suite (real servers, GDAL-written corpus)
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
-test: install lint docs rust-test py-test  ## everything CI runs
+test: install lint docs rust-test fuzz py-test  ## everything CI runs
 
 fmt:  ## format Rust and Python
 	cargo fmt --all
