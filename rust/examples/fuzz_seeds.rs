@@ -135,8 +135,11 @@ fn geo_seeds() -> Vec<(&'static str, Vec<u8>)> {
         1, 1, 0, 5, 1024, 0, 1, 1, 1025, 0, 1, 2, 1026, 34737, 22, 0, 3072, 0, 1, 32767, 2057,
         34736, 1, 0,
     ];
-    let geographic = [1, 1, 0, 3, 1024, 0, 1, 2, 2048, 0, 1, 4326, 2049, 34737, 7, 0];
-    let metadata = "<GDALMetadata>\n  <Item name=\"SCALE\" sample=\"0\" role=\"scale\">0.01</Item>\n  \
+    let geographic = [
+        1, 1, 0, 3, 1024, 0, 1, 2, 2048, 0, 1, 4326, 2049, 34737, 7, 0,
+    ];
+    let metadata =
+        "<GDALMetadata>\n  <Item name=\"SCALE\" sample=\"0\" role=\"scale\">0.01</Item>\n  \
                     <Item name=\"OFFSET\" sample=\"0\" role=\"offset\">-5</Item>\n  \
                     <Item name=\"SCALE\" sample=\"1\" role=\"scale\">2</Item>\n</GDALMetadata>";
     vec![
@@ -147,7 +150,13 @@ fn geo_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "geographic_point",
-            seed(&geographic, &[30.0, 30.0, 0.0, 0.0, 0.0, 0.0, 500000.0, 4e6], "WGS 84|", 3, "nan"),
+            seed(
+                &geographic,
+                &[30.0, 30.0, 0.0, 0.0, 0.0, 0.0, 500000.0, 4e6],
+                "WGS 84|",
+                3,
+                "nan",
+            ),
         ),
     ]
 }

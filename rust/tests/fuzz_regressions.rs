@@ -34,8 +34,7 @@ fn replay(kind: &str) -> Vec<(&'static str, usize)> {
         let files = inputs(&fuzz_dir().join(kind).join(name));
         for path in &files {
             let data = std::fs::read(path).expect("read fuzz input");
-            let outcome: std::thread::Result<Checked> =
-                std::panic::catch_unwind(|| check(&data));
+            let outcome: std::thread::Result<Checked> = std::panic::catch_unwind(|| check(&data));
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(violation)) => failures.push(format!("{}: {violation}", path.display())),

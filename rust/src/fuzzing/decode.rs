@@ -22,7 +22,11 @@ const FLAG_NODATA: u8 = 16;
 /// The fuzz input that decodes `tile` with `spec`, `rows_needed` rows (for seed corpora).
 pub fn decode_seed(spec: &TileSpec<'_>, rows_needed: u32, tile: &[u8]) -> Option<Vec<u8>> {
     let comp = COMPRESSIONS.iter().position(|&c| c == spec.compression)?;
-    let side = |v: u32| u16::try_from(v).ok().filter(|&v| (1..=MAX_SIDE).contains(&v));
+    let side = |v: u32| {
+        u16::try_from(v)
+            .ok()
+            .filter(|&v| (1..=MAX_SIDE).contains(&v))
+    };
     let (width, rows, needed) = (side(spec.width)?, side(spec.rows)?, side(rows_needed)?);
     let mut flags = 0;
     for (on, flag) in [

@@ -83,7 +83,9 @@ pub fn geo_tags(data: &[u8]) -> Checked {
     let keys = GeoKeys::parse(&dir, &doubles, &ascii);
     let (epsg, citation) = keys.crs();
     if epsg.is_some() && citation.is_some() {
-        return Err(Violation("a CRS has both an EPSG code and a citation".into()));
+        return Err(Violation(
+            "a CRS has both an EPSG code and a citation".into(),
+        ));
     }
     let _ = keys.short(key::GT_RASTER_TYPE);
     let (scale, rest) = doubles.split_at(doubles.len().min(3));

@@ -45,8 +45,11 @@ impl std::error::Error for Violation {}
 /// Outcome of one fuzz input.
 pub type Checked = std::result::Result<(), Violation>;
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]) -> Checked;
+
 /// Every entry point by the name of its fuzz target (and of its corpus directories).
-pub const TARGETS: [(&str, fn(&[u8]) -> Checked); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("decode_tile", decode_tile),
     ("parse_header", parse_header),
     ("geo_tags", geo_tags),

@@ -7,8 +7,7 @@ use super::{not_internal, Checked, Input, Violation};
 use crate::codec;
 use crate::error::{Error, Kind};
 use crate::read::plan::{
-    fill_bytes, place_fill, place_tile, place_tile_differenced, plan_reads, Window,
-    WindowRequest,
+    fill_bytes, place_fill, place_tile, place_tile_differenced, plan_reads, Window, WindowRequest,
 };
 use crate::tiff::ImageLayout;
 
@@ -69,7 +68,13 @@ fn layout(input: &mut Input<'_>) -> ImageLayout {
     let n = usize::try_from(n.min(MAX_TILES)).unwrap_or(0);
     let sparse_every = 1 + usize::from(input.u8() % 8);
     let tile_offsets = (0..n)
-        .map(|i| if i % sparse_every == 1 { 0 } else { 1000 + i as u64 * 100 })
+        .map(|i| {
+            if i % sparse_every == 1 {
+                0
+            } else {
+                1000 + i as u64 * 100
+            }
+        })
         .collect();
     ImageLayout {
         ifd_index: 0,
@@ -192,8 +197,11 @@ pub(crate) fn check_plan(requests: &[WindowRequest]) -> Checked {
             return Err(Violation("a placement names no request".into()));
         }
         let placed = if job.is_sparse() {
-            fill_bytes(&job.layout, job.nodata)
-                .and_then(|fill| places.iter().try_for_each(|p| place_fill(&fill, p, &mut out)))
+            fill_bytes(&job.layout, job.nodata).and_then(|fill| {
+                places
+                    .iter()
+                    .try_for_each(|p| place_fill(&fill, p, &mut out))
+            })
         } else {
             decode_and_place(job, places, &mut out)
         };

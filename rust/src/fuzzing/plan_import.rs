@@ -69,8 +69,19 @@ const INT_COLUMNS: [&str; 7] = [
 ];
 
 const DTYPES: [&str; 13] = [
-    "uint8", "uint16", "int16", "float32", "float64", "uint32", "int32", "int8", "uint64",
-    "int64", "float16", "complex64", "",
+    "uint8",
+    "uint16",
+    "int16",
+    "float32",
+    "float64",
+    "uint32",
+    "int32",
+    "int8",
+    "uint64",
+    "int64",
+    "float16",
+    "complex64",
+    "",
 ];
 
 /// Import a fuzz-built plan batch directly; see the module docs.
@@ -131,7 +142,10 @@ fn build_batch(input: &mut Input<'_>) -> Option<(RecordBatch, bool)> {
     };
     let url_kind = input.u8();
     if url_kind % 8 != 7 {
-        push("url", strings(input, len, url_kind, &["file:///a.tif", "mem://b"]));
+        push(
+            "url",
+            strings(input, len, url_kind, &["file:///a.tif", "mem://b"]),
+        );
     }
     let layout = layout_column(input, len, slice_level == 3, slice_level == 2, front)?;
     push("layout", layout);
@@ -194,9 +208,15 @@ fn layout_column(
         return None;
     }
     let struct_len = if slice_children { n } else { padded };
-    let nulls = (flags & 2 != 0)
-        .then(|| NullBuffer::from((0..struct_len).map(|_| input.u8() % 5 != 0).collect::<Vec<_>>()));
-    let layout: ArrayRef = Arc::new(StructArray::try_new(Fields::from(fields), children, nulls).ok()?);
+    let nulls = (flags & 2 != 0).then(|| {
+        NullBuffer::from(
+            (0..struct_len)
+                .map(|_| input.u8() % 5 != 0)
+                .collect::<Vec<_>>(),
+        )
+    });
+    let layout: ArrayRef =
+        Arc::new(StructArray::try_new(Fields::from(fields), children, nulls).ok()?);
     let layout = if slice_struct {
         layout.slice(front, n)
     } else {
@@ -246,9 +266,11 @@ fn ints(input: &mut Input<'_>, len: usize, kind: u8) -> ArrayRef {
         5 => Arc::new(UInt16Array::from_iter(it.map(|v| v.map(|v| v as u16)))),
         6 => Arc::new(UInt32Array::from_iter(it.map(|v| v.map(|v| v as u32)))),
         7 => Arc::new(UInt64Array::from_iter(it.map(|v| v.map(|v| v as u64)))),
-        8 => Arc::new(Float64Array::from_iter(
-            it.map(|v| v.map(|v| v as f64 + if v % 7 == 3 { 0.5 } else { 0.0 })),
-        )),
+        8 => {
+            Arc::new(Float64Array::from_iter(it.map(|v| {
+                v.map(|v| v as f64 + if v % 7 == 3 { 0.5 } else { 0.0 })
+            })))
+        }
         _ => {
             let mut b = StringBuilder::new();
             for v in values {
@@ -283,7 +305,10 @@ fn int_lists(input: &mut Input<'_>, len: usize, kind: u8) -> ArrayRef {
         .then(|| NullBuffer::from((0..len).map(|_| input.u8() % 4 != 0).collect::<Vec<_>>()));
     let field = Arc::new(Field::new("item", values.data_type().clone(), true));
     let list: Option<ArrayRef> = if kind & 4 == 0 {
-        let offsets = offsets.iter().map(|&o| i32::try_from(o).ok()).collect::<Option<Vec<_>>>();
+        let offsets = offsets
+            .iter()
+            .map(|&o| i32::try_from(o).ok())
+            .collect::<Option<Vec<_>>>();
         offsets.and_then(|o| {
             ListArray::try_new(field, OffsetBuffer::new(o.into()), values, nulls)
                 .ok()
