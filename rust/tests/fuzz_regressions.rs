@@ -47,11 +47,11 @@ fn replay(kind: &str) -> Vec<(&'static str, usize)> {
     counts
 }
 
+/// Crashers are added by `scripts/fuzz-ci.sh` when a fuzz run fails (none so far: see
+/// `fuzz/regressions/README.md`); each must pass once its bug is fixed.
 #[test]
 fn every_saved_crasher_is_handled() {
-    let counts = replay("regressions");
-    let total: usize = counts.iter().map(|(_, n)| n).sum();
-    assert!(total > 0, "no regression file found under fuzz/regressions");
+    replay("regressions");
 }
 
 #[test]
