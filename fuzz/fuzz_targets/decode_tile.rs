@@ -5,8 +5,16 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Err(violation) = _core::fuzzing::decode_tile(data) {
-        panic!("{violation}");
+fuzz_target!(
+    init: {
+        // libfuzzer-sys's panic hook aborts on every panic, also on one the crate catches on
+        // purpose (codec/jpeg.rs turns a zune-jpeg panic into a Corrupt error); with the
+        // default hook back, an uncaught panic still aborts once it reaches this target.
+        drop(std::panic::take_hook());
+    },
+    |data: &[u8]| {
+        if let Err(violation) = _core::fuzzing::decode_tile(data) {
+            panic!("{violation}");
+        }
     }
-});
+);

@@ -51,13 +51,14 @@ fn layout(input: &mut Input<'_>) -> ImageLayout {
     let sample_format = 1 + u16::from(input.u8() % 3);
     let samples_per_pixel = u16::from(input.u8() % 5);
     let planar_configuration = 1 + u16::from((flags >> 1) & 1);
+    let planes = if planar_configuration == 2 {
+        u64::from(samples_per_pixel.max(1))
+    } else {
+        1
+    };
     let tiles = u64::from(width.div_ceil(tile_width.max(1)))
-        * u64::from(height.div_ceil(tile_height.max(1)))
-        * if planar_configuration == 2 {
-            u64::from(samples_per_pixel.max(1))
-        } else {
-            1
-        };
+        .saturating_mul(u64::from(height.div_ceil(tile_height.max(1))))
+        .saturating_mul(planes);
     // full tables, or a few entries more or fewer
     let delta = i64::from(input.u8() % 8) - 4;
     let n = if flags & 4 == 0 {
