@@ -4,6 +4,8 @@
 pub mod codec;
 pub mod enrich;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geom;
 pub mod io;
 pub mod python;

@@ -8,9 +8,9 @@
 //!   size. A typical COG costs one request.
 //! - [`parse_bytes`] parses a whole in-memory file (tests, local tools).
 
-mod gdal_meta;
-mod geokeys;
-mod georef;
+pub(crate) mod gdal_meta;
+pub(crate) mod geokeys;
+pub(crate) mod georef;
 mod header;
 mod ifd;
 mod layout;
