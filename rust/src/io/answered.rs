@@ -73,6 +73,8 @@ pub struct StatusConnector;
 
 impl HttpConnector for StatusConnector {
     fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        // every object_store client is built here: rustls needs its provider first
+        super::tls::install_crypto_provider();
         let inner = ReqwestConnector::default().connect(options)?;
         Ok(HttpClient::new(StatusService(inner)))
     }
