@@ -378,6 +378,14 @@ def _summary_row(w: int, h: int, tw: int, th: int, dtype: Any, nodata: Any) -> l
     return [int(w), int(h), int(tw), int(th), str(np.dtype(dtype)), nodata]
 
 
+def _layout_summary(m: dict[str, Any]) -> list[Any]:
+    """:func:`_summary_row` of one parsed header (a rasteret layout struct)."""
+    return _summary_row(
+        m["image_width"], m["image_height"], m["tile_width"], m["tile_height"], m["dtype"],
+        m["nodata"],
+    )  # fmt: skip
+
+
 # ---- rasteret -------------------------------------------------------------------------------
 def _rasteret_headers(urls: list[str]):
     from rasteret.read import engine as _read
@@ -429,17 +437,7 @@ def rasteret_headers(plan: dict[str, Any], timer: _Timer) -> list[Any]:
     _rasteret_import()
     with timer:
         batch = _rasteret_headers(plan["urls"])
-    return [
-        _summary_row(
-            m["image_width"],
-            m["image_height"],
-            m["tile_width"],
-            m["tile_height"],
-            m["dtype"],
-            m["nodata"],
-        )
-        for m in batch.column("metadata").to_pylist()
-    ]
+    return [_layout_summary(m) for m in batch.column("metadata").to_pylist()]
 
 
 def _rasteret_import() -> None:
@@ -680,18 +678,7 @@ def rasteret_api_build(plan: dict[str, Any], timer: _Timer) -> list[Any]:
                 table, name="bench", workspace_dir=workspace, enrich_cog=True
             )
         rows = coll.to_table(columns=[f"{b}_metadata" for b in BANDS]).to_pylist()
-    return [
-        _summary_row(
-            m["image_width"],
-            m["image_height"],
-            m["tile_width"],
-            m["tile_height"],
-            m["dtype"],
-            m["nodata"],
-        )
-        for row in rows
-        for m in (row[f"{b}_metadata"] for b in BANDS)
-    ]
+    return [_layout_summary(row[f"{b}_metadata"]) for row in rows for b in BANDS]
 
 
 def rasteret_points(plan: dict[str, Any], timer: _Timer) -> np.ndarray:

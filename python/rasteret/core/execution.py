@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from rasteret.core.xarray_cube import dataset_from_reads
 from rasteret.read.aoi import AoiReadResult, aoi_columns, read_aoi
+from rasteret.read.buffers import evenly_spaced
 from rasteret.read.inputs import (
     AUTO_CRS,
     GeometryInputPlan,
@@ -50,24 +51,10 @@ _GDF_COLUMNS = (
 def _buffer_view(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """``arrays`` as one array of ``shape`` without a copy when they are consecutive,
     C-contiguous views of ``dtype`` into one buffer, else None."""
-    root = arrays[0]
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    start = arrays[0].__array_interface__["data"][0]
-    size = arrays[0].nbytes
-    for k, a in enumerate(arrays):
-        base = a
-        while isinstance(base.base, np.ndarray):
-            base = base.base
-        if (
-            base is not root
-            or a.dtype != dtype
-            or not a.flags.c_contiguous
-            or a.nbytes != size
-            or a.__array_interface__["data"][0] != start + k * size
-        ):
-            return None
-    offset = start - root.__array_interface__["data"][0]
+    spaced = evenly_spaced(arrays, dtype)
+    if spaced is None or spaced[2] != arrays[0].nbytes:
+        return None
+    root, offset, _ = spaced
     return np.ndarray(shape, dtype=dtype, buffer=root, offset=offset)
 
 

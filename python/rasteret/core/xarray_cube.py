@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from rasteret.read.aoi import AoiRead
+from rasteret.read.buffers import evenly_spaced
 
 __all__ = ["combine_first", "cube_from_reads", "dataset_from_reads", "record_dataset"]
 
@@ -352,31 +353,17 @@ def _views_in_read_buffer(
         by_slot[k] = {r.band: r.data for r in group}
     views = {}
     for band, dtype in dtypes.items():
-        arrays = [by_slot[k].get(band) for k in range(n_t * n_g)]
-        if any(a is None or a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        spaced = evenly_spaced([by_slot[k].get(band) for k in range(n_t * n_g)], dtype)
+        if spaced is None:
             return None
-        root = arrays[0]
-        while isinstance(root.base, np.ndarray):
-            root = root.base
-        addresses = [a.__array_interface__["data"][0] for a in arrays]
-        stride = addresses[1] - addresses[0] if len(arrays) > 1 else arrays[0].nbytes
-        if stride < arrays[0].nbytes or any(
-            a - addresses[0] != k * stride for k, a in enumerate(addresses)
-        ):
-            return None
-        for a in arrays:
-            base = a
-            while isinstance(base.base, np.ndarray):
-                base = base.base
-            if base is not root:
-                return None
+        root, offset, stride = spaced
         size = np.dtype(dtype).itemsize
         try:
             views[band] = np.ndarray(
                 shape,
                 dtype=dtype,
                 buffer=root,
-                offset=addresses[0] - root.__array_interface__["data"][0],
+                offset=offset,
                 strides=(n_g * stride, stride, w * size, size),
             )
         except (TypeError, ValueError):  # the buffer does not hold the whole view
