@@ -374,6 +374,7 @@ class Collection(RecordView, ZonalStatsMethod):
         all_touched: bool = False,
         xr_combine: str = "combine_first",
         record_id_column: str | None = None,
+        chunks: Any = None,
         **filters: Any,
     ) -> Any:
         """An xarray Dataset (one variable per band, dims ``time, geometry, y, x``).
@@ -384,6 +385,13 @@ class Collection(RecordView, ZonalStatsMethod):
         win except where they hold the fill value), ``"merge"`` or ``"merge_override"``.
         Queries spanning several CRSs are reprojected to the most common one unless
         ``target_crs`` is given.
+
+        ``chunks`` (None: read now) returns the same Dataset backed by Dask arrays: ``"auto"``
+        (one time, one geometry, whole COG tiles up to 2048 pixels) or a dict of ``time``,
+        ``geometry``, ``y``, ``x`` sizes. The graph is built from the index without a request;
+        each chunk a window overlaps is one task reading only its records' tiles (no header
+        on a worker), the others are fill. Covers ``"combine_first"`` of integer bands on the
+        records' own grid; other reads raise ``NotImplementedError``.
 
         Examples
         --------
@@ -464,6 +472,7 @@ class Collection(RecordView, ZonalStatsMethod):
         max_concurrent: int = 50,
         backend: Any = None,
         group_by: str | None = None,
+        chunks: Any = None,
     ) -> Any:
         """Records resampled onto one grid, like ``rasterio.merge.merge(bounds=, res=)``.
 
@@ -490,10 +499,18 @@ class Collection(RecordView, ZonalStatsMethod):
             None: one output per record. A column name (e.g. ``"datetime"``): records with the
             same value are mosaicked into one output, the first record (``record_ids`` order)
             winning wherever it has data (``rasterio.merge.merge``'s ``method="first"``).
+        chunks
+            None (default): read now into NumPy. Else return a lazy ``dask.array.Array`` of
+            the same values with these chunks: ``"auto"`` (one record, every band, rows and
+            columns in whole COG tiles up to 2048 pixels, starting on tile edges) or a dict of
+            ``record``, ``band``, ``y``, ``x`` sizes (an int, ``-1`` for the whole axis, or
+            ``"auto"``). Each chunk some record touches is one task carrying only its
+            records' index rows (no header is read on a worker); the others are fill.
+            Resampled or warped reads keep the whole grid in each chunk.
 
         Returns
         -------
-        numpy.ndarray
+        numpy.ndarray or dask.array.Array
             ``[N, C, H, W]``: N records (or groups, in first-appearance order), C bands,
             ``H = round((top - bottom) / yres)``, ``W = round((right - left) / xres)``; the
             grid's transform is ``Affine(xres, 0, left, 0, -yres, top)``. Pixels are those of

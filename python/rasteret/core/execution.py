@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
+from rasteret.core.xarray_chunks import lazy_cube
 from rasteret.core.xarray_cube import dataset_from_reads
 from rasteret.read.aoi import AoiReadResult, aoi_columns, read_aoi
 from rasteret.read.buffers import evenly_spaced
@@ -93,26 +94,22 @@ def _detect_target_crs(view: Any) -> int | None:
     return int(chosen)
 
 
-def _read(
+def _prepare(
     collection: Any,
     geometries: Any,
     bands: list[str],
     *,
     data_source: str | None,
-    max_concurrent: int,
-    progress: bool,
     backend: Any,
     target_crs: int | None,
     geometry_crs: Any,
     geometry_column: str | None,
-    all_touched: bool,
     filters: dict[str, Any],
     preserve_metadata: bool = False,
     auto_target_crs: bool = False,
     record_id_column: str | None = None,
-    copy_arrays: bool = True,
-) -> AoiReadResult:
-    """Validate, narrow the query, then read every (record, AOI, band) window.
+) -> dict[str, Any]:
+    """Validate and narrow the query: the arguments of :func:`read_aoi` but ``bands``.
 
     ``preserve_metadata`` keeps a tabular input's other columns (for ``get_gdf``).
     ``auto_target_crs``: without ``target_crs``, reproject to the most common CRS of the
@@ -147,18 +144,39 @@ def _read(
     table = view._scan_table(aoi_columns(schema.names, bands))
     if pairs is not None:
         check_pairs(pairs, table, record_id_column)
+    return {
+        "table": table,
+        "plan": plan,
+        "data_source": source,
+        "target_crs": target_crs,
+        "backend": implicit_backend(backend, None, source),
+        "record_ids": pairs,
+    }
+
+
+def _read(
+    collection: Any,
+    geometries: Any,
+    bands: list[str],
+    *,
+    max_concurrent: int,
+    progress: bool,
+    all_touched: bool,
+    copy_arrays: bool = True,
+    **query: Any,
+) -> AoiReadResult:
+    """Validate, narrow the query (:func:`_prepare`), then read every (record, AOI, band)."""
+    prepared = _prepare(collection, geometries, bands, **query)
+    table, plan = prepared.pop("table"), prepared.pop("plan")
     return read_aoi(
         table,
         plan,
         bands,
-        data_source=source,
-        target_crs=target_crs,
         all_touched=all_touched,
         max_concurrent=max_concurrent,
-        backend=implicit_backend(backend, None, source),
         progress=bool(progress),
-        record_ids=pairs,
         copy_arrays=copy_arrays,
+        **prepared,
     )
 
 
@@ -350,6 +368,7 @@ def get_collection_xarray(
     progress: bool = False,
     xr_combine: str = "combine_first",
     record_id_column: str | None = None,
+    chunks: Any = None,
     **filters: Any,
 ) -> Any:
     """An xarray Dataset with one variable per band, dims ``(time, geometry, y, x)``.
@@ -371,6 +390,28 @@ def get_collection_xarray(
             "'merge_override'."
         )
     bands = list(bands)
+    if chunks is not None:  # lazy: plan now, read in Dask tasks
+        prepared = _prepare(
+            collection,
+            geometries,
+            bands,
+            data_source=data_source,
+            backend=backend,
+            target_crs=target_crs,
+            geometry_crs=geometry_crs,
+            geometry_column=geometry_column,
+            filters=filters,
+            auto_target_crs=True,
+            record_id_column=record_id_column,
+        )
+        return lazy_cube(
+            bands=bands,
+            all_touched=all_touched,
+            max_concurrent=max_concurrent,
+            xr_combine=xr_combine,
+            chunks=chunks,
+            **prepared,
+        )
     result = _read(
         collection,
         geometries,

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from rasteret._backends import implicit_backend
 from rasteret.core.utils import infer_data_source
 from rasteret.read.progress import resolve_progress
 from rasteret.read.window import read_records_window, window_columns
+from rasteret.read.window_chunks import lazy_records_window
 
 __all__ = ["read_collection_window"]
 
@@ -30,8 +29,10 @@ def read_collection_window(
     max_concurrent: int = 50,
     backend: Any = None,
     group_by: str | None = None,
-) -> np.ndarray:
-    """``collection.read_window(...)`` (see there): ``[N, C, H, W]`` of ``record_ids``.
+    chunks: Any = None,
+) -> Any:
+    """``collection.read_window(...)`` (see there): ``[N, C, H, W]`` of ``record_ids``, a
+    NumPy array, or a Dask array when ``chunks`` is given.
 
     Raises
     ------
@@ -50,6 +51,20 @@ def read_collection_window(
     if schema is None:
         raise ValueError("Collection has no records")
     table = collection._records_by_id(ids, window_columns(schema.names, bands, group_by))
+    if chunks is not None:
+        return lazy_records_window(
+            table,
+            record_ids=ids,
+            bounds=bounds,
+            res=res,
+            bands=bands,
+            data_source=infer_data_source(collection),
+            chunks=chunks,
+            target_crs=target_crs,
+            max_concurrent=max_concurrent,
+            group_by=group_by,
+            backend=implicit_backend(backend, None, collection.data_source or ""),
+        )
     return read_records_window(
         table,
         record_ids=ids,

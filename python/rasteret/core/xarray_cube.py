@@ -17,6 +17,7 @@ Two ways build it, with the same result:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +26,16 @@ import numpy as np
 from rasteret.read.aoi import AoiRead
 from rasteret.read.buffers import evenly_spaced
 
-__all__ = ["combine_first", "cube_from_reads", "dataset_from_reads", "record_dataset"]
+__all__ = [
+    "CubeLayout",
+    "SlotCube",
+    "combine_first",
+    "cube_from_reads",
+    "cube_layout",
+    "dataset_from_reads",
+    "pixel_centres",
+    "record_dataset",
+]
 
 DIMS = ("time", "geometry", "y", "x")
 
@@ -60,7 +70,7 @@ def _time_of(read: AoiRead) -> np.datetime64:
     return np.datetime64(when, "ns") if when is not None else np.datetime64("NaT")
 
 
-def _pixel_centres(read: AoiRead) -> tuple[np.ndarray, np.ndarray]:
+def pixel_centres(read: AoiRead) -> tuple[np.ndarray, np.ndarray]:
     """(y, x) pixel-centre coordinates of ``read``'s array."""
     h, w = read.data.shape
     t = read.transform
@@ -88,7 +98,7 @@ def record_dataset(reads: list[AoiRead]) -> Any:
     crs = _pair_crs(first)
     arrays = {}
     for r in reads:
-        y, x = _pixel_centres(r)
+        y, x = pixel_centres(r)
         da = xr.DataArray(r.data, dims=("y", "x"), coords={"x": x, "y": y}, name=r.band)
         da.attrs["_FillValue"] = r.nodata
         da = da.assign_coords(
@@ -149,7 +159,7 @@ def _assemble_outer(datasets: list[Any], names: list[str], fills: dict[str, Any]
     for name in names:
         holders = [ds for ds in datasets if name in ds.data_vars]
         dtype = np.result_type(*(ds[name].dtype for ds in holders))
-        cube = _Cube(shape, dtype, fills[name])
+        cube = SlotCube(shape, dtype, fills[name])
         for ds in holders:
             source = ds[name].transpose(*DIMS).values
             at = [indexes[d].get_indexer(ds.indexes[d]) for d in DIMS]
@@ -164,7 +174,7 @@ def _assemble_outer(datasets: list[Any], names: list[str], fills: dict[str, Any]
     return xr.Dataset(variables, coords={**coords, **extra}, attrs=dict(first.attrs))
 
 
-class _Cube:
+class SlotCube:
     """One variable's ``(time, geometry, y, x)`` array, filled slot by slot: a block written
     into an empty slot is copied (the rest of the slot gets the fill value); one written into
     a slot that already holds data only replaces the pixels that hold the fill value."""
@@ -248,17 +258,59 @@ def _fills(groups: list[list[AoiRead]]) -> dict[str, Any] | None:
     return {band: next(iter(v)) for band, v in fills.items()}
 
 
-def cube_from_reads(reads: list[AoiRead]) -> Any | None:
-    """The ``combine_first`` Dataset of ``reads`` assembled directly (see the module doc), or
-    None when a band is not integer, has several fill values, or a pair's bands lie on
-    different grids."""
+@dataclass
+class CubeLayout:
+    """Where each (record, geometry) pair of a ``combine_first`` cube goes, before any pixel.
+
+    ``groups`` are the pairs' reads (read order), ``slots`` their ``(time, geometry id)``,
+    ``centres`` their ``(y, x)`` pixel centres, ``indexes`` the cube's coordinate indexes by
+    dimension, ``dtypes``/``fills``/``attrs`` per band.
+    """
+
+    groups: list[list[AoiRead]]
+    slots: list[tuple[Any, int]]
+    centres: list[tuple[np.ndarray, np.ndarray]]
+    indexes: dict[str, Any]
+    dtypes: dict[str, Any]
+    fills: dict[str, Any]
+    attrs: dict[str, dict[str, Any]]
+    same_grid: bool
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(self.indexes[d]) for d in DIMS)
+
+    def coords(self) -> dict[str, Any]:
+        """The Dataset's coordinates: the indexes plus the CF ``spatial_ref`` of the first pair."""
+        import xarray as xr
+
+        first = self.groups[0][0]
+        attrs = spatial_ref_attrs(_pair_crs(first), first.transform)
+        return {**self.indexes, "spatial_ref": xr.DataArray(0, attrs=attrs)}
+
+    def dataset(self, arrays: dict[str, Any]) -> Any:
+        """The Dataset of one array per band (NumPy or Dask), with the layout's coordinates."""
+        import xarray as xr
+
+        variables = {}
+        for band, array in arrays.items():
+            variable = xr.Variable(DIMS, array, attrs=self.attrs[band])
+            variable.encoding["grid_mapping"] = "spatial_ref"
+            variables[band] = variable
+        return xr.Dataset(variables, coords=self.coords(), attrs=_dataset_attrs(self.groups[0][0]))
+
+
+def cube_layout(reads: list[AoiRead]) -> CubeLayout | None:
+    """The layout of the ``combine_first`` cube of ``reads`` (only their shapes, transforms,
+    dtypes and fills are used), or None when it cannot be assembled directly: a band that is
+    not integer or has several fill values, or a pair whose bands lie on different grids."""
     import xarray as xr
 
     groups = _groups(reads)
     fills = _fills(groups)
     if not groups or fills is None:
         return None
-    centres = [_pixel_centres(g[0]) for g in groups]
+    centres = [pixel_centres(g[0]) for g in groups]
     slots = [(_time_of(g[0]), g[0].geometry_index + 1) for g in groups]
     same_grid = all(
         np.array_equal(y, centres[0][0]) and np.array_equal(x, centres[0][1]) for y, x in centres
@@ -284,30 +336,32 @@ def cube_from_reads(reads: list[AoiRead]) -> Any | None:
         indexes = {d: union.indexes[d] for d in DIMS}
     indexes["time"] = _sorted_index(indexes["time"], True)
     indexes["y"] = _sorted_index(indexes["y"], first.transform.e > 0)
-    shape = tuple(len(indexes[d]) for d in DIMS)
     bands = list(dict.fromkeys(r.band for g in groups for r in g))
     dtypes = {
         b: np.result_type(*(r.data.dtype for g in groups for r in g if r.band == b)) for b in bands
     }
     attrs = {r.band: {"_FillValue": r.nodata} for g in reversed(groups) for r in reversed(g)}
+    return CubeLayout(groups, slots, centres, indexes, dtypes, fills, attrs, same_grid)
+
+
+def cube_from_reads(reads: list[AoiRead]) -> Any | None:
+    """The ``combine_first`` Dataset of ``reads`` assembled directly (see the module doc), or
+    None when :func:`cube_layout` gives none."""
+    layout = cube_layout(reads)
+    if layout is None:
+        return None
+    groups, slots, indexes, dtypes = layout.groups, layout.slots, layout.indexes, layout.dtypes
+    shape = layout.shape
     at_slot = {
         (int(indexes["time"].get_indexer([t])[0]), int(indexes["geometry"].get_indexer([g])[0]))
         for t, g in slots
     }
     in_place = None
-    if same_grid and len(at_slot) == len(groups) == shape[0] * shape[1]:
+    if layout.same_grid and len(at_slot) == len(groups) == shape[0] * shape[1]:
         in_place = _views_in_read_buffer(groups, slots, indexes, shape, dtypes)
     if in_place is None:
-        in_place = _placed(groups, slots, centres, indexes, shape, dtypes, fills)
-    variables = {}
-    for b in bands:
-        variable = xr.Variable(DIMS, in_place[b], attrs=attrs[b])
-        variable.encoding["grid_mapping"] = "spatial_ref"
-        variables[b] = variable
-    spatial_ref = xr.DataArray(0, attrs=spatial_ref_attrs(_pair_crs(first), first.transform))
-    return xr.Dataset(
-        variables, coords={**indexes, "spatial_ref": spatial_ref}, attrs=_dataset_attrs(first)
-    )
+        in_place = _placed(groups, slots, layout.centres, indexes, shape, dtypes, layout.fills)
+    return layout.dataset(in_place)
 
 
 def _placed(
@@ -320,7 +374,7 @@ def _placed(
     fills: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     """Each band's array, allocated once, every read copied into its slot (in read order)."""
-    cubes = {b: _Cube(shape, dtype, fills[b]) for b, dtype in dtypes.items()}
+    cubes = {b: SlotCube(shape, dtype, fills[b]) for b, dtype in dtypes.items()}
     for group, (t, g), (y, x) in zip(groups, slots, centres, strict=True):
         ti = int(indexes["time"].get_indexer([t])[0])
         gi = int(indexes["geometry"].get_indexer([g])[0])
@@ -341,9 +395,7 @@ def _views_in_read_buffer(
     every (time, geometry) slot holds one read of every band on the full grid and the reads
     of a band lie at one constant stride, in slot order, in one buffer; else None."""
     n_t, n_g, h, w = shape
-    if not (
-        np.array_equal(indexes["y"].get_indexer(_pixel_centres(groups[0][0])[0]), np.arange(h))
-    ):
+    if not (np.array_equal(indexes["y"].get_indexer(pixel_centres(groups[0][0])[0]), np.arange(h))):
         return None
     by_slot: dict[int, dict[str, np.ndarray]] = {}
     for group, (t, g) in zip(groups, slots, strict=True):

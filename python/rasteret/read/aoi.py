@@ -107,16 +107,16 @@ def read_aoi(
     from rasteret._backends import io_options
 
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in table.column_names]
-    jobs, errors = _plan_jobs(table, plan, bands, data_source, meta_cols, record_ids)
+    jobs, errors = plan_jobs(table, plan, bands, data_source, meta_cols, record_ids)
     options = io_options(backend, max_concurrent=max_concurrent)
     with TileProgress(progress, "Reading AOIs") as bar:
-        reads, read_errors = _execute(table, jobs, bands, all_touched, options, bar, copy_arrays)
-    errors.update(read_errors)
+        reads, failed = execute_jobs(table, jobs, bands, all_touched, options, bar, copy_arrays)
+    errors.update(failed)
     reads = _reproject(reads, target_crs)
     if record_ids is not None:
         band_order = {b: n for n, b in enumerate(bands)}
         reads.sort(key=lambda r: (r.geometry_index, band_order[r.band]))
-    _report(table, reads, errors)
+    report_failures(table, reads, errors)
     output_crs = target_crs if target_crs is not None else _common_crs(reads)
     return AoiReadResult(reads, plan, output_crs)
 
@@ -126,7 +126,7 @@ def _common_crs(reads: list[AoiRead]) -> Any:
     return codes.pop() if len(codes) == 1 else None
 
 
-def _plan_jobs(
+def plan_jobs(
     table: pa.Table,
     plan: Any,
     bands: list[str],
@@ -403,7 +403,7 @@ def _chunks(jobs: list[_Job]) -> list[list[_Job]]:
     return out
 
 
-def _execute(
+def execute_jobs(
     table: pa.Table,
     jobs: list[_Job],
     bands: list[str],
@@ -567,7 +567,9 @@ def _reproject(reads: list[AoiRead], target_crs: int | None) -> list[AoiRead]:
     return out
 
 
-def _report(table: pa.Table, reads: list[AoiRead], errors: dict[int, list[BaseException]]) -> None:
+def report_failures(
+    table: pa.Table, reads: list[AoiRead], errors: dict[int, list[BaseException]]
+) -> None:
     ids = table.column("id").to_pylist()
     for exc_list in errors.values():
         for exc in exc_list:

@@ -34,7 +34,16 @@ from rasteret.read.grid import (
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
-__all__ = ["read_records_window", "window_columns"]
+__all__ = [
+    "first_fills",
+    "output_crs",
+    "output_dtype",
+    "output_slots",
+    "plan_sources",
+    "read_records_window",
+    "record_rows",
+    "window_columns",
+]
 
 
 @dataclass
@@ -268,13 +277,17 @@ def read_records_window(
     group_by: str | None = None,
     progress: bool = False,
     backend: Any = None,
+    plane_fills: np.ndarray | None = None,
 ) -> np.ndarray:
     """Read ``bands`` of ``record_ids`` on the grid of ``bounds`` at ``res`` (see module doc).
 
     ``table`` holds the records (columns of :func:`window_columns`); ``record_ids`` gives the
     output order. Returns ``[N, C, H, W]``: N = records or groups of ``group_by`` values
     (first-appearance order; first record of a group wins where it has data). ``backend`` is
-    any resolved ``backend=`` value (None: default routing).
+    any resolved ``backend=`` value (None: default routing). ``plane_fills`` (``[N, C]``)
+    overrides the value of each output plane where no record has data (default: the fill of
+    the plane's first record, or 0 when no record covers the grid); a chunk of a larger grid
+    passes the larger grid's fills, so that its pixels equal the larger read's.
 
     Raises
     ------
@@ -282,30 +295,29 @@ def read_records_window(
         Unknown ids, bad bounds/res, records in several CRS without ``target_crs``.
     """
     grid = MergeGrid.parse(bounds, res)
-    rows = _record_rows(table, record_ids)
+    rows = record_rows(table, record_ids)
     epsgs = (
         table.column("proj:epsg").to_pylist()
         if "proj:epsg" in table.column_names
         else [None] * table.num_rows
     )
-    out_crs = _output_crs([epsgs[r] for r in rows], target_crs)
-    plans = _plan_sources(
+    out_crs = output_crs([epsgs[r] for r in rows], target_crs)
+    plans = plan_sources(
         table, rows, record_ids, bands, data_source, epsgs, target_crs, out_crs, grid
     )
     options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
-    slot_of, n_out = _output_slots(table, rows, group_by)
-    dtype = np.result_type(
-        *[
-            np.result_type(*[p.dtype for p in plans if p.band == b] or [np.uint8])
-            for b in range(len(bands))
-        ]
-    )
+    slot_of, n_out = output_slots(table, rows, group_by)
+    dtype = output_dtype(plans, len(bands))
     height, width = grid.shape
     out = np.empty((n_out, len(bands), height, width), dtype=dtype)
+    if plane_fills is None:
+        plane_fills = first_fills(plans, slot_of, n_out, len(bands))
     targets = _direct_targets(plans, slot_of, len(bands), dtype)
     with TileProgress(progress, "Reading windows") as bar:
         if targets is not None:
-            _read_into(table, rows, bands, plans, targets, out, options, bar.callback())
+            _read_into(
+                table, rows, bands, plans, targets, out, plane_fills, options, bar.callback()
+            )
             return out
         crops = _read_sources(table, rows, bands, plans, options, bar.callback())
     members: dict[tuple[int, int], list[tuple[_Source, np.ndarray]]] = {}
@@ -313,13 +325,34 @@ def read_records_window(
         members.setdefault((slot_of[p.slot], p.band), []).append((p, crop))
     for o in range(n_out):
         for b in range(len(bands)):
-            group = members.get((o, b), [])
-            fill = group[0][0].fill if group else 0
-            out[o, b] = _mosaic(group, grid, out_crs, fill)
+            out[o, b] = _mosaic(members.get((o, b), []), grid, out_crs, plane_fills[o, b])
     return out
 
 
-def _record_rows(table: pa.Table, record_ids: list[str]) -> list[int]:
+def output_dtype(plans: list[Any], n_bands: int) -> np.dtype:
+    """The stack's dtype: every band's planned dtypes promoted together (uint8 when none)."""
+    return np.result_type(
+        *[
+            np.result_type(*[p.dtype for p in plans if p.band == b] or [np.uint8])
+            for b in range(n_bands)
+        ]
+    )
+
+
+def first_fills(plans: list[Any], slot_of: list[int], n_out: int, n_bands: int) -> np.ndarray:
+    """``[n_out, n_bands]`` (object): each output plane's fill where no record has data, the
+    fill of its first planned source, else 0."""
+    fills = np.zeros((n_out, n_bands), dtype=object)
+    seen: set[tuple[int, int]] = set()
+    for p in plans:
+        plane = (slot_of[p.slot], p.band)
+        if plane not in seen:
+            seen.add(plane)
+            fills[plane] = p.fill
+    return fills
+
+
+def record_rows(table: pa.Table, record_ids: list[str]) -> list[int]:
     """The table row of each id (its first row when repeated).
 
     Raises
@@ -337,7 +370,7 @@ def _record_rows(table: pa.Table, record_ids: list[str]) -> list[int]:
     return [row_of[i] for i in record_ids]
 
 
-def _output_crs(epsgs: list[Any], target_crs: int | None) -> Any:
+def output_crs(epsgs: list[Any], target_crs: int | None) -> Any:
     """``target_crs``, else the records' one CRS (None when unknown).
 
     Raises
@@ -354,7 +387,7 @@ def _output_crs(epsgs: list[Any], target_crs: int | None) -> Any:
     return target_crs if target_crs is not None else next(iter(record_crs), None)
 
 
-def _plan_sources(
+def plan_sources(
     table: pa.Table,
     rows: list[int],
     ids: list[str],
@@ -439,6 +472,7 @@ def _read_into(
     plans: list[_Source],
     targets: list[int],
     out: np.ndarray,
+    plane_fills: np.ndarray,
     options: dict[str, Any],
     progress: Any,
 ) -> None:
@@ -448,9 +482,9 @@ def _read_into(
 
     planes = out.reshape(-1, *out.shape[2:])
     covered = set(targets)
-    for k in range(len(planes)):
+    for k, fill in enumerate(plane_fills.reshape(-1)):
         if k not in covered:
-            planes[k] = 0
+            planes[k] = fill
     for p, k in zip(plans, targets, strict=True):
         col0, row0, width, height = p.window
         if col0 < 0 or row0 < 0 or col0 + width > p.width or row0 + height > p.height:
@@ -475,7 +509,7 @@ def _read_into(
     )
 
 
-def _output_slots(table: pa.Table, rows: list[int], group_by: str | None) -> tuple[list[int], int]:
+def output_slots(table: pa.Table, rows: list[int], group_by: str | None) -> tuple[list[int], int]:
     """The output slot of each record and the number of slots: one per record, or one per
     ``group_by`` value in first-appearance order."""
     if group_by is None:

@@ -1,0 +1,93 @@
+"""``Collection.get_xarray(..., chunks=...)`` on a real ``distributed.LocalCluster``.
+
+Every lazy cube must be identical to the eager one (values, dtypes, coordinates, attributes,
+``spatial_ref``), and the eager cube equals ``rasterio.mask.mask`` (test_read_outputs.py). The
+Range server's log shows that the workers read tiles only, never a header.
+"""
+
+from __future__ import annotations
+
+import pytest
+import rasterio
+import shapely
+import xarray as xr
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping
+from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
+from test_dask_window import dask_client  # noqa: F401  (module fixture)
+from test_read_outputs import _inner_aoi, _mask, _pair, _pair_collection
+
+da = pytest.importorskip("dask.array")
+
+
+def _box_aoi(entry, c0, r0, c1, r1):
+    """A pixel-grid box (column/row fractions allowed) of ``entry``, in EPSG:4326."""
+    with rasterio.open(entry.path) as src:
+        t, crs = src.transform, src.crs
+    box = shapely.box(t.c + c0 * t.a, t.f + r1 * t.e, t.c + c1 * t.a, t.f + r0 * t.e)
+    return shapely.geometry.shape(transform_geom(crs, "EPSG:4326", mapping(box)))
+
+
+def _io_tasks(ds) -> int:
+    graph = dict(ds[next(iter(ds.data_vars))].data.__dask_graph__())
+    return sum(1 for k in graph if isinstance(k, tuple) and "cube-read" in k[0])
+
+
+@pytest.mark.parametrize("same_datetime", [False, True])
+def test_lazy_cube_is_identical_to_the_eager_cube(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    http_server,
+    same_datetime,
+):
+    coll, entries = aoi_collection
+    first, second = _pair(entries)
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=same_datetime)
+    aoi = _inner_aoi(first)
+    eager = pair.get_xarray(aoi, [BAND])
+    if not same_datetime:  # the eager cube equals rasterio's masked reads
+        a = _mask(first, aoi)
+        assert eager[BAND].shape == (2, 1, *a.shape)
+
+    start = len(http_server.requests)
+    lazy = pair.get_xarray(aoi, [BAND], chunks={"y": 64, "x": 96})
+    assert len(http_server.requests) == start, "building the graph made requests"
+    assert isinstance(lazy[BAND].data, da.Array)
+    assert lazy[BAND].data.chunksize[2:] == (64, 96)
+    got = lazy.compute()
+    xr.testing.assert_identical(got, eager)
+    assert got[BAND].attrs == eager[BAND].attrs
+    assert got["spatial_ref"].attrs == eager["spatial_ref"].attrs
+    log = http_server.requests[start:]
+    assert log and all(r.range and not r.range.startswith("bytes=0-") for r in log)
+
+
+def test_lazy_cube_skips_chunks_no_window_overlaps(aoi_collection, dask_client):  # noqa: F811
+    coll, entries = aoi_collection
+    first, _ = _pair(entries)
+    one = _pair_collection(coll, [first.name], same_datetime=False)
+    # two boxes far apart: the cube spans both, the chunks between them hold no window
+    aois = [_box_aoi(first, 2, 3, 40, 35), _box_aoi(first, 200, 210, 250, 250)]
+    eager = one.get_xarray(aois, [BAND])
+    lazy = one.get_xarray(aois, [BAND], chunks={"y": 32, "x": 32})
+    arr = lazy[BAND].data
+    assert arr.numblocks[:2] == (1, 2)
+    # each box lies in its own geometry slot, the other slot's chunks there are fill
+    n_y, n_x = arr.numblocks[2:]
+    assert n_y * n_x >= 4
+    assert 0 < _io_tasks(lazy) < n_y * n_x
+    xr.testing.assert_identical(lazy.compute(), eager)
+
+
+def test_lazy_cube_auto_chunks_and_unsupported_reads(aoi_collection, dask_client):  # noqa: F811
+    coll, entries = aoi_collection
+    first, second = _pair(entries)
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=False)
+    aoi = _inner_aoi(first)
+    lazy = pair.get_xarray(aoi, [BAND], chunks="auto")
+    assert lazy[BAND].data.chunksize[:2] == (1, 1)
+    xr.testing.assert_identical(lazy.compute(), pair.get_xarray(aoi, [BAND]))
+    with pytest.raises(NotImplementedError, match="combine_first"):
+        pair.get_xarray(aoi, [BAND], xr_combine="merge", chunks="auto")
+    with pytest.raises(ValueError, match="Unknown chunks key"):
+        pair.get_xarray(aoi, [BAND], chunks={"band": 1})
