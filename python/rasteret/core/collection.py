@@ -27,7 +27,7 @@ from rasteret.core.execution import (
     get_collection_numpy,
     get_collection_xarray,
 )
-from rasteret.core.point_sampling import get_collection_point_samples
+from rasteret.core.point_partitions import sample_points_any
 from rasteret.core.raster_accessor import accessor_columns, accessors_of_batch
 from rasteret.core.window_reads import read_collection_window
 from rasteret.core.zonal import ZonalStatsMethod
@@ -430,7 +430,9 @@ class Collection(RecordView, ZonalStatsMethod):
         points
             Shapely Points, WKB, GeoJSON points, a GeoArrow point array, or a table with a
             point geometry column or x/y columns (``x``/``y``, ``lon``/``lat``,
-            ``longitude``/``latitude``, ``lng``/``lat``, or ``x_column``/``y_column``).
+            ``longitude``/``latitude``, ``lng``/``lat``, or ``x_column``/``y_column``). A Dask
+            (or dask-geopandas) frame gives a lazy Dask DataFrame: one task per partition,
+            ``point_index`` = the frame's (integer) index label.
         bands
             Band codes to sample.
         geometry_crs
@@ -459,7 +461,7 @@ class Collection(RecordView, ZonalStatsMethod):
         8
         """
         arguments = self._resolve_io(_arguments(locals()))
-        return get_collection_point_samples(collection=self, **arguments)
+        return sample_points_any(collection=self, **arguments)
 
     def read_window(
         self,

@@ -21,7 +21,7 @@ from rasteret.read.points import MODES, empty_samples, point_columns, sample_rec
 from rasteret.records.summary import infer_data_source
 from rasteret.types import POINT_SAMPLES_NEIGHBORHOOD_SCHEMA, POINT_SAMPLES_SCHEMA
 
-__all__ = ["get_collection_point_samples"]
+__all__ = ["get_collection_point_samples", "sample_table_points"]
 
 
 def get_collection_point_samples(
@@ -110,15 +110,57 @@ def get_collection_point_samples(
     view_schema = view._schema()
     if view_schema is None:
         return empty_samples(schema, meta)
-    out = sample_records(
+    return sample_table_points(
         view._scan_table(point_columns(view_schema.names, bands)),
+        x=x,
+        y=y,
+        lonlat=(lon, lat),
+        crs=crs,
+        meta=meta,
+        bands=bands,
+        data_source=source,
+        match=match,
+        max_distance_pixels=max_distance_pixels,
+        return_neighbourhood=return_neighbourhood,
+        max_concurrent=max_concurrent,
+        progress=progress,
+        backend=backend,
+    )
+
+
+def sample_table_points(
+    table: pa.Table,
+    *,
+    x: np.ndarray,
+    y: np.ndarray,
+    crs: int | None,
+    meta: pa.Table | None,
+    bands: list[str],
+    data_source: str,
+    match: str,
+    max_distance_pixels: int,
+    return_neighbourhood: str,
+    max_concurrent: int,
+    progress: bool,
+    backend: Any,
+    lonlat: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pa.Table:
+    """Sample the records of ``table`` (columns of ``point_columns``) at points ``x``, ``y``
+    (in ``crs``; ``lonlat``: the same points in EPSG:4326 when known); ``meta`` (the input's
+    other columns, by ``point_index``) is appended."""
+    schema = (
+        POINT_SAMPLES_SCHEMA if return_neighbourhood == "off" else POINT_SAMPLES_NEIGHBORHOOD_SCHEMA
+    )
+    lon, lat = lonlat if lonlat is not None else transform_xy(x, y, crs, 4326)
+    out = sample_records(
+        table,
         x=x,
         y=y,
         lon=lon,
         lat=lat,
         crs=crs,
         bands=bands,
-        data_source=source,
+        data_source=data_source,
         match=match,
         max_distance_pixels=max_distance_pixels,
         return_neighbourhood=return_neighbourhood,
