@@ -14,25 +14,18 @@ partitions (e.g. dask-geopandas ``spatial_shuffle``) read each tile about once.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from rasteret._backends import implicit_backend
+from rasteret.core.dask_frames import check_integer_index, is_dask_frame, relabel, shared_records
 from rasteret.core.point_sampling import get_collection_point_samples, sample_table_points
 from rasteret.read.inputs import prepare_point_coords
 from rasteret.read.points import point_columns
 from rasteret.records.summary import infer_data_source
 
-__all__ = ["is_dask_frame", "sample_points_any", "sample_partition"]
-
-
-def is_dask_frame(obj: Any) -> bool:
-    """Whether ``obj`` is a Dask (or dask-geopandas) DataFrame."""
-    module = type(obj).__module__
-    return module.startswith(("dask", "dask_geopandas")) and hasattr(obj, "map_partitions")
+__all__ = ["sample_points_any", "sample_partition"]
 
 
 def sample_partition(
@@ -50,25 +43,14 @@ def sample_partition(
         preserve_metadata=True,
     )
     out = sample_table_points(records, x=x, y=y, crs=crs, meta=meta, **options["read"])
-    labels = np.asarray(frame.index)
-    position = out.column("point_index").to_numpy()
-    index = pa.array(labels[position].astype(np.int64), pa.int64())
-    at = out.schema.get_field_index("point_index")
-    return out.set_column(at, out.schema.field(at), index).to_pandas()
+    return relabel(out, "point_index", frame).to_pandas()
 
 
 def sample_points_any(*, collection: Any, points: Any, **kwargs: Any) -> Any:
     """``Collection.sample_points``: an Arrow table, or a Dask DataFrame for a Dask frame."""
     if not is_dask_frame(points):
         return get_collection_point_samples(collection=collection, points=points, **kwargs)
-    import dask
-    from pandas.api.types import is_integer_dtype
-
-    if not is_integer_dtype(points._meta.index.dtype):
-        raise ValueError(
-            "sample_points of a Dask frame needs an integer index (it becomes point_index); "
-            "call .reset_index() first"
-        )
+    check_integer_index(points, "point_index")
     # the eager call on the empty frame validates every option and gives the output columns
     meta = get_collection_point_samples(collection=collection, points=points._meta, **kwargs)
     bands = list(dict.fromkeys(kwargs["bands"]))
@@ -95,9 +77,12 @@ def sample_points_any(*, collection: Any, points: Any, **kwargs: Any) -> Any:
             "backend": implicit_backend(kwargs.get("backend"), None, source),
         },
     }
-    shared = dask.delayed(records, name=f"rasteret-records-{uuid.uuid4().hex}")
     return points.map_partitions(
-        sample_partition, shared, options, meta=meta.to_pandas(), enforce_metadata=False
+        sample_partition,
+        shared_records(records),
+        options,
+        meta=meta.to_pandas(),
+        enforce_metadata=False,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from rasteret._backends import implicit_backend, io_options
+from rasteret.core.dask_frames import check_integer_index, is_dask_frame, relabel, shared_records
 from rasteret.read.inputs import (
     AUTO_CRS,
     narrow_query_filters,
@@ -23,7 +24,7 @@ from rasteret.read.inputs import (
 from rasteret.read.zonal import STATS, check_stats, zonal_columns, zonal_stats
 from rasteret.records.summary import infer_data_source
 
-__all__ = ["ZonalStatsMethod", "get_collection_zonal_stats"]
+__all__ = ["ZonalStatsMethod", "get_collection_zonal_stats", "zonal_partition"]
 
 
 def get_collection_zonal_stats(
@@ -79,6 +80,58 @@ def get_collection_zonal_stats(
     )
 
 
+#: ``zonal_stats`` keywords that are not ``subset`` filters.
+_READ_KEYS = {
+    "bands", "stats", "all_touched", "nodata", "id_column", "geometry_crs", "geometry_column",
+    "max_concurrent", "cloud_config", "data_source", "backend",
+}  # fmt: skip
+
+
+def zonal_partition(frame: Any, records: pa.Table, options: dict[str, Any]) -> Any:
+    """The statistics of one partition's geometries (the task a worker runs), as pandas;
+    ``geometry_index`` is the geometry's index label in the input frame."""
+    plan = prepare_geometry_input(
+        frame, geometry_column=options["geometry_column"], geometry_crs=options["geometry_crs"]
+    )
+    out = zonal_stats(records, plan, **options["read"])
+    return relabel(out, "geometry_index", frame).to_pandas()
+
+
+def _lazy_zonal_stats(collection: Any, geometries: Any, kwargs: dict[str, Any]) -> Any:
+    """``zonal_stats`` of a Dask frame: a lazy Dask DataFrame, one task per partition over
+    the collection's records (one graph key), with the eager result's columns."""
+    check_integer_index(geometries, "geometry_index")
+    # the eager call on the empty frame validates every option and gives the output columns
+    meta = get_collection_zonal_stats(
+        collection=collection, geometries=geometries._meta, **kwargs
+    ).to_pandas()
+    bands = list(kwargs["bands"])
+    filters = {k: v for k, v in kwargs.items() if k not in _READ_KEYS}
+    view = collection.subset(**filters) if filters else collection
+    schema = view._schema()
+    if schema is None:
+        return geometries.map_partitions(lambda _: meta, meta=meta)
+    source = kwargs.get("data_source") or infer_data_source(collection)
+    backend = implicit_backend(kwargs.get("backend"), kwargs.get("cloud_config"), source)
+    options = {
+        "geometry_column": kwargs.get("geometry_column"),
+        "geometry_crs": kwargs.get("geometry_crs", AUTO_CRS),
+        "read": {
+            "bands": bands,
+            "data_source": source,
+            "stats": check_stats(kwargs.get("stats", STATS)),
+            "all_touched": kwargs.get("all_touched", False),
+            "nodata": kwargs.get("nodata"),
+            "options": io_options(backend, max_concurrent=kwargs.get("max_concurrent", 50)),
+            "id_column": kwargs.get("id_column"),
+        },
+    }
+    records = shared_records(view._scan_table(zonal_columns(schema.names, bands)))
+    return geometries.map_partitions(
+        zonal_partition, records, options, meta=meta, enforce_metadata=False
+    )
+
+
 class ZonalStatsMethod:
     """The ``zonal_stats`` method of :class:`~rasteret.core.collection.Collection`."""
 
@@ -112,7 +165,9 @@ class ZonalStatsMethod:
         geometries
             Polygons in any form :meth:`get_numpy` accepts (a table, GeoDataFrame, shapely,
             WKB, GeoJSON, a bbox tuple), in ``geometry_crs``; each is reprojected to the CRS
-            of every record it is measured on.
+            of every record it is measured on. A Dask (or dask-geopandas) frame gives a lazy
+            Dask DataFrame of the same columns: one task per partition, ``geometry_index`` =
+            the frame's (integer) index label.
         bands
             Band codes, e.g. ``["B04", "B08"]``.
         stats
@@ -154,4 +209,7 @@ class ZonalStatsMethod:
         ['geometry_index', 'record_id', 'datetime', 'band', 'mean', 'count']
         """
         arguments = {k: v for k, v in locals().items() if k not in ("self", "filters")}
+        if is_dask_frame(geometries):
+            del arguments["geometries"]
+            return _lazy_zonal_stats(self, geometries, {**arguments, **filters})
         return get_collection_zonal_stats(collection=self, **arguments, **filters)
