@@ -1,4 +1,4 @@
-"""``Collection.sample_points`` of a Dask DataFrame on a real ``distributed.LocalCluster``.
+"""``sample_points`` and ``get_gdf`` of Dask DataFrames on a real ``distributed.LocalCluster``.
 
 The lazy result must hold exactly the eager rows (same ``point_index`` for a frame with a
 default index) and the values equal ``rasterio``'s ``sample``; the workers read tiles only.
@@ -80,3 +80,32 @@ def test_lazy_points_keep_index_labels_and_validate_early(aoi_collection):  # no
             [BAND],
             geometry_crs=4326,
         )
+
+
+def test_lazy_gdf_of_a_frame_of_aois_equals_eager(aoi_collection, dask_client):  # noqa: F811
+    import geopandas as gpd
+    import rasterio
+    import shapely
+
+    coll, entries = aoi_collection
+    entry = next(e for e in entries if e.name.startswith("deflate_pred2_u16"))
+    one = coll.where(ds.field("id") == entry.name)
+    with rasterio.open(entry.path) as src:
+        b, crs = src.bounds, src.crs.to_epsg()
+    w, h = b.right - b.left, b.top - b.bottom
+    boxes = [
+        shapely.box(b.left + w * f, b.bottom + h * f, b.left + w * (f + 0.2), b.top - h * f)
+        for f in (0.05, 0.2, 0.35, 0.5)
+    ]
+    frame = gpd.GeoDataFrame({"name": list("abcd")}, geometry=boxes, crs=crs)
+    eager = one.get_gdf(frame, [BAND])
+    lazy = one.get_gdf(dd.from_pandas(frame, npartitions=2), [BAND])
+    assert list(lazy.columns) == list(eager.columns)
+    got = lazy.compute().sort_values("geometry_id").reset_index(drop=True)
+    want = eager.sort_values("geometry_id").reset_index(drop=True)
+    assert got["geometry_id"].tolist() == want["geometry_id"].tolist() == [1, 2, 3, 4]
+    assert got["name"].tolist() == list("abcd")
+    assert got.crs == want.crs and got.geometry.equals(want.geometry)
+    for a, e in zip(got["data"], want["data"], strict=True):
+        np.testing.assert_array_equal(a, e)
+    assert got["transform"].tolist() == want["transform"].tolist()

@@ -355,7 +355,10 @@ class Collection(RecordView, ZonalStatsMethod):
         record_id_column: str | None = None,
         **filters: Any,
     ) -> Any:
-        """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform."""
+        """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform.
+
+        A Dask frame of AOIs gives a lazy Dask DataFrame of GeoDataFrame partitions (one task
+        per partition; ``geometry_id`` = the frame's integer index label + 1)."""
         return get_collection_gdf(collection=self, **self._resolve_io(_arguments(locals())))
 
     def get_xarray(

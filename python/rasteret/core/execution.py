@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
+from rasteret.core.dask_frames import check_integer_index, is_dask_frame, shared_records
 from rasteret.core.xarray_chunks import lazy_cube
 from rasteret.core.xarray_cube import dataset_from_reads
 from rasteret.read.aoi import AoiReadResult, aoi_columns, read_aoi
@@ -310,9 +311,21 @@ def get_collection_gdf(
     ValueError
         As :func:`get_collection_numpy`; also input columns named like output columns.
     """
-    import geopandas as gpd
-    import pandas as pd
-
+    if is_dask_frame(geometries):
+        return _lazy_gdf(
+            collection,
+            geometries,
+            list(bands),
+            data_source=data_source,
+            max_concurrent=max_concurrent,
+            backend=backend,
+            target_crs=target_crs,
+            geometry_crs=geometry_crs,
+            geometry_column=geometry_column,
+            all_touched=all_touched,
+            record_id_column=record_id_column,
+            filters=filters,
+        )
     result = _read(
         collection,
         geometries,
@@ -330,6 +343,14 @@ def get_collection_gdf(
         preserve_metadata=True,
         copy_arrays=False,  # each row's array is a view of the one buffer the core read into
     )
+    return gdf_of_reads(result, target_crs)
+
+
+def gdf_of_reads(result: AoiReadResult, target_crs: int | None) -> Any:
+    """``get_gdf``'s GeoDataFrame of an AOI read (see :func:`get_collection_gdf`)."""
+    import geopandas as gpd
+    import pandas as pd
+
     geoms, crs = _output_geometries(result, target_crs)
     crs_text = None if crs is None else (f"EPSG:{crs}" if isinstance(crs, int) else crs)
     meta = result.plan.metadata
@@ -351,6 +372,67 @@ def get_collection_gdf(
         gdf = gdf.merge(meta.to_pandas(), on="geometry_id", how="left")
         gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs_text)
     return gdf
+
+
+def gdf_partition(frame: Any, records: Any, options: dict[str, Any]) -> Any:
+    """The ``get_gdf`` rows of one partition's AOIs (the task a worker runs); ``geometry_id``
+    is the AOI's index label in the input frame plus one."""
+    plan = prepare_geometry_input(frame, preserve_metadata=True, **options["input"])
+    pairs = None
+    if options["record_id_column"] is not None:
+        pairs = record_pairs(plan, options["record_id_column"])
+        check_pairs(pairs, records, options["record_id_column"])
+    result = read_aoi(records, plan, options["bands"], record_ids=pairs, **options["read"])
+    gdf = gdf_of_reads(result, options["read"]["target_crs"])
+    labels = np.asarray(frame.index).astype(np.int64)
+    gdf["geometry_id"] = labels[gdf["geometry_id"].to_numpy() - 1] + 1
+    return gdf
+
+
+def _lazy_gdf(collection: Any, geometries: Any, bands: list[str], **query: Any) -> Any:
+    """``get_gdf`` of a Dask frame of AOIs: a Dask DataFrame of GeoDataFrame partitions, one
+    task per partition over the collection's records (one graph key)."""
+    from rasteret._backends import implicit_backend
+    from rasteret.core.utils import infer_data_source
+
+    check_integer_index(geometries, "geometry_id")
+    filters = query.pop("filters")
+    _check_bands(collection, bands)
+    # the empty partition gives the output columns (and fails early on colliding names)
+    plan = prepare_geometry_input(
+        geometries._meta,
+        geometry_column=query["geometry_column"],
+        geometry_crs=query["geometry_crs"],
+        preserve_metadata=True,
+    )
+    fail_on_metadata_collisions(
+        plan.metadata, output_columns=_GDF_COLUMNS, join_column="geometry_id"
+    )
+    meta = gdf_of_reads(AoiReadResult([], plan, query["target_crs"]), query["target_crs"])
+    view = collection.subset(**filters) if filters else collection
+    schema = view._schema()
+    if schema is None:
+        raise ValueError("No valid data found")
+    source = query["data_source"] or infer_data_source(collection)
+    options = {
+        "bands": bands,
+        "input": {
+            "geometry_column": query["geometry_column"],
+            "geometry_crs": query["geometry_crs"],
+        },
+        "record_id_column": query["record_id_column"],
+        "read": {
+            "data_source": source,
+            "target_crs": query["target_crs"],
+            "all_touched": query["all_touched"],
+            "max_concurrent": query["max_concurrent"],
+            "backend": implicit_backend(query["backend"], None, source),
+        },
+    }
+    records = shared_records(view._scan_table(aoi_columns(schema.names, bands)))
+    return geometries.map_partitions(
+        gdf_partition, records, options, meta=meta, enforce_metadata=False
+    )
 
 
 def get_collection_xarray(
