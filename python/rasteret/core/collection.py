@@ -355,10 +355,8 @@ class Collection(RecordView, ZonalStatsMethod):
         record_id_column: str | None = None,
         **filters: Any,
     ) -> Any:
-        """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform.
-
-        A Dask frame of AOIs gives a lazy Dask DataFrame of GeoDataFrame partitions (one task
-        per partition; ``geometry_id`` = the frame's integer index label + 1)."""
+        """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform. A
+        Dask frame of AOIs gives a lazy Dask DataFrame (``geometry_id`` = index label + 1)."""
         return get_collection_gdf(collection=self, **self._resolve_io(_arguments(locals())))
 
     def get_xarray(
@@ -505,13 +503,11 @@ class Collection(RecordView, ZonalStatsMethod):
             same value are mosaicked into one output, the first record (``record_ids`` order)
             winning wherever it has data (``rasterio.merge.merge``'s ``method="first"``).
         chunks
-            None (default): read now into NumPy. Else return a lazy ``dask.array.Array`` of
-            the same values with these chunks: ``"auto"`` (one record, every band, rows and
-            columns in whole COG tiles up to 2048 pixels, starting on tile edges) or a dict of
-            ``record``, ``band``, ``y``, ``x`` sizes (an int, ``-1`` for the whole axis, or
-            ``"auto"``). Each chunk some record touches is one task carrying only its
-            records' index rows (no header is read on a worker); the others are fill.
-            Resampled or warped reads keep the whole grid in each chunk.
+            None: read now. Else a lazy ``dask.array.Array`` of the same values: ``"auto"``
+            (one record, all bands, whole COG tiles up to 2048 px) or a dict of ``record``,
+            ``band``, ``y``, ``x`` sizes (int, ``-1`` = whole axis, ``"auto"``). One task per
+            chunk a record touches (no header read on workers); resampled reads are not
+            chunked in space.
 
         Returns
         -------
