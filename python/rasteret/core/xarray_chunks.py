@@ -31,6 +31,7 @@ from rasteret._backends import io_options
 from rasteret.core.xarray_cube import DIMS, CubeLayout, SlotCube, cube_layout
 from rasteret.read.aoi import AoiRead, execute_jobs, plan_jobs, report_failures
 from rasteret.read.progress import TileProgress
+from rasteret.read.record_shards import RecordShards, gather_rows
 from rasteret.read.window_chunks import AUTO_PIXELS, split_axis
 
 __all__ = ["cube_chunk_sizes", "lazy_cube", "read_cube_chunk"]
@@ -157,7 +158,7 @@ def _local_span(positions: np.ndarray, lo: int, hi: int) -> tuple[slice, np.ndar
 
 
 def read_cube_chunk(
-    table: pa.Table,
+    parts: list[list[Any]],
     pieces: list[tuple[list[Any], int, int, np.ndarray, np.ndarray]],
     bands: list[str],
     dtypes: list[Any],
@@ -168,8 +169,9 @@ def read_cube_chunk(
 ) -> tuple[np.ndarray, ...]:
     """One chunk of every band (the task a worker runs).
 
-    ``pieces`` are the pairs overlapping the chunk in the eager read's order: their jobs
-    (windows cropped to the chunk, records numbered as rows of ``table``), their (time,
+    ``parts`` gathers the chunk's record rows from the record shards. ``pieces`` are the
+    pairs overlapping the chunk in the eager read's order: their jobs (windows cropped to
+    the chunk, records numbered as rows of the gathered table), their (time,
     geometry) slot in the chunk and the chunk rows and columns of their cropped window.
 
     Raises
@@ -177,6 +179,7 @@ def read_cube_chunk(
     RuntimeError
         A window of the chunk could not be read (names the record, band and URL).
     """
+    table = gather_rows(parts)
     jobs = [j for piece in pieces for j in piece[0]]
     options = io_options(settings["backend"], max_concurrent=settings["max_concurrent"])
     with TileProgress(False, "") as bar:
@@ -210,32 +213,42 @@ def _chunk_range(edges: np.ndarray, positions: np.ndarray) -> range:
     return range(first, last + 1)
 
 
+def _spans(positions: np.ndarray, edges: np.ndarray) -> list[tuple[int, tuple[slice, np.ndarray]]]:
+    """The chunks (along one dimension) a window's cube ``positions`` fall in, with the
+    window's rows (or columns) in each and their chunk positions."""
+    out = []
+    for chunk in _chunk_range(edges, positions):
+        span = _local_span(positions, int(edges[chunk]), int(edges[chunk + 1]))
+        if span is not None:
+            out.append((chunk, span))
+    return out
+
+
 def _bin_pairs(
     layout: CubeLayout, edges: list[np.ndarray]
 ) -> dict[tuple[int, ...], list[tuple[Any, ...]]]:
     """Per chunk index, the pairs overlapping it, in read order: (record, geometry, (t, g)
     in the chunk, (window rows, their chunk rows), (window columns, their chunk columns))."""
     idx = layout.indexes
-    binned: dict[tuple[int, int, int, int], list[Any]] = {}
-    for group, (time, geom), (ys, xs) in zip(
-        layout.groups, layout.slots, layout.centres, strict=True
-    ):
-        t = int(idx["time"].get_indexer([time])[0])
-        g = int(idx["geometry"].get_indexer([geom])[0])
-        rows, cols = idx["y"].get_indexer(ys), idx["x"].get_indexer(xs)
-        tc = int(np.searchsorted(edges[0], t, side="right")) - 1
-        gc = int(np.searchsorted(edges[1], g, side="right")) - 1
-        for yc in _chunk_range(edges[2], rows):
-            row_span = _local_span(rows, int(edges[2][yc]), int(edges[2][yc + 1]))
-            if row_span is None:
-                continue
-            for xc in _chunk_range(edges[3], cols):
-                col_span = _local_span(cols, int(edges[3][xc]), int(edges[3][xc + 1]))
-                if col_span is None:
-                    continue
-                local = (t - int(edges[0][tc]), g - int(edges[1][gc]))
+    times = idx["time"].get_indexer([t for t, _ in layout.slots])
+    geoms = idx["geometry"].get_indexer([g for _, g in layout.slots])
+    time_chunks = np.searchsorted(edges[0], times, side="right") - 1
+    geom_chunks = np.searchsorted(edges[1], geoms, side="right") - 1
+    spans: dict[tuple[str, bytes], list[Any]] = {}  # pairs on one grid share their spans
+    binned: dict[tuple[int, ...], list[Any]] = {}
+    for p, (group, (ys, xs)) in enumerate(zip(layout.groups, layout.centres, strict=True)):
+        y_key, x_key = ("y", ys.tobytes()), ("x", xs.tobytes())
+        if y_key not in spans:
+            spans[y_key] = _spans(idx["y"].get_indexer(ys), edges[2])
+        if x_key not in spans:
+            spans[x_key] = _spans(idx["x"].get_indexer(xs), edges[3])
+        tc, gc = int(time_chunks[p]), int(geom_chunks[p])
+        local = (int(times[p] - edges[0][tc]), int(geoms[p] - edges[1][gc]))
+        head = group[0]
+        for yc, row_span in spans[y_key]:
+            for xc, col_span in spans[x_key]:
                 binned.setdefault((tc, gc, yc, xc), []).append(
-                    (group[0].record_index, group[0].geometry_index, local, row_span, col_span)
+                    (head.record_index, head.geometry_index, local, row_span, col_span)
                 )
     return binned
 
@@ -289,6 +302,7 @@ def lazy_cube(
     dtypes = [layout.dtypes[b] for b in band_names]
     fills = [layout.fills[b] for b in band_names]
     settings = {"backend": backend, "max_concurrent": max_concurrent}
+    shards = RecordShards(table)
     token = uuid.uuid4().hex
     read_name = f"rasteret-cube-read-{token}"
     names = {b: f"rasteret-cube-{b}-{token}" for b in band_names}
@@ -307,15 +321,14 @@ def lazy_cube(
         for record, geometry, (t, g), (rspan, rpos), (cspan, cpos) in members:
             cropped = [_crop(j, rspan, cspan, row_of[record]) for j in jobs_of[(record, geometry)]]
             pieces.append((cropped, t, g, rpos, cpos))
-        part = table.take(pa.array(records, pa.int64()))
         reads[(read_name, *index)] = (
-            read_cube_chunk, part, pieces, band_names, dtypes, fills, shape, all_touched,
-            settings,
+            read_cube_chunk, shards.parts(records), pieces, band_names, dtypes, fills, shape,
+            all_touched, settings,
         )  # fmt: skip
         for k, b in enumerate(band_names):
             per_band[b][(names[b], *index)] = (operator.getitem, (read_name, *index), k)
-    layers: dict[str, Any] = {read_name: reads}
-    dependencies: dict[str, set[str]] = {read_name: set()}
+    layers: dict[str, Any] = {shards.name: shards.layer(), read_name: reads}
+    dependencies: dict[str, set[str]] = {shards.name: set(), read_name: {shards.name}}
     for b in band_names:
         layers[names[b]] = per_band[b]
         dependencies[names[b]] = {read_name}

@@ -360,13 +360,12 @@ def record_rows(table: pa.Table, record_ids: list[str]) -> list[int]:
     ValueError
         An id is not in the table.
     """
-    found = [str(v) for v in table.column("id").to_pylist()]
-    missing = [i for i in record_ids if i not in found]
+    row_of: dict[str, int] = {}
+    for row, rid in enumerate(table.column("id").to_pylist()):
+        row_of.setdefault(str(rid), row)
+    missing = [i for i in record_ids if i not in row_of]
     if missing:
         raise ValueError(f"Record id(s) not found in the collection: {missing}")
-    row_of: dict[str, int] = {}
-    for row, rid in enumerate(found):
-        row_of.setdefault(rid, row)
     return [row_of[i] for i in record_ids]
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from rasteret.read.grid import MergeGrid
+from rasteret.read.record_shards import RecordShards, gather_rows
 from rasteret.read.window import (
     first_fills,
     output_crs,
@@ -164,7 +165,7 @@ def _touched(
 
 
 def read_chunk(
-    table: pa.Table,
+    parts: list[list[Any]],
     record_ids: list[str],
     bounds: tuple[float, float, float, float],
     res: tuple[float, float],
@@ -173,9 +174,10 @@ def read_chunk(
     plane_fills: np.ndarray,
     dtype: np.dtype,
 ) -> np.ndarray:
-    """One chunk: the eager read of ``bounds`` for ``record_ids`` (the task a worker runs)."""
+    """One chunk: the eager read of ``bounds`` for ``record_ids`` (the task a worker runs),
+    whose rows ``parts`` gathers from the record shards."""
     out = read_records_window(
-        table,
+        gather_rows(parts),
         record_ids=record_ids,
         bounds=bounds,
         res=res,
@@ -254,13 +256,14 @@ def lazy_records_window(
         "group_by": group_by,
         "backend": backend,
     }
+    shards = RecordShards(table)
     left, _, _, top = grid.bounds
     xres, yres = grid.res
     name = f"rasteret-read-window-{uuid.uuid4().hex}"
     graph: dict[Any, Any] = {}
     for n, (n0, n1) in enumerate(zip(edges[0][:-1], edges[0][1:], strict=True)):
         ids = [rid for s in range(n0, n1) for rid in ids_of_slot[s]]
-        part = table.take(pa.array([r for s in range(n0, n1) for r in rows_of_slot[s]]))
+        part = shards.parts(sorted({r for s in range(n0, n1) for r in rows_of_slot[s]}))
         for index in np.ndindex(*touched.shape[1:]):
             c, y, x = index
             c0, c1 = int(edges[1][c]), int(edges[1][c + 1])
@@ -277,5 +280,7 @@ def lazy_records_window(
                 read_chunk, part, ids, sub_bounds, (xres, yres), bands[c0:c1], settings,
                 plane_fills, dtype,
             )  # fmt: skip
-    hlg = HighLevelGraph.from_collections(name, graph, dependencies=())
+    hlg = HighLevelGraph(
+        {shards.name: shards.layer(), name: graph}, {shards.name: set(), name: {shards.name}}
+    )
     return da.Array(hlg, name, chunks=sizes, dtype=dtype, meta=np.empty((0,) * 4, dtype=dtype))
