@@ -62,6 +62,7 @@ def build_from_table(
     max_concurrent: int = 300,
     force: bool = False,
     backend: Any | None = None,
+    shards: int | None = None,
 ) -> Collection:
     """Build a Collection from a record table: a Parquet path/URI or any Arrow object.
 
@@ -76,6 +77,11 @@ def build_from_table(
         Parse every asset's COG header (Rust, concurrently) into ``{band}_metadata`` columns.
     cloud_config
         Accepted for compatibility; unused on this path (use ``url_rewrite_patterns``).
+    shards
+        With ``enrich_cog``: parse the headers in this many Dask tasks on the active
+        scheduler (a ``distributed.Client`` when one is active), each writing one part into
+        a staging directory beside the collection (workers must reach it); the collection is
+        published once every part is done, and nothing when a shard fails.
 
     Examples
     --------
@@ -115,6 +121,7 @@ def build_from_table(
                 band_codes=band_codes,
                 max_concurrent=max_concurrent,
                 backend=backend,
+                shards=shards,
             )
             return builder.build(name=name, workspace_dir=resolved)
         table = as_table(path, columns=columns, filter_expr=filter_expr)
@@ -131,6 +138,7 @@ def build_from_table(
             band_codes=band_codes,
             max_concurrent=max_concurrent,
             backend=backend,
+            shards=shards,
         )
 
 

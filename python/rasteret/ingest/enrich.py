@@ -20,6 +20,10 @@ import pyarrow as pa
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "asset_bands",
+    "asset_urls",
+    "enrich_record_table",
+    "report_failures",
     "enrich_records",
     "add_band_metadata_columns",
     "build_url_index_from_assets",
@@ -243,9 +247,14 @@ def enrich_records(
     *,
     max_concurrent: int = 300,
     backend: Any = None,
+    failures_out: list[tuple[str, str]] | None = None,
 ) -> pa.Table:
     """Parse every distinct asset header of ``url_index`` once (one call into the Rust core)
     and add one ``{band}_metadata`` column per band code.
+
+    Assets that cannot be read get null metadata and are reported (:func:`report_failures`);
+    with ``failures_out``, they are appended there instead (``(url, error)``), for a caller
+    that reports the failures of several calls together.
 
     Raises
     ------
@@ -261,21 +270,10 @@ def enrich_records(
     metadata = batch.column("metadata")
     errors = _georeferencing_errors(batch.column("error").to_pylist(), metadata)
     failures = [(u, e) for u, e in zip(urls, (errors[row_of[u]] for u in urls), strict=True) if e]
-    if len(failures) == len(urls):
-        listed = "\n".join(f"  {u}: {e}" for u, e in failures[:_MAX_LISTED_FAILURES])
-        raise ValueError(
-            "COG header enrichment failed for all assets in this build. Common fixes: "
-            f"{_hint(urls[0])}.\n{listed}"
-        )
-    if failures:
-        listed = "\n".join(f"  {u}: {e}" for u, e in failures[:_MAX_LISTED_FAILURES])
-        more = len(failures) - _MAX_LISTED_FAILURES
-        warnings.warn(
-            f"{len(failures)} of {len(urls)} assets could not be read; their band metadata is "
-            f"null:\n{listed}" + (f"\n  ... and {more} more" if more > 0 else ""),
-            UserWarning,
-            stacklevel=2,
-        )
+    if failures_out is not None:
+        failures_out.extend(failures)
+    else:
+        report_failures(failures, urls)
     epsg_col = (
         metadata.field("crs_epsg").to_pylist()
         if metadata.type.get_field_index("crs_epsg") >= 0
@@ -298,6 +296,32 @@ def enrich_records(
     for band in band_codes:
         table = _add_band_column(table, ids, band, url_index, row_of, errors, metadata)
     return _backfill_crs(table, record_epsg)
+
+
+def report_failures(failures: list[tuple[str, str]], urls: Sequence[str]) -> None:
+    """Warn about the assets of a build that could not be read (``(url, error)`` pairs of
+    ``urls``), or raise when none could.
+
+    Raises
+    ------
+    ValueError
+        Every asset failed (the first ones are listed, with a hint).
+    """
+    if not failures:
+        return
+    listed = "\n".join(f"  {u}: {e}" for u, e in failures[:_MAX_LISTED_FAILURES])
+    if len(failures) == len(urls):
+        raise ValueError(
+            "COG header enrichment failed for all assets in this build. Common fixes: "
+            f"{_hint(urls[0])}.\n{listed}"
+        )
+    more = len(failures) - _MAX_LISTED_FAILURES
+    warnings.warn(
+        f"{len(failures)} of {len(urls)} assets could not be read; their band metadata is "
+        f"null:\n{listed}" + (f"\n  ... and {more} more" if more > 0 else ""),
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _add_band_column(
@@ -362,3 +386,48 @@ def _backfill_crs(table: pa.Table, record_epsg: list[int | None]) -> pa.Table:
         idx = table.schema.get_field_index(name)
         table = table.set_column(idx, name, arr) if idx >= 0 else table.append_column(name, arr)
     return table
+
+
+def asset_bands(table: pa.Table) -> list[str]:
+    t = table.schema.field("assets").type
+    if pa.types.is_struct(t):
+        return sorted(t.field(i).name for i in range(t.num_fields))
+    keys: set[str] = set()
+    for row in table.column("assets").to_pylist():
+        if row:
+            keys.update(k for k, _ in (row.items() if isinstance(row, dict) else row))
+    return sorted(keys)
+
+
+def enrich_record_table(
+    table: pa.Table,
+    *,
+    band_codes: list[str] | None,
+    max_concurrent: int,
+    backend: Any,
+    failures_out: list[tuple[str, str]] | None = None,
+) -> pa.Table:
+    """Add ``{band}_metadata`` columns by parsing every asset header (see
+    :func:`enrich_records`, also for ``failures_out``)."""
+    if "assets" not in table.column_names:
+        logger.warning("no assets column: skipping COG enrichment")
+        return table
+    bands = list(band_codes) if band_codes else asset_bands(table)
+    url_index = build_url_index_from_assets(table, bands)
+    if not url_index:
+        logger.warning("no asset URLs found: skipping COG enrichment")
+        return table
+    return enrich_records(
+        table,
+        url_index,
+        bands,
+        max_concurrent=max_concurrent,
+        backend=backend,
+        failures_out=failures_out,
+    )
+
+
+def asset_urls(table: pa.Table, band_codes: list[str]) -> list[str]:
+    """The distinct asset URLs of ``band_codes`` in ``table`` (what an enrichment parses)."""
+    url_index = build_url_index_from_assets(table, band_codes)
+    return sorted({item["url"] for bands in url_index.values() for item in bands.values()})

@@ -12,7 +12,9 @@ import pyarrow.dataset as ds
 
 from rasteret.core.collection import Collection
 from rasteret.ingest.base import CollectionBuilder, workspace_location
+from rasteret.ingest.enrich import enrich_record_table
 from rasteret.ingest.normalize import build_collection_from_table
+from rasteret.ingest.sharded import enrich_in_shards
 from rasteret.records.record_table import apply_column_aliases, prepare_record_table
 
 logger = logging.getLogger(__name__)
@@ -21,38 +23,6 @@ __all__ = ["RecordTableBuilder", "prepare_record_table"]
 
 #: the name upstream's tests know :func:`apply_column_aliases` by
 _apply_column_map_aliases = apply_column_aliases
-
-
-def _asset_bands(table: pa.Table) -> list[str]:
-    t = table.schema.field("assets").type
-    if pa.types.is_struct(t):
-        return sorted(t.field(i).name for i in range(t.num_fields))
-    keys: set[str] = set()
-    for row in table.column("assets").to_pylist():
-        if row:
-            keys.update(k for k, _ in (row.items() if isinstance(row, dict) else row))
-    return sorted(keys)
-
-
-def enrich_record_table(
-    table: pa.Table,
-    *,
-    band_codes: list[str] | None,
-    max_concurrent: int,
-    backend: Any,
-) -> pa.Table:
-    """Add ``{band}_metadata`` columns by parsing every asset header (see ``ingest.enrich``)."""
-    from rasteret.ingest.enrich import build_url_index_from_assets, enrich_records
-
-    if "assets" not in table.column_names:
-        logger.warning("no assets column: skipping COG enrichment")
-        return table
-    bands = list(band_codes) if band_codes else _asset_bands(table)
-    url_index = build_url_index_from_assets(table, bands)
-    if not url_index:
-        logger.warning("no asset URLs found: skipping COG enrichment")
-        return table
-    return enrich_records(table, url_index, bands, max_concurrent=max_concurrent, backend=backend)
 
 
 class RecordTableBuilder(CollectionBuilder):
@@ -76,8 +46,10 @@ class RecordTableBuilder(CollectionBuilder):
         band_codes: list[str] | None = None,
         max_concurrent: int = 300,
         backend: Any | None = None,
+        shards: int | None = None,
     ) -> None:
         super().__init__(name=name, data_source=data_source, workspace_dir=workspace_dir)
+        self.shards = shards
         self.path = path
         self.column_map = column_map
         self.href_column = href_column
@@ -124,6 +96,7 @@ class RecordTableBuilder(CollectionBuilder):
             band_codes=self.band_codes,
             max_concurrent=self.max_concurrent,
             backend=self.backend,
+            shards=self.shards,
         )
 
 
@@ -141,8 +114,10 @@ def finish_record_table(
     band_codes: list[str] | None,
     max_concurrent: int,
     backend: Any,
+    shards: int | None = None,
 ) -> Collection:
-    """The shared tail of every record-table build."""
+    """The shared tail of every record-table build (``shards``: enrich in that many Dask
+    tasks, see :mod:`rasteret.ingest.sharded`)."""
     table = apply_column_aliases(table, column_map)
     table = prepare_record_table(
         table,
@@ -150,7 +125,16 @@ def finish_record_table(
         band_index_map=band_index_map,
         url_rewrite_patterns=url_rewrite_patterns,
     )
-    if enrich_cog:
+    if enrich_cog and shards is not None:
+        table = enrich_in_shards(
+            table,
+            shards,
+            workspace_dir=workspace_dir,
+            band_codes=band_codes,
+            max_concurrent=max_concurrent,
+            backend=backend,
+        )
+    elif enrich_cog:
         table = enrich_record_table(
             table, band_codes=band_codes, max_concurrent=max_concurrent, backend=backend
         )
