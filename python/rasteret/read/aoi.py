@@ -20,6 +20,7 @@ import pyarrow as pa
 from rasteret.errors import BandResolutionError, UnsupportedGeometryError
 from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
+from rasteret.read.layouts import planning_dicts
 from rasteret.read.mask import window_masks
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
@@ -141,7 +142,7 @@ def plan_jobs(
         if "proj:epsg" in table.column_names
         else [None] * len(ids)
     )
-    metas = {c: table.column(c).to_pylist() for c in meta_cols}
+    metas = {c: planning_dicts(table.column(c)) for c in meta_cols}
     shapes = to_shapely(plan.geometries)
     in_crs: dict[tuple[int, Any], Any] = {}  # (geometry, record CRS) -> geometry in that CRS
     jobs: list[_Job] = []

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["dtype_of", "inside_image", "overview_layout"]
+__all__ = ["dtype_of", "inside_image", "overview_layout", "planning_dicts"]
 
 
 def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
@@ -49,3 +50,30 @@ def inside_image(layouts: pa.Array, win: np.ndarray) -> np.ndarray:
         & (win[:, 0] + win[:, 2] <= width)
         & (win[:, 1] + win[:, 3] <= height)
     )
+
+
+#: Fields of a ``{band}_metadata`` struct that planning reads as they are.
+_PLANNING_FIELDS = (
+    "image_width", "image_height", "tile_width", "tile_height", "dtype", "transform",
+    "nodata", "samples_per_pixel", "planar_configuration",
+)  # fmt: skip
+
+
+def planning_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, Any] | None]:
+    """Per row of a ``{band}_metadata`` column, a dict of what read planning looks at: the
+    scalar fields and the transform as they are, ``tile_offsets``/``tile_byte_counts`` as
+    ``range`` objects of their lengths (only their presence and length are checked) and
+    ``mask`` as ``True`` when the file has an internal mask; None for a null row.
+
+    Converting whole structs (every tile offset) to Python costs far more than planning."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    names = {array.type.field(i).name for i in range(array.type.num_fields)}
+    values = {f: array.field(f).to_pylist() for f in _PLANNING_FIELDS if f in names}
+    for f in ("tile_offsets", "tile_byte_counts"):
+        if f in names:
+            lengths = pc.list_value_length(array.field(f)).to_pylist()
+            values[f] = [None if n is None else range(n) for n in lengths]
+    if "mask" in names:
+        values["mask"] = [True if v else None for v in array.field("mask").is_valid().to_pylist()]
+    valid = array.is_valid().to_pylist()
+    return [{f: v[i] for f, v in values.items()} if ok else None for i, ok in enumerate(valid)]
