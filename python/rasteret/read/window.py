@@ -31,6 +31,7 @@ from rasteret.read.grid import (
     same_crs,
     whole,
 )
+from rasteret.read.layouts import planning_dicts
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
@@ -400,7 +401,7 @@ def plan_sources(
     """One :class:`_Source` per (record, band) with data on the grid, in slot/band order."""
     assets = table.column("assets").to_pylist()
     metas = {
-        c: table.column(c).to_pylist()
+        c: planning_dicts(table.column(c))
         for c in (f"{b}_metadata" for b in dict.fromkeys(bands))
         if c in table.column_names
     }
