@@ -33,7 +33,7 @@ pub(crate) fn decode(src: &[u8], out: &mut [u8], full_len: usize) -> Result<()> 
             Some(n) => return Err(short_output(n, wanted)),
             None => {} // holds more than the tile: stream and stop early instead
         }
-    } else if wanted.saturating_mul(10) >= full_len.saturating_mul(6) {
+    } else if whole_stream_pays(wanted, full_len) {
         let done = SCRATCH.with(|s| -> Result<bool> {
             let mut scratch = s.borrow_mut();
             scratch.resize(full_len, 0);
@@ -57,6 +57,13 @@ pub(crate) fn decode(src: &[u8], out: &mut [u8], full_len: usize) -> Result<()> 
         }
     }
     stream(src, out)
+}
+
+/// Whether decoding the whole tile with libdeflate (which only decodes whole streams) and
+/// keeping the first `wanted` of its `full_len` bytes beats streaming just the prefix: true
+/// from 60% of the tile on.
+pub(crate) fn whole_stream_pays(wanted: usize, full_len: usize) -> bool {
+    wanted.saturating_mul(10) >= full_len.saturating_mul(6)
 }
 
 /// libdeflate zlib decode into `out`: `Some(bytes)` or `None` when the stream is larger.

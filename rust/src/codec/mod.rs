@@ -141,6 +141,10 @@ pub(crate) fn short_output(got: usize, expected: usize) -> Error {
 
 /// Decode the first `rows_needed` rows (<= `spec.rows`) of `src` into `dst`
 /// (`dst.len() == decoded_len(spec, rows_needed)`). Codecs that stream may stop early.
+///
+/// `dst` may instead hold the whole tile (`decoded_len(spec, spec.rows)`): a codec that
+/// decodes whole tiles anyway (see [`rows_to_decode`]) then decodes in place, and the bytes
+/// past the needed rows are left as decoded (not predictor-undone).
 pub fn decode_into(
     src: &[u8],
     spec: &TileSpec<'_>,
@@ -148,6 +152,25 @@ pub fn decode_into(
     dst: &mut [u8],
 ) -> Result<()> {
     decode_impl(src, spec, rows_needed, dst, true)
+}
+
+/// How many rows to decode when the first `rows_needed` rows of a tile are wanted, for a
+/// caller whose buffer may hold the whole tile: every row when a prefix would cost a whole
+/// decode anyway (DEFLATE from 60% of the tile on, see `deflate::whole_stream_pays`), which
+/// saves copying the prefix out of a scratch buffer; else `rows_needed`.
+pub fn rows_to_decode(spec: &TileSpec<'_>, rows_needed: u32) -> u32 {
+    let deflate = matches!(
+        spec.compression,
+        compression::DEFLATE | compression::ADOBE_DEFLATE
+    );
+    if deflate
+        && rows_needed < spec.rows
+        && deflate::whole_stream_pays(rows_needed as usize, spec.rows as usize)
+    {
+        spec.rows
+    } else {
+        rows_needed
+    }
 }
 
 /// Whether [`decode_into_differenced`] applies: horizontal differencing (Predictor 2) of
@@ -205,7 +228,8 @@ fn decode_impl(
         )));
     }
     let expected = decoded_len(spec, rows_needed)?;
-    if dst.len() != expected {
+    let with_room = dst.len() > expected && dst.len() == decoded_len(spec, spec.rows)?;
+    if dst.len() != expected && !with_room {
         return Err(Error::invalid(format!(
             "output buffer is {} bytes, decoding {rows_needed} rows needs {expected}",
             dst.len()
@@ -222,6 +246,13 @@ fn decode_impl(
     if known && dst.is_empty() {
         return Ok(());
     }
+    let room = rows_to_decode(spec, rows_needed) == spec.rows && with_room;
+    if is_byte_codec(spec.compression) {
+        return decode_bytes_codec(src, spec, rows_needed, dst, room, undo_predictor);
+    }
+    let dst = dst
+        .get_mut(..expected)
+        .ok_or_else(|| Error::internal("output buffer too small"))?;
     match spec.compression {
         compression::JPEG => jpeg::decode(src, spec, rows_needed, dst),
         compression::LERC => lerc::decode(src, spec, rows_needed, dst),
@@ -230,9 +261,6 @@ fn decode_impl(
             "TIFF compression 6 (old-style JPEG) is not supported; rewrite the file with \
              compression 7 (JPEG)",
         )),
-        code if is_byte_codec(code) => {
-            decode_bytes_codec(src, spec, rows_needed, dst, undo_predictor)
-        }
         code => {
             let name = compression_name(code).unwrap_or("unknown");
             Err(Error::unsupported(format!(
@@ -265,11 +293,15 @@ fn decompress(src: &[u8], spec: &TileSpec<'_>, out: &mut [u8], full_len: usize) 
 }
 
 /// none / DEFLATE / LZW / ZSTD / PackBits / LZMA: decompress, swap, unpredict, unpack.
+///
+/// `room`: `dst` holds the whole tile and is decompressed in full (its needed rows are then
+/// post-processed); else only its first `decoded_len(spec, rows_needed)` bytes are used.
 fn decode_bytes_codec(
     src: &[u8],
     spec: &TileSpec<'_>,
     rows_needed: u32,
     dst: &mut [u8],
+    room: bool,
     undo_predictor: bool,
 ) -> Result<()> {
     let bits = spec.bits_per_sample;
@@ -285,9 +317,17 @@ fn decode_bytes_codec(
             spec.predictor
         )));
     }
+    let expected = decoded_len(spec, rows_needed)?;
     if byte_aligned {
         // Stored layout == decoded layout: decompress straight into dst.
-        decompress(src, spec, dst, full_len)?;
+        let decompressed = if room { full_len } else { expected };
+        let whole = dst
+            .get_mut(..decompressed)
+            .ok_or_else(|| Error::internal("output buffer too small"))?;
+        decompress(src, spec, whole, full_len)?;
+        let dst = dst
+            .get_mut(..expected)
+            .ok_or_else(|| Error::internal("output buffer too small"))?;
         let predictor3 = spec.predictor == 3;
         if !predictor3 {
             endian::to_native(dst, elem, spec.little_endian);
@@ -299,6 +339,9 @@ fn decode_bytes_codec(
     } else {
         let mut stored = vec![0u8; row_bytes * rows_needed as usize];
         decompress(src, spec, &mut stored, full_len)?;
+        let dst = dst
+            .get_mut(..expected)
+            .ok_or_else(|| Error::internal("output buffer too small"))?;
         bits::unpack(&stored, spec, row_bytes, dst)
     }
 }

@@ -372,6 +372,37 @@ fn large_tile_partial_and_excess() {
 }
 
 #[test]
+fn a_buffer_with_room_for_the_whole_tile_gives_the_same_needed_rows() {
+    // With predictor 2 the needed rows are predictor-undone exactly as in a prefix-sized
+    // buffer; DEFLATE past 60% decodes the whole tile in place, the others use the prefix.
+    let mut rng = StdRng::seed_from_u64(6);
+    let native = random_native(&mut rng, 256 * 256, 16);
+    let mut differenced = native.clone();
+    hdiff(&mut differenced, 512, 1, 2);
+    for code in BYTE_CODECS {
+        let s = spec(code, 2, 16, 1, 1, 256, 256, true);
+        let src = compress(code, &differenced);
+        for rows in [1, 100, 154, 200, 255] {
+            let whole = rows_to_decode(&s, rows) == 256;
+            let deflate = matches!(code, 8 | 32946);
+            assert_eq!(whole, deflate && rows >= 154, "code {code} rows {rows}");
+            let mut roomy = vec![0u8; decoded_len(&s, 256).unwrap()];
+            decode_into(&src, &s, rows, &mut roomy).unwrap();
+            let part = decode_all(&src, &s, rows).unwrap();
+            assert_eq!(roomy[..part.len()], part[..], "code {code} rows {rows}");
+            assert_eq!(part[..], native[..part.len()], "code {code} rows {rows}");
+        }
+    }
+    // Any other size than the prefix or the whole tile is refused.
+    let s = spec(8, 1, 16, 1, 1, 256, 256, true);
+    let mut odd = vec![0u8; decoded_len(&s, 200).unwrap() + 2];
+    assert_eq!(
+        decode_into(&[0; 16], &s, 200, &mut odd).unwrap_err().kind(),
+        Kind::InvalidArgument
+    );
+}
+
+#[test]
 fn truncated_streams_are_corrupt() {
     let mut rng = StdRng::seed_from_u64(6);
     let native = random_native(&mut rng, 64 * 64, 16);

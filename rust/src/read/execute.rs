@@ -252,7 +252,9 @@ fn tile_error(jobs: &[usize], e: Error) -> Result<Outcome> {
 fn decode_and_place(tile: &Arrived, out: &mut SharedOut, writers: &Writers) -> Result<()> {
     let job = &tile.job;
     let spec = job.spec();
-    let len = codec::decoded_len(&spec, job.rows_needed)?;
+    // Room for the rows the placements need, or for the whole tile when the codec decodes it
+    // whole anyway (it then decodes in place instead of through its own scratch buffer).
+    let len = codec::decoded_len(&spec, codec::rows_to_decode(&spec, job.rows_needed))?;
     let elem = codec::element_bytes(job.layout.bits_per_sample)?;
     SCRATCH.with_borrow_mut(|scratch| {
         if scratch.len() < len {
