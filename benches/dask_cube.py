@@ -1,0 +1,213 @@
+"""B7's cube (12 dates x 4 bands, one 1024² window) computed lazily on a Dask LocalCluster.
+
+    python benches/dask_cube.py                      # 20 ms latency, 3 reps, 1 and 2 workers
+    python benches/dask_cube.py --latency-ms 0 --reps 5
+
+The same COGs as ``benches/cube.py`` (served by the benchmarks' HTTP server with injected
+latency), the same window, through each tool's lazy Dask path, computed on a fresh
+``distributed.LocalCluster`` of worker processes (1 thread each) per tool and repetition:
+
+- ``rasteret``: ``Collection.get_xarray(box, bands, chunks={"y": 512, "x": 512})`` on a
+  collection opened untimed (the index); the graph is built inside the timed region;
+- ``odc-stac``: ``odc.stac.load(items, geobox=..., chunks={"x": 512, "y": 512})``;
+- ``stackstac``: ``stackstac.stack(items, bounds=..., chunksize=512)``.
+
+Every tool's imports are done in the client and in every worker before timing (a
+``client.run`` that imports them); the timed region is graph building plus ``compute``.
+Results are checked equal to rasteret's eager ``get_xarray`` (``[time * band, y, x]``).
+Printed: median seconds and spread per tool and worker count, the ratio to rasteret, the
+scaling efficiency from 1 to 2 workers (``t1 / (2 * t2)``), the graph size, the requests
+made and, with one worker, requests/s and decoded MB/s per worker core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cube  # noqa: E402
+import workloads as wl  # noqa: E402
+from async_range_server import AsyncRangeServer  # noqa: E402
+
+CHUNK = 512
+
+
+def _imports(tool: str) -> None:
+    """Run in the client and on every worker before timing."""
+    import xarray  # noqa: F401
+
+    if tool == "rasteret":
+        import rasteret  # noqa: F401
+        import shapely  # noqa: F401
+    else:
+        os.environ.update(wl.GDAL_ENV)
+        import rasterio  # noqa: F401
+
+        if tool == "odc-stac":
+            import odc.stac  # noqa: F401
+        else:
+            import stackstac  # noqa: F401
+
+
+def _rasteret(plan: dict[str, Any]) -> Any:
+    import shapely
+
+    coll = wl._bench_collection(plan)
+    box = shapely.box(*cube.aoi_bounds(plan))
+
+    def build() -> Any:
+        ds = coll.get_xarray(
+            box, list(wl.BANDS), geometry_crs=32633, chunks={"y": CHUNK, "x": CHUNK}
+        )
+        return ds, [ds[b].data for b in wl.BANDS]
+
+    return build
+
+
+def _odc(plan: dict[str, Any]) -> Any:
+    import odc.stac
+    from odc.geo.geobox import GeoBox
+
+    items = cube.stac_items(plan)
+    geobox = GeoBox.from_bbox(cube.aoi_bounds(plan), crs="EPSG:32633", resolution=wl.PIXEL)
+
+    def build() -> Any:
+        ds = odc.stac.load(
+            items,
+            bands=list(wl.BANDS),
+            geobox=geobox,
+            dtype="uint16",
+            chunks={"x": CHUNK, "y": CHUNK},
+        )
+        return ds, [ds[b].data for b in wl.BANDS]
+
+    return build
+
+
+def _stackstac(plan: dict[str, Any]) -> Any:
+    import stackstac
+
+    items = cube.stac_items(plan)
+
+    def build() -> Any:
+        arr = stackstac.stack(
+            items,
+            assets=list(wl.BANDS),
+            epsg=32633,
+            resolution=wl.PIXEL,
+            bounds=cube.aoi_bounds(plan),
+            dtype="uint16",
+            fill_value=np.uint16(0),
+            rescale=False,
+            chunksize=CHUNK,
+        )
+        return arr, [arr[:, b].data for b in range(len(wl.BANDS))]
+
+    return build
+
+
+TOOLS = {"rasteret": _rasteret, "odc-stac": _odc, "stackstac": _stackstac}
+
+
+def _one(
+    tool: str, plan: dict[str, Any], workers: int, server: Any
+) -> tuple[float, np.ndarray, int, int]:
+    import dask
+    from distributed import Client, LocalCluster
+
+    _imports(tool)
+    build = TOOLS[tool](plan)
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.run(_imports, tool)
+        server.reset_log()
+        t0 = time.perf_counter()
+        _, arrays = build()
+        values = dask.compute(*arrays)
+        seconds = time.perf_counter() - t0
+        requests = server.count()
+        tasks = len(dict(arrays[0].__dask_graph__()))
+    h, w = plan["window"][3], plan["window"][2]
+    stacked = np.stack([np.asarray(v).reshape(-1, h, w) for v in values], axis=1)
+    return seconds, stacked.reshape(-1, h, w), tasks, requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    args = parser.parse_args()
+    tools = args.tools.split(",")
+    cube.ensure_cube(wl.N_SCENES)
+    with AsyncRangeServer(wl.DATA_DIR) as server, tempfile.TemporaryDirectory() as tmp:
+        plan = wl.make_plan(wl.WORKLOADS["B7"], server.url, wl.N_SCENES, False)
+        path = os.path.join(tmp, "c.parquet")
+        wl.prepare_collection(plan, path)
+        plan["collection_path"] = path
+        eager = cube.rasteret_api_cube(plan, _NoTimer())
+        server.latency_ms = args.latency_ms
+        times: dict[tuple[str, int], list[float]] = {}
+        sizes: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for rep in range(args.reps):
+            for workers in (1, 2):
+                for tool in tools if rep % 2 == 0 else tools[::-1]:
+                    seconds, got, tasks, requests = _one(tool, plan, workers, server)
+                    assert np.array_equal(got, eager), f"{tool}: pixels differ from rasteret"
+                    times.setdefault((tool, workers), []).append(seconds)
+                    sizes[tool] = tasks
+                    counts[tool] = requests
+    base = statistics.median(times[("rasteret", 2)])
+    # decoded bytes: the 512-px tiles under the window, 2 bytes a pixel, in all 48 files
+    col, row, w, h = plan["window"]
+    tiles = (((col + w - 1) // wl.TILE - col // wl.TILE) + 1) * (
+        ((row + h - 1) // wl.TILE - row // wl.TILE) + 1
+    )
+    decoded_mb = tiles * wl.TILE * wl.TILE * 2 * wl.N_SCENES * wl.N_BANDS / 1e6
+    print(f"latency {args.latency_ms:g} ms, {args.reps} reps, chunks {CHUNK}², pixels identical")
+    for tool in tools:
+        for workers in (1, 2):
+            t = times[(tool, workers)]
+            med = statistics.median(t)
+            print(
+                f"  {tool:10s} {workers} worker(s): {med:6.3f} s ({min(t):.3f}-{max(t):.3f})"
+                + (f"  {med / base:5.2f}x rasteret's time" if workers == 2 else "")
+            )
+        t1 = statistics.median(times[(tool, 1)])
+        t2 = statistics.median(times[(tool, 2)])
+        print(
+            f"  {tool:10s} 1 -> 2 workers: efficiency {t1 / (2 * t2):.2f}; graph keys per "
+            f"band {sizes[tool]}; {counts[tool]} requests; one worker core: "
+            f"{counts[tool] / t1:.0f} requests/s, {decoded_mb / t1:.0f} MB/s decoded"
+        )
+
+
+class _NoTimer:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+if __name__ == "__main__":
+    main()
