@@ -251,6 +251,23 @@ fn check_tile_tables(req: &WindowRequest, tiles_per_plane: i64, plane: u16) -> R
     Ok(())
 }
 
+/// Compressed bytes a tile may claim (its TileByteCounts entry) per decoded byte.
+pub const TILE_EXPANSION_LIMIT: u64 = 10;
+/// A tile may always claim this many compressed bytes, however small its pixels.
+pub const MIN_TILE_BYTE_LIMIT: u64 = 1 << 20;
+
+/// The most compressed bytes a tile of `decoded_bytes` may claim before the read refuses it:
+/// [`TILE_EXPANSION_LIMIT`] times its decoded size plus 4 KiB, and at least
+/// [`MIN_TILE_BYTE_LIMIT`] (the bound libtiff applies). No codec makes a tile that much
+/// larger than its pixels, so a larger count is corrupt (or hostile), and fetching it would
+/// hold that many bytes in memory for nothing.
+pub fn max_tile_byte_count(decoded_bytes: u64) -> u64 {
+    decoded_bytes
+        .saturating_mul(TILE_EXPANSION_LIMIT)
+        .saturating_add(4096)
+        .max(MIN_TILE_BYTE_LIMIT)
+}
+
 /// One tile a request needs: which tile, how many of its rows, and where its part goes.
 struct TilePiece {
     key: TileKey,
@@ -283,6 +300,21 @@ fn tile_piece(
     else {
         return Err(Error::corrupt("tile index out of range"));
     };
+    if offset != 0 {
+        let pixels = u64::try_from(tw * rows).map_err(|_| Error::corrupt("bad tile size"))?;
+        let decoded = pixels
+            .saturating_mul(u64::from(cov.samples))
+            .saturating_mul(elem as u64);
+        let limit = max_tile_byte_count(decoded);
+        if count > limit {
+            return Err(Error::corrupt(format!(
+                "{}: tile (col {tx}, row {ty}) claims {count} compressed bytes \
+                 (TileByteCounts), more than the {limit}-byte limit for a {tw}x{rows} tile of \
+                 {decoded} decoded bytes (10 x decoded + 4 KiB, at least 1 MiB)",
+                crate::io::redact(&req.url)
+            )));
+        }
+    }
     let dst_row = usize::try_from(ry0 - req.window.row_off)
         .map_err(|_| Error::internal("negative destination row"))?;
     let dst_col = usize::try_from(rx0 - req.window.col_off)
@@ -574,6 +606,63 @@ mod tests {
             out_offset_bytes: 0,
             out_row_stride_bytes: w.width as usize * 2,
         }
+    }
+
+    #[test]
+    fn tile_byte_counts_past_the_limit_fail_their_request_before_any_fetch() {
+        assert_eq!(max_tile_byte_count(2048), MIN_TILE_BYTE_LIMIT);
+        assert_eq!(
+            max_tile_byte_count(512 * 512 * 2),
+            512 * 512 * 2 * 10 + 4096
+        );
+        assert_eq!(max_tile_byte_count(u64::MAX), u64::MAX);
+        let w = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 40,
+            height: 10,
+        };
+        // 32x32 u16 tiles (2 KiB decoded): the 1 MiB floor applies
+        let mut at_limit = layout(100, 100, 32, 32, true);
+        at_limit.tile_byte_counts[1] = MIN_TILE_BYTE_LIMIT;
+        let plan = plan_reads(&[req(&Arc::new(at_limit.clone()), w)]).unwrap();
+        assert!(plan.failed.is_empty());
+        assert_eq!(plan.jobs.len(), 2);
+        let mut past = at_limit;
+        past.tile_byte_counts[1] = 4 << 30;
+        let other = Window {
+            col_off: 64,
+            width: 20,
+            ..w
+        };
+        let plan =
+            plan_reads(&[req(&Arc::new(past.clone()), w), req(&Arc::new(past), other)]).unwrap();
+        assert_eq!(plan.failed.len(), 1);
+        let (index, err) = &plan.failed[0];
+        assert_eq!(*index, 0);
+        assert_eq!(err.kind(), Kind::Corrupt);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("mem://a") && msg.contains("tile (col 1, row 0)"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("4294967296") && msg.contains("1048576-byte limit"),
+            "{msg}"
+        );
+        assert_eq!(
+            plan.jobs.len(),
+            1,
+            "the other request's tile is still planned"
+        );
+        // a sparse tile (offset 0) is never fetched: its count does not matter
+        let mut sparse = layout(100, 100, 32, 32, true);
+        sparse.tile_offsets[1] = 0;
+        sparse.tile_byte_counts[1] = u64::MAX;
+        assert!(plan_reads(&[req(&Arc::new(sparse), w)])
+            .unwrap()
+            .failed
+            .is_empty());
     }
 
     #[test]
