@@ -6,7 +6,16 @@ use std::sync::Arc;
 
 use crate::codec::{self, TileSpec};
 use crate::error::{Error, Kind, Result};
+#[cfg(feature = "runtime")]
+use crate::io::redact;
 use crate::tiff::ImageLayout;
+
+/// Without the I/O runtime (the fuzz build) there is no URL parser: messages show URLs as
+/// given (the runtime build redacts their secrets).
+#[cfg(not(feature = "runtime"))]
+fn redact(url: &str) -> String {
+    url.to_string()
+}
 
 /// A pixel window in the image grid. Offsets may be negative and the window may extend past
 /// the image: pixels outside the image are left untouched in the output (the caller pre-fills).
@@ -123,7 +132,7 @@ pub(crate) fn request_extent(req: &WindowRequest) -> Result<(usize, usize)> {
     if req.out_row_stride_bytes < row_bytes {
         return Err(Error::invalid(format!(
             "{}: output row stride {} bytes is smaller than a window row ({} px x {} bytes)",
-            crate::io::redact(&req.url),
+            redact(&req.url),
             req.out_row_stride_bytes,
             w,
             elem
@@ -142,7 +151,7 @@ pub(crate) fn check_layout(req: &WindowRequest) -> Result<()> {
     if l.tile_width == 0 || l.tile_height == 0 || l.width == 0 || l.height == 0 {
         return Err(Error::corrupt(format!(
             "{}: image {}x{} with tiles {}x{} has a zero dimension",
-            crate::io::redact(&req.url),
+            redact(&req.url),
             l.width,
             l.height,
             l.tile_width,
@@ -155,7 +164,7 @@ pub(crate) fn check_layout(req: &WindowRequest) -> Result<()> {
             "band_index {} out of range for {} samples ({})",
             req.band_index,
             spp,
-            crate::io::redact(&req.url)
+            redact(&req.url)
         )));
     }
     Ok(())
@@ -238,7 +247,7 @@ fn check_tile_tables(req: &WindowRequest, tiles_per_plane: i64, plane: u16) -> R
     if (l.tile_offsets.len() as i64) < needed || (l.tile_byte_counts.len() as i64) < needed {
         return Err(Error::corrupt(format!(
             "{}: tile tables hold {} offsets / {} byte counts, but a {}x{} image in {}x{} tiles needs {} per plane",
-            crate::io::redact(&req.url),
+            redact(&req.url),
             l.tile_offsets.len(),
             l.tile_byte_counts.len(),
             l.width,
