@@ -320,7 +320,7 @@ fn tile_piece(
                 "{}: tile (col {tx}, row {ty}) claims {count} compressed bytes \
                  (TileByteCounts), more than the {limit}-byte limit for a {tw}x{rows} tile of \
                  {decoded} decoded bytes (10 x decoded + 4 KiB, at least 1 MiB)",
-                crate::io::redact(&req.url)
+                redact(&req.url)
             )));
         }
     }
