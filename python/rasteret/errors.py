@@ -19,6 +19,11 @@ class CogReadError(RasteretError, RuntimeError):
     """A pixel read failed (the message names the URL, band and record)."""
 
 
+class ReadFailedError(RasteretError, ValueError):
+    """Every read a call needed failed, so it has nothing to return (a ``ValueError``, like a
+    read that matched nothing); the first failure is chained as ``__cause__``."""
+
+
 class CogHeaderError(RasteretError, ValueError):
     """A TIFF/COG is corrupt, truncated or inconsistent, or a compressed tile is corrupt."""
 
@@ -52,6 +57,7 @@ __all__ = [
     "CogHeaderError",
     "CogReadError",
     "RasteretError",
+    "ReadFailedError",
     "RemoteIOError",
     "RemoteNotFoundError",
     "RemotePermissionError",

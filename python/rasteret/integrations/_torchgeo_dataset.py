@@ -15,6 +15,7 @@ from torch.utils.data import get_worker_info
 from torchgeo.datasets import GeoDataset
 
 from rasteret._backends import implicit_backend, io_options
+from rasteret.errors import ReadFailedError
 from rasteret.integrations._malloc_tuning import keep_freed_memory
 from rasteret.integrations._torchgeo_index import IndexPlan, build_index, read_table
 from rasteret.integrations._torchgeo_tensor import (
@@ -318,8 +319,8 @@ class RasteretGeoDataset(GeoDataset):
         ------
         IndexError
             No record overlaps the query (with positive area).
-        ValueError
-            Every read of the chip failed.
+        rasteret.errors.ReadFailedError
+            Every read of the chip failed (a ``ValueError``; the first failure is chained).
         """
         if self.keep_freed_sample_memory:
             keep_freed_memory()
@@ -423,7 +424,7 @@ class RasteretGeoDataset(GeoDataset):
         n_requests = len(records)
         failed = {r for r, _ in failures}
         if len(failed) == n_requests:
-            raise ValueError(
+            raise ReadFailedError(
                 f"All {n_requests} COG read request(s) failed for the requested chip."
             ) from failures[0][1]
         if failed:
@@ -468,7 +469,7 @@ class RasteretGeoDataset(GeoDataset):
         if failures:
             failed = len({r for r, _ in failures}) * len(self.bands)
             if failed >= n:
-                raise ValueError(
+                raise ReadFailedError(
                     f"All COG reads failed for time series sample ({n} reads)"
                 ) from failures[0][1]
             raise ValueError(

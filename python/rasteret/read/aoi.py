@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.errors import BandResolutionError, UnsupportedGeometryError
+from rasteret.errors import (
+    BandResolutionError,
+    CogReadError,
+    ReadFailedError,
+    UnsupportedGeometryError,
+)
 from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
 from rasteret.read.layouts import planning_dicts
@@ -516,8 +521,8 @@ def _wrap(exc: BaseException, job: _Job, ids: list[Any]) -> RuntimeError:
 
 
 def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> RuntimeError:
-    """``RuntimeError("COG read failed for band ... in record ... from '<url>': ...")``
-    chained to ``exc``, with a credentials hint for cloud URLs."""
+    """``CogReadError("COG read failed for band ... in record ... from '<url>': ...")`` (a
+    ``RuntimeError``) chained to ``exc``, with a credentials hint for cloud URLs."""
     hint = ""
     if url.startswith("s3://") or "amazonaws.com" in url:
         hint = " Check AWS credentials / requester-pays settings."
@@ -525,7 +530,7 @@ def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> Run
         hint = " Check GCP credentials."
     elif "blob.core.windows.net" in url or url.startswith(("az://", "abfs://")):
         hint = " Azure Blob URLs need SAS signing."
-    err = RuntimeError(
+    err = CogReadError(
         f"COG read failed for band '{band}' in record '{record_id}' from '{url}': {exc}.{hint}"
     )
     err.__cause__ = exc
@@ -590,7 +595,7 @@ def report_failures(
             stacklevel=4,
         )
         return
-    raise ValueError(
+    raise ReadFailedError(
         f"No valid data found. {len(errors)} record(s) failed; first failure in record "
         f"'{ids[first_record]}': {first}"
     ) from first

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from rasteret.errors import ReadFailedError
 from rasteret.geo.geometry import transform_xy
 from rasteret.read.grid import normalize_transform
 from rasteret.read.progress import TileProgress
@@ -142,7 +143,7 @@ def sample_records(
         where = f"first failure in record '{records.ids[record]}': {first}"
         if not parts:
             n_records = len({r for r, _ in failures})
-            raise ValueError(
+            raise ReadFailedError(
                 f"No point samples resolved. {n_records} record(s) failed; {where}"
             ) from first
         warnings.warn(

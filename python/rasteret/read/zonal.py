@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.errors import BandResolutionError
+from rasteret.errors import BandResolutionError, ReadFailedError
 from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.aoi import read_failure
 from rasteret.read.grid import normalize_transform
@@ -411,7 +411,7 @@ def _report(ids: list[Any], errors: dict[int, list[BaseException]], produced: in
             stacklevel=4,
         )
         return
-    raise ValueError(
+    raise ReadFailedError(
         f"No valid data found. {len(errors)} record(s) failed; first failure in record "
         f"'{ids[first_record]}': {first}"
     ) from first
