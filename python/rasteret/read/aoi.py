@@ -521,8 +521,7 @@ def _wrap(exc: BaseException, job: _Job, ids: list[Any]) -> RuntimeError:
 
 
 def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> RuntimeError:
-    """``CogReadError("COG read failed for band ... in record ... from '<url>': ...")`` (a
-    ``RuntimeError``) chained to ``exc``, with a credentials hint for cloud URLs."""
+    """A ``CogReadError`` (``RuntimeError``) naming band, record and URL, chained to ``exc``."""
     hint = ""
     if url.startswith("s3://") or "amazonaws.com" in url:
         hint = " Check AWS credentials / requester-pays settings."
