@@ -4,7 +4,7 @@ PIP := $(PYTHON) -m pip
 export CARGO_TERM_COLOR := never
 
 .PHONY: help demo install test lint docs rust-test py-test bench bench-chart fmt torchgeo-latest \
-	wheel wheel-matrix
+	wheel wheel-matrix sdist-check
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -56,6 +56,10 @@ py-test:  ## pytest suite (real servers, GDAL-written corpus)
 # TorchGeo on 3.12 (a multi-GB torch download) only with MATRIX_TORCHGEO=1 for now.
 wheel-matrix:  ## dist/'s wheel in fresh CPython 3.11/3.12/3.13 venvs, no compiler on PATH
 	MATRIX_TORCHGEO=$${MATRIX_TORCHGEO:-0} bash scripts/wheel-matrix.sh
+
+# Not in `test`: a second cold release build of the Rust core (8-15 minutes).
+sdist-check:  ## dist/'s sdist builds with only Rust + gcc/g++ (no libclang, clang, cmake)
+	bash scripts/test-sdist.sh
 
 # fuzz is not yet in `test`: its instrumented nightly build (about 20 CPU-minutes) would take
 # CI past its 30-minute budget; the fuzz regressions replay in rust-test.
