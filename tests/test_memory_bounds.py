@@ -256,7 +256,9 @@ def test_a_tile_claiming_4_gib_is_refused_before_it_is_fetched(
     server.reset_log()
     measured = run_measured(body, args)
     err_type, message = measured.result["error"]
-    assert err_type == "builtins.ValueError" and "No valid data found" in message, message
+    # ReadFailedError is a ValueError (and a RasteretError)
+    assert err_type == "rasteret.errors.ReadFailedError", err_type
+    assert "No valid data found" in message, message
     assert "rasteret.errors.CogHeaderError" in measured.result["chain"]
     assert args["url"] in message
     assert f"claims {claim} compressed bytes (TileByteCounts)" in message, message
