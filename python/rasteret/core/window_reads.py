@@ -51,22 +51,7 @@ def read_collection_window(
     if schema is None:
         raise ValueError("Collection has no records")
     table = collection._records_by_id(ids, window_columns(schema.names, bands, group_by))
-    if chunks is not None:
-        return lazy_records_window(
-            table,
-            record_ids=ids,
-            bounds=bounds,
-            res=res,
-            bands=bands,
-            data_source=infer_data_source(collection),
-            chunks=chunks,
-            target_crs=target_crs,
-            max_concurrent=max_concurrent,
-            group_by=group_by,
-            backend=implicit_backend(backend, None, collection.data_source or ""),
-        )
-    return read_records_window(
-        table,
+    common = dict(
         record_ids=ids,
         bounds=bounds,
         res=res,
@@ -75,6 +60,8 @@ def read_collection_window(
         target_crs=target_crs,
         max_concurrent=max_concurrent,
         group_by=group_by,
-        progress=resolve_progress(None),
         backend=implicit_backend(backend, None, collection.data_source or ""),
     )
+    if chunks is not None:
+        return lazy_records_window(table, chunks=chunks, **common)
+    return read_records_window(table, progress=resolve_progress(None), **common)

@@ -36,11 +36,13 @@ from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
 __all__ = [
+    "WindowPlan",
     "first_fills",
     "output_crs",
     "output_dtype",
     "output_slots",
     "plan_sources",
+    "plan_window",
     "read_records_window",
     "record_rows",
     "window_columns",
@@ -265,6 +267,50 @@ def window_columns(names: Sequence[str], bands: Sequence[str], group_by: str | N
     return wanted + [f"{b}_metadata" for b in dict.fromkeys(bands) if f"{b}_metadata" in names]
 
 
+@dataclass
+class WindowPlan:
+    """A ``read_window`` planned from the records' rows alone (no I/O): the output grid, each
+    id's table row, the output CRS, one source per (record, band) with data on the grid, each
+    record's output slot, the number of slots, the stack's dtype and each plane's fill."""
+
+    grid: MergeGrid
+    rows: list[int]
+    out_crs: Any
+    sources: list[_Source]
+    slot_of: list[int]
+    n_out: int
+    dtype: np.dtype
+    fills: np.ndarray
+
+
+def plan_window(
+    table: pa.Table,
+    record_ids: list[str],
+    bounds: Any,
+    res: Any,
+    bands: list[str],
+    data_source: str,
+    target_crs: int | None,
+    group_by: str | None,
+) -> WindowPlan:
+    """Plan :func:`read_records_window` (same arguments; raises its ``ValueError``s)."""
+    grid = MergeGrid.parse(bounds, res)
+    rows = record_rows(table, record_ids)
+    epsgs = (
+        table.column("proj:epsg").to_pylist()
+        if "proj:epsg" in table.column_names
+        else [None] * table.num_rows
+    )
+    out_crs = output_crs([epsgs[r] for r in rows], target_crs)
+    sources = plan_sources(
+        table, rows, record_ids, bands, data_source, epsgs, target_crs, out_crs, grid
+    )
+    slot_of, n_out = output_slots(table, rows, group_by)
+    dtype = output_dtype(sources, len(bands))
+    fills = first_fills(sources, slot_of, n_out, len(bands))
+    return WindowPlan(grid, rows, out_crs, sources, slot_of, n_out, dtype, fills)
+
+
 def read_records_window(
     table: pa.Table,
     *,
@@ -295,24 +341,14 @@ def read_records_window(
     ValueError
         Unknown ids, bad bounds/res, records in several CRS without ``target_crs``.
     """
-    grid = MergeGrid.parse(bounds, res)
-    rows = record_rows(table, record_ids)
-    epsgs = (
-        table.column("proj:epsg").to_pylist()
-        if "proj:epsg" in table.column_names
-        else [None] * table.num_rows
-    )
-    out_crs = output_crs([epsgs[r] for r in rows], target_crs)
-    plans = plan_sources(
-        table, rows, record_ids, bands, data_source, epsgs, target_crs, out_crs, grid
-    )
+    plan = plan_window(table, record_ids, bounds, res, bands, data_source, target_crs, group_by)
+    grid, rows, out_crs, plans = plan.grid, plan.rows, plan.out_crs, plan.sources
+    slot_of, n_out, dtype = plan.slot_of, plan.n_out, plan.dtype
     options = io_options(backend, max_concurrent=max(1, int(max_concurrent)))
-    slot_of, n_out = output_slots(table, rows, group_by)
-    dtype = output_dtype(plans, len(bands))
     height, width = grid.shape
     out = np.empty((n_out, len(bands), height, width), dtype=dtype)
     if plane_fills is None:
-        plane_fills = first_fills(plans, slot_of, n_out, len(bands))
+        plane_fills = plan.fills
     targets = _direct_targets(plans, slot_of, len(bands), dtype)
     with TileProgress(progress, "Reading windows") as bar:
         if targets is not None:

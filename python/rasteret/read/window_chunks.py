@@ -21,17 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rasteret.read.grid import MergeGrid
 from rasteret.read.record_shards import RecordShards, gather_rows
-from rasteret.read.window import (
-    first_fills,
-    output_crs,
-    output_dtype,
-    output_slots,
-    plan_sources,
-    read_records_window,
-    record_rows,
-)
+from rasteret.read.window import plan_window, read_records_window
 
 __all__ = ["AUTO_PIXELS", "lazy_records_window", "split_axis", "window_chunk_sizes"]
 
@@ -221,20 +212,9 @@ def lazy_records_window(
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
-    grid = MergeGrid.parse(bounds, res)
-    rows = record_rows(table, record_ids)
-    epsgs = (
-        table.column("proj:epsg").to_pylist()
-        if "proj:epsg" in table.column_names
-        else [None] * table.num_rows
-    )
-    out_crs = output_crs([epsgs[r] for r in rows], target_crs)
-    plans = plan_sources(
-        table, rows, record_ids, bands, data_source, epsgs, target_crs, out_crs, grid
-    )
-    slot_of, n_out = output_slots(table, rows, group_by)
-    dtype = output_dtype(plans, len(bands))
-    fills = first_fills(plans, slot_of, n_out, len(bands))
+    plan = plan_window(table, record_ids, bounds, res, bands, data_source, target_crs, group_by)
+    grid, rows, plans, slot_of = plan.grid, plan.rows, plan.sources, plan.slot_of
+    n_out, dtype, fills = plan.n_out, plan.dtype, plan.fills
     shape = (n_out, len(bands), *grid.shape)
     aligned = [p for p in plans if p.aligned]
     first = aligned[0] if aligned else None
