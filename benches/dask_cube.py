@@ -132,8 +132,8 @@ def _one(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
+            worker_dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         Client(cluster) as client,
     ):

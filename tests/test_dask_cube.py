@@ -7,8 +7,10 @@ Range server's log shows that the workers read tiles only, never a header.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import rasterio
+import rasterio.mask
 import shapely
 import xarray as xr
 from rasterio.warp import transform_geom
@@ -91,3 +93,41 @@ def test_lazy_cube_auto_chunks_and_unsupported_reads(aoi_collection, dask_client
         pair.get_xarray(aoi, [BAND], xr_combine="merge", chunks="auto")
     with pytest.raises(ValueError, match="Unknown chunks key"):
         pair.get_xarray(aoi, [BAND], chunks={"band": 1})
+
+
+def _nan_masked(entry, aoi):
+    with rasterio.open(entry.path) as src:
+        geom = transform_geom("EPSG:4326", src.crs, mapping(aoi))
+        data, _ = rasterio.mask.mask(src, [geom], crop=True, filled=True, nodata=np.nan, indexes=1)
+    return data
+
+
+@pytest.mark.parametrize("same_datetime", [False, True])
+def test_float_bands_with_nan_fill_lazy_and_eager_equal_rasterio(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    same_datetime,
+):
+    """Float bands whose nodata is NaN: records combine where the earlier one is NaN (what
+    xarray's ``combine_first`` does), the cube keeps the band's float dtype, and the lazy cube
+    is identical to the eager one."""
+    coll, entries = aoi_collection
+    names = {e.name: e for e in entries}
+    first, second = names["deflate_pred3_f32_t256.tif"], names["sparse_zstd_f32_nodata_nan.tif"]
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=same_datetime)
+    aoi = _inner_aoi(first)
+    eager = pair.get_xarray(aoi, [BAND])
+    a, b = _nan_masked(first, aoi), _nan_masked(second, aoi)
+    assert a.shape == b.shape and np.isnan(a).any() and not np.isnan(b).all()
+    got = eager[BAND].values
+    assert eager[BAND].dtype == np.float32
+    if same_datetime:
+        assert got.shape == (1, 1, *a.shape)
+        np.testing.assert_array_equal(got[0, 0], np.where(np.isnan(a), b, a))
+    else:
+        assert got.shape == (2, 1, *a.shape)
+        np.testing.assert_array_equal(got[0, 0], a)
+        np.testing.assert_array_equal(got[1, 0], b)
+    lazy = pair.get_xarray(aoi, [BAND], chunks={"y": 64, "x": 64})
+    assert isinstance(lazy[BAND].data, da.Array)
+    xr.testing.assert_identical(lazy.compute(), eager)

@@ -30,8 +30,8 @@ def dask_client():
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
+            worker_dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -12,9 +12,10 @@ fill value). A chunk no window overlaps is filled without a read. A worker never
 header, and a tile is only read twice where a chunk edge cuts it.
 
 The lazy cube covers what the eager cube assembles directly: ``xr_combine="combine_first"``,
-integer bands with one fill value each, records on their own grid (no reprojection to
-``target_crs``). Other reads raise ``NotImplementedError`` (read them with ``chunks=None``). A
-record whose read fails fails its chunks' tasks (the eager read drops it with a warning).
+integer bands with one fill value each or float bands whose fill is NaN, records on their own
+grid (no reprojection to ``target_crs``). Other reads raise ``NotImplementedError`` (read
+them with ``chunks=None``). A record whose read fails fails its chunks' tasks (the eager read
+drops it with a warning).
 """
 
 from __future__ import annotations
@@ -87,9 +88,13 @@ def _planned_reads(table: pa.Table, jobs: list[Any], bands: list[str]) -> list[A
     ids, datetimes, clouds = column("id"), column("datetime"), column("eo:cloud_cover")
     collections, epsgs = column("collection"), column("proj:epsg")
     band_order = {b: n for n, b in enumerate(bands)}
+    stand_ins: dict[tuple[Any, int, int], np.ndarray] = {}  # one per dtype and window shape
     reads = []
     for j in sorted(jobs, key=lambda j: (j.record, j.geometry_index, band_order[j.band])):
         a, c, e, f = j.transform
+        key = (j.dtype, j.window[3], j.window[2])
+        if key not in stand_ins:
+            stand_ins[key] = np.broadcast_to(np.zeros((), j.dtype), key[1:])
         reads.append(
             AoiRead(
                 record_index=j.record,
@@ -100,7 +105,7 @@ def _planned_reads(table: pa.Table, jobs: list[Any], bands: list[str]) -> list[A
                 crs=epsgs[j.record],
                 geometry_index=j.geometry_index,
                 band=j.band,
-                data=np.broadcast_to(np.zeros((), j.dtype), (j.window[3], j.window[2])),
+                data=stand_ins[key],
                 transform=Affine(a, 0.0, c, 0.0, e, f),
                 nodata=j.fill,
             )
@@ -159,7 +164,9 @@ def _local_span(positions: np.ndarray, lo: int, hi: int) -> tuple[slice, np.ndar
 
 def read_cube_chunk(
     parts: list[list[Any]],
-    pieces: list[tuple[list[Any], int, int, np.ndarray, np.ndarray]],
+    pieces: list[
+        tuple[list[Any], int, int, int, tuple[slice, np.ndarray], tuple[slice, np.ndarray]]
+    ],
     bands: list[str],
     dtypes: list[Any],
     fills: list[Any],
@@ -170,9 +177,10 @@ def read_cube_chunk(
     """One chunk of every band (the task a worker runs).
 
     ``parts`` gathers the chunk's record rows from the record shards. ``pieces`` are the
-    pairs overlapping the chunk in the eager read's order: their jobs (windows cropped to
-    the chunk, records numbered as rows of the gathered table), their (time,
-    geometry) slot in the chunk and the chunk rows and columns of their cropped window.
+    pairs overlapping the chunk in the eager read's order: their jobs (whole windows), the
+    pair's row in the gathered table, its (time, geometry) slot in the chunk, and for rows
+    and columns the window's span inside the chunk with its chunk positions. The windows are
+    cropped here, on the worker, so building the graph costs no work per pair and chunk.
 
     Raises
     ------
@@ -180,6 +188,10 @@ def read_cube_chunk(
         A window of the chunk could not be read (names the record, band and URL).
     """
     table = gather_rows(parts)
+    pieces = [
+        ([_crop(j, rspan, cspan, row) for j in jobs], t, g, rpos, cpos)
+        for jobs, row, t, g, (rspan, rpos), (cspan, cpos) in pieces
+    ]
     jobs = [j for piece in pieces for j in piece[0]]
     options = io_options(settings["backend"], max_concurrent=settings["max_concurrent"])
     with TileProgress(False, "") as bar:
@@ -234,10 +246,11 @@ def _bin_pairs(
     geoms = idx["geometry"].get_indexer([g for _, g in layout.slots])
     time_chunks = np.searchsorted(edges[0], times, side="right") - 1
     geom_chunks = np.searchsorted(edges[1], geoms, side="right") - 1
-    spans: dict[tuple[str, bytes], list[Any]] = {}  # pairs on one grid share their spans
+    # pairs on one grid share their centre arrays (cube_layout), hence their spans
+    spans: dict[tuple[str, int], list[Any]] = {}
     binned: dict[tuple[int, ...], list[Any]] = {}
     for p, (group, (ys, xs)) in enumerate(zip(layout.groups, layout.centres, strict=True)):
-        y_key, x_key = ("y", ys.tobytes()), ("x", xs.tobytes())
+        y_key, x_key = ("y", id(ys)), ("x", id(xs))
         if y_key not in spans:
             spans[y_key] = _spans(idx["y"].get_indexer(ys), edges[2])
         if x_key not in spans:
@@ -287,8 +300,9 @@ def lazy_cube(
     layout = cube_layout(planned)
     if layout is None:
         raise NotImplementedError(
-            "get_xarray(chunks=...) needs integer bands with one nodata value each, every "
-            "band of a record on one grid; read with chunks=None"
+            "get_xarray(chunks=...) needs integer bands with one nodata value each (or float "
+            "bands whose nodata is NaN), every band of a record on one grid; read with "
+            "chunks=None"
         )
     jobs_of: dict[tuple[int, int], list[Any]] = {}
     for j in jobs:
@@ -317,10 +331,10 @@ def lazy_cube(
             continue
         records = sorted({m[0] for m in members})
         row_of = {r: k for k, r in enumerate(records)}
-        pieces = []
-        for record, geometry, (t, g), (rspan, rpos), (cspan, cpos) in members:
-            cropped = [_crop(j, rspan, cspan, row_of[record]) for j in jobs_of[(record, geometry)]]
-            pieces.append((cropped, t, g, rpos, cpos))
+        pieces = [
+            (jobs_of[(record, geometry)], row_of[record], t, g, rows, cols)
+            for record, geometry, (t, g), rows, cols in members
+        ]
         reads[(read_name, *index)] = (
             read_cube_chunk, shards.parts(records), pieces, band_names, dtypes, fills, shape,
             all_touched, settings,

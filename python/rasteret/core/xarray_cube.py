@@ -6,8 +6,9 @@ coordinates, ``time`` ascending and ``y`` in the direction of the first record's
 
 Two ways build it, with the same result:
 
-- :func:`cube_from_reads` (the usual case: integer bands, one fill value per band, every band
-  of a pair on one grid, ``xr_combine="combine_first"``) allocates each variable once, in its
+- :func:`cube_from_reads` (the usual case: integer bands with one fill value per band, or
+  float bands whose fill is NaN; every band of a pair on one grid;
+  ``xr_combine="combine_first"``) allocates each variable once, in its
   final order, and copies every read into its slot; only a slot that an earlier pair already
   wrote (two records of one date) is merged pixel by pixel ("earlier wins unless it holds the
   fill value").
@@ -182,6 +183,7 @@ class SlotCube:
     def __init__(self, shape: tuple[int, ...], dtype: Any, fill: Any) -> None:
         self.data = np.empty(shape, dtype=dtype)
         self.fill = fill
+        self._nan_fill = _is_nan(fill)
         self.written = np.zeros(shape[:2], dtype=bool)
         self._full = (shape[2], shape[3])
 
@@ -196,14 +198,17 @@ class SlotCube:
             where = np.ix_(rows, cols)
             if self.written[t, g]:
                 target = slot[where]
-                block = np.where(target != self.fill, target, block)
+                block = np.where(self._holds_fill(target), block, target)
             slot[where] = block
         elif self.written[t, g]:
             target = slot[r, c]
-            np.copyto(target, block, where=target == self.fill, casting="unsafe")
+            np.copyto(target, block, where=self._holds_fill(target), casting="unsafe")
         else:
             slot[r, c] = block
         self.written[t, g] = True
+
+    def _holds_fill(self, values: np.ndarray) -> np.ndarray:
+        return np.isnan(values) if self._nan_fill else values == self.fill
 
     def finish(self) -> np.ndarray:
         """The array, with slots no block was written to set to the fill value."""
@@ -240,22 +245,38 @@ def _groups(reads: list[AoiRead]) -> list[list[AoiRead]]:
     return list(groups.values())
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
 def _fills(groups: list[list[AoiRead]]) -> dict[str, Any] | None:
-    """Each band's single fill value when the cube can be assembled directly, else None."""
+    """Each band's single fill value when the cube can be assembled directly, else None.
+
+    Either every band is integer with one fill value, or every band is floating point with
+    NaN as its fill: then "holds the fill" is "is NaN", which is what xarray's
+    ``combine_first`` fills, and the outer alignment pads with NaN in the band's own dtype.
+    A float band with a numeric nodata (xarray pads it with NaN, not with the nodata) and a
+    mix of integer and float bands (xarray promotes the integer ones) take the xarray path.
+    """
     fills: dict[str, set[Any]] = {}
+    kinds: set[bool] = set()  # is-floating of every band
     for group in groups:
         head = group[0]
         seen: set[str] = set()
         for r in group:
             if r.band in seen or r.transform != head.transform or r.data.shape != head.data.shape:
                 return None
-            if r.nodata is None or not np.issubdtype(r.data.dtype, np.integer):
+            floating = np.issubdtype(r.data.dtype, np.floating)
+            if r.nodata is None or not (
+                np.issubdtype(r.data.dtype, np.integer) or (floating and _is_nan(r.nodata))
+            ):
                 return None
+            kinds.add(bool(floating))
             seen.add(r.band)
-            fills.setdefault(r.band, set()).add(r.nodata)
-    if any(len(v) != 1 for v in fills.values()):
+            fills.setdefault(r.band, set()).add("nan" if floating else r.nodata)
+    if len(kinds) > 1 or any(len(v) != 1 for v in fills.values()):
         return None
-    return {band: next(iter(v)) for band, v in fills.items()}
+    return {band: np.nan if v == {"nan"} else next(iter(v)) for band, v in fills.items()}
 
 
 @dataclass
@@ -310,10 +331,18 @@ def cube_layout(reads: list[AoiRead]) -> CubeLayout | None:
     fills = _fills(groups)
     if not groups or fills is None:
         return None
-    centres = [pixel_centres(g[0]) for g in groups]
+    by_grid: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}  # pairs share grids
+    centres = []
+    for g in groups:
+        t = g[0].transform
+        key = (t.a, t.b, t.c, t.d, t.e, t.f, *g[0].data.shape)
+        if key not in by_grid:
+            by_grid[key] = pixel_centres(g[0])
+        centres.append(by_grid[key])
     slots = [(_time_of(g[0]), g[0].geometry_index + 1) for g in groups]
     same_grid = all(
-        np.array_equal(y, centres[0][0]) and np.array_equal(x, centres[0][1]) for y, x in centres
+        np.array_equal(y, centres[0][0]) and np.array_equal(x, centres[0][1])
+        for y, x in by_grid.values()
     )
     first = groups[0][0]
     times = np.array([t for t, _ in slots])

@@ -48,6 +48,8 @@ def unresolved_band(
 
 def resolve_asset_key(assets: dict[str, Any], band_code: str, data_source: str) -> str | None:
     """First of: the band code, its mapped asset key, or the reverse mapping, found in assets."""
+    if assets.get(band_code) is not None:
+        return band_code
     band_map = BandRegistry.get(data_source) if data_source else {}
     candidates = [band_code]
     if band_code in band_map:
