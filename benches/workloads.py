@@ -706,6 +706,12 @@ def _bench_collection(plan: dict[str, Any]) -> Any:
     import shapely  # noqa: F401 - the geometry inputs below are built with it
 
     _rasteret_import()
+    # rasteret imports these on first use (``import rasteret`` stays cheap); a read needs
+    # them, so they are imported here, as the other tools' libraries are before timing
+    import affine  # noqa: F401 - window transforms
+    import geoarrow.pyarrow  # noqa: F401 - geometry inputs as GeoArrow
+    import pyproj  # noqa: F401 - the query box into the collection's CRS
+
     return rasteret.load(plan["collection_path"], name="bench")
 
 
@@ -949,6 +955,14 @@ class _Timer:
         self._cpu0 = 0.0
 
     def __enter__(self) -> _Timer:
+        # RASTERET_BENCH_PROFILE=DIR: cProfile the timed section into DIR/<pid>.prof
+        # (diagnosis only: the profiler's overhead makes the time meaningless)
+        self._profile = None
+        if os.environ.get("RASTERET_BENCH_PROFILE"):
+            import cProfile
+
+            self._profile = cProfile.Profile()
+            self._profile.enable()
         self._cpu0 = time.process_time()
         self._t0 = time.perf_counter()
         return self
@@ -957,6 +971,11 @@ class _Timer:
         self.seconds = time.perf_counter() - self._t0
         self.cpu_s = time.process_time() - self._cpu0
         self.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if self._profile is not None:
+            self._profile.disable()
+            out = Path(os.environ["RASTERET_BENCH_PROFILE"]) / f"{os.getpid()}.prof"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self._profile.dump_stats(str(out))
 
 
 def _digest(output: Any) -> tuple[str, list[int] | None]:
