@@ -313,8 +313,8 @@ def _layout_column(table: pa.Table, jobs: list[_Job]) -> pa.Array:
     parts: dict[str, pa.Array] = {}
     for band, rows in by_band.items():
         parts[band] = table.column(f"{band}_metadata").take(pa.array(rows)).combine_chunks()
-    types = {p.type for p in parts.values()}
-    if len(types) > 1:
+    first = next(iter(parts.values())).type  # (hashing nested struct types is slow)
+    if any(not p.type.equals(first) for p in parts.values()):
         raise ValueError("bands of one read have differently typed metadata columns")
     cursor = dict.fromkeys(by_band, 0)
     order = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -27,6 +28,8 @@ __all__ = ["BYTE_BUDGET", "ROW_LIMIT", "ColumnCache"]
 ROW_LIMIT = 200_000
 #: Most bytes of columns kept per collection; past it the cache lets go and scans instead.
 BYTE_BUDGET = 512 * 1024 * 1024
+#: Name of the row-number column a filter is evaluated with (not a record column).
+_ROW = "__rasteret_row__"
 
 
 def _light(name: str) -> bool:
@@ -82,9 +85,16 @@ class ColumnCache:
             )
         if any(n not in table.column_names for n in wanted):
             return None  # a column the dataset does not have: let the scan raise its error
-        if expression is not None:
-            try:
-                table = table.filter(expression)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
-                return None  # refers to a column not held (a tile table): scan the files
-        return table.select(wanted)
+        if expression is None:
+            return table.select(wanted)
+        # Evaluate the filter on the light columns only, with each row's number attached,
+        # then take the wanted columns of the matching rows: filtering the whole table would
+        # copy every tile table through the query engine (milliseconds a call, even for a
+        # dozen records).
+        light = table.select([n for n in table.column_names if _light(n)])
+        light = light.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
+        try:
+            rows = light.filter(expression).column(_ROW)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+            return None  # refers to a column not held (a tile table): scan the files
+        return table.select(wanted).take(np.sort(rows.to_numpy()))  # in the files' row order
