@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rasteret.core.dask_frames import check_integer_index, is_dask_frame, shared_records
@@ -75,15 +76,15 @@ def _query_view(collection: Any, plan: GeometryInputPlan, filters: dict[str, Any
     return collection.subset(**narrowed) if narrowed else collection
 
 
-def _detect_target_crs(view: Any) -> int | None:
-    """The most common ``proj:epsg`` of ``view`` when its records span several CRSs (logged),
-    else None."""
-    epsgs = view.epsg
+def _detect_target_crs(table: pa.Table) -> int | None:
+    """The most common ``proj:epsg`` of the records in ``table`` when they span several CRSs
+    (logged), else None."""
+    if "proj:epsg" not in table.column_names:
+        return None
+    counts = Counter(v for v in table.column("proj:epsg").to_pylist() if v)
+    epsgs = sorted(int(v) for v in counts)
     if len(epsgs) <= 1:
         return None
-    counts = Counter(
-        v for v in view.to_table(columns=["proj:epsg"]).column("proj:epsg").to_pylist() if v
-    )
     chosen = counts.most_common(1)[0][0]
     logger.warning(
         "Query spans %d CRS zones %s; auto-reprojecting to EPSG:%d. Pass target_crs= "
@@ -136,13 +137,13 @@ def _prepare(
     if record_id_column is not None:
         pairs = record_pairs(plan, record_id_column)
         view = view.where(pc.field("id").isin(sorted({p for p in pairs if p is not None})))
-    if auto_target_crs and target_crs is None:
-        target_crs = _detect_target_crs(view)
     source = data_source or infer_data_source(collection)
     schema = view._schema()
     if schema is None:
         raise ValueError("No valid data found")
     table = view._scan_table(aoi_columns(schema.names, bands))
+    if auto_target_crs and target_crs is None:
+        target_crs = _detect_target_crs(table)
     if pairs is not None:
         check_pairs(pairs, table, record_id_column)
     return {

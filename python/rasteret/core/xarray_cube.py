@@ -379,35 +379,41 @@ def cube_from_reads(reads: list[AoiRead]) -> Any | None:
     layout = cube_layout(reads)
     if layout is None:
         return None
-    groups, slots, indexes, dtypes = layout.groups, layout.slots, layout.indexes, layout.dtypes
+    groups, indexes, dtypes = layout.groups, layout.indexes, layout.dtypes
     shape = layout.shape
-    at_slot = {
-        (int(indexes["time"].get_indexer([t])[0]), int(indexes["geometry"].get_indexer([g])[0]))
-        for t, g in slots
-    }
+    # each pair's (time, geometry) position in the cube, looked up once for all pairs
+    at = list(
+        zip(
+            indexes["time"].get_indexer([t for t, _ in layout.slots]).tolist(),
+            indexes["geometry"].get_indexer([g for _, g in layout.slots]).tolist(),
+            strict=True,
+        )
+    )
     in_place = None
-    if layout.same_grid and len(at_slot) == len(groups) == shape[0] * shape[1]:
-        in_place = _views_in_read_buffer(groups, slots, indexes, shape, dtypes)
+    if layout.same_grid and len(set(at)) == len(groups) == shape[0] * shape[1]:
+        in_place = _views_in_read_buffer(groups, at, indexes, shape, dtypes)
     if in_place is None:
-        in_place = _placed(groups, slots, layout.centres, indexes, shape, dtypes, layout.fills)
+        in_place = _placed(groups, at, layout.centres, indexes, shape, dtypes, layout.fills)
     return layout.dataset(in_place)
 
 
 def _placed(
     groups: list[list[AoiRead]],
-    slots: list[tuple[Any, int]],
+    at: list[tuple[int, int]],
     centres: list[tuple[np.ndarray, np.ndarray]],
     indexes: dict[str, Any],
     shape: tuple[int, ...],
     dtypes: dict[str, Any],
     fills: dict[str, Any],
 ) -> dict[str, np.ndarray]:
-    """Each band's array, allocated once, every read copied into its slot (in read order)."""
+    """Each band's array, allocated once, every read copied into its slot ``at`` (its time
+    and geometry positions), in read order."""
     cubes = {b: SlotCube(shape, dtype, fills[b]) for b, dtype in dtypes.items()}
-    for group, (t, g), (y, x) in zip(groups, slots, centres, strict=True):
-        ti = int(indexes["time"].get_indexer([t])[0])
-        gi = int(indexes["geometry"].get_indexer([g])[0])
-        rows, cols = indexes["y"].get_indexer(y), indexes["x"].get_indexer(x)
+    positions: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pairs on one grid share centres
+    for group, (ti, gi), (y, x) in zip(groups, at, centres, strict=True):
+        if id(y) not in positions:
+            positions[id(y)] = (indexes["y"].get_indexer(y), indexes["x"].get_indexer(x))
+        rows, cols = positions[id(y)]
         for r in group:
             cubes[r.band].place(ti, gi, rows, cols, r.data)
     return {b: cube.finish() for b, cube in cubes.items()}
@@ -415,7 +421,7 @@ def _placed(
 
 def _views_in_read_buffer(
     groups: list[list[AoiRead]],
-    slots: list[tuple[Any, int]],
+    at: list[tuple[int, int]],
     indexes: dict[str, Any],
     shape: tuple[int, ...],
     dtypes: dict[str, Any],
@@ -427,11 +433,8 @@ def _views_in_read_buffer(
     if not (np.array_equal(indexes["y"].get_indexer(pixel_centres(groups[0][0])[0]), np.arange(h))):
         return None
     by_slot: dict[int, dict[str, np.ndarray]] = {}
-    for group, (t, g) in zip(groups, slots, strict=True):
-        k = int(indexes["time"].get_indexer([t])[0]) * n_g + int(
-            indexes["geometry"].get_indexer([g])[0]
-        )
-        by_slot[k] = {r.band: r.data for r in group}
+    for group, (ti, gi) in zip(groups, at, strict=True):
+        by_slot[ti * n_g + gi] = {r.band: r.data for r in group}
     views = {}
     for band, dtype in dtypes.items():
         spaced = evenly_spaced([by_slot[k].get(band) for k in range(n_t * n_g)], dtype)
