@@ -25,7 +25,7 @@ from rasteret.errors import (
 )
 from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
-from rasteret.read.layouts import planning_dicts
+from rasteret.read.layouts import layout_column, planning_dicts
 from rasteret.read.mask import window_masks
 from rasteret.read.progress import TileProgress
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
@@ -305,31 +305,6 @@ def _job_for(i: int, k: int, band: str, src: _BandSource | None, geom: Any) -> _
     )
 
 
-def _layout_column(table: pa.Table, jobs: list[_Job]) -> pa.Array:
-    """The plan's ``layout`` column: each job's metadata row, taken from the table."""
-    by_band: dict[str, list[int]] = {}
-    for j in jobs:
-        by_band.setdefault(j.band, []).append(j.record)
-    parts: dict[str, pa.Array] = {}
-    for band, rows in by_band.items():
-        parts[band] = table.column(f"{band}_metadata").take(pa.array(rows)).combine_chunks()
-    first = next(iter(parts.values())).type  # (hashing nested struct types is slow)
-    if any(not p.type.equals(first) for p in parts.values()):
-        raise ValueError("bands of one read have differently typed metadata columns")
-    cursor = dict.fromkeys(by_band, 0)
-    order = []
-    offsets: dict[str, int] = {}
-    start = 0
-    for band, arr in parts.items():
-        offsets[band] = start
-        start += len(arr)
-    for j in jobs:
-        order.append(offsets[j.band] + cursor[j.band])
-        cursor[j.band] += 1
-    combined = pa.concat_arrays(list(parts.values()))
-    return combined.take(pa.array(order, pa.int64()))
-
-
 def _run_jobs(
     table: pa.Table,
     jobs: list[_Job],
@@ -342,7 +317,7 @@ def _run_jobs(
 
     return _read.read_flat(
         [j.url for j in jobs],
-        _layout_column(table, jobs),
+        layout_column(table, [(j.band, j.record) for j in jobs]),
         [j.band_index for j in jobs],
         [j.window for j in jobs],
         [j.dtype for j in jobs],

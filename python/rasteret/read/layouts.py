@@ -9,7 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["dtype_of", "inside_image", "overview_layout", "planning_dicts"]
+from rasteret.records.rows import take_rows
+
+__all__ = ["dtype_of", "inside_image", "layout_column", "overview_layout", "planning_dicts"]
 
 
 def dtype_of(layout: pa.StructScalar | dict[str, Any]) -> np.dtype:
@@ -77,3 +79,31 @@ def planning_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, Any] | 
         values["mask"] = [True if v else None for v in array.field("mask").is_valid().to_pylist()]
     valid = array.is_valid().to_pylist()
     return [{f: v[i] for f, v in values.items()} if ok else None for i, ok in enumerate(valid)]
+
+
+def layout_column(table: pa.Table, reads: list[tuple[str, int]]) -> pa.DictionaryArray:
+    """A read plan's ``layout`` column: for each ``(band, record row)`` of ``reads``, that
+    row of the table's ``{band}_metadata`` column, dictionary-encoded (each distinct layout
+    is held, and parsed by the core, once however many windows read it).
+
+    Raises
+    ------
+    ValueError
+        The bands' metadata columns have different types.
+    """
+    by_band: dict[str, dict[int, int]] = {}  # band -> distinct rows -> position in the band
+    for band, row in reads:
+        rows = by_band.setdefault(band, {})
+        if row not in rows:
+            rows[row] = len(rows)
+    parts = [
+        take_rows(table.column(f"{band}_metadata"), np.fromiter(rows, np.int64)).combine_chunks()
+        for band, rows in by_band.items()
+    ]
+    first = parts[0].type  # (hashing nested struct types is slow)
+    if any(not p.type.equals(first) for p in parts):
+        raise ValueError("bands of one read have differently typed metadata columns")
+    offsets = dict(zip(by_band, np.cumsum([0] + [len(p) for p in parts]).tolist(), strict=False))
+    keys = [offsets[band] + by_band[band][row] for band, row in reads]
+    values = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+    return pa.DictionaryArray.from_arrays(pa.array(keys, pa.int32()), values)

@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from rasteret.records.rows import take_rows
+
 __all__ = ["BYTE_BUDGET", "ROW_LIMIT", "ColumnCache"]
 
 #: Most records a collection may hold for its columns to be kept in memory.
@@ -97,4 +99,4 @@ class ColumnCache:
             rows = light.filter(expression).column(_ROW)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
             return None  # refers to a column not held (a tile table): scan the files
-        return table.select(wanted).take(np.sort(rows.to_numpy()))  # in the files' row order
+        return take_rows(table.select(wanted), np.sort(rows.to_numpy()))  # files' row order
