@@ -293,7 +293,8 @@ def _plan(
 
 
 def _layout_column(reads: Sequence[WindowRead]) -> pa.Array:
-    """The ``layout`` column of a plan: each distinct layout converted once, then ``take``."""
+    """The ``layout`` column of a plan: each distinct layout converted once, dictionary
+    encoded (the core parses each distinct layout once)."""
     slot_of: dict[int, int] = {}
     unique: list[pa.StructScalar] = []
     indices = np.empty(len(reads), dtype=np.int64)
@@ -308,7 +309,7 @@ def _layout_column(reads: Sequence[WindowRead]) -> pa.Array:
     if len(types) != 1:
         raise ValueError("all reads of one call must share one layout struct type")
     distinct = pa.array([u.as_py() for u in unique], type=unique[0].type)
-    return distinct.take(pa.array(indices))
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), distinct)
 
 
 def read_into(
