@@ -133,6 +133,33 @@ def test_window_masks_flags_full_windows():
     assert partial is not None and not partial.all() and partial.any()
 
 
+def test_window_masks_without_rasterizing_equal_geometry_mask():
+    """Windows whose centre grid lies inside the geometry are reported whole without being
+    rasterized; every answer (whole or a mask) equals rasterio's, on north-up and sheared
+    grids, boxes and triangles, windows down to one pixel, both all_touched values."""
+    rng = np.random.default_rng(20261207)
+    whole = 0
+    for trial in range(1500):
+        h, w = (int(v) for v in rng.integers(1, 8, 2))
+        t = Affine(1, 0, 0, 0, -1, 10) if trial % 3 else Affine(0.9, 0.2, 0, 0.1, -1.1, 10)
+        x0, y0 = rng.uniform(-2, 5, 2)
+        x1, y1 = x0 + rng.uniform(0, 10), y0 + rng.uniform(0, 12)
+        geom = (
+            shapely.box(x0, y0, x1, y1)
+            if trial % 2
+            else shapely.Polygon([(x0, y0), (x1, y0), (x0 + 1, y1)])
+        )
+        for all_touched in (False, True):
+            [mask] = window_masks([geom], [t], [(h, w)], all_touched=all_touched)
+            ref = geometry_mask(
+                [geom], out_shape=(h, w), transform=t, all_touched=all_touched, invert=True
+            )
+            got = np.ones((h, w), bool) if mask is None else mask
+            np.testing.assert_array_equal(got, ref, err_msg=f"trial {trial} {geom.wkt}")
+            whole += mask is None
+    assert whole > 100  # the shortcut is taken (and checked) often
+
+
 def test_errors_name_the_geometry():
     with pytest.raises(ValueError, match="geometry 1.*Polygon"):
         geometry_masks([shapely.box(0, 0, 1, 1), shapely.Point(0, 0)], [NORTH_UP] * 2, [SHAPE] * 2)

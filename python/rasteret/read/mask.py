@@ -78,9 +78,46 @@ def window_masks(
     all_touched: bool = False,
 ) -> list[np.ndarray | None]:
     """:func:`geometry_masks`, with None for each mask that covers its whole window (a read
-    of that window needs no masking)."""
-    masks = geometry_masks(geometries, transforms, shapes, all_touched=all_touched)
-    return [None if m.all() else m for m in masks]
+    of that window needs no masking).
+
+    A geometry whose interior holds every pixel centre of its window (the window's centre
+    grid lies strictly inside it, e.g. an AOI box that encloses the window) is known to cover
+    it whole, with or without ``all_touched``, and is not rasterized at all."""
+    if len(geometries) == 0:
+        return []
+    import shapely
+
+    geoms = np.empty(len(geometries), dtype=object)
+    geoms[:] = list(geometries)
+    whole = shapely.contains_properly(geoms, _centre_grids(transforms, shapes))
+    rest = np.flatnonzero(~whole)
+    masks = geometry_masks(
+        list(geoms[rest]),
+        [transforms[i] for i in rest],
+        [shapes[i] for i in rest],
+        all_touched=all_touched,
+    )
+    out: list[np.ndarray | None] = [None] * len(geometries)
+    for i, m in zip(rest.tolist(), masks, strict=True):
+        out[i] = None if m.all() else m
+    return out
+
+
+def _centre_grids(
+    transforms: Sequence[Sequence[float]], shapes: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """Per window, the convex hull of its four corner pixel centres (that of all its pixel
+    centres: a polygon, or a line or point for a window one pixel wide or high), in the
+    grid's coordinates."""
+    import shapely
+
+    a, b, c, d, e, f = np.array([tuple(t)[:6] for t in transforms], dtype=np.float64).T
+    h, w = np.array(shapes, dtype=np.float64).reshape(-1, 2).T
+    cols = np.stack([np.full_like(w, 0.5), w - 0.5, w - 0.5, np.full_like(w, 0.5)], axis=1)
+    rows = np.stack([np.full_like(h, 0.5), np.full_like(h, 0.5), h - 0.5, h - 0.5], axis=1)
+    x = a[:, None] * cols + b[:, None] * rows + c[:, None]
+    y = d[:, None] * cols + e[:, None] * rows + f[:, None]
+    return shapely.convex_hull(shapely.multipoints(np.stack([x, y], axis=2)))
 
 
 def geometry_mask(
