@@ -133,7 +133,7 @@ def _one(
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # any free port: 8787 may be taken
-            worker_dashboard_address=":0",  # any free port: 8787 may be taken
+            worker_dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -16,6 +16,7 @@ import xarray as xr
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping
 from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
+from test_dask_window import _tiles_read
 from test_dask_window import dask_client  # noqa: F401  (module fixture)
 from test_read_outputs import _inner_aoi, _mask, _pair, _pair_collection
 
@@ -131,3 +132,47 @@ def test_float_bands_with_nan_fill_lazy_and_eager_equal_rasterio(
     lazy = pair.get_xarray(aoi, [BAND], chunks={"y": 64, "x": 64})
     assert isinstance(lazy[BAND].data, da.Array)
     xr.testing.assert_identical(lazy.compute(), eager)
+
+
+def test_lazy_cube_reads_each_tile_once_per_chunk_it_overlaps(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    http_server,
+):
+    """The lazy cube fetches the tiles the eager cube fetches, each at most once per chunk
+    that overlaps it, and no header."""
+    coll, entries = aoi_collection
+    first, _ = _pair(entries)
+    one = _pair_collection(coll, [first.name], same_datetime=False)
+    aoi = _box_aoi(first, 25, 15, 270, 250)
+    start = len(http_server.requests)
+    eager = one.get_xarray(aoi, [BAND])
+    eager_tiles = _tiles_read(http_server.requests[start:], first)
+    assert eager_tiles and len(eager_tiles) == len(set(eager_tiles))
+
+    chunk = 90
+    lazy = one.get_xarray(aoi, [BAND], chunks={"y": chunk, "x": chunk})
+    start = len(http_server.requests)
+    xr.testing.assert_identical(lazy.compute(), eager)
+    log = http_server.requests[start:]
+    assert all(r.range and not r.range.startswith("bytes=0-") for r in log)
+    lazy_tiles = _tiles_read(log, first)
+    assert set(lazy_tiles) == set(eager_tiles)
+
+    with rasterio.open(first.path) as src:
+        t, (th, tw) = src.transform, src.block_shapes[0]
+    col0 = round((float(eager.x[0]) - t.c) / t.a - 0.5)
+    row0 = round((float(eager.y[0]) - t.f) / t.e - 0.5)
+    height, width = eager[BAND].shape[2:]
+
+    def spans(first_px: int, size: int, tile: int, index: int) -> int:
+        lo, hi = max(index * tile, first_px), min((index + 1) * tile, first_px + size)
+        return len({(p - first_px) // chunk for p in range(lo, hi)})
+
+    bound = {
+        tile: spans(row0, height, th, tile[0]) * spans(col0, width, tw, tile[1])
+        for tile in eager_tiles
+    }
+    counts = {tile: lazy_tiles.count(tile) for tile in set(lazy_tiles)}
+    assert all(counts[tile] <= bound[tile] for tile in counts), (counts, bound)
+    assert sum(bound.values()) > len(eager_tiles)

@@ -31,7 +31,7 @@ def dask_client():
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # any free port: 8787 may be taken
-            worker_dashboard_address=":0",  # any free port: 8787 may be taken
+            worker_dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -81,6 +81,68 @@ def test_lazy_aligned_window_equals_eager_and_reads_no_header(
     assert all(r.range and not r.range.startswith("bytes=0-") for r in log), [
         r.range for r in log if not r.range or r.range.startswith("bytes=0-")
     ]
+
+
+def _tile_offsets(path) -> dict[int, tuple[int, int]]:
+    """File offset -> (tile row, tile col) of band 1's full-resolution tiles (GDAL's view)."""
+    with rasterio.open(path) as src:
+        th, tw = src.block_shapes[0]
+        rows, cols = -(-src.height // th), -(-src.width // tw)
+        return {
+            int(src.get_tag_item(f"BLOCK_OFFSET_{c}_{r}", "TIFF", bidx=1)): (r, c)
+            for r in range(rows)
+            for c in range(cols)
+        }
+
+
+def _tiles_read(log, entry) -> list[tuple[int, int]]:
+    """Every tile a request of ``log`` for ``entry``'s file covered (a coalesced request
+    covers several), one item per (request, tile)."""
+    offsets = _tile_offsets(entry.path)
+    out = []
+    for r in log:
+        if r.path != entry.path.name or not r.range:
+            continue
+        start, end = (int(v) for v in r.range.split("=")[1].split("-"))
+        out += [tile for off, tile in offsets.items() if start <= off <= end]
+    return out
+
+
+def test_lazy_window_reads_each_tile_once_per_chunk_it_overlaps(
+    aoi_collection,  # noqa: F811
+    dask_client,
+    http_server,
+):
+    """The lazy read fetches the tiles the eager read fetches, each at most once per chunk
+    that overlaps it (a tile is read again only where a chunk edge cuts it)."""
+    coll, entries = aoi_collection
+    entry = _entry(entries, "deflate_pred2_u16_t256")
+    with rasterio.open(entry.path) as src:
+        th, tw = src.block_shapes[0]
+    col0, row0, width, height = 30, 20, 240, 230  # inside the image, not on tile edges
+    bounds, res = _grid_bounds(entry, col0, row0, width, height)
+    kwargs = dict(record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND])
+    start = len(http_server.requests)
+    eager = coll.read_window(**kwargs)
+    eager_tiles = _tiles_read(http_server.requests[start:], entry)
+    assert eager_tiles and len(eager_tiles) == len(set(eager_tiles))
+
+    chunk = 100
+    lazy = coll.read_window(**kwargs, chunks={"y": chunk, "x": chunk})
+    start = len(http_server.requests)
+    np.testing.assert_array_equal(lazy.compute(), eager)
+    lazy_tiles = _tiles_read(http_server.requests[start:], entry)
+    assert set(lazy_tiles) == set(eager_tiles)
+
+    def spans(first: int, size: int, tile: int, index: int) -> int:
+        """Chunks (of the output axis) that overlap tile ``index`` of the image axis."""
+        lo, hi = max(index * tile, first), min((index + 1) * tile, first + size)
+        return len({(p - first) // chunk for p in range(lo, hi)})
+
+    bound = {t: spans(row0, height, th, t[0]) * spans(col0, width, tw, t[1]) for t in eager_tiles}
+    counts = {t: lazy_tiles.count(t) for t in set(lazy_tiles)}
+    assert all(counts[t] <= bound[t] for t in counts), (counts, bound)
+    assert sum(bound.values()) > len(eager_tiles)  # chunk edges do cut tiles here
 
 
 def test_lazy_auto_chunks_start_on_tile_edges(aoi_collection, dask_client):  # noqa: F811
