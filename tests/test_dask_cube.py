@@ -16,8 +16,10 @@ import xarray as xr
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping
 from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
-from test_dask_window import _tiles_read
-from test_dask_window import dask_client  # noqa: F401  (module fixture)
+from test_dask_window import (
+    _tiles_read,
+    dask_client,  # noqa: F401  (module fixture)
+)
 from test_read_outputs import _inner_aoi, _mask, _pair, _pair_collection
 
 da = pytest.importorskip("dask.array")
