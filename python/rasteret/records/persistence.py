@@ -228,7 +228,8 @@ def write_collection(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        pq.write_to_dataset(table, root_path=str(tmp), **kwargs)
+        if not _write_small(table, tmp, list(partition_by), kwargs):
+            pq.write_to_dataset(table, root_path=str(tmp), **kwargs)
         with collection_lock(target):
             if target.exists():
                 # Replace, never merge: move the old collection aside, swap the new one in.
@@ -242,3 +243,40 @@ def write_collection(
         shutil.rmtree(tmp, ignore_errors=True)
     PARQUET_DATASET_CACHE.pop((str(path), True), None)
     PARQUET_DATASET_CACHE.pop((str(path), False), None)
+
+
+def _write_small(table: pa.Table, root: Path, partition_cols: list[str], options: dict) -> bool:
+    """Write a table of at most one row group with integer partition columns (the usual
+    ``year``/``month``) as :func:`pyarrow.parquet.write_to_dataset` would, one
+    ``col=value/.../part-0.parquet`` file per partition, without the dataset writer's fixed
+    cost (tens of milliseconds, most of a small build). False (nothing written) otherwise."""
+    import pyarrow.parquet as pq
+
+    columns = [table.column(c) for c in partition_cols if c in table.column_names]
+    if (
+        table.num_rows == 0
+        or table.num_rows > options["row_group_size"]
+        or len(columns) != len(partition_cols)
+        or any(not pa.types.is_integer(c.type) or c.null_count for c in columns)
+    ):
+        return False
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for row, key in enumerate(zip(*(c.to_pylist() for c in columns), strict=True)):
+        groups.setdefault(key, []).append(row)
+    data = table.drop_columns(partition_cols)
+    file_options = {
+        k: options[k]
+        for k in ("compression", "compression_level", "row_group_size", "write_statistics")
+    }
+    for key, rows in groups.items():
+        folder = root.joinpath(*(f"{c}={v}" for c, v in zip(partition_cols, key, strict=True)))
+        folder.mkdir(parents=True, exist_ok=True)
+        part = data.take(pa.array(rows, pa.int64())) if len(groups) > 1 else data
+        pq.write_table(
+            part,
+            folder / options["basename_template"].format(i=0),
+            use_dictionary=options["use_dictionary"],
+            write_batch_size=options["write_batch_size"],
+            **file_options,
+        )
+    return True
