@@ -298,3 +298,40 @@ def test_duckdb_polars_geopandas_read_collections(coll, tmp_path):
     assert len(built) == 6
     built = rasteret.build_from_table(pl.from_arrow(coll.to_table().drop_columns(["crs"])))
     assert len(built) == 6 and built.crs == ["EPSG:32632", "EPSG:32633"]
+
+
+def test_small_collections_are_written_as_write_to_dataset_writes_them(tmp_path):
+    """A one-row-group table is written partition by partition (no dataset writer): the same
+    files, schemas (metadata included) and rows as ``pq.write_to_dataset``."""
+    from rasteret.records.persistence import write_collection
+
+    table = pa.table(
+        {
+            "id": [f"r{i}" for i in range(9)],
+            "value": list(range(9)),
+            "year": pa.array([2023] * 3 + [2024] * 6, pa.int32()),
+            "month": pa.array([12] * 3 + [1] * 2 + [2] * 4, pa.int32()),
+        }
+    ).replace_schema_metadata({b"geo": b'{"version": "1.1.0"}'})
+    write_collection(table, tmp_path / "ours", ("year", "month"))
+    pq.write_to_dataset(
+        table,
+        root_path=str(tmp_path / "theirs"),
+        partition_cols=["year", "month"],
+        compression="zstd",
+        compression_level=3,
+        basename_template="part-{i}.parquet",
+    )
+    files = sorted(p.relative_to(tmp_path / "ours") for p in (tmp_path / "ours").rglob("*.parquet"))
+    assert files == sorted(
+        p.relative_to(tmp_path / "theirs") for p in (tmp_path / "theirs").rglob("*.parquet")
+    )
+    assert len(files) == 3
+    for f in files:
+        ours, theirs = pq.read_table(tmp_path / "ours" / f), pq.read_table(tmp_path / "theirs" / f)
+        assert ours.schema.equals(theirs.schema, check_metadata=True)
+        assert ours.equals(theirs)
+        assert (
+            pq.ParquetFile(tmp_path / "ours" / f).metadata.row_group(0).column(0).compression
+            == "ZSTD"
+        )
