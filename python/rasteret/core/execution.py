@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from rasteret.core.dask_frames import check_integer_index, is_dask_frame, shared_records
+from rasteret.core.spatial_sort import aoi_centres, sorter, spatially_sorted, tile_grid
 from rasteret.core.xarray_chunks import lazy_cube
 from rasteret.core.xarray_cube import dataset_from_reads
 from rasteret.read.aoi import AoiReadResult, aoi_columns, read_aoi
@@ -298,13 +299,15 @@ def get_collection_gdf(
     all_touched: bool = False,
     progress: bool = False,
     record_id_column: str | None = None,
+    spatial_sort: bool = True,
     **filters: Any,
 ) -> Any:
     """A GeoDataFrame with one row per (record, AOI, band): ``record_id, datetime,
     cloud_cover, collection, geometry_id, geometry, band, data, transform``, then the other
     columns of a tabular AOI input (joined on ``geometry_id``).
 
-    Parameters are those of :func:`get_collection_numpy`.
+    Parameters are those of :func:`get_collection_numpy`; ``spatial_sort`` regroups a Dask
+    frame of AOIs by the tile of their bounding-box centres first (no effect on others).
 
     Raises
     ------
@@ -324,6 +327,7 @@ def get_collection_gdf(
             geometry_column=geometry_column,
             all_touched=all_touched,
             record_id_column=record_id_column,
+            spatial_sort=spatial_sort,
             filters=filters,
         )
     result = _read(
@@ -429,9 +433,12 @@ def _lazy_gdf(collection: Any, geometries: Any, bands: list[str], **query: Any) 
             "backend": implicit_backend(query["backend"], None, source),
         },
     }
-    records = shared_records(view._scan_table(aoi_columns(schema.names, bands)))
+    records = view._scan_table(aoi_columns(schema.names, bands))
+    grid = tile_grid(records, bands) if query["spatial_sort"] else None
+    if grid is not None and geometries.npartitions > 1:
+        geometries = spatially_sorted(geometries, sorter(aoi_centres, options["input"]), grid)
     return geometries.map_partitions(
-        gdf_partition, records, options, meta=meta, enforce_metadata=False
+        gdf_partition, shared_records(records), options, meta=meta, enforce_metadata=False
     )
 
 
