@@ -236,6 +236,7 @@ def test_sorted_aois_read_each_tile_once_and_equal_eager(tiled, dask_client):  #
         lazy = coll.get_gdf(aois, [BAND], spatial_sort=spatial_sort)
         assert len(server.requests) == start, "building the graph made requests"
         got = lazy.compute()
+        assert lazy.dtypes.to_dict() == got.dtypes.to_dict()
         runs[spatial_sort] = _tile_fetches(server.requests[start:], tiles)
         assert set(runs[spatial_sort]) == needed
         assert isinstance(got, gpd.GeoDataFrame) and got.crs == eager.crs
@@ -248,6 +249,49 @@ def test_sorted_aois_read_each_tile_once_and_equal_eager(tiled, dask_client):  #
             np.testing.assert_array_equal(a, e)
     assert max(runs[False].values()) > 1, "random partitions should share tiles"
     assert max(runs[True].values()) == 1, runs[True].most_common(3)
+
+
+def test_sorted_zonal_stats_read_each_tile_once_and_equal_eager(tiled, dask_client):  # noqa: F811
+    import geopandas as gpd
+
+    coll, server, paths, tiles = tiled
+    rng = np.random.default_rng(9)
+    n = 120
+    cols = rng.integers(0, 8, n) * TILE + rng.integers(0, TILE - 6, n)
+    rows = rng.integers(0, 6, n) * TILE + rng.integers(0, TILE - 6, n)
+    boxes = [
+        shapely.box(x0, y0 - 60, x0 + 60, y0)
+        for x0, y0 in zip(ORIGIN[0] + cols * 10.0, ORIGIN[1] - rows * 10.0, strict=True)
+    ]
+    labels = _labels(n, rng)
+    frame = gpd.GeoDataFrame({"field": labels * 2}, geometry=boxes, crs=32633, index=labels)
+    key = ["geometry_index", "record_id", "band"]
+    stats = ["count", "mean", "min", "max"]
+    eager = coll.zonal_stats(frame.reset_index(drop=True), [BAND], stats=stats, id_column="field")
+    eager = eager.to_pandas()
+    eager["geometry_index"] = labels[eager["geometry_index"].to_numpy()]
+    eager = eager.sort_values(key).reset_index(drop=True)
+    # rasterio: each 6 x 6 px box covers exactly its window's pixels
+    with rasterio.open(paths[NAMES[0]]) as src:
+        first = eager[eager["record_id"] == NAMES[0]]
+        for label, mean in zip(first["geometry_index"], first["mean"], strict=True):
+            i = int(np.flatnonzero(labels == label)[0])
+            window = src.read(1, window=Window(int(cols[i]), int(rows[i]), 6, 6))
+            assert mean == pytest.approx(window.mean(), rel=1e-12)
+
+    polygons = dd.from_pandas(frame, npartitions=4, sort=False)
+    runs = {}
+    for spatial_sort in (False, True):
+        start = len(server.requests)
+        lazy = coll.zonal_stats(
+            polygons, [BAND], stats=stats, id_column="field", spatial_sort=spatial_sort
+        )
+        got = lazy.compute().sort_values(key).reset_index(drop=True)
+        runs[spatial_sort] = _tile_fetches(server.requests[start:], tiles)
+        pd.testing.assert_frame_equal(got, eager)
+    assert max(runs[False].values()) > 1, "random partitions should share tiles"
+    assert max(runs[True].values()) == 1, runs[True].most_common(3)
+    assert set(runs[True]) == set(runs[False])
 
 
 def test_sort_keeps_labels_columns_and_single_partitions(tiled, dask_client):  # noqa: F811

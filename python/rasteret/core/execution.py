@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rasteret.core.dask_frames import check_integer_index, is_dask_frame, shared_records
@@ -361,7 +362,9 @@ def gdf_of_reads(result: AoiReadResult, target_crs: int | None) -> Any:
     rows = {
         "record_id": [r.record_id for r in result.reads],
         "datetime": [r.datetime for r in result.reads],
-        "cloud_cover": [r.cloud_cover for r in result.reads],
+        "cloud_cover": np.array(
+            [np.nan if r.cloud_cover is None else r.cloud_cover for r in result.reads], float
+        ),
         "collection": [r.collection for r in result.reads],
         "geometry_id": [r.geometry_index + 1 for r in result.reads],
         "band": [r.band for r in result.reads],
@@ -434,12 +437,29 @@ def _lazy_gdf(collection: Any, geometries: Any, bands: list[str], **query: Any) 
         },
     }
     records = view._scan_table(aoi_columns(schema.names, bands))
+    meta = meta.astype(_gdf_dtypes(records.schema))  # an empty read's columns are float64
     grid = tile_grid(records, bands) if query["spatial_sort"] else None
     if grid is not None and geometries.npartitions > 1:
         geometries = spatially_sorted(geometries, sorter(aoi_centres, options["input"]), grid)
     return geometries.map_partitions(
         gdf_partition, shared_records(records), options, meta=meta, enforce_metadata=False
     )
+
+
+def _gdf_dtypes(records: pa.Schema) -> dict[str, Any]:
+    """``get_gdf``'s column dtypes in a partition with rows of ``records`` (with datetimes)."""
+    stamp = records.field("datetime").type if "datetime" in records.names else None
+    zone = getattr(stamp, "tz", None)
+    return {
+        "record_id": object,
+        "datetime": f"datetime64[ns, {zone}]" if zone else "datetime64[ns]",
+        "cloud_cover": "float64",
+        "collection": object,
+        "geometry_id": "int64",
+        "band": object,
+        "data": object,
+        "transform": object,
+    }
 
 
 def get_collection_xarray(
