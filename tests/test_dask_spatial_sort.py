@@ -22,7 +22,14 @@ import pytest
 import rasteret
 import rasterio
 import shapely
-from rasteret.core.spatial_sort import balanced_divisions, hilbert_distance
+from rasteret.core.spatial_sort import (
+    NO_TILE,
+    TileGrid,
+    balanced_divisions,
+    hilbert_distance,
+    tile_grid,
+    tile_keys,
+)
 from rasterio.transform import from_origin
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
@@ -336,3 +343,28 @@ def test_balanced_divisions_cut_at_keys_only():
     # a heavy key is never split: its partition is big and there are fewer partitions
     assert balanced_divisions(keys, np.array([1, 100, 1, 1, 1]), 3) == [2, 9, 40]
     assert balanced_divisions(np.array([4]), np.array([9]), 4) == [4, 4]
+
+
+def test_tile_grid_is_the_records_most_common_grid_and_keys_group_tiles():
+    def meta(x0, tile):
+        return {"transform": [10.0, 0.0, x0, 0.0, -10.0, 5800020.0], "tile_width": tile,
+                "tile_height": tile, "tile_offsets": [1, 2]}  # fmt: skip
+
+    records = pa.table(
+        {
+            "proj:epsg": [32633, 32633, 32633, 32632],
+            "B1_metadata": [meta(399960.0, 64), None, meta(399960.0 + 6400, 64), meta(0.0, 256)],
+            "B2_metadata": [None] * 4,
+        }
+    )
+    assert tile_grid(records, ["B2"]) is None
+    grid = tile_grid(records, ["B2", "B1"])
+    assert grid == TileGrid(32633, 399960.0, 5800020.0, 640.0, 640.0)
+    # same tile: same key; the next tile: another key; NaN: after every tile
+    x = np.array([399961.0, 400599.0, 400601.0, np.nan])
+    y = np.array([5800019.0, 5799381.0, 5800019.0, 5800000.0])
+    keys = tile_keys(x, y, 32633, grid)
+    assert keys[0] == keys[1] != keys[2] and keys[3] == NO_TILE
+    # the same points in lon/lat get the same keys
+    lon, lat = rasterio.warp.transform("EPSG:32633", "EPSG:4326", x[:3], y[:3])
+    np.testing.assert_array_equal(tile_keys(np.array(lon), np.array(lat), 4326, grid), keys[:3])

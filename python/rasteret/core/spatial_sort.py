@@ -87,9 +87,21 @@ def tile_grid(records: pa.Table, bands: list[str]) -> TileGrid | None:
         column = f"{band}_metadata"
         if column not in head.column_names:
             continue
+        # the grid fields only: the structs' tile tables are the bulk of the records
+        metas = head.column(column).combine_chunks()
+        if not pa.types.is_struct(metas.type):
+            continue
+        fields = [
+            metas.field(name).to_pylist() if metas.type.get_field_index(name) >= 0 else None
+            for name in ("transform", "tile_width", "tile_height")
+        ]
+        if any(values is None for values in fields):
+            continue
         grids: list[TileGrid] = []
-        for epsg, meta in zip(epsgs, head.column(column).to_pylist(), strict=True):
-            grid = _grid_of(epsg, meta)
+        for epsg, valid, transform, tile_width, tile_height in zip(
+            epsgs, metas.is_valid().to_pylist(), *fields, strict=True
+        ):
+            grid = _grid_of(epsg, transform, tile_width, tile_height) if valid else None
             if grid is not None:
                 grids.append(grid)
         if grids:
@@ -99,15 +111,15 @@ def tile_grid(records: pa.Table, bands: list[str]) -> TileGrid | None:
     return None
 
 
-def _grid_of(epsg: Any, meta: dict[str, Any] | None) -> TileGrid | None:
-    """The tile grid of one record's band metadata (None when incomplete or rotated)."""
-    if not meta or not meta.get("tile_width") or not meta.get("tile_height"):
+def _grid_of(epsg: Any, transform: Any, tile_width: Any, tile_height: Any) -> TileGrid | None:
+    """The tile grid of one record's band (None when incomplete or rotated)."""
+    if not tile_width or not tile_height:
         return None
     try:
-        a, c, e, f = normalize_transform(meta.get("transform"))
+        a, c, e, f = normalize_transform(transform)
     except (TypeError, ValueError):
         return None
-    width, height = abs(a) * int(meta["tile_width"]), abs(e) * int(meta["tile_height"])
+    width, height = abs(a) * int(tile_width), abs(e) * int(tile_height)
     if not (width > 0 and height > 0 and np.isfinite([c, f, width, height]).all()):
         return None
     return TileGrid(None if epsg is None else int(epsg), float(c), float(f), width, height)
