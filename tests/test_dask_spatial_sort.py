@@ -308,6 +308,9 @@ def test_sort_keeps_labels_columns_and_single_partitions(tiled, dask_client):  #
     y = ORIGIN[1] - rng.uniform(0, HEIGHT * 10, 50)
     frame = pd.DataFrame({"x": x, "y": y}, index=pd.Index(_labels(50, rng), name="plot"))
     kwargs = dict(x_column="x", y_column="y", geometry_crs=32633)
+    # the index is not an input column (pandas would export it as __index_level_0__)
+    eager = coll.sample_points(frame, [BAND], **kwargs)
+    assert eager.column_names[-2:] == ["x", "y"]
     # one partition: nothing to regroup (and no pass over the points)
     one = coll.sample_points(dd.from_pandas(frame, npartitions=1), [BAND], **kwargs)
     assert one.npartitions == 1
