@@ -22,11 +22,7 @@ import pyarrow.dataset as ds
 
 from rasteret._backends import implicit_backend
 from rasteret.core.display import DescribeResult, build_catalog_comparison, build_describe_result
-from rasteret.core.execution import (
-    get_collection_gdf,
-    get_collection_numpy,
-    get_collection_xarray,
-)
+from rasteret.core.execution import get_collection_gdf, get_collection_numpy, get_collection_xarray
 from rasteret.core.point_partitions import sample_points_any
 from rasteret.core.raster_accessor import accessor_columns, accessors_of_batch
 from rasteret.core.window_reads import read_collection_window
@@ -353,10 +349,12 @@ class Collection(RecordView, ZonalStatsMethod):
         geometry_column: str | None = None,
         all_touched: bool = False,
         record_id_column: str | None = None,
+        spatial_sort: bool = True,
         **filters: Any,
     ) -> Any:
         """A GeoDataFrame with one row per (record, AOI, band): pixel array and transform. A
-        Dask frame of AOIs gives a lazy Dask DataFrame (``geometry_id`` = index label + 1)."""
+        Dask frame of AOIs gives a lazy Dask DataFrame (``geometry_id`` = index label + 1),
+        its AOIs regrouped by tile first unless ``spatial_sort=False`` (as ``sample_points``)."""
         return get_collection_gdf(collection=self, **self._resolve_io(_arguments(locals())))
 
     def get_xarray(
@@ -418,6 +416,7 @@ class Collection(RecordView, ZonalStatsMethod):
         match: str = "all",
         max_distance_pixels: int = 0,
         return_neighbourhood: str = "off",
+        spatial_sort: bool = True,
         **filters: Any,
     ) -> pa.Table:
         """Pixel values of ``bands`` at ``points`` for every matching record (Arrow table).
@@ -445,6 +444,9 @@ class Collection(RecordView, ZonalStatsMethod):
         return_neighbourhood
             ``"off"``, ``"always"`` or ``"if_center_nodata"``: add the ``(2r+1)^2`` window
             around each point as ``neighbourhood_values``.
+        spatial_sort
+            Dask frames: regroup the points by COG tile first (Hilbert order; one pass over
+            the points) so each tile is read by one partition. Rows come in tile order.
         **filters
             :meth:`subset` criteria applied first.
 

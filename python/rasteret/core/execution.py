@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rasteret.core.dask_frames import check_integer_index, is_dask_frame, shared_records
+from rasteret.core.spatial_sort import aoi_centres, sorter, spatially_sorted, tile_grid
 from rasteret.core.xarray_chunks import lazy_cube
 from rasteret.core.xarray_cube import dataset_from_reads
 from rasteret.read.aoi import AoiReadResult, aoi_columns, read_aoi
@@ -299,13 +300,15 @@ def get_collection_gdf(
     all_touched: bool = False,
     progress: bool = False,
     record_id_column: str | None = None,
+    spatial_sort: bool = True,
     **filters: Any,
 ) -> Any:
     """A GeoDataFrame with one row per (record, AOI, band): ``record_id, datetime,
     cloud_cover, collection, geometry_id, geometry, band, data, transform``, then the other
     columns of a tabular AOI input (joined on ``geometry_id``).
 
-    Parameters are those of :func:`get_collection_numpy`.
+    Parameters are those of :func:`get_collection_numpy`; ``spatial_sort`` regroups a Dask
+    frame of AOIs by the tile of their bounding-box centres first (no effect on others).
 
     Raises
     ------
@@ -325,6 +328,7 @@ def get_collection_gdf(
             geometry_column=geometry_column,
             all_touched=all_touched,
             record_id_column=record_id_column,
+            spatial_sort=spatial_sort,
             filters=filters,
         )
     result = _read(
@@ -358,7 +362,9 @@ def gdf_of_reads(result: AoiReadResult, target_crs: int | None) -> Any:
     rows = {
         "record_id": [r.record_id for r in result.reads],
         "datetime": [r.datetime for r in result.reads],
-        "cloud_cover": [r.cloud_cover for r in result.reads],
+        "cloud_cover": np.array(
+            [np.nan if r.cloud_cover is None else r.cloud_cover for r in result.reads], float
+        ),
         "collection": [r.collection for r in result.reads],
         "geometry_id": [r.geometry_index + 1 for r in result.reads],
         "band": [r.band for r in result.reads],
@@ -430,10 +436,30 @@ def _lazy_gdf(collection: Any, geometries: Any, bands: list[str], **query: Any) 
             "backend": implicit_backend(query["backend"], None, source),
         },
     }
-    records = shared_records(view._scan_table(aoi_columns(schema.names, bands)))
+    records = view._scan_table(aoi_columns(schema.names, bands))
+    meta = meta.astype(_gdf_dtypes(records.schema))  # an empty read's columns are float64
+    grid = tile_grid(records, bands) if query["spatial_sort"] else None
+    if grid is not None and geometries.npartitions > 1:
+        geometries = spatially_sorted(geometries, sorter(aoi_centres, options["input"]), grid)
     return geometries.map_partitions(
-        gdf_partition, records, options, meta=meta, enforce_metadata=False
+        gdf_partition, shared_records(records), options, meta=meta, enforce_metadata=False
     )
+
+
+def _gdf_dtypes(records: pa.Schema) -> dict[str, Any]:
+    """``get_gdf``'s column dtypes in a partition with rows of ``records`` (with datetimes)."""
+    stamp = records.field("datetime").type if "datetime" in records.names else None
+    zone = getattr(stamp, "tz", None)
+    return {
+        "record_id": object,
+        "datetime": f"datetime64[ns, {zone}]" if zone else "datetime64[ns]",
+        "cloud_cover": "float64",
+        "collection": object,
+        "geometry_id": "int64",
+        "band": object,
+        "data": object,
+        "transform": object,
+    }
 
 
 def get_collection_xarray(

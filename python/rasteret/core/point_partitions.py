@@ -8,8 +8,10 @@ on a worker. ``point_index`` is the point's index label in the input frame (an i
 index), so it matches the eager ``point_index`` of the same frame computed with pandas.
 Results can go straight to partitioned Parquet (``.to_parquet(path)``).
 
-Tiles shared by points of several partitions are read once per partition: spatially sorted
-partitions (e.g. dask-geopandas ``spatial_shuffle``) read each tile about once.
+A task reads each tile its points fall in, so a tile shared by points of several partitions
+is read once per partition. With ``spatial_sort=True`` (the default) the points are first
+regrouped by tile along a Hilbert curve (:mod:`rasteret.core.spatial_sort`): each tile of the
+records' common grid is then read by one partition.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pyarrow as pa
 from rasteret._backends import implicit_backend
 from rasteret.core.dask_frames import check_integer_index, is_dask_frame, relabel, shared_records
 from rasteret.core.point_sampling import get_collection_point_samples, sample_table_points
+from rasteret.core.spatial_sort import point_positions, sorter, spatially_sorted, tile_grid
 from rasteret.read.inputs import prepare_point_coords
 from rasteret.read.points import point_columns
 from rasteret.records.summary import infer_data_source
@@ -46,8 +49,11 @@ def sample_partition(
     return relabel(out, "point_index", frame).to_pandas()
 
 
-def sample_points_any(*, collection: Any, points: Any, **kwargs: Any) -> Any:
-    """``Collection.sample_points``: an Arrow table, or a Dask DataFrame for a Dask frame."""
+def sample_points_any(
+    *, collection: Any, points: Any, spatial_sort: bool = True, **kwargs: Any
+) -> Any:
+    """``Collection.sample_points``: an Arrow table, or a Dask DataFrame for a Dask frame
+    (``spatial_sort``: regroup its points by tile first; no effect on other inputs)."""
     if not is_dask_frame(points):
         return get_collection_point_samples(collection=collection, points=points, **kwargs)
     check_integer_index(points, "point_index")
@@ -61,11 +67,17 @@ def sample_points_any(*, collection: Any, points: Any, **kwargs: Any) -> Any:
         return points.map_partitions(lambda f: meta.to_pandas(), meta=meta.to_pandas())
     records = view._scan_table(point_columns(schema.names, bands))
     source = kwargs.get("data_source") or infer_data_source(collection)
-    options = {
+    inputs = {
         "geometry_column": kwargs.get("geometry_column"),
         "x_column": kwargs.get("x_column"),
         "y_column": kwargs.get("y_column"),
         "geometry_crs": kwargs.get("geometry_crs", "auto"),
+    }
+    grid = tile_grid(records, bands) if spatial_sort and points.npartitions > 1 else None
+    if grid is not None:
+        points = spatially_sorted(points, sorter(point_positions, inputs), grid)
+    options = {
+        **inputs,
         "read": {
             "bands": bands,
             "data_source": source,

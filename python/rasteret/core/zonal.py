@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from rasteret._backends import implicit_backend, io_options
 from rasteret.core.dask_frames import check_integer_index, is_dask_frame, relabel, shared_records
+from rasteret.core.spatial_sort import aoi_centres, sorter, spatially_sorted, tile_grid
 from rasteret.read.inputs import (
     AUTO_CRS,
     narrow_query_filters,
@@ -97,9 +98,12 @@ def zonal_partition(frame: Any, records: pa.Table, options: dict[str, Any]) -> A
     return relabel(out, "geometry_index", frame).to_pandas()
 
 
-def _lazy_zonal_stats(collection: Any, geometries: Any, kwargs: dict[str, Any]) -> Any:
+def _lazy_zonal_stats(
+    collection: Any, geometries: Any, kwargs: dict[str, Any], spatial_sort: bool = True
+) -> Any:
     """``zonal_stats`` of a Dask frame: a lazy Dask DataFrame, one task per partition over
-    the collection's records (one graph key), with the eager result's columns."""
+    the collection's records (one graph key), with the eager result's columns; with
+    ``spatial_sort`` the polygons are regrouped by the tile of their bounds' centre first."""
     check_integer_index(geometries, "geometry_index")
     # the eager call on the empty frame validates every option and gives the output columns
     meta = get_collection_zonal_stats(
@@ -126,9 +130,13 @@ def _lazy_zonal_stats(collection: Any, geometries: Any, kwargs: dict[str, Any]) 
             "id_column": kwargs.get("id_column"),
         },
     }
-    records = shared_records(view._scan_table(zonal_columns(schema.names, bands)))
+    records = view._scan_table(zonal_columns(schema.names, bands))
+    grid = tile_grid(records, bands) if spatial_sort else None
+    if grid is not None and geometries.npartitions > 1:
+        inputs = {k: options[k] for k in ("geometry_column", "geometry_crs")}
+        geometries = spatially_sorted(geometries, sorter(aoi_centres, inputs), grid)
     return geometries.map_partitions(
-        zonal_partition, records, options, meta=meta, enforce_metadata=False
+        zonal_partition, shared_records(records), options, meta=meta, enforce_metadata=False
     )
 
 
@@ -150,6 +158,7 @@ class ZonalStatsMethod:
         cloud_config: Any = None,
         data_source: str | None = None,
         backend: Any = None,
+        spatial_sort: bool = True,
         **filters: Any,
     ) -> pa.Table:
         """Pixel statistics of every polygon on every record and band (Arrow table).
@@ -183,6 +192,9 @@ class ZonalStatsMethod:
             or parcel id).
         geometry_crs, geometry_column, max_concurrent, cloud_config, data_source, backend
             As in :meth:`get_numpy`.
+        spatial_sort
+            Dask frames: regroup the polygons by the COG tile of their bounds' centre first
+            (as :meth:`sample_points`), so few partitions read each tile.
         **filters
             :meth:`subset` criteria (``cloud_cover_lt``, ``date_range``...) applied first.
 
@@ -209,7 +221,8 @@ class ZonalStatsMethod:
         ['geometry_index', 'record_id', 'datetime', 'band', 'mean', 'count']
         """
         arguments = {k: v for k, v in locals().items() if k not in ("self", "filters")}
+        spatial_sort = arguments.pop("spatial_sort")
         if is_dask_frame(geometries):
             del arguments["geometries"]
-            return _lazy_zonal_stats(self, geometries, {**arguments, **filters})
+            return _lazy_zonal_stats(self, geometries, {**arguments, **filters}, spatial_sort)
         return get_collection_zonal_stats(collection=self, **arguments, **filters)

@@ -144,6 +144,9 @@ def _tabular(value: Any) -> pa.Table | None:
         kind = "GeoDataFrame"
     if kind == "GeoDataFrame":  # its shapely column is not Arrow: export it as GeoArrow WKB
         return pa.table(value.to_arrow(geometry_encoding="WKB", index=False))
+    if kind == "DataFrame" and type(value).__module__.startswith("pandas"):
+        # the index is not an input column (a non-range one would become __index_level_0__)
+        return pa.Table.from_pandas(value, preserve_index=False)
     from rasteret.geo.arrow_input import as_table_or_none
 
     return as_table_or_none(value)
