@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from rasteret.ingest.enrich import asset_bands, asset_urls, enrich_record_table, report_failures
 
-__all__ = ["enrich_in_shards", "enrich_shard"]
+__all__ = ["check_shards", "enrich_in_shards", "enrich_shard"]
 
 #: Times Dask retries a failed shard on the distributed scheduler.
 SHARD_RETRIES = 2
@@ -63,6 +63,20 @@ def enrich_shard(
     finally:
         temporary.unlink(missing_ok=True)
     return str(final), failures
+
+
+def check_shards(shards: int | None) -> None:
+    """Refuse a ``shards`` that is not None or a positive integer (``bool`` included).
+
+    Raises
+    ------
+    ValueError
+        ``shards`` is not a positive integer.
+    """
+    if shards is None:
+        return
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ValueError(f"shards must be a positive integer, got {shards!r}")
 
 
 def _active_client() -> Any:
@@ -98,8 +112,9 @@ def enrich_in_shards(
     """
     import dask
 
-    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise ValueError(f"shards must be a positive integer, got {shards!r}")
+    if shards is None:
+        raise ValueError("shards must be a positive integer, got None")
+    check_shards(shards)
     bands = list(band_codes) if band_codes else asset_bands(table)
     urls = asset_urls(table, bands) if "assets" in table.column_names else []
     if not urls:  # nothing to parse: the serial path says why
