@@ -147,6 +147,8 @@ def child(mode: str, base_url: str, n: int, workspace: str, shards: int) -> None
                     processes=True,
                     dashboard_address=None,
                     worker_dashboard_address=None,
+                    # the scheduler's HTTP routes on a free port: 8787 may be another cluster's
+                    scheduler_kwargs={"dashboard_address": ":0"},
                 )
             )
             client = stack.enter_context(Client(cluster))

@@ -32,6 +32,8 @@ def dask_client():
             processes=True,
             dashboard_address=None,
             worker_dashboard_address=None,
+            # the scheduler's HTTP routes on a free port: 8787 may be another cluster's
+            scheduler_kwargs={"dashboard_address": ":0"},
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
