@@ -19,8 +19,9 @@ is written to a local workspace inside the timed region):
   imported in the client and on every worker before timing (cluster start-up is untimed).
 
 Printed: median seconds (min-max) and COGs/s per mode, requests per COG from the server's
-counter (a header that fits the 64 KiB read-ahead costs one request), the CPU time the
-server's process spent per run (it shares the machine's cores with the build), the 1 -> 2 worker
+counter (a header that fits the 64 KiB read-ahead costs one request), the CPU seconds of the
+client, the workers and the server per run (they share the machine's cores), the summed run
+time of the shard tasks (from the scheduler's task stream), the 1 -> 2 worker
 efficiency ``t1 / (2 * t2)``, and whether the three collections hold identical rows (every
 column, compared after sorting by id).
 """
@@ -153,11 +154,32 @@ def child(mode: str, base_url: str, n: int, workspace: str, shards: int) -> None
             )
             client = stack.enter_context(Client(cluster))
             client.run(_imports)
+            worker_cpu0 = sum(client.run(time.process_time).values())
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
-        coll = build()
+        if workers:
+            from distributed import get_task_stream
+
+            with get_task_stream(client) as stream:
+                coll = build()
+        else:
+            coll = build()
         seconds = time.perf_counter() - t0
+        client_cpu = time.process_time() - cpu0
+        task_seconds = worker_cpu = 0.0
+        if workers:
+            worker_cpu = sum(client.run(time.process_time).values()) - worker_cpu0
+            task_seconds = sum(
+                s["stop"] - s["start"]
+                for task in stream.data
+                if str(task["key"]).startswith("rasteret-enrich-")
+                for s in task["startstops"]
+                if s["action"] == "compute"
+            )
     parsed = coll.to_table(columns=["B1_metadata"]).column("B1_metadata")
-    print(json.dumps({"seconds": seconds, "rows": len(parsed), "nulls": parsed.null_count}))
+    result = {"seconds": seconds, "rows": len(parsed), "nulls": parsed.null_count}
+    result.update(client_cpu=client_cpu, worker_cpu=worker_cpu, task_seconds=task_seconds)
+    print(json.dumps(result))
 
 
 def _sorted_rows(workspace: Path) -> Any:
@@ -191,6 +213,7 @@ def main() -> int:
     times: dict[str, list[float]] = {m: [] for m in modes}
     requests: dict[str, list[int]] = {m: [] for m in modes}
     server_cpu: dict[str, list[float]] = {m: [] for m in modes}
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     reference = None
     identical = True
     with AsyncRangeServer(root) as server, tempfile.TemporaryDirectory() as tmp:
@@ -220,6 +243,7 @@ def main() -> int:
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 assert result["rows"] == args.cogs and result["nulls"] == 0, result
                 times[mode].append(result["seconds"])
+                results[mode].append(result)
                 rows = _sorted_rows(workspace)
                 if reference is None:
                     reference = rows
@@ -229,7 +253,9 @@ def main() -> int:
                 shutil.rmtree(workspace)
                 print(
                     f"  rep {rep} {mode}: {result['seconds']:.3f} s, {requests[mode][-1]} "
-                    f"requests, server CPU {server_cpu[mode][-1]:.2f} s",
+                    f"requests; CPU s: client {result['client_cpu']:.2f}, workers "
+                    f"{result['worker_cpu']:.2f}, server {server_cpu[mode][-1]:.2f}; shard "
+                    f"tasks {result['task_seconds']:.2f} s",
                     file=sys.stderr,
                 )
     print(
@@ -242,8 +268,21 @@ def main() -> int:
         per_cog = statistics.median(requests[mode]) / args.cogs
         print(
             f"  {mode:7s}: {med:6.3f} s ({min(t):.3f}-{max(t):.3f}) = {args.cogs / med:,.0f} "
-            f"COGs/s; {per_cog:.2f} requests/COG; server CPU "
-            f"{statistics.median(server_cpu[mode]):.2f} s per run"
+            f"COGs/s; {per_cog:.2f} requests/COG"
+        )
+        med_of = {
+            key: statistics.median(r[key] for r in results[mode])
+            for key in ("client_cpu", "worker_cpu", "task_seconds")
+        }
+        print(
+            f"           CPU s per run (medians): client {med_of['client_cpu']:.2f}, workers "
+            f"{med_of['worker_cpu']:.2f}, server {statistics.median(server_cpu[mode]):.2f}"
+            + (
+                f"; shard tasks {med_of['task_seconds']:.2f} s in all = "
+                f"{args.cogs / med_of['task_seconds']:,.0f} COGs/s per worker thread"
+                if med_of["task_seconds"]
+                else ""
+            )
         )
     if "dask-1" in times and "dask-2" in times:
         t1, t2 = statistics.median(times["dask-1"]), statistics.median(times["dask-2"])
