@@ -1,4 +1,4 @@
-"""Top-level build entry points (``rasteret.build_from_table``; STAC builds to follow)."""
+"""Top-level build entry points: ``build_from_table``, ``build_from_stac`` and ``build``."""
 
 from __future__ import annotations
 

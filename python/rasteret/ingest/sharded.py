@@ -1,4 +1,5 @@
-"""Header enrichment of a build split into Dask tasks (``build_from_table(..., shards=N)``).
+"""Header enrichment of a build split into Dask tasks (``shards=N`` of ``build_from_table``,
+``build_from_stac`` and ``build``; a STAC search or catalog walk stays on the client).
 
 The prepared record table is cut into ``N`` row ranges. Each range is one Dask task, run on
 the active scheduler (the current ``distributed.Client`` when there is one, else Dask's local
