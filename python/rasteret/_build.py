@@ -463,7 +463,7 @@ def build(
         local = Path(descriptor.collection_uri).expanduser()
         if local.exists():
             return load(local, name=name)
-    table_kwargs = dict(
+    table_kwargs: dict[str, Any] = dict(
         name=name,
         bbox=bbox,
         date_range=date_range,
