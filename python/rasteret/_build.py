@@ -1,4 +1,4 @@
-"""Top-level build entry points (``rasteret.build_from_table``; STAC builds to follow)."""
+"""Top-level build entry points: ``build_from_table``, ``build_from_stac`` and ``build``."""
 
 from __future__ import annotations
 
@@ -188,12 +188,26 @@ def build_from_stac(
     query: dict[str, Any] | None = None,
     backend: Any | None = None,
     static_catalog: bool = False,
+    shards: int | None = None,
 ) -> Collection:
     """Index a STAC collection (API search or static catalog) into a cached Collection.
 
     Every selected asset's COG header is parsed once (Rust, concurrently) and stored as
     ``{band}_metadata``; the result is written to
     ``<workspace>/<create_name(name, date_range, source)>_stac`` and reused unless ``force``.
+
+    Parameters
+    ----------
+    shards
+        Parse the headers in this many Dask tasks on the active scheduler, as
+        ``build_from_table(..., shards=)`` does; the STAC search or catalog walk stays on the
+        calling process. None (the default) parses them here.
+
+    Raises
+    ------
+    ValueError
+        Invalid bbox/date_range/name, ``shards`` not a positive integer, no matching item, or
+        no asset header could be read.
 
     Examples
     --------
@@ -205,10 +219,12 @@ def build_from_stac(
     import datetime as _dt
 
     from rasteret.cloud import CloudConfig
+    from rasteret.ingest.sharded import check_shards
     from rasteret.ingest.stac_indexer import StacCollectionBuilder
 
     validate_bbox_and_dates(bbox, date_range)
     check_collection_name(name)
+    check_shards(shards)
     workspace = Path(workspace_dir or Path.home() / "rasteret_workspace").expanduser()
     source = data_source or collection
     if date_range is not None:
@@ -238,6 +254,7 @@ def build_from_stac(
             backend=backend,
             static_catalog=static_catalog,
             strict_band_map_validation=band_map is not None,
+            shards=shards,
         )
         coll = builder.build_collection(
             bbox=list(bbox) if bbox else None, date_range=date_range, query=query
@@ -262,6 +279,7 @@ def _record_table_build(
     max_concurrent: int,
     cloud_config: Any,
     backend: Any,
+    shards: int | None,
 ) -> Collection:
     import logging
 
@@ -349,6 +367,7 @@ def _record_table_build(
         max_concurrent=max_concurrent,
         force=force,
         backend=backend,
+        shards=shards,
     )
 
 
@@ -366,6 +385,7 @@ def build(
     stac_api: str | None = None,
     cloud_config: Any | None = None,
     backend: Any | None = None,
+    shards: int | None = None,
 ) -> Collection:
     """Build a Collection for a catalog dataset id (e.g. ``"earthsearch/sentinel-2-l2a"``).
 
@@ -394,6 +414,9 @@ def build(
         Override the descriptor's STAC API root.
     cloud_config, backend
         Cloud settings and an I/O backend for private data.
+    shards
+        Parse the headers in this many Dask tasks on the active scheduler (see
+        ``build_from_table``); the STAC search or record-table scan stays here.
 
     Returns
     -------
@@ -405,7 +428,8 @@ def build(
     KeyError
         ``dataset`` is not registered.
     ValueError
-        Invalid bbox/date_range, no access method, or STAC without bbox and date_range.
+        Invalid bbox/date_range, ``shards`` not a positive integer, no access method, or STAC
+        without bbox and date_range.
 
     Examples
     --------
@@ -419,8 +443,10 @@ def build(
     """
     from rasteret.catalog import DatasetRegistry
     from rasteret.core.loading import load
+    from rasteret.ingest.sharded import check_shards
 
     validate_bbox_and_dates(bbox, date_range)
+    check_shards(shards)
     descriptor = DatasetRegistry.get(dataset)
     if descriptor is None:
         ids = [d.id for d in DatasetRegistry.list()]
@@ -437,7 +463,7 @@ def build(
         local = Path(descriptor.collection_uri).expanduser()
         if local.exists():
             return load(local, name=name)
-    table_kwargs = dict(
+    table_kwargs: dict[str, Any] = dict(
         name=name,
         bbox=bbox,
         date_range=date_range,
@@ -446,6 +472,7 @@ def build(
         max_concurrent=max_concurrent,
         cloud_config=cloud_config,
         backend=backend,
+        shards=shards,
     )
     has_stac = bool(descriptor.stac_api and descriptor.stac_collection)
     if descriptor.build_source_uri and (prefer_geoparquet or not has_stac):
@@ -469,6 +496,7 @@ def build(
             query=query,
             backend=backend,
             static_catalog=descriptor.static_catalog,
+            shards=shards,
         )
     if descriptor.build_source_uri:
         return _record_table_build(descriptor, **table_kwargs)

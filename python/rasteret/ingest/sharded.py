@@ -1,4 +1,5 @@
-"""Header enrichment of a build split into Dask tasks (``build_from_table(..., shards=N)``).
+"""Header enrichment of a build split into Dask tasks (``shards=N`` of ``build_from_table``,
+``build_from_stac`` and ``build``; a STAC search or catalog walk stays on the client).
 
 The prepared record table is cut into ``N`` row ranges. Each range is one Dask task, run on
 the active scheduler (the current ``distributed.Client`` when there is one, else Dask's local
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 
 from rasteret.ingest.enrich import asset_bands, asset_urls, enrich_record_table, report_failures
 
-__all__ = ["enrich_in_shards", "enrich_shard"]
+__all__ = ["check_shards", "enrich_in_shards", "enrich_shard"]
 
 #: Times Dask retries a failed shard on the distributed scheduler.
 SHARD_RETRIES = 2
@@ -63,6 +64,20 @@ def enrich_shard(
     finally:
         temporary.unlink(missing_ok=True)
     return str(final), failures
+
+
+def check_shards(shards: int | None) -> None:
+    """Refuse a ``shards`` that is not None or a positive integer (``bool`` included).
+
+    Raises
+    ------
+    ValueError
+        ``shards`` is not a positive integer.
+    """
+    if shards is None:
+        return
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ValueError(f"shards must be a positive integer, got {shards!r}")
 
 
 def _active_client() -> Any:
@@ -98,8 +113,9 @@ def enrich_in_shards(
     """
     import dask
 
-    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise ValueError(f"shards must be a positive integer, got {shards!r}")
+    if shards is None:
+        raise ValueError("shards must be a positive integer, got None")
+    check_shards(shards)
     bands = list(band_codes) if band_codes else asset_bands(table)
     urls = asset_urls(table, bands) if "assets" in table.column_names else []
     if not urls:  # nothing to parse: the serial path says why

@@ -74,6 +74,7 @@ class StacCollectionBuilder(CollectionBuilder):
         backend: Any | None = None,
         static_catalog: bool = False,
         strict_band_map_validation: bool = False,
+        shards: int | None = None,
     ) -> None:
         super().__init__(name=name or "", data_source=data_source, workspace_dir=workspace_dir)
         self.stac_api = stac_api
@@ -85,6 +86,8 @@ class StacCollectionBuilder(CollectionBuilder):
         self.backend = backend
         self.static_catalog = static_catalog
         self.strict_band_map_validation = strict_band_map_validation
+        #: parse the headers in this many Dask tasks (None: on this thread)
+        self.shards = shards
 
     @property
     def band_map(self) -> dict[str, str]:
@@ -245,14 +248,9 @@ class StacCollectionBuilder(CollectionBuilder):
                 "band_index_map was provided. Pass band_index_map={band: sample_index}."
             )
         table = self._records(items, band_map)
-        from rasteret.ingest.enrich import build_url_index_from_assets, enrich_records
-
         bands = list(band_map)
-        url_index = build_url_index_from_assets(table, bands)
         try:
-            table = enrich_records(
-                table, url_index, bands, max_concurrent=self.max_concurrent, backend=self.backend
-            )
+            table = self._enrich(table, bands)
         except ValueError as exc:
             if "failed for all assets" in str(exc):
                 raise ValueError(f"COG header enrichment produced no band metadata. {exc}") from exc
@@ -293,6 +291,26 @@ class StacCollectionBuilder(CollectionBuilder):
             workspace_dir=self.workspace_dir,
         )
         return collection
+
+    def _enrich(self, table: pa.Table, bands: list[str]) -> pa.Table:
+        """``table`` with the ``{band}_metadata`` columns of ``bands``: parsed here, or by
+        ``shards`` Dask tasks writing parts beside the collection (the search stays here)."""
+        from rasteret.ingest.enrich import build_url_index_from_assets, enrich_records
+        from rasteret.ingest.sharded import enrich_in_shards
+
+        url_index = build_url_index_from_assets(table, bands)
+        if self.shards is None or not url_index:
+            return enrich_records(
+                table, url_index, bands, max_concurrent=self.max_concurrent, backend=self.backend
+            )
+        return enrich_in_shards(
+            table,
+            self.shards,
+            workspace_dir=self.workspace_dir,
+            band_codes=bands,
+            max_concurrent=self.max_concurrent,
+            backend=self.backend,
+        )
 
     def _sign_planetary_computer(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
