@@ -136,6 +136,9 @@ def lazycogs_python(explicit: str | None) -> str | None:
     candidates = [explicit] if explicit else [env, *LAZYCOGS_CANDIDATES, sys.executable]
     for python in filter(None, candidates):
         if not (os.path.exists(python) or shutil.which(python)):
+            if explicit:
+                print(f"lazycogs skipped: no interpreter at {python}")
+                return None
             continue
         probe = subprocess.run(
             [python, str(LAZYCOGS_CHILD), "--probe"], capture_output=True, text=True
@@ -143,7 +146,8 @@ def lazycogs_python(explicit: str | None) -> str | None:
         if probe.returncode == 0:
             return python
         if explicit:
-            print(f"lazycogs skipped: {python} cannot import it: {probe.stderr.strip()[-300:]}")
+            last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"lazycogs skipped: {python} cannot import lazycogs + distributed: {last}")
             return None
     print(
         "lazycogs skipped: no interpreter imports lazycogs and distributed (lazycogs needs "
