@@ -10,7 +10,13 @@ latency), the same window, through each tool's lazy Dask path, computed on a fre
 - ``rasteret``: ``Collection.get_xarray(box, bands, chunks={"y": 512, "x": 512})`` on a
   collection opened untimed (the index); the graph is built inside the timed region;
 - ``odc-stac``: ``odc.stac.load(items, geobox=..., chunks={"x": 512, "y": 512})``;
-- ``stackstac``: ``stackstac.stack(items, bounds=..., chunksize=512)``.
+- ``stackstac``: ``stackstac.stack(items, bounds=..., chunksize=512)``;
+- ``lazycogs``: ``lazycogs.open(items.parquet, bbox=..., crs=..., resolution=10,
+  chunks={"y": 512, "x": 512})``, run by ``benches/dask_cube_lazycogs.py`` in another
+  interpreter (lazycogs needs Python >= 3.12): ``--lazycogs-python``, by default the first of
+  ``$LAZYCOGS_PYTHON``, ``/tmp/lazycogs-venv/bin/python`` and this interpreter that imports
+  lazycogs; without one the tool is skipped with a message. That child starts its own
+  LocalCluster of the same shape and reports its time; the requests are counted here.
 
 Every tool's imports are done in the client and in every worker before timing (a
 ``client.run`` that imports them); the timed region is graph building plus ``compute``.
@@ -23,8 +29,11 @@ made and, with one worker, requests/s and decoded MB/s per worker core.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,7 +125,62 @@ def _stackstac(plan: dict[str, Any]) -> Any:
     return build
 
 
-TOOLS = {"rasteret": _rasteret, "odc-stac": _odc, "stackstac": _stackstac}
+TOOLS = {"rasteret": _rasteret, "odc-stac": _odc, "stackstac": _stackstac, "lazycogs": None}
+LAZYCOGS_CHILD = Path(__file__).resolve().parent / "dask_cube_lazycogs.py"
+LAZYCOGS_CANDIDATES = ("/tmp/lazycogs-venv/bin/python",)
+
+
+def lazycogs_python(explicit: str | None) -> str | None:
+    """The interpreter that runs the lazycogs leg, or ``None`` (printed why)."""
+    env = os.environ.get("LAZYCOGS_PYTHON")
+    candidates = [explicit] if explicit else [env, *LAZYCOGS_CANDIDATES, sys.executable]
+    for python in filter(None, candidates):
+        if not (os.path.exists(python) or shutil.which(python)):
+            if explicit:
+                print(f"lazycogs skipped: no interpreter at {python}")
+                return None
+            continue
+        probe = subprocess.run(
+            [python, str(LAZYCOGS_CHILD), "--probe"], capture_output=True, text=True
+        )
+        if probe.returncode == 0:
+            return python
+        if explicit:
+            last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"lazycogs skipped: {python} cannot import lazycogs + distributed: {last}")
+            return None
+    print(
+        "lazycogs skipped: no interpreter imports lazycogs and distributed (lazycogs needs "
+        "Python >= 3.12; see benches/README.md); pass --lazycogs-python PATH"
+    )
+    return None
+
+
+def _lazycogs_one(
+    plan: dict[str, Any], workers: int, server: Any, python: str, tmp: str
+) -> tuple[float, np.ndarray, int, int]:
+    """One lazycogs run in ``python`` (a fresh LocalCluster in that process)."""
+    spec = {
+        "items": [item.to_dict() for item in cube.stac_items(plan)],
+        "bounds": list(cube.aoi_bounds(plan)),
+        "crs": "EPSG:32633",
+        "resolution": wl.PIXEL,
+        "bands": list(wl.BANDS),
+        "chunk": CHUNK,
+        "workers": workers,
+    }
+    spec_path, out_path = os.path.join(tmp, "lazycogs.json"), os.path.join(tmp, "lazycogs.npy")
+    Path(spec_path).write_text(json.dumps(spec))
+    server.reset_log()  # the child makes no request before its timed region
+    done = subprocess.run(
+        [python, str(LAZYCOGS_CHILD), "--spec", spec_path, "--out", out_path],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"lazycogs leg failed ({python}):\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["seconds"], np.load(out_path), result["tasks"], server.count()
 
 
 def _one(
@@ -155,8 +219,14 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument(
+        "--lazycogs-python", help="interpreter with lazycogs + distributed (Python >= 3.12)"
+    )
     args = parser.parse_args()
     tools = args.tools.split(",")
+    python = lazycogs_python(args.lazycogs_python) if "lazycogs" in tools else None
+    if "lazycogs" in tools and python is None:
+        tools.remove("lazycogs")
     cube.ensure_cube(wl.N_SCENES)
     with AsyncRangeServer(wl.DATA_DIR) as server, tempfile.TemporaryDirectory() as tmp:
         plan = wl.make_plan(wl.WORKLOADS["B7"], server.url, wl.N_SCENES, False)
@@ -171,12 +241,17 @@ def main() -> None:
         for rep in range(args.reps):
             for workers in (1, 2):
                 for tool in tools if rep % 2 == 0 else tools[::-1]:
-                    seconds, got, tasks, requests = _one(tool, plan, workers, server)
+                    if tool == "lazycogs":
+                        assert python is not None
+                        run = _lazycogs_one(plan, workers, server, python, tmp)
+                    else:
+                        run = _one(tool, plan, workers, server)
+                    seconds, got, tasks, requests = run
                     assert np.array_equal(got, eager), f"{tool}: pixels differ from rasteret"
                     times.setdefault((tool, workers), []).append(seconds)
                     sizes[tool] = tasks
                     counts[tool] = requests
-    base = statistics.median(times[("rasteret", 2)])
+    base = {n: statistics.median(times[("rasteret", n)]) for n in (1, 2) if "rasteret" in tools}
     # decoded bytes: the 512-px tiles under the window, 2 bytes a pixel, in all 48 files
     col, row, w, h = plan["window"]
     tiles = (((col + w - 1) // wl.TILE - col // wl.TILE) + 1) * (
@@ -190,13 +265,15 @@ def main() -> None:
             med = statistics.median(t)
             print(
                 f"  {tool:10s} {workers} worker(s): {med:6.3f} s ({min(t):.3f}-{max(t):.3f})"
-                + (f"  {med / base:5.2f}x rasteret's time" if workers == 2 else "")
+                + (f"  {med / base[workers]:5.2f}x rasteret's time" if base else "")
             )
         t1 = statistics.median(times[(tool, 1)])
         t2 = statistics.median(times[(tool, 2)])
+        # lazycogs' graph is one (band, time, y, x) array: its keys cover the 4 bands
+        keys = "keys, 4 bands" if tool == "lazycogs" else "keys per band"
         print(
-            f"  {tool:10s} 1 -> 2 workers: efficiency {t1 / (2 * t2):.2f}; graph keys per "
-            f"band {sizes[tool]}; {counts[tool]} requests; one worker core: "
+            f"  {tool:10s} 1 -> 2 workers: efficiency {t1 / (2 * t2):.2f}; graph "
+            f"{keys} {sizes[tool]}; {counts[tool]} requests; one worker core: "
             f"{counts[tool] / t1:.0f} requests/s, {decoded_mb / t1:.0f} MB/s decoded"
         )
 
