@@ -9,6 +9,8 @@ latency), the same window, through each tool's lazy Dask path, computed on a fre
 
 - ``rasteret``: ``Collection.get_xarray(box, bands, chunks={"y": 512, "x": 512})`` on a
   collection opened untimed (the index); the graph is built inside the timed region;
+  ``rasteret-all-dates``: the same with ``"time": -1`` (every date of a spatial chunk read in
+  one task, as lazycogs chunks);
 - ``odc-stac``: ``odc.stac.load(items, geobox=..., chunks={"x": 512, "y": 512})``;
 - ``stackstac``: ``stackstac.stack(items, bounds=..., chunksize=512)``;
 - ``lazycogs``: ``lazycogs.open(items.parquet, bbox=..., crs=..., resolution=10,
@@ -55,7 +57,7 @@ def _imports(tool: str) -> None:
     """Run in the client and on every worker before timing."""
     import xarray  # noqa: F401
 
-    if tool == "rasteret":
+    if tool.startswith("rasteret"):
         import rasteret  # noqa: F401
         import shapely  # noqa: F401
     else:
@@ -68,19 +70,23 @@ def _imports(tool: str) -> None:
             import stackstac  # noqa: F401
 
 
-def _rasteret(plan: dict[str, Any]) -> Any:
+def _rasteret(plan: dict[str, Any], time_chunk: int = 1) -> Any:
     import shapely
 
     coll = wl._bench_collection(plan)
     box = shapely.box(*cube.aoi_bounds(plan))
+    chunks = {"time": time_chunk, "y": CHUNK, "x": CHUNK}
 
     def build() -> Any:
-        ds = coll.get_xarray(
-            box, list(wl.BANDS), geometry_crs=32633, chunks={"y": CHUNK, "x": CHUNK}
-        )
+        ds = coll.get_xarray(box, list(wl.BANDS), geometry_crs=32633, chunks=chunks)
         return ds, [ds[b].data for b in wl.BANDS]
 
     return build
+
+
+def _rasteret_all_dates(plan: dict[str, Any]) -> Any:
+    """Every date of a spatial chunk in one task (one Rust call), as lazycogs chunks."""
+    return _rasteret(plan, time_chunk=-1)
 
 
 def _odc(plan: dict[str, Any]) -> Any:
@@ -125,7 +131,13 @@ def _stackstac(plan: dict[str, Any]) -> Any:
     return build
 
 
-TOOLS = {"rasteret": _rasteret, "odc-stac": _odc, "stackstac": _stackstac, "lazycogs": None}
+TOOLS = {
+    "rasteret": _rasteret,
+    "rasteret-all-dates": _rasteret_all_dates,
+    "odc-stac": _odc,
+    "stackstac": _stackstac,
+    "lazycogs": None,
+}
 LAZYCOGS_CHILD = Path(__file__).resolve().parent / "dask_cube_lazycogs.py"
 LAZYCOGS_CANDIDATES = ("/tmp/lazycogs-venv/bin/python",)
 
