@@ -30,7 +30,10 @@ def dask_client():
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # the scheduler's HTTP server binds 8787 even without a dashboard: a random port
+            # keeps two test runs on one machine from failing on "Port 8787 is already in use"
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
             worker_dashboard_address=None,
         ) as cluster,
         distributed.Client(cluster) as client,
