@@ -105,17 +105,17 @@ def _child(tool: str, spec: dict) -> dict:
         t0 = time.perf_counter()
         coll = rasteret.build_from_table(table, enrich_cog=True)  # the index: not timed
         index_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         got = coll.zonal_stats(
             shapes, bands, stats=STATS, geometry_crs=spec["epsg"], all_touched=all_touched
         )
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         rows = got.to_pylist()
         values = {
             f"{r['record_id']}/{r['band']}/{r['geometry_index']}": [r[s] for s in STATS]
             for r in rows
         }
-        return {"seconds": seconds, "index_seconds": index_seconds, "values": values}
+        return {"seconds": seconds, "cpu": cpu, "index_seconds": index_seconds, "values": values}
     import os
 
     os.environ.update(GDAL_ENV)
@@ -214,8 +214,9 @@ def _timed(tool: str, spec_path: Path, reps: int) -> dict:
     times = sorted(r["seconds"] for r in runs)
     print(f"  {tool}: " + ", ".join(f"{t:.3f}" for t in times) + " s", file=sys.stderr)
     out = {"seconds": times[len(times) // 2], "all": times, "values": runs[0]["values"]}
-    if "index_seconds" in runs[0]:
-        out["index_seconds"] = sorted(r["index_seconds"] for r in runs)[len(runs) // 2]
+    for key in ("cpu", "index_seconds"):
+        if key in runs[0]:
+            out[key] = sorted(r[key] for r in runs)[len(runs) // 2]
     return out
 
 
@@ -311,6 +312,8 @@ def main() -> None:
         if tool == "rasteret" and others:
             line += f"   {min(others) / r['seconds']:6.2f}x the faster other tool"
         print(line)
+        if "cpu" in r:
+            print(f"  {'':12s} {r['cpu']:8.3f} CPU-s (all threads of the process)")
         if "index_seconds" in r:
             print(f"  {'':12s} {r['index_seconds']:8.3f} s before that: build the index (headers)")
     if args.json:
