@@ -1,4 +1,4 @@
-"""A worker killed in the middle of a lazy point or zonal read on a real
+"""A worker killed in the middle of a lazy window, cube, point or zonal read on a real
 ``distributed.LocalCluster``: the scheduler hands its task to another worker (the nanny
 starts a new process), and the result equals the eager read exactly.
 
@@ -15,13 +15,17 @@ import signal
 import time
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 import rasterio
+import xarray as xr
 from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
 from test_dask_window import dask_client  # noqa: F401  (module fixture)
 from test_point_sampling import _random_points
+from test_read_outputs import _inner_aoi, _pair, _pair_collection
+from test_read_window import _entry, _grid_bounds
 from test_zonal_stats import _query, _shapes, zonal_collection  # noqa: F401
 
 distributed = pytest.importorskip("distributed")
@@ -33,11 +37,16 @@ LATENCY_MS = 300.0
 
 
 def _suspicious(client, prefix: str) -> int:
-    """How many times the scheduler saw a worker die while running a task of ``prefix``."""
+    """How many times the scheduler saw a worker die while running a task of ``prefix``
+    (also under a fused task's name: Dask may fuse a read with the selections that follow
+    it, e.g. ``rasteret-cube-read-rasteret-cube-B1``)."""
 
     def count(dask_scheduler) -> int:
-        found = dask_scheduler.task_prefixes.get(prefix)
-        return 0 if found is None else found.suspicious
+        return sum(
+            found.suspicious
+            for name, found in dask_scheduler.task_prefixes.items()
+            if name.startswith(prefix)
+        )
 
     return client.run_on_scheduler(count)
 
@@ -113,3 +122,33 @@ def test_a_worker_killed_during_lazy_zonal_stats_is_replaced_and_the_result_is_i
     got = _compute_killing_a_busy_worker(dask_client, http_server, lazy, "zonal_partition")
 
     pd.testing.assert_frame_equal(got.sort_values(["geometry_index"]).reset_index(drop=True), eager)
+
+
+def test_a_worker_killed_during_a_lazy_window_is_replaced_and_the_result_is_identical(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    http_server,
+):
+    coll, entries = aoi_collection
+    entry = _entry(entries, "deflate_pred2_u16_t256")
+    bounds, res = _grid_bounds(entry, 0, 0, 256, 256)
+    kwargs = dict(record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND])
+    eager = coll.read_window(**kwargs)
+    lazy = coll.read_window(**kwargs, chunks={"y": 64, "x": 64})
+    got = _compute_killing_a_busy_worker(dask_client, http_server, lazy, "rasteret-read-window")
+    np.testing.assert_array_equal(got, eager)
+
+
+def test_a_worker_killed_during_a_lazy_cube_is_replaced_and_the_result_is_identical(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    http_server,
+):
+    coll, entries = aoi_collection
+    first, second = _pair(entries)
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=False)
+    aoi = _inner_aoi(first)
+    eager = pair.get_xarray(aoi, [BAND])
+    lazy = pair.get_xarray(aoi, [BAND], chunks={"y": 64, "x": 64})
+    got = _compute_killing_a_busy_worker(dask_client, http_server, lazy, "rasteret-cube-read")
+    xr.testing.assert_identical(got, eager)

@@ -8,10 +8,6 @@ ranges only, never a header.
 
 from __future__ import annotations
 
-import os
-import signal
-import time
-
 import numpy as np
 import pytest
 import rasterio
@@ -206,29 +202,3 @@ def test_bad_chunks_are_value_errors(aoi_collection):  # noqa: F811
             coll.read_window(
                 record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND], chunks=chunks
             )
-
-
-def test_a_killed_worker_is_replaced_and_the_result_is_identical(
-    aoi_collection,  # noqa: F811
-    dask_client,
-    http_server,
-):
-    coll, entries = aoi_collection
-    entry = _entry(entries, "deflate_pred2_u16_t256")
-    bounds, res = _grid_bounds(entry, 0, 0, 256, 256)
-    eager = coll.read_window(record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND])
-    lazy = coll.read_window(
-        record_ids=[entry.name], bounds=bounds, res=res, bands=[BAND], chunks={"y": 32, "x": 32}
-    )
-    pids = dask_client.run(os.getpid)
-    http_server.latency_ms = 40.0  # 64 tasks of >= 40 ms each: the kill lands mid-run
-    future = dask_client.compute(lazy)
-    deadline = time.monotonic() + 20
-    while not any(t for t in dask_client.processing().values()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
-    os.kill(next(iter(pids.values())), signal.SIGKILL)
-    got = future.result(timeout=120)
-    http_server.latency_ms = 0.0
-    np.testing.assert_array_equal(got, eager)
-    assert set(dask_client.run(os.getpid).values()) != set(pids.values())
