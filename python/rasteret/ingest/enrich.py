@@ -208,8 +208,9 @@ def _georeferencing_errors(errors: list[str | None], metadata: pa.StructArray) -
     if metadata.type.get_field_index("geo_transform") < 0:
         return errors
     out = list(errors)
+    valid = metadata.is_valid().to_pylist()
     for i, gt in enumerate(metadata.field("geo_transform").to_pylist()):
-        if out[i] is not None or not metadata[i].is_valid:
+        if out[i] is not None or not valid[i]:
             continue
         if not gt:
             out[i] = "missing GeoTIFF georeferencing tags (ModelPixelScale/Tiepoint/Transformation)"

@@ -79,6 +79,15 @@ def _fetch(
     return _decode(urls, _read.fetch_objects(urls, options=options), what, linked_from)
 
 
+class _Consumed(dict):  # type: ignore[type-arg]
+    """A decoded document handed over to pystac: the deep copy pystac's migration starts with
+    (``migrate_to_latest``) is the document itself, migrated in place, as nothing else holds
+    it."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Consumed:
+        return self
+
+
 def _parse(
     stac_io: pystac.StacIO, doc: dict[str, Any], url: str, root: pystac.Catalog | None, what: str
 ) -> Any:
@@ -86,9 +95,9 @@ def _parse(
     consumed.
 
     A STAC 1.x item goes straight to ``pystac.Item.from_dict``: ``StacIO.stac_object_from_dict``
-    would migrate it twice (the second time a no-op costing a deep copy) and, for STAC 1.x, do
-    nothing else.
+    would migrate it twice (the second time a no-op) and, for STAC 1.x, do nothing else.
     """
+    doc = _Consumed(doc)
     try:
         if doc.get("type") == "Feature" and not str(doc.get("stac_version", "")).startswith("0."):
             obj = pystac.Item.from_dict(doc, href=url, root=root, preserve_dict=False)
