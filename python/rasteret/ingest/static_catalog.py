@@ -150,6 +150,8 @@ class _Crawl:
         """Fetch the catalogs of ``linked_from`` (URL -> linking catalog) not fetched yet, in
         one engine call."""
         wanted = [url for url in linked_from if url not in self.catalogs]
+        if not wanted:
+            return
         for url, doc in _fetch(wanted, self.options, "catalog", linked_from):
             self._catalog(doc, url, "catalog")
 
@@ -214,6 +216,8 @@ class _Crawl:
             if url not in known:
                 linked_from.setdefault(url, parent)
         wanted = list(linked_from)
+        if not wanted:
+            return [], linked_from
 
         def progress(n: int) -> None:
             if bar is not None:
