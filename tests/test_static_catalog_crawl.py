@@ -260,6 +260,13 @@ def test_batches_parsed_while_fetching_match_pystac(flat: Any) -> None:
     assert headers, "no headers were read during the walk"
     asked = [u for batch in headers for u in batch.column("url").to_pylist()]
     assert len(asked) == len(set(asked)) and 0 < len(asked) <= 48
+    # a band map inferred from the asset keys depends on every item: nothing read early
+    inferred = StacCollectionBuilder(
+        data_source="all", stac_api=flat.url, static_catalog=True, max_concurrent=8
+    )
+    none: list[Any] = []
+    assert _without_links(inferred._walk_static(None, None, {}, none)) == _without_links(got)
+    assert none == []
 
 
 def test_build_with_headers_read_during_the_walk(
