@@ -158,7 +158,7 @@ class StacCollectionBuilder(CollectionBuilder):
                 lambda item: _static_item_dict(item, bbox, date_range),
                 child_id=child_id,
                 options=options,
-                batch_size=max(4 * concurrent, 200),
+                batch_size=max(concurrent, 100),
             )
             with closing(batches):
                 return self._gather(batches, headers_out)
