@@ -18,7 +18,7 @@ pystac and converts its items for the caller.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
@@ -79,7 +79,7 @@ def _fetch(
     return _decode(urls, _read.fetch_objects(urls, options=options), what, linked_from)
 
 
-class _Consumed(dict):  # type: ignore[type-arg]
+class _Consumed(dict[str, Any]):
     """A decoded document handed over to pystac: the deep copy pystac's migration starts with
     (``migrate_to_latest``) is the document itself, migrated in place, as nothing else holds
     it."""
@@ -323,7 +323,7 @@ def iter_static_items(
     child_id: str | None = None,
     options: dict[str, Any] | None = None,
     batch_size: int | None = None,
-) -> Iterator[pystac.Item]:
+) -> Generator[pystac.Item, None, None]:
     """The items of the static catalog at ``href``, each a ``pystac.Item`` with its self href.
 
     Parameters
@@ -362,7 +362,7 @@ def static_item_batches(
     child_id: str | None = None,
     options: dict[str, Any] | None = None,
     batch_size: int = 200,
-) -> Iterator[ItemBatch[T]]:
+) -> Generator[ItemBatch[T], None, None]:
     """Every item of the static catalog at ``href``, as ``convert(item)`` of each
     ``pystac.Item`` (with its self href), in batches.
 
