@@ -4,6 +4,7 @@ document; errors naming the document; cycles end."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections import Counter
@@ -209,6 +210,95 @@ def test_documents_are_fetched_concurrently(stac_archive: Any, tmp_path: Path) -
         # 5 item documents hang on the server at once (each asks for a 1 MiB range)
         assert server.peak_bytes_in_flight >= 5 * MIB
         assert server.count() == 4 + 12
+
+
+# ------------------------------------------------ many items: batches parsed while fetched
+
+#: items in the flat catalog: more than two fetch batches at max_concurrent=8 (100 per batch)
+MANY = 250
+
+
+@pytest.fixture(scope="module")
+def flat(stac_archive: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A flat catalog of ``MANY`` items (``items/<id>.json``), item ``k`` a copy of the
+    archive's item ``k % 12`` under its own id, so the 48 archive COGs are each shared by
+    about 20 items, in several fetch batches."""
+    root = tmp_path_factory.mktemp("flat-static")
+    (root / "items").mkdir()
+    ids = []
+    for k in range(MANY):
+        item = json.loads(json.dumps(stac_archive.items[k % 12]))
+        item["id"] = f"{item['id']}-{k:03d}"
+        item["links"] = [
+            {"rel": "root", "href": "../catalog.json", "type": "application/json"},
+            {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+        ]
+        (root / "items" / f"{item['id']}.json").write_text(json.dumps(item))
+        ids.append(item["id"])
+    links = [{"rel": "root", "href": "./catalog.json", "type": "application/json"}]
+    links += [{"rel": "item", "href": f"./items/{i}.json"} for i in ids]
+    catalog = {"type": "Catalog", "stac_version": "1.0.0", "id": "flat", "description": "flat"}
+    (root / "catalog.json").write_text(json.dumps({**catalog, "links": links}))
+    with RangeServer(root) as server:
+        yield _Nested(root / "catalog.json", server, ids, "flat")
+
+
+def test_batches_parsed_while_fetching_match_pystac(flat: Any) -> None:
+    builder = StacCollectionBuilder(
+        data_source="all",
+        stac_api=flat.url,
+        static_catalog=True,
+        max_concurrent=8,
+        band_map=BAND_MAP,
+    )
+    headers: list[Any] = []
+    got = builder._walk_static(None, None, {}, headers)
+    assert [d["id"] for d in got] == flat.items
+    assert _without_links(got) == _without_links(_pystac_walk(flat.url, "all"))
+    # the headers of the first batches were read before the last batch was parsed, and each
+    # COG once although about 20 items share it
+    assert headers, "no headers were read during the walk"
+    asked = [u for batch in headers for u in batch.column("url").to_pylist()]
+    assert len(asked) == len(set(asked)) and 0 < len(asked) <= 48
+    # a band map inferred from the asset keys depends on every item: nothing read early
+    inferred = StacCollectionBuilder(
+        data_source="all", stac_api=flat.url, static_catalog=True, max_concurrent=8
+    )
+    none: list[Any] = []
+    assert _without_links(inferred._walk_static(None, None, {}, none)) == _without_links(got)
+    assert none == []
+
+
+def test_build_with_headers_read_during_the_walk(
+    flat: Any, stac_archive: Any, tmp_path: Path
+) -> None:
+    tables = {}
+    for how, query in (("walk", None), ("sequential", {"max_items": 10 * MANY})):
+        flat.server.reset_log()
+        stac_archive.cog_server.reset_log()
+        coll = rasteret.build_from_stac(
+            name=how,
+            stac_api=flat.url,
+            collection="flat",
+            data_source="all",
+            band_map=BAND_MAP,
+            workspace_dir=tmp_path,
+            static_catalog=True,
+            max_concurrent=8,
+            query=query,
+        )
+        tables[how] = coll.to_table().sort_by("id")
+        # every document once; every distinct COG header once (48 COGs, 250 items)
+        assert Counter(r.path for r in flat.server.requests) == Counter(
+            ["catalog.json"] + [f"items/{i}.json" for i in flat.items]
+        ), how
+        assert stac_archive.cog_server.count() == 48, how
+    walk, sequential = tables["walk"], tables["sequential"]
+    assert walk.num_rows == MANY
+    assert walk.column("id").to_pylist() == sorted(flat.items)
+    assert pc.all(pc.is_valid(walk.column("B08_metadata"))).as_py()
+    # the item-by-item walk (max_items) and the pipelined one give the same records
+    assert walk.equals(sequential)
 
 
 # ------------------------------------------------------------------------------- errors

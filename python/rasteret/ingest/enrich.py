@@ -28,6 +28,7 @@ __all__ = [
     "add_band_metadata_columns",
     "build_url_index_from_assets",
     "enrich_table_with_cog_metadata",
+    "parse_asset_headers",
     "slice_tile_tables_for_band",
 ]
 
@@ -175,7 +176,9 @@ def _hint(url: str) -> str:
     return "; ".join(hints)
 
 
-def _parse_all(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordBatch:
+def parse_asset_headers(urls: list[str], max_concurrent: int, backend: Any) -> pa.RecordBatch:
+    """The headers of ``urls`` parsed in one call into the Rust core (one row per URL: ``url``,
+    ``error``, ``error_kind``, ``metadata``), for :func:`enrich_records`'s ``parsed``."""
     from rasteret._backends import io_options
     from rasteret.options import get_options
     from rasteret.read import engine as _read
@@ -205,8 +208,9 @@ def _georeferencing_errors(errors: list[str | None], metadata: pa.StructArray) -
     if metadata.type.get_field_index("geo_transform") < 0:
         return errors
     out = list(errors)
+    valid = metadata.is_valid().to_pylist()
     for i, gt in enumerate(metadata.field("geo_transform").to_pylist()):
-        if out[i] is not None or not metadata[i].is_valid:
+        if out[i] is not None or not valid[i]:
             continue
         if not gt:
             out[i] = "missing GeoTIFF georeferencing tags (ModelPixelScale/Tiepoint/Transformation)"
@@ -248,13 +252,16 @@ def enrich_records(
     max_concurrent: int = 300,
     backend: Any = None,
     failures_out: list[tuple[str, str]] | None = None,
+    parsed: Sequence[pa.RecordBatch] = (),
 ) -> pa.Table:
     """Parse every distinct asset header of ``url_index`` once (one call into the Rust core)
     and add one ``{band}_metadata`` column per band code.
 
     Assets that cannot be read get null metadata and are reported (:func:`report_failures`);
     with ``failures_out``, they are appended there instead (``(url, error)``), for a caller
-    that reports the failures of several calls together.
+    that reports the failures of several calls together. ``parsed`` holds headers already
+    parsed (:func:`parse_asset_headers`, e.g. while the items were still being found): their
+    URLs are not fetched again.
 
     Raises
     ------
@@ -265,7 +272,11 @@ def enrich_records(
     if not urls:
         return add_band_metadata_columns(table, band_codes, [])
     # Runs on this thread on purpose: the Rust core checks for Ctrl-C while it waits.
-    batch = _parse_all(urls, max_concurrent, backend)
+    have = {u for b in parsed for u in b.column("url").to_pylist()}
+    missing = [u for u in urls if u not in have]
+    batch = _one_batch(
+        [*parsed, parse_asset_headers(missing, max_concurrent, backend)] if missing else parsed
+    )
     row_of = {u: i for i, u in enumerate(batch.column("url").to_pylist())}
     metadata = batch.column("metadata")
     errors = _georeferencing_errors(batch.column("error").to_pylist(), metadata)
@@ -296,6 +307,13 @@ def enrich_records(
     for band in band_codes:
         table = _add_band_column(table, ids, band, url_index, row_of, errors, metadata)
     return _backfill_crs(table, record_epsg)
+
+
+def _one_batch(batches: Sequence[pa.RecordBatch]) -> pa.RecordBatch:
+    """The rows of ``batches`` (the same schema) as one batch."""
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(list(batches)).combine_chunks().to_batches()[0]
 
 
 def report_failures(failures: list[tuple[str, str]], urls: Sequence[str]) -> None:

@@ -128,44 +128,106 @@ class StacCollectionBuilder(CollectionBuilder):
         return []
 
     def _walk_static(
-        self, bbox: list[float] | None, date_range: tuple[str, str] | None, query: dict[str, Any]
+        self,
+        bbox: list[float] | None,
+        date_range: tuple[str, str] | None,
+        query: dict[str, Any],
+        headers_out: list[pa.RecordBatch] | None = None,
     ) -> list[dict[str, Any]]:
         """The items of the static catalog ``stac_api`` (narrowed to its child ``data_source``
         when it has one) that overlap ``bbox`` and fall in ``date_range``, in pystac's
-        recursive ``get_items`` order; documents are fetched concurrently by the engine."""
+        recursive ``get_items`` order; documents are fetched concurrently by the engine.
+
+        Without ``max_items``, pystac parses fetched batches on a worker thread while the
+        engine fetches the next ones, and, with ``headers_out``, the COG headers of the
+        items parsed so far are read (appended there) while the last batches are parsed,
+        once the band map no longer depends on the items still to come.
+        """
         from contextlib import closing
 
         from rasteret._backends import AutoRoutingBackend, io_options
-        from rasteret.ingest.static_catalog import iter_static_items
+        from rasteret.ingest.static_catalog import iter_static_items, static_item_batches
 
         max_items = query.get("max_items")
         # an auto-routing backend (URL rewrites, signing) applies to the catalog documents
         # too; a custom reader serves the assets only (documents use the engine's routing)
         native = self.backend if isinstance(self.backend, AutoRoutingBackend) else None
         concurrent = max(1, int(self.max_concurrent))
+        options = io_options(native, max_concurrent=concurrent)
+        child_id = self.data_source or None
+        if max_items is None:
+            batches = static_item_batches(
+                self.stac_api,
+                lambda item: _static_item_dict(item, bbox, date_range),
+                child_id=child_id,
+                options=options,
+                batch_size=max(concurrent, 100),
+            )
+            with closing(batches):
+                return self._gather(batches, headers_out)
         found = iter_static_items(
             self.stac_api,
-            child_id=self.data_source or None,
-            options=io_options(native, max_concurrent=concurrent),
-            batch_size=None if max_items is None else max(int(max_items), concurrent),
+            child_id=child_id,
+            options=options,
+            batch_size=max(int(max_items), concurrent),
         )
         out: list[dict[str, Any]] = []
         with closing(found):
             for item in found:
-                item.make_asset_hrefs_absolute()
-                d = item.to_dict(transform_hrefs=False)
-                if bbox is not None and d.get("bbox"):
-                    ib = d["bbox"]
-                    if ib[2] < bbox[0] or ib[0] > bbox[2] or ib[3] < bbox[1] or ib[1] > bbox[3]:
-                        continue
-                if date_range is not None:
-                    when = d.get("properties", {}).get("datetime") or ""
-                    if not (date_range[0] <= when <= f"{date_range[1]}T23:59:59Z"):
-                        continue
+                d = _static_item_dict(item, bbox, date_range)
+                if d is None:
+                    continue
                 out.append(d)
-                if max_items is not None and len(out) >= int(max_items):
+                if len(out) >= int(max_items):
                     break
         return out
+
+    def _gather(
+        self, batches: Iterable[Any], headers_out: list[pa.RecordBatch] | None
+    ) -> list[dict[str, Any]]:
+        """The items of ``batches`` (:func:`static_item_batches`); before waiting for a batch
+        still being parsed, the headers of the items gathered so far are parsed into
+        ``headers_out`` when their band map is settled."""
+        from rasteret.ingest.enrich import parse_asset_headers
+
+        out: list[dict[str, Any]] = []
+        pending: list[dict[str, Any]] = []
+        keys: set[str] = set()
+        asked: set[str] = set()
+        for batch in batches:
+            if headers_out is not None and pending and not batch.done():
+                urls = self._settled_urls(pending, keys)
+                if urls is not None:
+                    pending.clear()
+                    new = [u for u in dict.fromkeys(urls) if u not in asked]
+                    asked.update(new)
+                    if new:
+                        headers_out.append(
+                            parse_asset_headers(new, self.max_concurrent, self.backend)
+                        )
+            got = [d for d in batch.result() if d is not None]
+            out.extend(got)
+            pending.extend(got)
+        return out
+
+    def _settled_urls(self, items: list[dict[str, Any]], keys: set[str]) -> list[str] | None:
+        """The asset URLs the build will read for ``items``, or None while they may still
+        change: the band map is inferred from every item's assets (or would fail), or the
+        assets are signed after the walk. ``keys`` gathers the asset keys seen so far."""
+        keys.update(k for it in items for k in (it.get("assets") or {}))
+        signed = "planetarycomputer.microsoft.com" in self.stac_api and self.backend is None
+        if signed or not self.band_map:
+            return None
+        try:
+            # an explicit or registered band map resolves to itself once any (strict: every)
+            # asset key it names has been seen: more items cannot change it
+            band_map = self._resolve_band_map(keys)
+        except ValueError:
+            return None
+        shared = len(set(band_map.values())) < len(band_map)
+        if shared and not self.band_index_map:
+            return None  # the build refuses this band map
+        return [a["href"] for it in items for a in self._band_assets(it, band_map).values()]
 
     # -- 6/7: bands --------------------------------------------------------------------------
 
@@ -228,8 +290,13 @@ class StacCollectionBuilder(CollectionBuilder):
     ) -> Collection:
         """Search, resolve bands, parse headers, normalise and export the collection."""
         q = dict(query or {})
-        finder = self._walk_static if self.static_catalog else self._search_api
-        items = finder(bbox, date_range, q)  # on this thread, so Ctrl-C interrupts it
+        parsed: list[pa.RecordBatch] = []  # headers read while the walk was still parsing
+        if self.static_catalog:  # engine calls on this thread, so Ctrl-C interrupts them
+            # a sharded build parses every header in its Dask tasks: none early here
+            early = parsed if self.shards is None else None
+            items = self._walk_static(bbox, date_range, q, early)
+        else:
+            items = self._search_api(bbox, date_range, q)
         if "planetarycomputer.microsoft.com" in self.stac_api and self.backend is None:
             items = self._sign_planetary_computer(items)
         if not items:
@@ -250,7 +317,7 @@ class StacCollectionBuilder(CollectionBuilder):
         table = self._records(items, band_map)
         bands = list(band_map)
         try:
-            table = self._enrich(table, bands)
+            table = self._enrich(table, bands, parsed)
         except ValueError as exc:
             if "failed for all assets" in str(exc):
                 raise ValueError(f"COG header enrichment produced no band metadata. {exc}") from exc
@@ -292,16 +359,24 @@ class StacCollectionBuilder(CollectionBuilder):
         )
         return collection
 
-    def _enrich(self, table: pa.Table, bands: list[str]) -> pa.Table:
-        """``table`` with the ``{band}_metadata`` columns of ``bands``: parsed here, or by
-        ``shards`` Dask tasks writing parts beside the collection (the search stays here)."""
+    def _enrich(
+        self, table: pa.Table, bands: list[str], parsed: list[pa.RecordBatch]
+    ) -> pa.Table:
+        """``table`` with the ``{band}_metadata`` columns of ``bands``: parsed here (reusing
+        the headers already ``parsed`` during the walk), or by ``shards`` Dask tasks writing
+        parts beside the collection (the search stays here)."""
         from rasteret.ingest.enrich import build_url_index_from_assets, enrich_records
         from rasteret.ingest.sharded import enrich_in_shards
 
         url_index = build_url_index_from_assets(table, bands)
         if self.shards is None or not url_index:
             return enrich_records(
-                table, url_index, bands, max_concurrent=self.max_concurrent, backend=self.backend
+                table,
+                url_index,
+                bands,
+                max_concurrent=self.max_concurrent,
+                backend=self.backend,
+                parsed=parsed,
             )
         return enrich_in_shards(
             table,
@@ -331,23 +406,31 @@ class StacCollectionBuilder(CollectionBuilder):
                 ) from exc
             raise ValueError(f"Planetary Computer signing failed: {exc}") from exc
 
+    def _band_assets(
+        self, item: dict[str, Any], band_map: dict[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """``{band: {"href", "band_index"}}`` of ``item``'s assets named by ``band_map``."""
+        assets = item.get("assets") or {}
+        out: dict[str, dict[str, Any]] = {}
+        for band, key in band_map.items():
+            asset = assets.get(key)
+            if not asset or not asset.get("href"):
+                continue
+            href = rewrite_url(asset["href"], self.cloud_config)
+            s3 = assets.get(f"s3_{key}")
+            if self.backend is not None and s3 and str(s3.get("href", "")).startswith("s3://"):
+                href = s3["href"]
+            index = (self.band_index_map or {}).get(band, 0)
+            out[band] = {"href": href, "band_index": int(index)}
+        return out
+
     def _records(self, items: list[dict[str, Any]], band_map: dict[str, str]) -> pa.Table:
         import shapely.geometry
 
         rows: list[dict[str, Any]] = []
         for it in items:
             props = dict(it.get("properties") or {})
-            assets_out: dict[str, dict[str, Any]] = {}
-            for band, key in band_map.items():
-                asset = (it.get("assets") or {}).get(key)
-                if not asset or not asset.get("href"):
-                    continue
-                href = rewrite_url(asset["href"], self.cloud_config)
-                s3 = (it.get("assets") or {}).get(f"s3_{key}")
-                if self.backend is not None and s3 and str(s3.get("href", "")).startswith("s3://"):
-                    href = s3["href"]
-                index = (self.band_index_map or {}).get(band, 0)
-                assets_out[band] = {"href": href, "band_index": int(index)}
+            assets_out = self._band_assets(it, band_map)
             epsg, code = None, None
             for p in _CRS_PROPS:
                 if props.get(p) is not None:
@@ -386,6 +469,24 @@ class StacCollectionBuilder(CollectionBuilder):
         ]
         idx = table.schema.get_field_index("assets")
         return table.set_column(idx, "assets", pa.array(cleaned, type=_assets_type(bands)))
+
+
+def _static_item_dict(
+    item: Any, bbox: list[float] | None, date_range: tuple[str, str] | None
+) -> dict[str, Any] | None:
+    """A walked ``pystac.Item`` as the dict the build reads (asset hrefs made absolute), or
+    None when it misses ``bbox`` or falls outside ``date_range``."""
+    item.make_asset_hrefs_absolute()
+    d = item.to_dict(transform_hrefs=False)
+    if bbox is not None and d.get("bbox"):
+        ib = d["bbox"]
+        if ib[2] < bbox[0] or ib[0] > bbox[2] or ib[3] < bbox[1] or ib[1] > bbox[3]:
+            return None
+    if date_range is not None:
+        when = d.get("properties", {}).get("datetime") or ""
+        if not (date_range[0] <= when <= f"{date_range[1]}T23:59:59Z"):
+            return None
+    return d
 
 
 def _bbox_struct(bbox: list[float] | None) -> dict[str, float] | None:
