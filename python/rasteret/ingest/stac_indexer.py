@@ -359,9 +359,7 @@ class StacCollectionBuilder(CollectionBuilder):
         )
         return collection
 
-    def _enrich(
-        self, table: pa.Table, bands: list[str], parsed: list[pa.RecordBatch]
-    ) -> pa.Table:
+    def _enrich(self, table: pa.Table, bands: list[str], parsed: list[pa.RecordBatch]) -> pa.Table:
         """``table`` with the ``{band}_metadata`` columns of ``bands``: parsed here (reusing
         the headers already ``parsed`` during the walk), or by ``shards`` Dask tasks writing
         parts beside the collection (the search stays here)."""
