@@ -22,10 +22,16 @@ Usage::
     python benches/torchgeo_bench.py                  # full run (about 5-10 min)
     python benches/torchgeo_bench.py --quick          # 32 chips per case
     python benches/torchgeo_bench.py --latency-ms 20  # add server latency per request
+    python benches/torchgeo_bench.py --full-size --latency-ms 20  # one 5490x5490 scene
 
 Data: ``benches/.data/torchgeo-v1/`` (gitignored), 4 dates x 3 bands of 2048x2048 uint16 COGs
 on one EPSG:32633 10 m grid (512-px tiles, DEFLATE + predictor 2, nodata 0), content from
-``workloads.synth_band``. Results: printed, and written to ``benches/results/torchgeo.json``.
+``workloads.synth_band``: every decoded tile fits in half of rasteret's tile cache, so a
+missing tile brings its tile row. ``--full-size`` runs the single-scene case alone over one
+Sentinel-2-sized scene instead: ``S00_B1..B4.tif`` of ``benches/workloads.py``'s DEFLATE set
+(5490x5490 uint16, 512-px tiles, made by ``python benches/run.py``), whose decoded tiles
+(241 MB) exceed half the cache, so the tile-row read-ahead is off. Results: printed, and
+written to ``benches/results/torchgeo.json`` (``torchgeo_full.json`` with ``--full-size``).
 """
 
 from __future__ import annotations
@@ -50,6 +56,11 @@ DATES = ["20240501", "20240511", "20240521", "20240531"]
 BANDS = ("B1", "B2", "B3")
 SIZE = 2048
 CHIP = 256
+# --full-size: one scene of workloads.py's DEFLATE set, on its grid (scene 0)
+FULL_DIR = BENCH_DIR / ".data" / "v1-s2like-5490-sigma4" / "deflate"
+FULL_BANDS = ("B1", "B2", "B3", "B4")
+FULL_SIZE = 5490
+FULL_ORIGIN = (300_000, 5_000_040)
 BATCH = 8
 GDAL_ENV = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
@@ -68,6 +79,16 @@ class Scenes(RasterDataset):
     date_format = "%Y%m%d"
     separate_files = True
     all_bands = BANDS
+
+
+class FullScene(RasterDataset):
+    """TorchGeo's reader over the full-size scene's 4 band files (no date in the names: the
+    scene spans all time, and every chip query names its day)."""
+
+    filename_glob = "S00_B1.tif"
+    filename_regex = r"^S(?P<scene>\d{2})_(?P<band>B\d)\.tif$"
+    separate_files = True
+    all_bands = FULL_BANDS
 
 
 def _log(msg: str) -> None:
@@ -112,26 +133,37 @@ def ensure_data() -> Path:
     return DATA_DIR
 
 
-def rasteret_dataset(base_url: str, time_series: bool) -> Any:
+def grid(full: bool) -> tuple[float, float, int, list[str], tuple[str, ...]]:
+    """``(left, top, size, dates, bands)`` of the case's scenes."""
+    if full:
+        return (*FULL_ORIGIN, FULL_SIZE, DATES[:1], FULL_BANDS)
+    return (500_000, 5_000_000, SIZE, DATES, BANDS)
+
+
+def rasteret_dataset(base_url: str, time_series: bool, full: bool = False) -> Any:
     import pyarrow as pa
     import rasteret
     import shapely
     from pyproj import Transformer
 
+    x0, y1, size, dates, bands = grid(full)
     tf = Transformer.from_crs(32633, 4326, always_xy=True)
-    x0, y1 = 500_000, 5_000_000
-    lon0, lat0, lon1, lat1 = tf.transform_bounds(x0, y1 - SIZE * 10, x0 + SIZE * 10, y1)
+    lon0, lat0, lon1, lat1 = tf.transform_bounds(x0, y1 - size * 10, x0 + size * 10, y1)
+
+    def href(date: str, band: str) -> str:
+        return f"{base_url}/S00_{band}.tif" if full else f"{base_url}/T{date}_{band}.tif"
+
     rows = [
         {
             "id": f"T{date}",
             "datetime": dt.datetime.strptime(date, "%Y%m%d"),
             "geometry": shapely.box(lon0, lat0, lon1, lat1).wkb,
-            "assets": {b: {"href": f"{base_url}/T{date}_{b}.tif"} for b in BANDS},
+            "assets": {b: {"href": href(date, b)} for b in bands},
         }
-        for date in DATES
+        for date in dates
     ]
     coll = rasteret.build_from_table(pa.Table.from_pylist(rows), enrich_cog=True)
-    return coll.to_torchgeo_dataset(bands=list(BANDS), time_series=time_series)
+    return coll.to_torchgeo_dataset(bands=list(bands), time_series=time_series)
 
 
 class SceneSeries(Scenes):
@@ -155,26 +187,28 @@ class SceneSeries(Scenes):
         return out
 
 
-def torchgeo_dataset(base_url: str, stack_dates: bool = False) -> Any:
+def torchgeo_dataset(base_url: str, stack_dates: bool = False, full: bool = False) -> Any:
+    if full:
+        return FullScene(paths=[f"/vsicurl/{base_url}/S00_B1.tif"], bands=list(FULL_BANDS))
     paths = [f"/vsicurl/{base_url}/T{date}_B1.tif" for date in DATES]
     return (SceneSeries if stack_dates else Scenes)(paths=paths, bands=list(BANDS))
 
 
-def chip_queries(ds: Any, n: int, time_series: bool, seed: int) -> list[Any]:
+def chip_queries(ds: Any, n: int, time_series: bool, seed: int, full: bool = False) -> list[Any]:
     """``n`` random 256x256 chip queries (pixel-aligned, like RandomGeoSampler's)."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    x0, y1 = 500_000.0, 5_000_000.0
-    t_all = slice(pd.Timestamp(DATES[0]) - pd.Timedelta(days=1), pd.Timestamp(DATES[-1]))
+    x0, y1, size, dates, _ = grid(full)
+    t_all = slice(pd.Timestamp(dates[0]) - pd.Timedelta(days=1), pd.Timestamp(dates[-1]))
     out = []
     for _ in range(n):
-        col, row = rng.integers(0, SIZE - CHIP, 2)
+        col, row = rng.integers(0, size - CHIP, 2)
         xmin, ymax = x0 + col * 10.0, y1 - row * 10.0
         if time_series:
             t = t_all
         else:
-            day = pd.Timestamp(DATES[int(rng.integers(0, len(DATES)))])
+            day = pd.Timestamp(dates[int(rng.integers(0, len(dates)))])
             t = slice(day - pd.Timedelta(hours=1), day + pd.Timedelta(hours=1))
         out.append(
             (slice(xmin, xmin + CHIP * 10.0, 10.0), slice(ymax - CHIP * 10.0, ymax, 10.0), t)
@@ -223,16 +257,18 @@ def child(tool: str, case: str, workers: int, n: int, base: str, dump: Path) -> 
     os.environ.update(GDAL_ENV)
     warnings.filterwarnings("ignore", message="uint16 pixels are returned as int32")
     time_series = case == "time-series"
+    full = case == "full-size"
     t0 = time.perf_counter()
-    rs = rasteret_dataset(base, time_series=time_series)  # build + index (headers parsed)
+    rs = rasteret_dataset(base, time_series=time_series, full=full)  # build + index (headers)
     if tool == "rasteret":
         ds = rs
     else:
         t0 = time.perf_counter()
-        ds = torchgeo_dataset(base, stack_dates=tool == "torchgeo-stack")  # opens every file
+        # opens every file
+        ds = torchgeo_dataset(base, stack_dates=tool == "torchgeo-stack", full=full)
     index_s = time.perf_counter() - t0
-    warmup = chip_queries(rs, n, time_series, seed=41)
-    queries = chip_queries(rs, n, time_series, seed=42)
+    warmup = chip_queries(rs, n, time_series, seed=41, full=full)
+    queries = chip_queries(rs, n, time_series, seed=42, full=full)
     # GDAL's /vsicurl/ state does not survive fork (observed: "not recognized as being in a
     # supported file format" in forked workers), so TorchGeo's workers are spawned; rasteret's
     # Rust runtime is rebuilt per process, so its workers are forked.
@@ -243,7 +279,7 @@ def child(tool: str, case: str, workers: int, n: int, base: str, dump: Path) -> 
 
 
 def _first_batches_agree(case: str, tg: np.ndarray, rs: np.ndarray) -> bool:
-    if case == "single-scene" or tg.shape == rs.shape:  # also TorchGeo's stacked series
+    if case != "time-series" or tg.shape == rs.shape:  # also TorchGeo's stacked series
         return bool(np.array_equal(tg, rs))
     # TorchGeo merges the T dates (first valid pixel wins); rasteret stacks them: where
     # rasteret's first date is valid, TorchGeo's mosaic shows that date.
@@ -262,7 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         help="chips per time-series case (default: a third of --chips, at least 4 batches)",
     )
     p.add_argument("--latency-ms", type=float, default=0.0)
-    p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "torchgeo.json")
+    p.add_argument(
+        "--full-size",
+        action="store_true",
+        help="one 5490x5490 scene x 4 bands (benches/workloads.py's S00, DEFLATE) instead",
+    )
+    p.add_argument("--out", type=Path, default=None)
     p.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -271,19 +312,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     n_single = 32 if args.quick else args.chips
     n_series = args.series_chips or max(4 * BATCH, n_single // 3)
+    cases = [("single-scene", n_single), ("time-series", n_series)]
+    data_dir = DATA_DIR
+    out_name = "torchgeo.json"
+    if args.full_size:
+        cases, data_dir, out_name = [("full-size", n_single)], FULL_DIR, "torchgeo_full.json"
+        if not all((FULL_DIR / f"S00_{b}.tif").exists() for b in FULL_BANDS):
+            raise SystemExit(f"{FULL_DIR}/S00_B*.tif missing: run python benches/run.py once")
+    out_path = args.out or BENCH_DIR / "results" / out_name
 
     import subprocess
     import tempfile
 
     from async_range_server import AsyncRangeServer as RangeServer
 
-    ensure_data()
+    if not args.full_size:
+        ensure_data()
     load_start = os.getloadavg()
     results: list[dict[str, Any]] = []
-    with RangeServer(DATA_DIR) as server, tempfile.TemporaryDirectory() as tmp:
+    with RangeServer(data_dir) as server, tempfile.TemporaryDirectory() as tmp:
         server.latency_ms = args.latency_ms
         base = server.base_url.rstrip("/")
-        for case, n in (("single-scene", n_single), ("time-series", n_series)):
+        for case, n in cases:
             for workers in (0, 2):
                 runs: dict[str, dict[str, Any]] = {}
                 tools = ("torchgeo", "rasteret")
@@ -348,11 +398,15 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
         },
         "latency_ms": args.latency_ms,
-        "data": f"{len(DATES)} dates x {len(BANDS)} bands, {SIZE}x{SIZE} uint16 COGs, 512 tiles",
+        "data": (
+            f"1 scene x {len(FULL_BANDS)} bands, {FULL_SIZE}x{FULL_SIZE} uint16 COGs, 512 tiles"
+            if args.full_size
+            else f"{len(DATES)} dates x {len(BANDS)} bands, {SIZE}x{SIZE} uint16 COGs, 512 tiles"
+        ),
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"latency {args.latency_ms} ms per request")
     print(
         "| case | workers | chips | TorchGeo warm | rasteret warm | speedup warm "
@@ -378,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{tg_rate:.1f} | {r['rasteret_samples_per_s']:.1f} | {speedup:.1f}x | "
                 f"{tg_cold:.1f} | {cold['rasteret']:.1f} | {cold['rasteret'] / tg_cold:.1f}x |"
             )
-    print(f"load average start {load_start}, end {load_end}; results in {args.out}")
+    print(f"load average start {load_start}, end {load_end}; results in {out_path}")
     return 0
 
 
