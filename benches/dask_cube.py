@@ -20,7 +20,8 @@ latency), the same window, through each tool's lazy Dask path, computed on a fre
   lazycogs; without one the tool is skipped with a message. That child starts its own
   LocalCluster of the same shape and reports its time; the requests are counted here.
 
-Every tool's imports are done in the client and in every worker before timing (a
+Every run is a fresh process (its own Dask client and LocalCluster; the Range server runs in
+this one), every tool's imports are done in that client and in every worker before timing (a
 ``client.run`` that imports them); the timed region is graph building plus ``compute``.
 Results are checked equal to rasteret's eager ``get_xarray`` (``[time * band, y, x]``).
 Printed: median seconds and spread per tool and worker count, the ratio to rasteret, the
@@ -195,9 +196,37 @@ def _lazycogs_one(
     return result["seconds"], np.load(out_path), result["tasks"], server.count()
 
 
+def _one_in_child(
+    tool: str, plan: dict[str, Any], workers: int, server: Any, tmp: str
+) -> tuple[float, np.ndarray, int, int]:
+    """One run of ``tool`` in a fresh process (its own client and LocalCluster), so no tool's
+    client shares a process, an interpreter lock or warm caches with the Range server or an
+    earlier run; the requests are counted here."""
+    plan_path, out_path = os.path.join(tmp, "plan.json"), os.path.join(tmp, "cube.npy")
+    Path(plan_path).write_text(json.dumps(plan))
+    server.reset_log()  # the child makes no request before its timed region
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", tool, str(workers), plan_path, out_path],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{tool} leg failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["seconds"], np.load(out_path), result["tasks"], server.count()
+
+
+def _child(tool: str, workers: int, plan_path: str, out_path: str) -> None:
+    plan = json.loads(Path(plan_path).read_text())
+    seconds, stacked, tasks, _ = _one(tool, plan, workers, None)
+    np.save(out_path, stacked)
+    print(json.dumps({"seconds": seconds, "tasks": tasks}))
+
+
 def _one(
     tool: str, plan: dict[str, Any], workers: int, server: Any
 ) -> tuple[float, np.ndarray, int, int]:
+    """One run of ``tool`` on a fresh LocalCluster (``server`` None: requests not counted)."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -214,12 +243,13 @@ def _one(
         Client(cluster) as client,
     ):
         client.run(_imports, tool)
-        server.reset_log()
+        if server is not None:
+            server.reset_log()
         t0 = time.perf_counter()
         _, arrays = build()
         values = dask.compute(*arrays)
         seconds = time.perf_counter() - t0
-        requests = server.count()
+        requests = server.count() if server is not None else -1
         tasks = len(dict(arrays[0].__dask_graph__()))
     h, w = plan["window"][3], plan["window"][2]
     stacked = np.stack([np.asarray(v).reshape(-1, h, w) for v in values], axis=1)
@@ -227,6 +257,9 @@ def _one(
 
 
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        _child(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--reps", type=int, default=3)
@@ -257,7 +290,7 @@ def main() -> None:
                         assert python is not None
                         run = _lazycogs_one(plan, workers, server, python, tmp)
                     else:
-                        run = _one(tool, plan, workers, server)
+                        run = _one_in_child(tool, plan, workers, server, tmp)
                     seconds, got, tasks, requests = run
                     assert np.array_equal(got, eager), f"{tool}: pixels differ from rasteret"
                     times.setdefault((tool, workers), []).append(seconds)
