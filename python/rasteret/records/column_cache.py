@@ -94,7 +94,7 @@ class ColumnCache:
         # copy every tile table through the query engine (milliseconds a call, even for a
         # dozen records).
         light = table.select([n for n in table.column_names if _light(n)])
-        light = light.append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
+        light = light.append_column(_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
         try:
             rows = light.filter(expression).column(_ROW)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
