@@ -14,6 +14,10 @@
 # skip TorchGeo, WHEELHOUSE (default MATRIX_DIR/wheelhouse): the dependencies' wheels are
 # downloaded there once (`pip download` skips files it has) and installed from there with
 # `--no-index`, so repeated runs download nothing (pip's own HTTP cache may be off).
+# MATRIX_KEEP (default 1; 0 under CI=true, where a fresh clone has nothing to reuse): with 0, a
+# leg's venv and the wheelhouse are deleted when the leg ends, so the disk holds one leg at a
+# time. The 3.12 leg alone is about 6.5 GB of venv plus 3.4 GB of wheels; keeping every leg
+# needs about 11 GB more than the largest one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -23,6 +27,8 @@ WHEEL="$(realpath "$WHEEL")"
 MATRIX_DIR="$(realpath -m "${MATRIX_DIR:-.matrix}")"
 VERSIONS="${MATRIX_PYTHONS:-3.11 3.12 3.13}"
 export WHEELHOUSE="$(realpath -m "${WHEELHOUSE:-$MATRIX_DIR/wheelhouse}")"
+if [[ "${CI:-}" == "true" ]]; then KEEP="${MATRIX_KEEP:-0}"; else KEEP="${MATRIX_KEEP:-1}"; fi
+disk_free() { df -h --output=avail "$MATRIX_DIR" | tail -1 | tr -d ' '; }
 PYENV_VERSIONS="${PYENV_ROOT:-$HOME/.pyenv}/versions"
 TESTS=(
     tests/test_engine_pixels.py
@@ -77,6 +83,8 @@ for version in $VERSIONS; do
     start=$SECONDS
     venv="$MATRIX_DIR/venv-$version"
     rm -rf "$venv"
+    mkdir -p "$MATRIX_DIR"
+    echo "wheel-matrix: Python $version: $(disk_free) free on $MATRIX_DIR"
     "$py" -m venv "$venv"
     set +e  # the subshell stops at its first failure; the loop goes on to the next version
     (
@@ -112,6 +120,10 @@ for version in $VERSIONS; do
     )
     rc=$?
     set -e
+    if [[ "$KEEP" != "1" ]]; then
+        rm -rf "$venv" "$WHEELHOUSE"
+        echo "wheel-matrix: Python $version: venv and wheelhouse removed, $(disk_free) free"
+    fi
     if ((rc == 0)); then
         RESULT[$version]="passed ($((SECONDS - start)) s)"
     else
