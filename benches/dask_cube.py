@@ -55,11 +55,14 @@ CHUNK = 512
 
 
 def _imports(tool: str) -> None:
-    """Run in the client and on every worker before timing."""
+    """Run in the client and on every worker before timing: the modules each tool's graph
+    building and tasks use (``import rasteret`` alone defers its submodules to first use)."""
+    import dask.array  # noqa: F401
     import xarray  # noqa: F401
 
     if tool.startswith("rasteret"):
         import rasteret  # noqa: F401
+        import rasteret.core.xarray_chunks  # noqa: F401
         import shapely  # noqa: F401
     else:
         os.environ.update(wl.GDAL_ENV)

@@ -9,7 +9,9 @@ carries the Arrow rows of its records (only the columns the read needs) and the 
 cropped to the chunk, reads them in one call into the Rust core, masks them with their
 geometry and places them with the eager cube's rule (earlier records win unless they hold the
 fill value). A chunk no window overlaps is filled without a read. A worker never reads a
-header, and a tile is only read twice where a chunk edge cuts it.
+header; a tile that a chunk edge cuts is decoded once per worker process that runs a chunk
+next to the cut while it stays in that process's tile cache
+(:func:`rasteret.read.tile_cache.chunk_tile_cache`).
 
 The lazy cube covers what the eager cube assembles directly: ``xr_combine="combine_first"``,
 integer bands with one fill value each or float bands whose fill is NaN, records on their own
@@ -33,6 +35,7 @@ from rasteret.core.xarray_cube import DIMS, CubeLayout, SlotCube, cube_layout
 from rasteret.read.aoi import AoiRead, execute_jobs, plan_jobs, report_failures
 from rasteret.read.progress import TileProgress
 from rasteret.read.record_shards import RecordShards, gather_rows
+from rasteret.read.tile_cache import chunk_tile_cache
 from rasteret.read.window_chunks import AUTO_PIXELS, split_axis
 
 __all__ = ["cube_chunk_sizes", "lazy_cube", "read_cube_chunk"]
@@ -195,7 +198,9 @@ def read_cube_chunk(
     jobs = [j for piece in pieces for j in piece[0]]
     options = io_options(settings["backend"], max_concurrent=settings["max_concurrent"])
     with TileProgress(False, "") as bar:
-        reads, errors = execute_jobs(table, jobs, bands, all_touched, options, bar, False)
+        reads, errors = execute_jobs(
+            table, jobs, bands, all_touched, options, bar, False, chunk_tile_cache()
+        )
     if errors:
         raise next(iter(errors.values()))[0]
     data = {(r.record_index, r.geometry_index, r.band): r.data for r in reads}

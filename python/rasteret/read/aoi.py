@@ -311,6 +311,7 @@ def _run_jobs(
     options: dict[str, Any],
     bar: TileProgress,
     failures: dict[int, BaseException],
+    tile_cache: Any = None,
 ) -> list[np.ndarray]:
     """Read every job's window in one call; failed windows go to ``failures`` (job index)."""
     from rasteret.read import engine as _read
@@ -325,6 +326,7 @@ def _run_jobs(
         options=options,
         progress=bar.callback(),
         failures=failures,
+        tile_cache=tile_cache,
     )
 
 
@@ -392,7 +394,15 @@ def execute_jobs(
     options: dict[str, Any],
     bar: TileProgress,
     copy_arrays: bool = True,
+    tile_cache: Any = None,
 ) -> tuple[list[AoiRead], dict[int, list[BaseException]]]:
+    """Read ``jobs`` (from :func:`plan_jobs`) and mask them with their geometries.
+
+    With ``tile_cache`` (a :class:`rasteret.read.engine.TileCache`) windows are assembled
+    from the decoded tiles it holds and only missing tiles are fetched and kept: reads of
+    neighbouring windows in one process (a lazy cube's chunks on one worker) decode a tile
+    cut by their common edge once. Returns the reads and, per record index, its errors.
+    """
     from affine import Affine
 
     ids = table.column("id").to_pylist()
@@ -405,7 +415,7 @@ def execute_jobs(
     arrays: dict[int, np.ndarray] = {}
     errors: dict[int, list[BaseException]] = {}
     for chunk in _chunks(jobs):
-        _read_chunk(table, chunk, options, bar, ids, arrays, errors)
+        _read_chunk(table, chunk, options, bar, ids, arrays, errors, tile_cache)
     try:
         _apply_internal_masks(table, jobs, arrays, options, errors)
     except (OSError, RuntimeError, ValueError) as exc:
@@ -471,13 +481,14 @@ def _read_chunk(
     ids: list[Any],
     arrays: dict[int, np.ndarray],
     errors: dict[int, list[BaseException]],
+    tile_cache: Any = None,
 ) -> None:
     """Read ``chunk`` in one call into ``arrays`` (by job id). A record with a failed window
     contributes no array of this chunk and one error (its first failed window); an error
     of the whole call (a bad plan) fails every record of the chunk."""
     failures: dict[int, BaseException] = {}
     try:
-        got = _run_jobs(table, chunk, options, bar, failures)
+        got = _run_jobs(table, chunk, options, bar, failures, tile_cache)
     except (OSError, RuntimeError, ValueError, NotImplementedError) as exc:
         got = []
         failures = dict.fromkeys(range(len(chunk)), exc)

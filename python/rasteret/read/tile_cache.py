@@ -16,10 +16,33 @@ import pyarrow as pa
 
 from rasteret.read.engine import TileCache
 
-__all__ = ["DEFAULT_TILE_CACHE_BYTES", "TileCache", "decoded_tile_bytes", "new_tile_cache"]
+__all__ = [
+    "DEFAULT_TILE_CACHE_BYTES",
+    "TileCache",
+    "chunk_tile_cache",
+    "decoded_tile_bytes",
+    "new_tile_cache",
+]
 
 #: Default budget of decoded tiles per process (each DataLoader worker has its own).
 DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024
+
+_chunk_cache: TileCache | None = None
+
+
+def chunk_tile_cache() -> TileCache:
+    """This process's cache for the tasks of lazy (Dask) reads, made on first use.
+
+    Output chunks that meet inside a COG tile each need that tile: tasks of neighbouring
+    chunks that run in one worker process decode it once. Tiles are keyed by URL, image,
+    band and position, so a COG rewritten in place under the same URL while a worker lives
+    can be served from its old tiles (the index the graph was built from is just as stale).
+    The cache object itself is fork-safe: a forked child starts with an empty one.
+    """
+    global _chunk_cache
+    if _chunk_cache is None:
+        _chunk_cache = TileCache(DEFAULT_TILE_CACHE_BYTES)
+    return _chunk_cache
 
 
 def decoded_tile_bytes(layouts: pa.Array) -> int:
