@@ -197,3 +197,49 @@ def test_lazy_cube_reads_each_tile_once_per_chunk_it_overlaps(
     start = len(http_server.requests)
     xr.testing.assert_identical(lazy.compute(), eager)
     assert _tiles_read(http_server.requests[start:], first) == []
+
+
+@pytest.mark.parametrize("same_datetime", [False, True])
+def test_float_bands_with_numeric_or_no_nodata_lazy_eager_and_xarray_agree(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    same_datetime,
+):
+    """Float bands whose nodata is a number (-9999) or unset: xarray's ``combine_first``
+    pads and merges with NaN (masked pixels keep the nodata value, which counts as data), so
+    the cube equals xarray's own ``combine_first`` of the records' single-record cubes, its
+    values equal rasterio's masked reads, and the lazy cube is identical to the eager one."""
+    coll, entries = aoi_collection
+    names = {e.name: e for e in entries}
+    first, second = names["lzw_pred3_f32_t256.tif"], names["lzma_f32_t256.tif"]
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=same_datetime)
+    aoi = _box_aoi(first, 20.5, 10.5, 250.5, 200.5)
+    eager = pair.get_xarray(aoi, [BAND])
+    assert eager[BAND].dtype == np.float32
+    assert eager[BAND].attrs["_FillValue"] == -9999.0
+
+    ids = [str(v) for v in pair.to_table(columns=["id"]).column("id").to_pylist()]
+    order = [ids.index(first.name), ids.index(second.name)]
+    singles = [
+        _pair_collection(pair, [ids[k]], same_datetime=same_datetime).get_xarray(aoi, [BAND])
+        for k in order
+    ]
+    expected = singles[0].combine_first(singles[1]).sortby("time")
+    xr.testing.assert_identical(eager, expected)
+
+    with rasterio.open(first.path) as src:
+        geom = transform_geom("EPSG:4326", src.crs, mapping(aoi))
+        a, _ = rasterio.mask.mask(src, [geom], crop=True, filled=True, indexes=1)
+    with rasterio.open(second.path) as src:
+        b, _ = rasterio.mask.mask(src, [geom], crop=True, filled=True, nodata=0, indexes=1)
+    assert (a == -9999).any() and (b == 0).any()
+    got = eager[BAND].values
+    if same_datetime:  # the first record holds no NaN: it wins everywhere
+        np.testing.assert_array_equal(got[0, 0], a)
+    else:
+        np.testing.assert_array_equal(got[0, 0], a)
+        np.testing.assert_array_equal(got[1, 0], b)
+
+    lazy = pair.get_xarray(aoi, [BAND], chunks={"y": 64, "x": 64})
+    assert isinstance(lazy[BAND].data, da.Array)
+    xr.testing.assert_identical(lazy.compute(), eager)

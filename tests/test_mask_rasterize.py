@@ -206,6 +206,16 @@ def test_random_polygons_match_geometry_mask():
             other = shapely.affinity.translate(geom, res * 3.3, res * 1.7)
             geom = shapely.MultiPolygon([geom, other])
         _assert_same(geom, transform, (height, width), label=f"case {case}")
+        # any part of the grid (a lazy read's chunk) is that part of the whole mask
+        r0, c0 = int(rng.integers(0, height)), int(rng.integers(0, width))
+        h, w = int(rng.integers(0, height - r0 + 1)), int(rng.integers(0, width - c0 + 1))
+        for all_touched in (False, True):
+            whole = _oracle(geom, transform, (height, width), all_touched)
+            [part] = geometry_masks(
+                [geom], [transform], [(height, width)], all_touched=all_touched,
+                windows=[(r0, c0, h, w)],
+            )  # fmt: skip
+            np.testing.assert_array_equal(part, whole[r0 : r0 + h, c0 : c0 + w])
 
 
 def test_many_masks_in_one_call_match_one_by_one():

@@ -295,7 +295,7 @@ def _slow_dataset(reads):
 
 @pytest.mark.parametrize("case", ["one-grid", "shifted-grids"])
 def test_cube_assembly_equals_the_per_record_datasets(case):
-    from rasteret.core.xarray_cube import cube_from_reads, dataset_from_reads
+    from rasteret.core.xarray_cube import cube_from_reads
 
     rng = np.random.default_rng(11)
 
@@ -325,10 +325,22 @@ def test_cube_assembly_equals_the_per_record_datasets(case):
     if case == "one-grid":
         t = list(fast["time"].values).index(np.datetime64(day[0], "ns"))
         np.testing.assert_array_equal(fast["B1"].values[t, 0], np.where(a != 0, a, c))
-    # a float band cannot keep its fill without NaN: the per-record way answers
-    floats = [_aoi_read(0, day[0], 0, "B1", 0, 0, values(3, 3, np.float32))]
-    assert cube_from_reads(floats) is None
-    xr_testing.assert_identical(dataset_from_reads(floats, "combine_first"), _slow_dataset(floats))
+
+    # float bands (numeric, NaN or no nodata) are padded and merged with NaN, as xarray's
+    # combine_first does: the direct assembly equals the per-record way
+    def float_values(h, w):
+        v = values(h, w, np.float32)
+        v[v == 3] = np.nan  # NaN pixels a later record fills; 0 (the nodata) counts as data
+        return v
+
+    for nodata in (0, -9999.0, None):
+        floats = [
+            _aoi_read(rec, when, geom, "B1", y0, x0, float_values(*shape[rec]), nodata=nodata)
+            for rec, when, geom, y0, x0 in spots
+        ]
+        fast = cube_from_reads(floats)
+        assert fast is not None and fast["B1"].dtype == np.float32
+        xr_testing.assert_identical(fast, _slow_dataset(floats))
 
 
 @pytest.mark.parametrize("dates_in_order", [True, False])

@@ -149,10 +149,15 @@ def rasterize_polygons(
     shapes: Sequence[tuple[int, int]],
     *,
     all_touched: bool = False,
+    windows: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> list[np.ndarray]:
     """One boolean ``(height, width)`` mask per WKB Polygon/MultiPolygon of ``geometries``,
     ``True`` where ``rasterio.features.geometry_mask(..., invert=True)`` (GDAL's rasterizer)
     would burn it on the grid of the matching ``(a, b, c, d, e, f)`` transform.
+
+    With ``windows``, mask ``i`` is only the part ``(row_off, col_off, height, width)`` of
+    grid ``i``: pixel for pixel what the whole grid's mask holds there (crossings are
+    computed on the whole grid).
 
     Raises ``ValueError`` (naming the geometry's index) for malformed WKB, a non-polygonal
     geometry, a non-finite coordinate or a transform that cannot be inverted.

@@ -14,7 +14,8 @@ next to the cut while it stays in that process's tile cache
 (:func:`rasteret.read.tile_cache.chunk_tile_cache`).
 
 The lazy cube covers what the eager cube assembles directly: ``xr_combine="combine_first"``,
-integer bands with one fill value each or float bands whose fill is NaN, records on their own
+integer bands with one fill value each or float bands (padded and merged with NaN, as
+xarray's ``combine_first`` does), records on their own
 grid (no reprojection to ``target_crs``). Other reads raise ``NotImplementedError`` (read
 them with ``chunks=None``). A record whose read fails fails its chunks' tasks (the eager read
 drops it with a warning).
@@ -138,12 +139,15 @@ def _check_supported(table: pa.Table, jobs: list[Any], target_crs: Any, xr_combi
 
 
 def _crop(job: Any, rows: slice, cols: slice, record: int) -> Any:
-    """``job`` limited to window rows ``rows`` and columns ``cols``, as row ``record``."""
+    """``job`` limited to window rows ``rows`` and columns ``cols``, as row ``record``; its
+    geometry mask stays that part of the whole window's mask (the same pixels as the eager
+    read, even where an edge passes exactly through pixel centres)."""
     col0, row0 = job.window[0], job.window[1]
     a, c, e, f = job.transform
     return dataclasses.replace(
         job,
         record=record,
+        mask_window=(job.transform, job.window[3], job.window[2], rows.start, cols.start),
         window=(
             col0 + cols.start,
             row0 + rows.start,
@@ -305,9 +309,8 @@ def lazy_cube(
     layout = cube_layout(planned)
     if layout is None:
         raise NotImplementedError(
-            "get_xarray(chunks=...) needs integer bands with one nodata value each (or float "
-            "bands whose nodata is NaN), every band of a record on one grid; read with "
-            "chunks=None"
+            "get_xarray(chunks=...) needs integer bands with one nodata value each (or only "
+            "float bands), every band of a record on one grid; read with chunks=None"
         )
     jobs_of: dict[tuple[int, int], list[Any]] = {}
     for j in jobs:

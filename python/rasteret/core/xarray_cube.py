@@ -7,7 +7,7 @@ coordinates, ``time`` ascending and ``y`` in the direction of the first record's
 Two ways build it, with the same result:
 
 - :func:`cube_from_reads` (the usual case: integer bands with one fill value per band, or
-  float bands whose fill is NaN; every band of a pair on one grid;
+  float bands, padded and merged with NaN; every band of a pair on one grid;
   ``xr_combine="combine_first"``) allocates each variable once, in its
   final order, and copies every read into its slot; only a slot that an earlier pair already
   wrote (two records of one date) is merged pixel by pixel ("earlier wins unless it holds the
@@ -252,11 +252,12 @@ def _is_nan(value: Any) -> bool:
 def _fills(groups: list[list[AoiRead]]) -> dict[str, Any] | None:
     """Each band's single fill value when the cube can be assembled directly, else None.
 
-    Either every band is integer with one fill value, or every band is floating point with
-    NaN as its fill: then "holds the fill" is "is NaN", which is what xarray's
-    ``combine_first`` fills, and the outer alignment pads with NaN in the band's own dtype.
-    A float band with a numeric nodata (xarray pads it with NaN, not with the nodata) and a
-    mix of integer and float bands (xarray promotes the integer ones) take the xarray path.
+    Either every band is integer with one fill value, or every band is floating point: a
+    float band's fill is NaN whatever its nodata, because xarray's ``combine_first`` pads
+    the outer alignment with NaN (in the band's own dtype) and fills only NaN pixels, while
+    a numeric nodata left by masking counts as data. A mix of integer and float bands
+    (xarray promotes the integer ones) or an integer band without nodata takes the xarray
+    path.
     """
     fills: dict[str, set[Any]] = {}
     kinds: set[bool] = set()  # is-floating of every band
@@ -266,12 +267,10 @@ def _fills(groups: list[list[AoiRead]]) -> dict[str, Any] | None:
         for r in group:
             if r.band in seen or r.transform != head.transform or r.data.shape != head.data.shape:
                 return None
-            floating = np.issubdtype(r.data.dtype, np.floating)
-            if r.nodata is None or not (
-                np.issubdtype(r.data.dtype, np.integer) or (floating and _is_nan(r.nodata))
-            ):
+            floating = bool(np.issubdtype(r.data.dtype, np.floating))
+            if not floating and (r.nodata is None or not np.issubdtype(r.data.dtype, np.integer)):
                 return None
-            kinds.add(bool(floating))
+            kinds.add(floating)
             seen.add(r.band)
             fills.setdefault(r.band, set()).add("nan" if floating else r.nodata)
     if len(kinds) > 1 or any(len(v) != 1 for v in fills.values()):

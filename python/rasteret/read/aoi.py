@@ -66,6 +66,10 @@ class _Job:
     fill: Any
     geometry: Any  # in the record CRS
     has_mask: bool = False  # the file has an internal (GDAL) transparency mask
+    # a part of a planned window (a lazy read's chunk): the whole window's transform,
+    # height and width, and this part's row and column offsets in it; its geometry mask is
+    # that part of the whole window's mask
+    mask_window: tuple[tuple[float, float, float, float], int, int, int, int] | None = None
 
 
 class AoiReadResult:
@@ -464,13 +468,27 @@ def _masks(jobs: list[_Job], all_touched: bool) -> dict[tuple[Any, ...], np.ndar
     for j in jobs:
         unique.setdefault(_mask_key(j), j)
     owners = list(unique.values())
+    grids = [_mask_grid(j) for j in owners]
+    a_c_e_f, shapes, parts = zip(*grids, strict=True) if grids else ((), (), ())
     masks = window_masks(
         [j.geometry for j in owners],
-        [(a, 0.0, c, 0.0, e, f) for a, c, e, f in (j.transform for j in owners)],
-        [(j.window[3], j.window[2]) for j in owners],
+        [(a, 0.0, c, 0.0, e, f) for a, c, e, f in a_c_e_f],
+        list(shapes),
         all_touched=all_touched,
+        windows=list(parts),
     )
     return dict(zip(unique, masks, strict=True))
+
+
+def _mask_grid(
+    job: _Job,
+) -> tuple[tuple[float, ...], tuple[int, int], tuple[int, int, int, int]]:
+    """The grid a job's mask is computed on (transform, shape) and the part the job reads."""
+    height, width = job.window[3], job.window[2]
+    if job.mask_window is None:
+        return job.transform, (height, width), (0, 0, height, width)
+    transform, whole_h, whole_w, row_off, col_off = job.mask_window
+    return transform, (whole_h, whole_w), (row_off, col_off, height, width)
 
 
 def _read_chunk(

@@ -21,6 +21,7 @@ def geometry_masks(
     shapes: Sequence[tuple[int, int]],
     *,
     all_touched: bool = False,
+    windows: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> list[np.ndarray]:
     """One boolean ``(height, width)`` mask per geometry, ``True`` on the pixels the geometry
     covers (by pixel centre, or every pixel it touches with ``all_touched``).
@@ -36,6 +37,10 @@ def geometry_masks(
         ``(height, width)`` of each mask.
     all_touched
         Burn every pixel a geometry touches, not only those whose centre it covers.
+    windows
+        ``(row_off, col_off, height, width)`` per geometry: only that part of its grid is
+        masked, pixel for pixel what the whole grid's mask holds there (the masks of a
+        window's chunks put together equal the window's mask).
 
     Raises
     ------
@@ -67,6 +72,7 @@ def geometry_masks(
         [tuple(float(v) for v in tuple(t)[:6]) for t in transforms],
         [(int(h), int(w)) for h, w in shapes],
         all_touched=all_touched,
+        windows=None if windows is None else [tuple(int(v) for v in w) for w in windows],
     )
 
 
@@ -76,13 +82,16 @@ def window_masks(
     shapes: Sequence[tuple[int, int]],
     *,
     all_touched: bool = False,
+    windows: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> list[np.ndarray | None]:
     """:func:`geometry_masks`, with None for each mask that covers its whole window (a read
     of that window needs no masking).
 
     A geometry whose interior holds every pixel centre of its window (the window's centre
     grid lies strictly inside it, e.g. an AOI box that encloses the window) is known to cover
-    it whole, with or without ``all_touched``, and is not rasterized at all."""
+    it whole, with or without ``all_touched``, and is not rasterized at all. With
+    ``windows`` (parts of the grids, as for :func:`geometry_masks`) that test is made on the
+    whole grid, as a read of the whole grid makes it, so the parts' masks agree with it."""
     if len(geometries) == 0:
         return []
     import shapely
@@ -96,6 +105,7 @@ def window_masks(
         [transforms[i] for i in rest],
         [shapes[i] for i in rest],
         all_touched=all_touched,
+        windows=None if windows is None else [windows[i] for i in rest],
     )
     out: list[np.ndarray | None] = [None] * len(geometries)
     for i, m in zip(rest.tolist(), masks, strict=True):

@@ -3,5 +3,5 @@
 pub mod rasterize;
 pub mod wkb;
 
-pub use rasterize::{rasterize_polygons, rasterize_rows, Affine};
+pub use rasterize::{rasterize_polygons, rasterize_rows, rasterize_window, Affine};
 pub use wkb::{parse_polygons, Polygon};
