@@ -243,3 +243,24 @@ def test_float_bands_with_numeric_or_no_nodata_lazy_eager_and_xarray_agree(
     lazy = pair.get_xarray(aoi, [BAND], chunks={"y": 64, "x": 64})
     assert isinstance(lazy[BAND].data, da.Array)
     xr.testing.assert_identical(lazy.compute(), eager)
+
+
+def test_reads_of_a_small_cube_run_on_every_worker(aoi_collection, dask_client):  # noqa: F811
+    """A cube of few records (one shard of record rows) still spreads its read tasks over
+    the workers: Dask runs a task where its inputs are, and the shard is given under one key
+    per run of neighbouring chunks, not one key that would pin every read to one worker."""
+    from distributed import get_task_stream
+
+    coll, entries = aoi_collection
+    first, second = _pair(entries)
+    pair = _pair_collection(coll, [first.name, second.name], same_datetime=False)
+    aoi = _inner_aoi(first)
+    eager = pair.get_xarray(aoi, [BAND])
+    half = [-(-n // 2) for n in eager[BAND].shape[2:]]
+    # four reads: too few for Dask to treat them as root tasks and spread them by itself
+    lazy = pair.get_xarray(aoi, [BAND], chunks={"time": -1, "y": half[0], "x": half[1]})
+    assert _io_tasks(lazy) == 4
+    with get_task_stream(dask_client) as stream:
+        xr.testing.assert_identical(lazy.compute(), eager)
+    workers = {t["worker"] for t in stream.data if "cube-read" in str(t["key"])}
+    assert len(workers) == len(dask_client.scheduler_info()["workers"]) == 2

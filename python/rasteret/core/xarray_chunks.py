@@ -324,7 +324,7 @@ def lazy_cube(
     dtypes = [layout.dtypes[b] for b in band_names]
     fills = [layout.fills[b] for b in band_names]
     settings = {"backend": backend, "max_concurrent": max_concurrent}
-    shards = RecordShards(table)
+    shards = RecordShards(table, tasks=len(binned))
     token = uuid.uuid4().hex
     read_name = f"rasteret-cube-read-{token}"
     names = {b: f"rasteret-cube-{b}-{token}" for b in band_names}
@@ -338,13 +338,14 @@ def lazy_cube(
                 per_band[b][(names[b], *index)] = (fill_cube_chunk, shape, fill, dtype)
             continue
         records = sorted({m[0] for m in members})
+        task = len(reads)
         row_of = {r: k for k, r in enumerate(records)}
         pieces = [
             (jobs_of[(record, geometry)], row_of[record], t, g, rows, cols)
             for record, geometry, (t, g), rows, cols in members
         ]
         reads[(read_name, *index)] = (
-            read_cube_chunk, shards.parts(records), pieces, band_names, dtypes, fills, shape,
+            read_cube_chunk, shards.parts(records, task), pieces, band_names, dtypes, fills, shape,
             all_touched, settings,
         )  # fmt: skip
         for k, b in enumerate(band_names):

@@ -400,13 +400,9 @@ def execute_jobs(
     copy_arrays: bool = True,
     tile_cache: Any = None,
 ) -> tuple[list[AoiRead], dict[int, list[BaseException]]]:
-    """Read ``jobs`` (from :func:`plan_jobs`) and mask them with their geometries.
-
-    With ``tile_cache`` (a :class:`rasteret.read.engine.TileCache`) windows are assembled
-    from the decoded tiles it holds and only missing tiles are fetched and kept: reads of
-    neighbouring windows in one process (a lazy cube's chunks on one worker) decode a tile
-    cut by their common edge once. Returns the reads and, per record index, its errors.
-    """
+    """Read ``jobs`` (from :func:`plan_jobs`), masked: the reads and each record's errors.
+    With ``tile_cache`` (:class:`rasteret.read.engine.TileCache`) decoded tiles are reused
+    and kept: a lazy cube's neighbouring chunks on one worker decode a shared tile once."""
     from affine import Affine
 
     ids = table.column("id").to_pylist()

@@ -236,14 +236,14 @@ def lazy_records_window(
         "group_by": group_by,
         "backend": backend,
     }
-    shards = RecordShards(table)
+    shards = RecordShards(table, tasks=len(edges[0]) - 1)
     left, _, _, top = grid.bounds
     xres, yres = grid.res
     name = f"rasteret-read-window-{uuid.uuid4().hex}"
     graph: dict[Any, Any] = {}
     for n, (n0, n1) in enumerate(zip(edges[0][:-1], edges[0][1:], strict=True)):
         ids = [rid for s in range(n0, n1) for rid in ids_of_slot[s]]
-        part = shards.parts(sorted({r for s in range(n0, n1) for r in rows_of_slot[s]}))
+        part = shards.parts(sorted({r for s in range(n0, n1) for r in rows_of_slot[s]}), n)
         for index in np.ndindex(*touched.shape[1:]):
             c, y, x = index
             c0, c1 = int(edges[1][c]), int(edges[1][c + 1])
