@@ -61,6 +61,7 @@ def _imports(tool: str) -> None:
     import xarray  # noqa: F401
 
     if tool.startswith("rasteret"):
+        import affine  # noqa: F401 - window transforms, imported by a read's first use
         import rasteret  # noqa: F401
         import rasteret.core.xarray_chunks  # noqa: F401
         import shapely  # noqa: F401
