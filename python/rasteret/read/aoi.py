@@ -24,11 +24,11 @@ from rasteret.errors import (
     UnsupportedGeometryError,
 )
 from rasteret.geo.geometry import to_shapely, transform_geometry
-from rasteret.read.grid import fill_value, geometry_window, normalize_transform, window_transform
+from rasteret.read.band_source import BandSource, band_source
+from rasteret.read.grid import geometry_window, window_transform
 from rasteret.read.layouts import layout_column, planning_dicts
 from rasteret.read.mask import window_masks
 from rasteret.read.progress import TileProgress
-from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def plan_jobs(
     paired: dict[Any, list[int]] = {}
     for k, rid in enumerate(record_ids or []):
         paired.setdefault(rid, []).append(k)
-    sources: dict[str, _BandSource | None | BaseException] = {}
+    sources: dict[str, BandSource | None | BaseException] = {}
     for i, rid in enumerate(ids):
         record_assets = dict(assets[i] or {})
         epsg = epsgs[i]
@@ -178,17 +178,19 @@ def plan_jobs(
             except (ValueError, UnsupportedGeometryError) as exc:
                 errors.setdefault(i, []).append(exc)
                 continue
+            bounds = in_record_crs.bounds
+            placed: dict[Any, Any] = {}  # the bands of a record mostly share one grid
             for band in bands:
                 if band not in sources:
                     try:
-                        sources[band] = _band_source(i, band, rid, record_assets, metas, source)
+                        sources[band] = band_source(i, band, rid, record_assets, metas, source)
                     except (BandResolutionError, ValueError, NotImplementedError) as exc:
                         sources[band] = exc
                 src = sources[band]
                 if isinstance(src, BaseException):
                     errors.setdefault(i, []).append(src)
                     continue
-                job = _job_for(i, k, band, src, in_record_crs)
+                job = _job_for(i, k, band, src, in_record_crs, bounds, placed)
                 if job is not None:
                     jobs.append(job)
     return jobs, errors
@@ -208,92 +210,28 @@ def _geometry_for_record(geom: Any, geom_crs: Any, epsg: int | None, rid: str) -
     return transform_geometry(geom, geom_crs, int(epsg))
 
 
-@dataclass(frozen=True)
-class _BandSource:
-    """What every window of one (record, band) shares: its file, grid and pixel type."""
-
-    url: str
-    band_index: int
-    transform: tuple[float, float, float, float]
-    width: int
-    height: int
-    dtype: np.dtype
-    fill: Any
-    has_mask: bool
-
-
-def _band_source(
+def _job_for(
     i: int,
+    k: int,
     band: str,
-    rid: str,
-    assets: dict[str, Any],
-    metas: dict[str, list[Any]],
-    source: str,
-) -> _BandSource | None:
-    """The band's file and layout in record ``i`` (None: the file has no geotransform).
-
-    Raises
-    ------
-    BandResolutionError, ValueError, NotImplementedError
-        The band resolves to no asset or layout, or its TIFF layout is not readable.
-    """
-    key = resolve_asset_key(assets, band, source)
-    meta = metas.get(f"{band}_metadata", [None] * (i + 1))[i]
-    if meta is None and key is not None:
-        meta = metas.get(f"{key}_metadata", [None] * (i + 1))[i]
-    url = asset_url(assets.get(key)) if key is not None else None
-    if key is None or meta is None or url is None:
-        raise unresolved_band(band, rid, assets, source)
-    asset = assets.get(key)
-    band_index = asset.get("band_index") if isinstance(asset, dict) else None
-    if meta.get("transform") is None:
-        return None
-    spp = int(meta.get("samples_per_pixel") or 1)
-    planar = int(meta.get("planar_configuration") or 1)
-    if planar == 1 and spp > 1 and band_index is None:
-        raise NotImplementedError(
-            f"Chunky multi-sample TIFFs ({spp} samples per pixel) require an explicit "
-            f"band_index in the asset of band {band!r} (record {rid!r})."
-        )
-    offsets, counts = meta.get("tile_offsets"), meta.get("tile_byte_counts")
-    if not offsets or counts is None:
-        raise ValueError(
-            f"Rasteret's tile reader requires a tiled GeoTIFF with tile tables (band {band!r}, "
-            f"record {rid!r})."
-        )
-    if len(offsets) != len(counts):
-        raise ValueError(
-            "Invalid tile metadata: TileOffsets/TileByteCounts length mismatch "
-            f"({len(offsets)} vs {len(counts)})."
-        )
-    w, h = int(meta["image_width"]), int(meta["image_height"])
-    tw, th = int(meta["tile_width"]), int(meta["tile_height"])
-    expected = -(-w // tw) * -(-h // th)
-    if len(offsets) < expected:
-        raise ValueError(
-            "Unsupported tiled GeoTIFF layout: tile offset table is shorter than expected "
-            f"({len(offsets)} < {expected})."
-        )
-    dtype = np.dtype(meta["dtype"])
-    return _BandSource(
-        url=url,
-        band_index=int(band_index or 0),
-        transform=normalize_transform(meta["transform"]),
-        width=w,
-        height=h,
-        dtype=dtype,
-        fill=fill_value(meta, dtype),
-        has_mask=meta.get("mask") is not None,
-    )
-
-
-def _job_for(i: int, k: int, band: str, src: _BandSource | None, geom: Any) -> _Job | None:
-    """The window of geometry ``k`` in (record ``i``, ``band``); None when it misses it."""
+    src: BandSource | None,
+    geom: Any,
+    bounds: tuple[float, float, float, float],
+    placed: dict[Any, Any],
+) -> _Job | None:
+    """The window of geometry ``k`` (of ``bounds``) in (record ``i``, ``band``); None when it
+    misses it. ``placed`` keeps the window and its transform per grid, for the other bands."""
     if src is None:
         return None
-    window = geometry_window(geom.bounds, src.transform, src.width, src.height)
-    if window is None:
+    grid = (src.transform, src.width, src.height)
+    if grid not in placed:
+        window = geometry_window(bounds, src.transform, src.width, src.height)
+        placed[grid] = None if window is None else (
+            window, window_transform(src.transform, window[0], window[1])
+        )  # fmt: skip
+    if placed[grid] is None:
         return None
+    window, transform = placed[grid]
     return _Job(
         record=i,
         geometry_index=k,
@@ -301,7 +239,7 @@ def _job_for(i: int, k: int, band: str, src: _BandSource | None, geom: Any) -> _
         url=src.url,
         band_index=src.band_index,
         window=window,
-        transform=window_transform(src.transform, window[0], window[1]),
+        transform=transform,
         dtype=src.dtype,
         fill=src.fill,
         has_mask=src.has_mask,
