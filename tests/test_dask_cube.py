@@ -264,3 +264,34 @@ def test_reads_of_a_small_cube_run_on_every_worker(aoi_collection, dask_client):
         xr.testing.assert_identical(lazy.compute(), eager)
     workers = {t["worker"] for t in stream.data if "cube-read" in str(t["key"])}
     assert len(workers) == len(dask_client.scheduler_info()["workers"]) == 2
+
+
+@pytest.mark.parametrize("case", ["both-warped", "one-warped"])
+def test_lazy_cube_warps_records_in_another_crs_like_the_eager_cube(
+    aoi_collection,  # noqa: F811
+    dask_client,  # noqa: F811
+    case,
+):
+    """Records in another CRS than the cube's are warped onto the grid the eager read
+    computes for them; each chunk task warps the pair's whole window and keeps its part, so
+    the lazy cube is identical to the eager one (values, NaN fill, coordinates, CRS)."""
+    coll, entries = aoi_collection
+    names = {e.name: e for e in entries}
+    geo = names["deflate_pred3_f64_t256.tif"]  # EPSG:4326, float64, nodata -9999
+    if case == "both-warped":
+        other = names["none_f64_t256.tif"]  # EPSG:4326, float64, nodata NaN
+        kwargs = {"target_crs": 32633}
+        aois = [_inner_aoi(geo)]
+    else:  # the cube's CRS is picked from the records (a tie: the first record's)
+        other = names["deflate_pred3_f32_t256.tif"]  # EPSG:32633, float32, NaN
+        kwargs = {}
+        aois = [_inner_aoi(geo), _inner_aoi(other)]
+    pair = _pair_collection(coll, [geo.name, other.name], same_datetime=False)
+    eager = pair.get_xarray(aois, [BAND], **kwargs)
+    assert eager[BAND].dtype.kind == "f" and np.isfinite(eager[BAND].values).any()
+    if case == "both-warped":
+        assert eager.attrs["crs"] == 32633
+    lazy = pair.get_xarray(aois, [BAND], chunks={"y": 40, "x": 40}, **kwargs)
+    assert isinstance(lazy[BAND].data, da.Array)
+    assert _io_tasks(lazy) > 2
+    xr.testing.assert_identical(lazy.compute(), eager)

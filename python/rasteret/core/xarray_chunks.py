@@ -15,9 +15,11 @@ next to the cut while it stays in that process's tile cache
 
 The lazy cube covers what the eager cube assembles directly: ``xr_combine="combine_first"``,
 integer bands with one fill value each or float bands (padded and merged with NaN, as
-xarray's ``combine_first`` does), records on their own
-grid (no reprojection to ``target_crs``). Other reads raise ``NotImplementedError`` (read
-them with ``chunks=None``). A record whose read fails fails its chunks' tasks (the eager read
+xarray's ``combine_first`` does); records in another CRS than ``target_crs`` are warped onto
+the grid the eager read computes for them (each chunk task reads and warps such a pair's
+whole window, then keeps its part). Other reads (integer and float bands in one cube, e.g.
+records of which only some are warped) raise ``NotImplementedError`` (read them with
+``chunks=None``). A record whose read fails fails its chunks' tasks (the eager read
 drops it with a warning).
 """
 
@@ -33,7 +35,15 @@ import pyarrow as pa
 
 from rasteret._backends import io_options
 from rasteret.core.xarray_cube import DIMS, CubeLayout, SlotCube, cube_layout
-from rasteret.read.aoi import AoiRead, execute_jobs, plan_jobs, report_failures
+from rasteret.read.aoi import (
+    AoiRead,
+    execute_jobs,
+    needs_reprojection,
+    plan_jobs,
+    report_failures,
+    reproject_reads,
+    reprojected_grid,
+)
 from rasteret.read.progress import TileProgress
 from rasteret.read.record_shards import RecordShards, gather_rows
 from rasteret.read.tile_cache import chunk_tile_cache
@@ -117,25 +127,34 @@ def _planned_reads(table: pa.Table, jobs: list[Any], bands: list[str]) -> list[A
     return reads
 
 
-def _check_supported(table: pa.Table, jobs: list[Any], target_crs: Any, xr_combine: str) -> None:
+def _warped(planned: list[AoiRead], target_crs: Any) -> list[AoiRead]:
+    """``planned`` as :func:`rasteret.read.aoi.reproject_reads` leaves them: a read whose
+    record is in another CRS than ``target_crs`` on its warped grid, float (float32 for
+    integer bands), NaN fill."""
+    if target_crs is None:
+        return planned
+    out = []
+    for r in planned:
+        if not needs_reprojection(r, target_crs):
+            out.append(r)
+            continue
+        transform, shape = reprojected_grid(r, target_crs)
+        dtype = r.data.dtype if r.data.dtype.kind == "f" else np.dtype("float32")
+        data = np.broadcast_to(np.zeros((), dtype), tuple(int(v) for v in shape))
+        out.append(
+            dataclasses.replace(
+                r, data=data, transform=transform, crs=int(target_crs), nodata=np.nan
+            )
+        )
+    return out
+
+
+def _check_supported(xr_combine: str) -> None:
     if xr_combine != "combine_first":
         raise NotImplementedError(
             f"get_xarray(chunks=...) merges records with 'combine_first' only, not "
             f"{xr_combine!r}; read with chunks=None"
         )
-    if target_crs is None or "proj:epsg" not in table.column_names:
-        return
-    epsgs = table.column("proj:epsg").to_pylist()
-    ids = table.column("id").to_pylist()
-    for j in jobs:
-        epsg = epsgs[j.record]
-        if epsg is not None and int(epsg) != int(target_crs):
-            raise NotImplementedError(
-                f"get_xarray(chunks=...) reads records on their own grid, but record "
-                f"{ids[j.record]!r} is in EPSG:{epsg} and the cube in EPSG:{target_crs} "
-                "(records span several CRSs, or target_crs differs); read with chunks=None, "
-                "or select records of one CRS"
-            )
 
 
 def _crop(job: Any, rows: slice, cols: slice, record: int) -> Any:
@@ -186,8 +205,10 @@ def read_cube_chunk(
     ``parts`` gathers the chunk's record rows from the record shards. ``pieces`` are the
     pairs overlapping the chunk in the eager read's order: their jobs (whole windows), the
     pair's row in the gathered table, its (time, geometry) slot in the chunk, and for rows
-    and columns the window's span inside the chunk with its chunk positions. The windows are
-    cropped here, on the worker, so building the graph costs no work per pair and chunk.
+    and columns the window's span inside the chunk with its chunk positions, and whether
+    the pair is warped to ``settings["target_crs"]``. The windows are cropped here, on the
+    worker, so building the graph costs no work per pair and chunk; a warped pair is read and
+    warped whole (as the eager read warps it) and its part in the chunk cut out.
 
     Raises
     ------
@@ -195,11 +216,15 @@ def read_cube_chunk(
         A window of the chunk could not be read (names the record, band and URL).
     """
     table = gather_rows(parts)
-    pieces = [
-        ([_crop(j, rspan, cspan, row) for j in jobs], t, g, rpos, cpos)
-        for jobs, row, t, g, (rspan, rpos), (cspan, cpos) in pieces
-    ]
-    jobs = [j for piece in pieces for j in piece[0]]
+    cropped = []
+    for jobs, row, t, g, (rspan, rpos), (cspan, cpos), warp in pieces:
+        if warp:  # warped from the whole window, as the eager read does, then cut
+            mine = [dataclasses.replace(j, record=row) for j in jobs]
+            cropped.append((mine, t, g, rpos, cpos, (rspan, cspan)))
+        else:
+            mine = [_crop(j, rspan, cspan, row) for j in jobs]
+            cropped.append((mine, t, g, rpos, cpos, None))
+    jobs = [j for piece in cropped for j in piece[0]]
     options = io_options(settings["backend"], max_concurrent=settings["max_concurrent"])
     with TileProgress(False, "") as bar:
         reads, errors = execute_jobs(
@@ -207,12 +232,14 @@ def read_cube_chunk(
         )
     if errors:
         raise next(iter(errors.values()))[0]
+    reads = reproject_reads(reads, settings["target_crs"])
     data = {(r.record_index, r.geometry_index, r.band): r.data for r in reads}
     cubes = [SlotCube(shape, dtype, fill) for dtype, fill in zip(dtypes, fills, strict=True)]
-    for piece_jobs, t, g, rows, cols in pieces:
+    for piece_jobs, t, g, rows, cols, cut in cropped:
         for j in piece_jobs:
             block = data.get((j.record, j.geometry_index, j.band))
             if block is not None:
+                block = block if cut is None else block[cut]
                 cubes[bands.index(j.band)].place(t, g, rows, cols, block)
     return tuple(cube.finish() for cube in cubes)
 
@@ -302,10 +329,15 @@ def lazy_cube(
     from dask.highlevelgraph import HighLevelGraph
 
     meta_cols = [f"{b}_metadata" for b in bands if f"{b}_metadata" in table.column_names]
+    _check_supported(xr_combine)
     jobs, errors = plan_jobs(table, plan, bands, data_source, meta_cols, record_ids)
-    _check_supported(table, jobs, target_crs, xr_combine)
     planned = _planned_reads(table, jobs, bands)
     report_failures(table, planned, errors)
+    # pairs whose record is in another CRS: warped onto a target_crs grid
+    warp = {
+        (r.record_index, r.geometry_index) for r in planned if needs_reprojection(r, target_crs)
+    }
+    planned = _warped(planned, target_crs)
     layout = cube_layout(planned)
     if layout is None:
         raise NotImplementedError(
@@ -323,7 +355,7 @@ def lazy_cube(
     band_names = list(layout.dtypes)
     dtypes = [layout.dtypes[b] for b in band_names]
     fills = [layout.fills[b] for b in band_names]
-    settings = {"backend": backend, "max_concurrent": max_concurrent}
+    settings = {"backend": backend, "max_concurrent": max_concurrent, "target_crs": target_crs}
     shards = RecordShards(table, tasks=len(binned))
     token = uuid.uuid4().hex
     read_name = f"rasteret-cube-read-{token}"
@@ -341,7 +373,15 @@ def lazy_cube(
         task = len(reads)
         row_of = {r: k for k, r in enumerate(records)}
         pieces = [
-            (jobs_of[(record, geometry)], row_of[record], t, g, rows, cols)
+            (
+                jobs_of[(record, geometry)],
+                row_of[record],
+                t,
+                g,
+                rows,
+                cols,
+                (record, geometry) in warp,
+            )
             for record, geometry, (t, g), rows, cols in members
         ]
         reads[(read_name, *index)] = (

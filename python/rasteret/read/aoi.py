@@ -122,7 +122,7 @@ def read_aoi(
     with TileProgress(progress, "Reading AOIs") as bar:
         reads, failed = execute_jobs(table, jobs, bands, all_touched, options, bar, copy_arrays)
     errors.update(failed)
-    reads = _reproject(reads, target_crs)
+    reads = reproject_reads(reads, target_crs)
     if record_ids is not None:
         band_order = {b: n for n, b in enumerate(bands)}
         reads.sort(key=lambda r: (r.geometry_index, band_order[r.band]))
@@ -474,20 +474,35 @@ def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> Run
     return err
 
 
-def _reproject(reads: list[AoiRead], target_crs: int | None) -> list[AoiRead]:
+def reprojected_grid(read: AoiRead, target_crs: int) -> tuple[Any, tuple[int, int]]:
+    """The ``(transform, (height, width))`` a read is warped onto in ``target_crs`` (from
+    its grid alone, so a lazy read can lay out its cube before any pixel)."""
+    from rasteret.read.grid import array_bounds, compute_dst_grid_from_src
+
+    h, w = read.data.shape
+    return compute_dst_grid_from_src(
+        int(read.crs), int(target_crs), w, h, array_bounds(h, w, read.transform)
+    )
+
+
+def needs_reprojection(read: AoiRead, target_crs: int | None) -> bool:
+    """Whether ``read`` is warped to ``target_crs`` (its record is in another CRS)."""
+    return target_crs is not None and read.crs is not None and int(read.crs) != int(target_crs)
+
+
+def reproject_reads(reads: list[AoiRead], target_crs: int | None) -> list[AoiRead]:
+    """``reads`` warped to ``target_crs`` where their record is in another CRS (bilinear,
+    fill pixels kept out of the interpolation; float output, NaN where nothing maps)."""
     if target_crs is None:
         return reads
-    from rasteret.read.grid import array_bounds, compute_dst_grid_from_src, reproject_array
+    from rasteret.read.grid import reproject_array
 
     out = []
     for r in reads:
-        if r.crs is None or int(r.crs) == int(target_crs):
+        if not needs_reprojection(r, target_crs):
             out.append(r)
             continue
-        h, w = r.data.shape
-        transform, shape = compute_dst_grid_from_src(
-            int(r.crs), int(target_crs), w, h, array_bounds(h, w, r.transform)
-        )
+        transform, shape = reprojected_grid(r, target_crs)
         # fill pixels (outside the AOI, or nodata) must not blend into their neighbours
         if r.nodata is None:
             source = r.data
