@@ -191,7 +191,7 @@ def _local_span(positions: np.ndarray, lo: int, hi: int) -> tuple[slice, np.ndar
 def read_cube_chunk(
     parts: list[list[Any]],
     pieces: list[
-        tuple[list[Any], int, int, int, tuple[slice, np.ndarray], tuple[slice, np.ndarray]]
+        tuple[list[Any], int, int, int, tuple[slice, np.ndarray], tuple[slice, np.ndarray], bool]
     ],
     bands: list[str],
     dtypes: list[Any],
