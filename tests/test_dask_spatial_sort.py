@@ -12,7 +12,6 @@ index labels, and equal ``rasterio`` on the same files.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 
 import numpy as np
@@ -35,6 +34,7 @@ from rasterio.warp import transform_geom
 from rasterio.windows import Window
 from shapely.geometry import mapping
 from support.range_server import RangeServer
+from support.tile_ranges import request_tiles, tile_byte_ranges
 from test_dask_window import dask_client  # noqa: F401  (module fixture)
 
 dd = pytest.importorskip("dask.dataframe")
@@ -95,14 +95,7 @@ def _footprint(path):
 
 def _tile_ranges(path) -> dict[tuple[int, int], tuple[int, int]]:
     """The byte range ``[start, end]`` of every tile ``(col, row)`` of band 1 (from GDAL)."""
-    out = {}
-    with rasterio.open(path) as src:
-        for row in range(HEIGHT // TILE):
-            for col in range(WIDTH // TILE):
-                start = int(src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1))
-                size = int(src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1))
-                out[(col, row)] = (start, start + size - 1)
-    return out
+    return {(col, row): span for (row, col), span in tile_byte_ranges(path).items()}
 
 
 def _tile_fetches(log, tiles) -> Counter:
@@ -110,16 +103,10 @@ def _tile_fetches(log, tiles) -> Counter:
     request must be a tile range (no header read)."""
     fetched: Counter = Counter()
     for request in log:
-        match = re.fullmatch(r"bytes=(\d+)-(\d+)", request.range or "")
-        assert match, f"not a bounded Range request: {request}"
-        first, last = int(match.group(1)), int(match.group(2))
-        hit = [
-            (request.path, col, row)
-            for (col, row), (start, end) in tiles[request.path].items()
-            if first <= end and last >= start
-        ]
+        hit = request_tiles(request.range, tiles[request.path])
+        assert hit is not None, f"not a bounded Range request: {request}"
         assert hit, f"request outside every tile (a header read?): {request}"
-        fetched.update(hit)
+        fetched.update((request.path, col, row) for col, row in hit)
     return fetched
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
+from support.tile_ranges import request_tiles, tile_byte_ranges
 from test_aoi_reads import BAND, aoi_collection  # noqa: F401  (module fixture)
 from test_read_window import _entry, _grid_bounds, _merge_oracle
 
@@ -79,28 +80,14 @@ def test_lazy_aligned_window_equals_eager_and_reads_no_header(
     ]
 
 
-def _tile_offsets(path) -> dict[int, tuple[int, int]]:
-    """File offset -> (tile row, tile col) of band 1's full-resolution tiles (GDAL's view)."""
-    with rasterio.open(path) as src:
-        th, tw = src.block_shapes[0]
-        rows, cols = -(-src.height // th), -(-src.width // tw)
-        return {
-            int(src.get_tag_item(f"BLOCK_OFFSET_{c}_{r}", "TIFF", bidx=1)): (r, c)
-            for r in range(rows)
-            for c in range(cols)
-        }
-
-
 def _tiles_read(log, entry) -> list[tuple[int, int]]:
-    """Every tile a request of ``log`` for ``entry``'s file covered (a coalesced request
-    covers several), one item per (request, tile)."""
-    offsets = _tile_offsets(entry.path)
+    """Every tile ``(row, col)`` a request of ``log`` for ``entry``'s file covered (a
+    coalesced request covers several), one item per (request, tile)."""
+    ranges = tile_byte_ranges(entry.path)
     out = []
     for r in log:
-        if r.path != entry.path.name or not r.range:
-            continue
-        start, end = (int(v) for v in r.range.split("=")[1].split("-"))
-        out += [tile for off, tile in offsets.items() if start <= off <= end]
+        if r.path == entry.path.name:
+            out += request_tiles(r.range, ranges) or []
     return out
 
 
