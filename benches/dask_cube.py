@@ -173,6 +173,17 @@ def lazycogs_python(explicit: str | None) -> str | None:
     return None
 
 
+def _run_child(argv: list[str], server: Any, out_path: str) -> tuple[float, np.ndarray, int, int]:
+    """Run one timed leg as ``argv`` (a fresh process that prints ``{"seconds", "tasks"}``
+    last and saves the cube to ``out_path``); the Range server here counts its requests."""
+    server.reset_log()  # the child makes no request before its timed region
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[1:3]} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["seconds"], np.load(out_path), result["tasks"], server.count()
+
+
 def _lazycogs_one(
     plan: dict[str, Any], workers: int, server: Any, python: str, tmp: str
 ) -> tuple[float, np.ndarray, int, int]:
@@ -188,16 +199,8 @@ def _lazycogs_one(
     }
     spec_path, out_path = os.path.join(tmp, "lazycogs.json"), os.path.join(tmp, "lazycogs.npy")
     Path(spec_path).write_text(json.dumps(spec))
-    server.reset_log()  # the child makes no request before its timed region
-    done = subprocess.run(
-        [python, str(LAZYCOGS_CHILD), "--spec", spec_path, "--out", out_path],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"lazycogs leg failed ({python}):\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return result["seconds"], np.load(out_path), result["tasks"], server.count()
+    argv = [python, str(LAZYCOGS_CHILD), "--spec", spec_path, "--out", out_path]
+    return _run_child(argv, server, out_path)
 
 
 def _one_in_child(
@@ -208,16 +211,8 @@ def _one_in_child(
     earlier run; the requests are counted here."""
     plan_path, out_path = os.path.join(tmp, "plan.json"), os.path.join(tmp, "cube.npy")
     Path(plan_path).write_text(json.dumps(plan))
-    server.reset_log()  # the child makes no request before its timed region
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", tool, str(workers), plan_path, out_path],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{tool} leg failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return result["seconds"], np.load(out_path), result["tasks"], server.count()
+    argv = [sys.executable, __file__, "--child", tool, str(workers), plan_path, out_path]
+    return _run_child(argv, server, out_path)
 
 
 def _child(tool: str, workers: int, plan_path: str, out_path: str) -> None:
