@@ -308,3 +308,34 @@ def test_documented_metadata_of_big_endian_files_reads_right_pixels(cog_corpus, 
         aoi = aoi_in_4326(entry)
         pixels = coll.where(ds.field("id") == entry.name).get_numpy(aoi, [BAND])
         np.testing.assert_array_equal(pixels[0], oracle_mask(entry, aoi), err_msg=entry.name)
+
+
+def test_parquet_encodes_record_columns_not_tile_tables(cog_corpus, http_server, tmp_path):
+    """The written collection keeps dictionary encoding and statistics on the record columns
+    (``bbox`` statistics prune row groups on spatial filters) and leaves both out for the
+    ``*_metadata`` tile tables, whose values hardly repeat."""
+    entries = _single_band(cog_corpus, 3)
+    table = _footprint_table(entries, [http_server.url(e.path.name) for e in entries])
+    rasteret.build_from_table(
+        table,
+        name="enc",
+        workspace_dir=tmp_path,
+        column_map={"fid": "id", "geom": "geometry"},
+        href_column="path",
+        band_index_map={"B1": 0},
+        enrich_cog=True,
+    )
+    parts = sorted((tmp_path / "enc_records").rglob("*.parquet"))
+    assert parts
+    columns = {}
+    for part in parts:
+        group = pq.ParquetFile(part).metadata.row_group(0)
+        for i in range(group.num_columns):
+            column = group.column(i)
+            columns[column.path_in_schema] = column
+    tiles = [p for p in columns if p.startswith("B1_metadata.")]
+    assert "B1_metadata.tile_offsets.list.element" in tiles
+    for path in tiles:
+        assert not columns[path].is_stats_set and "RLE_DICTIONARY" not in columns[path].encodings
+    for path in ("id", "bbox.xmin", "bbox.ymax"):
+        assert columns[path].is_stats_set and "RLE_DICTIONARY" in columns[path].encodings, path

@@ -201,6 +201,11 @@ def write_collection(
 ) -> None:
     """Write ``table`` as a Hive-partitioned Parquet dataset (zstd 3, ``part-{i}.parquet``).
 
+    Dictionary encoding and statistics are kept for the record columns and left out for the
+    ``*_metadata`` tile tables: their values hardly repeat and no filter reads their
+    statistics, and encoding them cost a third of a 12-record write and made the file 35%
+    larger.
+
     Local targets are written to a temporary sibling directory first and renamed into place
     (an existing collection at ``path`` is replaced), so a failed write leaves nothing
     half-written behind. The rename holds the collection's lock file (``.<name>.lock`` beside
@@ -211,13 +216,19 @@ def write_collection(
 
     import pyarrow.parquet as pq
 
+    light = [
+        path
+        for f in table.schema
+        if not f.name.endswith("_metadata")
+        for path in _parquet_paths(f.name, f.type)
+    ]
     kwargs: dict[str, Any] = {
         "partition_cols": list(partition_by),
         "compression": "zstd",
         "compression_level": 3,
         "row_group_size": 50_000,
-        "write_statistics": True,
-        "use_dictionary": True,
+        "write_statistics": light,
+        "use_dictionary": light,
         "write_batch_size": 10_000,
         "basename_template": "part-{i}.parquet",
     }
@@ -243,6 +254,21 @@ def write_collection(
         shutil.rmtree(tmp, ignore_errors=True)
     PARQUET_DATASET_CACHE.pop((str(path), True), None)
     PARQUET_DATASET_CACHE.pop((str(path), False), None)
+
+
+def _parquet_paths(name: str, type_: pa.DataType) -> list[str]:
+    """The Parquet leaf column paths of a field (``bbox.xmin``, ``tags.list.element``): what
+    per-column write options are keyed by."""
+    if pa.types.is_struct(type_):
+        return [p for child in type_ for p in _parquet_paths(f"{name}.{child.name}", child.type)]
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return _parquet_paths(f"{name}.list.element", type_.value_type)
+    if pa.types.is_map(type_):
+        return [
+            *_parquet_paths(f"{name}.key_value.key", type_.key_type),
+            *_parquet_paths(f"{name}.key_value.value", type_.item_type),
+        ]
+    return [name]
 
 
 def _write_small(table: pa.Table, root: Path, partition_cols: list[str], options: dict) -> bool:
