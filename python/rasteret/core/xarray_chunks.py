@@ -44,6 +44,7 @@ from rasteret.read.aoi import (
     reproject_reads,
     reprojected_grid,
 )
+from rasteret.read.grid import warped_dtype
 from rasteret.read.progress import TileProgress
 from rasteret.read.record_shards import RecordShards, gather_rows
 from rasteret.read.tile_cache import chunk_tile_cache
@@ -139,8 +140,7 @@ def _warped(planned: list[AoiRead], target_crs: Any) -> list[AoiRead]:
             out.append(r)
             continue
         transform, shape = reprojected_grid(r, target_crs)
-        dtype = r.data.dtype if r.data.dtype.kind == "f" else np.dtype("float32")
-        data = np.broadcast_to(np.zeros((), dtype), tuple(int(v) for v in shape))
+        data = np.broadcast_to(np.zeros((), warped_dtype(r.data.dtype)), shape)
         out.append(
             dataclasses.replace(
                 r, data=data, transform=transform, crs=int(target_crs), nodata=np.nan

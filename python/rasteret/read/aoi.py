@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -476,13 +477,23 @@ def read_failure(exc: BaseException, band: str, record_id: str, url: str) -> Run
 
 def reprojected_grid(read: AoiRead, target_crs: int) -> tuple[Any, tuple[int, int]]:
     """The ``(transform, (height, width))`` a read is warped onto in ``target_crs`` (from
-    its grid alone, so a lazy read can lay out its cube before any pixel)."""
+    its grid alone, so a lazy read can lay out its cube before any pixel). The bands of a
+    (record, geometry) pair share it: it is computed once per grid."""
+    h, w = read.data.shape
+    return _warped_grid(int(read.crs), int(target_crs), w, h, tuple(read.transform)[:6])
+
+
+@lru_cache(maxsize=4096)
+def _warped_grid(
+    src_crs: int, dst_crs: int, width: int, height: int, transform: tuple[float, ...]
+) -> tuple[Any, tuple[int, int]]:
+    from affine import Affine
+
     from rasteret.read.grid import array_bounds, compute_dst_grid_from_src
 
-    h, w = read.data.shape
-    return compute_dst_grid_from_src(
-        int(read.crs), int(target_crs), w, h, array_bounds(h, w, read.transform)
-    )
+    bounds = array_bounds(height, width, Affine(*transform))
+    dst_transform, shape = compute_dst_grid_from_src(src_crs, dst_crs, width, height, bounds)
+    return dst_transform, (int(shape[0]), int(shape[1]))
 
 
 def needs_reprojection(read: AoiRead, target_crs: int | None) -> bool:

@@ -386,6 +386,15 @@ def _rasterio_merge(
     return np.ascontiguousarray(out[0, :rows, :cols])
 
 
+def warped_dtype(dtype: Any) -> Any:
+    """The dtype :func:`reproject_array` returns for input of ``dtype`` (float stays, other
+    types become float32, so NaN can mark pixels nothing maps to)."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "f" else np.dtype("float32")
+
+
 def reproject_array(
     src_array: Any,
     src_transform: Any,
@@ -419,7 +428,7 @@ def reproject_array(
     import numpy as np
     from rasterio.warp import Resampling, reproject
 
-    dtype = src_array.dtype if src_array.dtype.kind == "f" else np.dtype("float32")
+    dtype = warped_dtype(src_array.dtype)
     out = np.full(tuple(dst_shape), np.nan, dtype=dtype)
     reproject(
         source=src_array.astype(dtype, copy=False),
