@@ -11,7 +11,7 @@ import numpy as np
 from rasteret.read.grid import fill_value, normalize_transform
 from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
 
-__all__ = ["BandSource", "band_source"]
+__all__ = ["BandSource", "band_layout", "band_source"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,37 @@ class BandSource:
     dtype: np.dtype
     fill: Any
     has_mask: bool
+
+
+def band_layout(
+    i: int,
+    band: str,
+    rid: Any,
+    assets: dict[str, Any],
+    metas: dict[str, list[Any]],
+    source: str,
+) -> tuple[str, str, int | None, dict[str, Any]]:
+    """``(metadata column, url, asset band_index or None, metadata)`` of ``band`` in record
+    ``i``: the band's asset key, then the ``<band>_metadata`` column or else the
+    ``<asset key>_metadata`` one.
+
+    Raises
+    ------
+    BandResolutionError
+        The band resolves to no asset, URL or parsed layout.
+    """
+    key = resolve_asset_key(assets, band, source)
+    column = f"{band}_metadata"
+    meta = metas[column][i] if column in metas else None
+    if meta is None and key is not None and f"{key}_metadata" in metas:
+        column = f"{key}_metadata"
+        meta = metas[column][i]
+    url = asset_url(assets.get(key)) if key is not None else None
+    if key is None or meta is None or url is None:
+        raise unresolved_band(band, rid, assets, source)
+    asset = assets.get(key)
+    band_index = asset.get("band_index") if isinstance(asset, dict) else None
+    return column, url, band_index, meta
 
 
 def band_source(
@@ -43,15 +74,7 @@ def band_source(
     BandResolutionError, ValueError, NotImplementedError
         The band resolves to no asset or layout, or its TIFF layout is not readable.
     """
-    key = resolve_asset_key(assets, band, source)
-    meta = metas.get(f"{band}_metadata", [None] * (i + 1))[i]
-    if meta is None and key is not None:
-        meta = metas.get(f"{key}_metadata", [None] * (i + 1))[i]
-    url = asset_url(assets.get(key)) if key is not None else None
-    if key is None or meta is None or url is None:
-        raise unresolved_band(band, rid, assets, source)
-    asset = assets.get(key)
-    band_index = asset.get("band_index") if isinstance(asset, dict) else None
+    _, url, band_index, meta = band_layout(i, band, rid, assets, metas, source)
     if meta.get("transform") is None:
         return None
     spp = int(meta.get("samples_per_pixel") or 1)

@@ -23,8 +23,9 @@ import pyarrow as pa
 from rasteret.errors import BandResolutionError, ReadFailedError
 from rasteret.geo.geometry import to_shapely, transform_geometry
 from rasteret.read.aoi import read_failure
+from rasteret.read.band_source import band_layout
 from rasteret.read.grid import normalize_transform
-from rasteret.records.bands import asset_url, resolve_asset_key, unresolved_band
+from rasteret.records.bands import unresolved_band
 
 __all__ = ["STATS", "check_stats", "zonal_columns", "zonal_stats"]
 
@@ -129,18 +130,11 @@ def _band_layout(
     metas: dict[str, list[Any]],
     source: str,
 ) -> tuple[str, str, int, dict[str, Any]]:
-    """``(metadata column, url, band index, metadata)`` of ``band`` in a record."""
-    key = resolve_asset_key(assets, band, source)
-    column = f"{band}_metadata"
-    meta = metas[column][record] if column in metas else None
-    if meta is None and key is not None and f"{key}_metadata" in metas:
-        column = f"{key}_metadata"
-        meta = metas[column][record]
-    url = asset_url(assets.get(key)) if key is not None else None
-    if key is None or meta is None or url is None or meta.get("transform") is None:
+    """``(metadata column, url, band index, metadata)`` of ``band`` in a record (one with a
+    geotransform)."""
+    column, url, band_index, meta = band_layout(record, band, rid, assets, metas, source)
+    if meta.get("transform") is None:
         raise unresolved_band(band, rid, assets, source)
-    asset = assets.get(key)
-    band_index = asset.get("band_index") if isinstance(asset, dict) else None
     return column, url, int(band_index or 0), meta
 
 
